@@ -1,0 +1,41 @@
+# The two commands: `make demo` (the main job) and `make test`. Both bootstrap uv when it
+# is missing and install the locked environment into .venv with `uv sync --locked`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench uv sync sync-dev lint clean
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv || $(PYTHON) -m pip install --quiet uv
+
+sync: uv
+	$(UV) sync --locked --python $(PYTHON)
+
+sync-dev: uv
+	$(UV) sync --locked --python $(PYTHON) --extra dev
+
+## make demo: run every companion notebook with papermill; HTML reports go to reports/
+demo: sync
+	$(PY) -m mlops_nb.cli demo --notebooks notebooks --out reports
+
+## make test: the whole test suite (slow and browser tests included)
+test: sync-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: side-by-side benchmarks, printed as a markdown table
+bench: uv
+	$(UV) sync --locked --python $(PYTHON) --extra dev --extra bench
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+lint: sync-dev
+	$(PY) -m ruff check mlops_nb tests benchmarks
+	$(PY) -m ruff format --check mlops_nb tests benchmarks
+
+clean:
+	rm -rf reports .pytest_cache

@@ -1,0 +1,58 @@
+"""mlops_nb: the whole operations life cycle of a machine-learning system, in a notebook.
+
+The public nouns are :class:`Project` (a folder holding every version and report),
+:class:`DataAsset` (an immutable, content-hashed data version) and the stage objects
+that later versions add. Heavy dependencies load when first used, so
+``import mlops_nb`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb import _offline
+from mlops_nb._config import config_context, get_config, set_config
+
+_offline.disable_telemetry()  # environment opt-outs only: cheap, and before any dependency
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Project": ("mlops_nb._project", "Project"),
+    "DataAsset": ("mlops_nb.data", "DataAsset"),
+    "datasets": ("mlops_nb.datasets", None),
+    "errors": ("mlops_nb.errors", None),
+}
+
+__all__ = [
+    "DataAsset",
+    "Project",
+    "__version__",
+    "config_context",
+    "datasets",
+    "errors",
+    "get_config",
+    "set_config",
+]
+
+if TYPE_CHECKING:
+    from mlops_nb import datasets, errors
+    from mlops_nb._project import Project
+    from mlops_nb.data import DataAsset
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        msg = f"module 'mlops_nb' has no attribute {name!r}"
+        raise AttributeError(msg) from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -1,0 +1,135 @@
+"""Global settings: ``set_config``, ``get_config`` and ``config_context``.
+
+The display mode decides how objects render in a notebook: ``"widget"`` (a live
+ipywidgets view with a static HTML fallback), ``"html"`` (static HTML only, what the
+report runner uses) or ``"text"``. The environment variable ``MLOPS_NB_DISPLAY`` sets
+the starting mode; ``MLOPS_NB_USER`` names the person recorded in audit logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from mlops_nb.errors import ValidationError, listing
+
+DisplayMode = Literal["widget", "html", "text"]
+_DISPLAY_MODES = ("widget", "html", "text")
+
+
+def _default_user() -> str:
+    user = os.environ.get("MLOPS_NB_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return "unknown"
+
+
+def _defaults() -> dict[str, Any]:
+    mode = os.environ.get("MLOPS_NB_DISPLAY", "widget").strip().lower()
+    return {
+        "display": mode if mode in _DISPLAY_MODES else "widget",
+        "user": _default_user(),
+        "lock_timeout": 60.0,
+    }
+
+
+_local = threading.local()
+
+
+def _state() -> dict[str, Any]:
+    if not hasattr(_local, "config"):
+        _local.config = _defaults()
+    return _local.config
+
+
+def get_config() -> dict[str, Any]:
+    """Return a copy of the current settings.
+
+    Returns
+    -------
+    dict
+        ``display`` (``"widget"``, ``"html"`` or ``"text"``), ``user`` (the name
+        recorded in audit logs) and ``lock_timeout`` (seconds a writer waits for
+        another writer of the same project).
+
+    Examples
+    --------
+    >>> import mlops_nb as mnb
+    >>> mnb.get_config()["display"] in ("widget", "html", "text")
+    True
+    """
+    return dict(_state())
+
+
+def set_config(
+    *,
+    display: DisplayMode | None = None,
+    user: str | None = None,
+    lock_timeout: float | None = None,
+) -> None:
+    """Change settings for the rest of the session (this thread).
+
+    Parameters
+    ----------
+    display : {"widget", "html", "text"}, optional
+        How objects render in a notebook.
+    user : str, optional
+        The name recorded in audit logs.
+    lock_timeout : float, optional
+        Seconds a writer waits for another writer of the same project.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown display mode, an empty user or a negative timeout.
+    """
+    state = _state()
+    if display is not None:
+        if display not in _DISPLAY_MODES:
+            msg = (
+                f"set_config(display={display!r}): unknown display mode. "
+                f"Use one of {listing(_DISPLAY_MODES)}."
+            )
+            raise ValidationError(msg)
+        state["display"] = display
+    if user is not None:
+        if not str(user).strip():
+            msg = "set_config(user=''): the user name recorded in audit logs is empty."
+            raise ValidationError(msg)
+        state["user"] = str(user)
+    if lock_timeout is not None:
+        if lock_timeout < 0:
+            msg = f"set_config(lock_timeout={lock_timeout!r}): must be >= 0 seconds."
+            raise ValidationError(msg)
+        state["lock_timeout"] = float(lock_timeout)
+
+
+@contextlib.contextmanager
+def config_context(
+    *,
+    display: DisplayMode | None = None,
+    user: str | None = None,
+    lock_timeout: float | None = None,
+) -> Iterator[None]:
+    """Change settings inside a ``with`` block only.
+
+    Examples
+    --------
+    >>> import mlops_nb as mnb
+    >>> with mnb.config_context(display="text"):
+    ...     mnb.get_config()["display"]
+    'text'
+    """
+    old = get_config()
+    set_config(display=display, user=user, lock_timeout=lock_timeout)
+    try:
+        yield
+    finally:
+        _state().update(old)

@@ -1,0 +1,295 @@
+"""Project: a folder on disk that holds every version, report and audit entry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb._config import get_config
+from mlops_nb.store import Store, VerifyResult
+from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_nb.data import DataAsset
+
+
+class Project(Displayable):
+    """An mlops_nb project: a folder with ``registry.sqlite`` and ``artifacts/``.
+
+    Use :meth:`open` to create or reopen one. Everything a project holds (data
+    versions, reports, the audit log) survives a kernel restart.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd, mlops_nb as mnb
+    >>> proj = mnb.Project.open(tempfile.mkdtemp() + "/demo")
+    >>> v1 = proj.data("toy", pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]}), target="y")
+    >>> v1.version, proj.data("toy", pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})).version
+    (1, 1)
+    """
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> Project:
+        """Create or reopen the project at ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The project folder. A missing or empty folder becomes a new project.
+        create : bool
+            When False, a missing project is an error instead of being created.
+
+        Raises
+        ------
+        NotAProjectError
+            When ``path`` is a file, or a non-empty folder that is not a project.
+        StoreError
+            When the folder is writable by other users, or the database is unusable.
+        """
+        return cls(Store(Path(path), create=create))
+
+    @property
+    def path(self) -> Path:
+        """The project folder."""
+        return self._store.root
+
+    @property
+    def name(self) -> str:
+        """The folder's name."""
+        return self._store.root.name
+
+    @staticmethod
+    def _user() -> str:
+        return get_config()["user"]
+
+    # -- data ------------------------------------------------------------------------
+    def data(
+        self,
+        name: str,
+        source: pd.DataFrame | str | Path,
+        *,
+        target: str | None = None,
+        sensitive: str | Sequence[str] | None = None,
+        time: str | None = None,
+        id: str | None = None,  # noqa: A002 - the ecosystem's word
+        kinds: Mapping[str, str] | None = None,
+        note: str = "",
+    ) -> DataAsset:
+        """Register a table as a version of the asset ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The asset's name: letters, digits, ``_ - .``; at most 64 characters.
+        source : DataFrame or path
+            The data, or a ``.csv`` / ``.parquet`` file.
+        target, time, id : str, optional
+            Columns with those roles. When omitted for a name that already has
+            versions, the roles of its newest version are kept.
+        sensitive : str or list of str, optional
+            Sensitive attributes (fairness reviews use them).
+        kinds : dict, optional
+            Overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``.
+        note : str
+            Why this version exists; recorded in lineage and the audit log.
+
+        Returns
+        -------
+        DataAsset
+            The new version, or the existing one when the same data was registered.
+
+        Raises
+        ------
+        RegistryNameError, EmptyDataError, SchemaError, UnsupportedFormatError,
+        DataReadError
+            With a message that says what to change; nothing is stored.
+        """
+        from mlops_nb.data._frames import read_source
+        from mlops_nb.data._register import _UNSET, register_frame
+
+        what = f"Project.data({name!r})"
+        frame, described = read_source(source, what=what)
+
+        def role(value: Any) -> Any:
+            return _UNSET if value is None else value
+
+        return register_frame(
+            self, name, frame, target=role(target), sensitive=role(sensitive),
+            time=role(time), id=role(id), kinds=kinds, note=note, source=described, what=what,
+        )  # fmt: skip
+
+    def asset(self, name: str, version: int | None = None) -> DataAsset:
+        """Return a version of an asset (the newest when ``version`` is None).
+
+        Raises
+        ------
+        NotFoundError
+            Naming the assets or versions that do exist.
+        """
+        from mlops_nb.data._register import asset_row
+
+        return self._asset_from_row(asset_row(self, name, version))
+
+    def assets(self) -> pd.DataFrame:
+        """One row per asset: newest version, number of versions, size, last change."""
+        import pandas as pd
+
+        rows = self._store.query(
+            "SELECT name, MAX(version) AS latest, COUNT(*) AS versions, "
+            "MAX(created_at) AS updated FROM asset_versions GROUP BY name ORDER BY name"
+        )
+        out = []
+        for r in rows:
+            latest = self._asset_row(r["name"], r["latest"])
+            out.append({
+                "name": r["name"], "latest": r["latest"], "versions": r["versions"],
+                "rows": latest["n_rows"], "columns": latest["n_cols"],
+                "made by": latest["operation"], "updated": r["updated"][:19].replace("T", " "),
+            })  # fmt: skip
+        cols = ["name", "latest", "versions", "rows", "columns", "made by", "updated"]
+        return pd.DataFrame(out, columns=cols)
+
+    def versions(self, name: str) -> pd.DataFrame:
+        """Every version of one asset with its parents, operation and note."""
+        import pandas as pd
+
+        self.asset(name)  # clear error for an unknown name
+        rows = self._store.query(
+            "SELECT version, n_rows, n_cols, operation, parents, note, created_at, created_by "
+            "FROM asset_versions WHERE name = ? ORDER BY version",
+            (name,),
+        )
+        frame = pd.DataFrame([dict(r) for r in rows])
+        frame["parents"] = frame["parents"].map(
+            lambda p: ", ".join(f"{n} v{v}" for n, v in json.loads(p))
+        )
+        return frame
+
+    def _asset_row(self, name: str, version: int) -> Any:
+        from mlops_nb.data._register import asset_row
+
+        return asset_row(self, name, version)
+
+    def _asset_from_row(self, row: Any) -> DataAsset:
+        from mlops_nb.data._asset import asset_from_row
+
+        return asset_from_row(self, row)
+
+    # -- reports ---------------------------------------------------------------------
+    def _report(self, owner_kind: str, owner_id: int, kind: str) -> dict[str, Any] | None:
+        rows = self._store.query(
+            "SELECT payload FROM reports WHERE owner_kind = ? AND owner_id = ? AND kind = ?",
+            (owner_kind, owner_id, kind),
+        )
+        return json.loads(rows[0]["payload"]) if rows else None
+
+    def _save_report(self, owner_kind: str, owner_id: int, kind: str, payload: Any) -> None:
+        from mlops_nb.store._db import now
+
+        text = json.dumps(payload, default=_json_default)
+        with self._store.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO reports(owner_kind, owner_id, kind, payload, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (owner_kind, owner_id, kind, text, now()),
+            )
+
+    # -- integrity and maintenance ---------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Re-hash every artifact and check the database and the audit chain.
+
+        Returns
+        -------
+        VerifyReport
+            ``ok`` is False when any artifact changed, is missing or is a link.
+        """
+        return VerifyReport(self.name, self._store.verify())
+
+    def gc(self) -> dict[str, int]:
+        """Remove leftovers of interrupted writes and blobs no row refers to."""
+        return self._store.gc()
+
+    def backup(self, dest: str | Path) -> Path:
+        """Copy the project consistently (SQLite backup API) to an empty folder."""
+        return self._store.backup(Path(dest))
+
+    def audit_log(self, limit: int | None = None) -> pd.DataFrame:
+        """The audit log, newest first: time, user, action, object, detail."""
+        import pandas as pd
+
+        sql = "SELECT id, at, user, action, object, detail FROM audit_log ORDER BY id DESC"
+        rows = self._store.query(sql + (f" LIMIT {int(limit)}" if limit else ""))
+        return pd.DataFrame([dict(r) for r in rows], columns=["id", "at", "user", "action",
+                                                             "object", "detail"])  # fmt: skip
+
+    # -- rendering -------------------------------------------------------------------
+    def _view(self) -> View:
+        assets = self.assets()
+        n_versions = int(assets["versions"].sum()) if len(assets) else 0
+        audit = self.audit_log(limit=30)
+        edges = []
+        for r in self._store.query("SELECT name, version, parents, operation FROM asset_versions"):
+            for pn, pv in json.loads(r["parents"]):
+                edges.append((f"{pn} v{pv}", r["operation"], f"{r['name']} v{r['version']}"))
+        overview = KeyValues([
+            ("folder", str(self.path)), ("assets", len(assets)), ("data versions", n_versions),
+            ("audit entries", self._store.query("SELECT COUNT(*) FROM audit_log")[0][0]),
+        ])  # fmt: skip
+        tabs = [
+            Tab("Overview", [overview]),
+            Tab("Assets", [Table(assets)] if len(assets) else [Text("No data yet: proj.data(name, frame).", "muted")]),
+            Tab("Lineage", [Flow(edges)] if edges else [Text("No derived versions yet.", "muted")]),
+            Tab("Audit log", [Table(audit[["at", "user", "action", "object"]], max_rows=30)]),
+        ]
+        summary = f"{len(assets)} assets, {n_versions} versions, at {self.path}"
+        return View("Project", self.name, summary, [], tabs)
+
+
+@dataclass(frozen=True, repr=False)
+class VerifyReport(Displayable):
+    """The result of :meth:`Project.verify`."""
+
+    project: str
+    result: VerifyResult
+
+    @property
+    def ok(self) -> bool:
+        """True when every artifact, the database and the audit chain are intact."""
+        return self.result.ok
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Artifact id -> what is wrong with it."""
+        return dict(self.result.problems)
+
+    def _view(self) -> View:
+        import pandas as pd
+
+        r = self.result
+        blocks: list[Any] = [KeyValues([
+            ("artifacts checked", r.checked), ("damaged or missing", len(r.problems)),
+            ("database", r.database), ("audit chain", "ok" if not r.audit else "; ".join(r.audit)),
+            ("unreferenced blobs (gc removes)", len(r.unreferenced)),
+        ])]  # fmt: skip
+        if r.problems:
+            frame = pd.DataFrame({"artifact": list(r.problems), "problem": list(r.problems.values())})
+            blocks.append(Table(frame))
+        summary = "all artifacts intact" if r.ok else f"{len(r.problems)} artifacts damaged"
+        badge = ("verified", "ok") if r.ok else ("integrity problem", "error")
+        return View("Verify", self.project, summary, [badge], [Tab("Result", blocks)])
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

@@ -1,0 +1,110 @@
+"""The ``mlops-nb`` command: reports, the demo suite and project checks.
+
+Examples
+--------
+::
+
+    mlops-nb demo --notebooks notebooks --out reports
+    mlops-nb report notebooks/01_dataops.ipynb -p seed 1 -o dataops.html
+    mlops-nb verify employment-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlops_nb.errors import MlopsNbError
+
+
+def _value(text: str) -> Any:
+    """Parse a parameter value as a Python literal when it is one, else keep the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mlops_nb._report import run_report
+
+    params = {name: _value(value) for name, value in args.parameter or []}
+    out = Path(args.output or Path(args.notebook).with_suffix(".html").name)
+    result = run_report(args.notebook, out, parameters=params)
+    print(f"wrote {result['html']} ({result['seconds']:.1f} s)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mlops_nb._report import run_report
+
+    notebooks = sorted(Path(args.notebooks).glob("[0-9]*.ipynb"))
+    if not notebooks:
+        print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
+        return 2
+    out = Path(args.out).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    project_dir = out / "employment-demo"
+    failed = []
+    for nb in notebooks:
+        html = out / f"{nb.stem}.html"
+        print(f"running {nb} ...", flush=True)
+        try:
+            result = run_report(nb, html, parameters={"project_dir": str(project_dir)})
+        except Exception as err:  # report every notebook, then fail
+            failed.append(nb.name)
+            print(f"  FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+            continue
+        print(f"  wrote {result['html']} ({result['seconds']:.1f} s)", flush=True)
+    print(f"reports are in {out}")
+    if failed:
+        print(f"failed notebooks: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from mlops_nb._project import Project
+
+    report = Project.open(args.project, create=False).verify()
+    print(report)
+    for digest, problem in report.problems.items():
+        print(f"  {digest}: {problem}")
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mlops-nb``."""
+    parser = argparse.ArgumentParser(prog="mlops-nb", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    report = sub.add_parser("report", help="run a notebook with papermill and export HTML")
+    report.add_argument("notebook")
+    report.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    report.add_argument("-o", "--output", help="the HTML file to write")
+    report.set_defaults(func=_cmd_report)
+    demo = sub.add_parser("demo", help="run every companion notebook into HTML reports")
+    demo.add_argument("--notebooks", default="notebooks")
+    demo.add_argument("--out", default="reports")
+    demo.set_defaults(func=_cmd_demo)
+    verify = sub.add_parser("verify", help="check every artifact of a project")
+    verify.add_argument("project")
+    verify.set_defaults(func=_cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mlops-nb`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MlopsNbError as err:
+        print(f"mlops-nb: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

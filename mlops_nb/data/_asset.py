@@ -1,0 +1,389 @@
+"""DataAsset: one immutable, content-hashed version of a table in a project."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.data._check import CheckReport, run_checks
+from mlops_nb.data._frames import from_parquet_bytes
+from mlops_nb.data._lineage import Lineage, lineage_of
+from mlops_nb.data._profile import Profile, compute_profile
+from mlops_nb.data._register import register_frame
+from mlops_nb.data._schema import Schema
+from mlops_nb.errors import SchemaError, ValidationError, did_you_mean, listing
+from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb._project import Project
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DataAsset(Displayable):
+    """One version of a named table: immutable, content-hashed, with lineage.
+
+    Get one from :meth:`Project.data` (register) or :meth:`Project.asset` (fetch);
+    derive new versions with :meth:`split`, :meth:`filter` and :meth:`transform`.
+
+    Attributes
+    ----------
+    name : str
+        The asset's name in the project.
+    version : int
+        1 for the first version, then n+1 for each different table under the name.
+    content_hash : str
+        SHA-256 over the table's values, dtypes and schema.
+    schema : Schema
+        Column kinds and roles (target, sensitive, time, id).
+    parents : tuple of (str, int)
+        The versions this one was derived from.
+    """
+
+    project: Project = field(repr=False)
+    id: int
+    name: str
+    version: int
+    content_hash: str
+    artifact: str
+    n_rows: int
+    n_cols: int
+    schema: Schema
+    parents: tuple[tuple[str, int], ...]
+    operation: str
+    params: dict[str, Any]
+    note: str
+    source: str
+    created_at: str
+    created_by: str
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataAsset) and (self.project.path, self.id) == (
+            other.project.path,
+            other.id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((str(self.project.path), self.id))
+
+    @property
+    def label(self) -> str:
+        """``"name v<version>"``."""
+        return f"{self.name} v{self.version}"
+
+    # -- data ------------------------------------------------------------------------
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table, read from its verified artifact (cached; edits do not persist)."""
+        cached = self.__dict__.get("_cached_frame")
+        if cached is None:
+            cached = from_parquet_bytes(self.project._store.read_blob(self.artifact))
+            object.__setattr__(self, "_cached_frame", cached)
+        return cached.copy(deep=not _copy_on_write())
+
+    @property
+    def target(self) -> str | None:
+        """The target column, if any."""
+        return self.schema.target
+
+    @property
+    def sensitive(self) -> list[str]:
+        """The sensitive columns."""
+        return list(self.schema.sensitive)
+
+    @property
+    def parent(self) -> DataAsset | None:
+        """The first version this one derives from, or ``None``."""
+        return self.project.asset(*self.parents[0]) if self.parents else None
+
+    # -- reports ---------------------------------------------------------------------
+    def profile(self) -> Profile:
+        """Per-column statistics and distributions (computed once, then stored).
+
+        Returns
+        -------
+        Profile
+            ``to_frame()`` for the numbers, ``plot()`` for the charts.
+        """
+        payload = self.project._report("asset", self.id, "profile")
+        if payload is None:
+            payload = compute_profile(self._frame_nocopy(), self.schema)
+            self.project._save_report("asset", self.id, "profile", payload)
+        return Profile(self.label, payload)
+
+    def check(self) -> CheckReport:
+        """Data-quality findings, each with a severity and a plain sentence.
+
+        Compared with the previous version (the first parent) for out-of-range
+        values, unseen categories and schema changes. Computed once, then stored.
+        """
+        payload = self.project._report("asset", self.id, "check")
+        if payload is None:
+            previous = None
+            prev = self._previous()
+            if prev is not None:
+                previous = (prev.label, prev.schema, prev.profile().payload)
+            findings = run_checks(self._frame_nocopy(), self.schema, previous=previous)
+            payload = {"findings": findings, "compared_with": prev.label if prev else None}
+            self.project._save_report("asset", self.id, "check", payload)
+        return CheckReport(self.label, tuple(payload["findings"]), payload["compared_with"])
+
+    def lineage(self) -> Lineage:
+        """Where this version comes from: every ancestor and the step that made it."""
+        return lineage_of(self.project, self.name, self.version)
+
+    def _previous(self) -> DataAsset | None:
+        if self.parents:
+            return self.parent
+        return None
+
+    def _frame_nocopy(self) -> pd.DataFrame:
+        self.frame  # noqa: B018 - loads and caches
+        return self.__dict__["_cached_frame"]
+
+    # -- derived versions ------------------------------------------------------------
+    def split(
+        self,
+        test: float = 0.2,
+        *,
+        seed: int = 0,
+        stratify: str | None = None,
+        names: tuple[str, str] | None = None,
+    ) -> tuple[DataAsset, DataAsset]:
+        """Split into a train and a test version, each with lineage to this one.
+
+        Parameters
+        ----------
+        test : float
+            Share of rows in the test part, between 0 and 1.
+        seed : int
+            Seed of the shuffle; the same seed gives the same split.
+        stratify : str, optional
+            A column whose class shares both parts keep.
+        names : (str, str), optional
+            Asset names of the parts; default ``"<name>-train"``, ``"<name>-test"``.
+
+        Returns
+        -------
+        (DataAsset, DataAsset)
+            Train and test.
+        """
+        import numpy as np
+
+        if not 0 < float(test) < 1:
+            msg = f"DataAsset.split(test={test!r}): use a share strictly between 0 and 1, e.g. 0.2."
+            raise ValidationError(msg)
+        frame = self._frame_nocopy()
+        rng = np.random.default_rng(seed)
+        if stratify is not None:
+            self._check_column("split", "stratify", stratify)
+            groups = frame[stratify].astype(str).to_numpy()
+            test_idx = []
+            for value in np.unique(groups):
+                idx = np.flatnonzero(groups == value)
+                rng.shuffle(idx)
+                test_idx.append(idx[: round(len(idx) * test)])
+            is_test = np.zeros(len(frame), bool)
+            is_test[np.concatenate(test_idx)] = True
+        else:
+            order = rng.permutation(len(frame))
+            is_test = np.zeros(len(frame), bool)
+            is_test[order[: round(len(frame) * test)]] = True
+        if is_test.all() or not is_test.any():
+            msg = f"DataAsset.split(test={test}): one part would be empty for {len(frame)} rows."
+            raise ValidationError(msg)
+        train_name, test_name = names or (f"{self.name}-train", f"{self.name}-test")
+        params = {"test": test, "seed": seed, "stratify": stratify}
+        parts = []
+        for part_name, mask, part in ((train_name, ~is_test, "train"), (test_name, is_test, "test")):
+            parts.append(self._derive(frame[mask], part_name, "split", {**params, "part": part},
+                                      f"{part} part of a {1 - test:.0%}/{test:.0%} split"))  # fmt: skip
+        return parts[0], parts[1]
+
+    def filter(
+        self,
+        condition: str | Callable[[pd.DataFrame], Any] | pd.Series | np.ndarray,
+        *,
+        note: str = "",
+        name: str | None = None,
+    ) -> DataAsset:
+        """Keep the rows matching ``condition``, as a new version with lineage.
+
+        Parameters
+        ----------
+        condition : str, callable, or boolean mask
+            A ``DataFrame.query`` string (``"AGEP >= 16"``), a function of the frame
+            returning a boolean mask, or the mask itself.
+        note : str
+            Why; defaults to the query string.
+        name : str, optional
+            Register under another name; by default a new version of this name.
+        """
+        import numpy as np
+
+        frame = self._frame_nocopy()
+        described = condition if isinstance(condition, str) else _describe_callable(condition)
+        try:
+            if isinstance(condition, str):
+                kept = frame.query(condition)
+            else:
+                mask = condition(frame) if callable(condition) else condition
+                mask = np.asarray(mask)
+                if mask.dtype != bool or mask.shape != (len(frame),):
+                    msg = (
+                        f"DataAsset.filter: the mask must be {len(frame)} booleans, got "
+                        f"dtype {mask.dtype} and shape {mask.shape}."
+                    )
+                    raise ValidationError(msg)
+                kept = frame[mask]
+        except ValidationError:
+            raise
+        except Exception as err:
+            msg = f"DataAsset.filter({described!r}) failed on {self.label}: {err}"
+            raise ValidationError(msg) from err
+        return self._derive(kept, name or self.name, "filter", {"condition": described},
+                            note or f"filter: {described}")  # fmt: skip
+
+    def transform(
+        self,
+        fn: Callable[[pd.DataFrame], pd.DataFrame],
+        *,
+        note: str,
+        name: str | None = None,
+    ) -> DataAsset:
+        """Apply ``fn`` to a copy of the table and register the result with lineage.
+
+        Parameters
+        ----------
+        fn : callable
+            Takes and returns a DataFrame. Its name and a hash of its source code are
+            recorded.
+        note : str
+            What the transformation does, in words (recorded in lineage).
+        name : str, optional
+            Register under another name; by default a new version of this name.
+        """
+        import pandas as pd
+
+        if not callable(fn):
+            raise ValidationError(f"DataAsset.transform(fn={fn!r}): fn must be callable.")
+        result = fn(self.frame)
+        if not isinstance(result, pd.DataFrame):
+            msg = (
+                f"DataAsset.transform: {_describe_callable(fn)} returned a "
+                f"{type(result).__name__}; it must return a DataFrame."
+            )
+            raise ValidationError(msg)
+        params = {"function": _describe_callable(fn), "source_sha256": _source_hash(fn)}
+        return self._derive(result, name or self.name, "transform", params, note)
+
+    def _derive(self, frame: pd.DataFrame, name: str, operation: str,
+                params: dict[str, Any], note: str) -> DataAsset:  # fmt: skip
+        roles: dict[str, Any] = {}
+        for role, value in self.schema.roles().items():
+            cols = value if isinstance(value, list) else [value]
+            if all(c in frame.columns for c in cols if c):
+                roles[role] = value
+        return register_frame(
+            self.project, name, frame, **roles, parents=[(self.name, self.version)],
+            operation=operation, params=params, note=note, source=f"{operation} of {self.label}",
+            what=f"DataAsset.{operation}",
+        )  # fmt: skip
+
+    def _check_column(self, method: str, param: str, column: str) -> None:
+        if column not in self.schema.names:
+            msg = (
+                f"DataAsset.{method}({param}={column!r}): column not found in {self.label}. "
+                f"Available columns: {listing(self.schema.names)}."
+                f"{did_you_mean(column, self.schema.names)}"
+            )
+            raise SchemaError(msg)
+
+    # -- rendering -------------------------------------------------------------------
+    def _view(self) -> View:
+        roles = [f"{k}: {v}" for k, v in self.schema.roles().items() if v]
+        overview = KeyValues([
+            ("name", self.name), ("version", self.version),
+            ("rows x columns", f"{self.n_rows:,} x {self.n_cols}"),
+            ("roles", "; ".join(roles) or "none"),
+            ("task", self.schema.task or "—"),
+            ("made by", f"{self.operation} ({self.source})"),
+            ("note", self.note or "—"),
+            ("parents", ", ".join(f"{n} v{v}" for n, v in self.parents) or "none"),
+            ("content hash", self.content_hash[:16] + "…"),
+            ("created", f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}"),
+        ])  # fmt: skip
+        import pandas as pd
+
+        schema = pd.DataFrame([c.__dict__ for c in self.schema.columns])
+        tabs = [
+            Tab("Overview", [overview]),
+            Tab("Data", [Table(self._frame_nocopy().head(10), caption="first 10 rows")]),
+            Tab("Schema", [Table(schema, max_rows=200)]),
+        ]
+        check = self.project._report("asset", self.id, "check")
+        if check is not None:
+            tabs.append(Tab("Quality", CheckReport(self.label, tuple(check["findings"]),
+                                                   check["compared_with"])._view().tabs[0].blocks))  # fmt: skip
+        else:
+            tabs.append(Tab("Quality", [Text("Not checked yet: call .check().", "muted")]))
+        lin = self.lineage()
+        tabs.append(Tab("Lineage", [Flow(lin.edges, [self.label])]))
+        badges = [(f"v{self.version}", "info"), (f"{self.n_rows:,} rows", "muted")]
+        if check is not None:
+            report = CheckReport(self.label, tuple(check["findings"]))
+            badges.append(("checks passed" if report.ok else "checks failed",
+                           "ok" if report.ok else "error"))  # fmt: skip
+        summary = f"{self.n_rows:,} rows x {self.n_cols} columns"
+        if self.schema.target:
+            summary += f", target {self.schema.target!r} ({self.schema.task})"
+        return View("DataAsset", self.label, summary, badges, tabs)
+
+
+def _copy_on_write() -> bool:
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3
+
+
+def _describe_callable(fn: Any) -> str:
+    if not callable(fn):
+        return type(fn).__name__
+    module = getattr(fn, "__module__", "") or ""
+    qual = getattr(fn, "__qualname__", type(fn).__name__)
+    return f"{module}.{qual}" if module and module != "__main__" else qual
+
+
+def _source_hash(fn: Any) -> str | None:
+    try:
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    except (OSError, TypeError):
+        return None
+
+
+def asset_from_row(project: Project, row: Any) -> DataAsset:
+    """Build a DataAsset from its registry row."""
+    return DataAsset(
+        project=project,
+        id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        content_hash=row["content_hash"],
+        artifact=row["artifact"],
+        n_rows=row["n_rows"],
+        n_cols=row["n_cols"],
+        schema=Schema.from_dict(json.loads(row["schema"])),
+        parents=tuple((p[0], int(p[1])) for p in json.loads(row["parents"])),
+        operation=row["operation"],
+        params=json.loads(row["params"]),
+        note=row["note"],
+        source=row["source"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )

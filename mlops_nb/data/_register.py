@@ -1,0 +1,163 @@
+"""Registering data versions in a project's store.
+
+The blob (Parquet bytes) is written before the row that points to it, and the row is
+written in one ``BEGIN IMMEDIATE`` transaction together with its audit entry, so a
+crash leaves either the old state or the new one, and two kernels registering at once
+get distinct, gap-free version numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
+from mlops_nb.data._schema import Schema, infer_schema
+from mlops_nb.errors import NotFoundError, listing
+from mlops_nb.store import validate_name
+from mlops_nb.store._db import now
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import pandas as pd
+
+    from mlops_nb._project import Project
+    from mlops_nb.data._asset import DataAsset
+
+_UNSET: Any = object()
+PARQUET = "application/vnd.apache.parquet"
+
+
+def register_frame(
+    project: Project,
+    name: str,
+    frame: pd.DataFrame,
+    *,
+    target: str | None = _UNSET,
+    sensitive: str | Sequence[str] | None = _UNSET,
+    time: str | None = _UNSET,
+    id: str | None = _UNSET,  # noqa: A002
+    kinds: Mapping[str, str] | None = None,
+    parents: Sequence[tuple[str, int]] | None = None,
+    operation: str = "register",
+    params: Mapping[str, Any] | None = None,
+    note: str = "",
+    source: str = "DataFrame",
+    what: str = "Project.data",
+) -> DataAsset:
+    """Store ``frame`` as a version of ``name`` (or return the identical existing one).
+
+    Roles left unset are taken from the newest version of ``name`` (or of the first
+    parent), so re-registering new data keeps its target and sensitive columns.
+    """
+    validate_name(name, what=f"{what}(name=...)")
+    frame = normalise(frame, what=what)
+    store = project._store
+    latest = _latest_row(project, name)
+    inherit_from = None
+    if parents:
+        inherit_from = project._asset_row(*parents[0])
+    elif latest is not None:
+        inherit_from = latest
+    roles = {"target": target, "sensitive": sensitive, "time": time, "id": id}
+    old_kinds: dict[str, str] = {}
+    if inherit_from is not None:
+        old = Schema.from_dict(json.loads(inherit_from["schema"]))
+        for role, value in old.roles().items():
+            if roles[role] is _UNSET:
+                col_ok = all(c in frame.columns for c in (value if isinstance(value, list) else [value]) if c)
+                roles[role] = value if col_ok else ([] if role == "sensitive" else None)
+        old_kinds = {  # keep kinds (and so user overrides) of columns whose dtype is unchanged
+            c.name: c.kind for c in old.columns
+            if c.name in frame.columns and str(frame[c.name].dtype) == c.dtype
+        }  # fmt: skip
+    roles = {k: (None if v is _UNSET else v) for k, v in roles.items()}
+    schema = infer_schema(frame, kinds={**old_kinds, **(kinds or {})}, **roles)
+    digest_hash = content_hash(frame, schema)
+    existing = _row_by_hash(project, name, digest_hash)
+    if existing is not None:
+        return project._asset_from_row(existing)
+    if parents is None and latest is not None:
+        parents = [(latest["name"], latest["version"])]
+    data = to_parquet_bytes(frame, what=what)
+    artifact = store.put_blob(data, media_type=PARQUET)  # the blob lands before the row
+    with store.write() as conn:
+        row = _row_by_hash(project, name, digest_hash, conn)  # another kernel may have won
+        if row is None:
+            version = 1 + conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?", (name,)
+            ).fetchone()[0]
+            store.record_blob(conn, artifact, len(data), PARQUET)
+            record = {
+                "name": name,
+                "version": version,
+                "content_hash": digest_hash,
+                "artifact": artifact,
+                "n_rows": len(frame),
+                "n_cols": frame.shape[1],
+                "schema": json.dumps(schema.to_dict()),
+                "parents": json.dumps([list(p) for p in (parents or [])]),
+                "operation": operation,
+                "params": json.dumps(dict(params or {}), default=str, sort_keys=True),
+                "note": note,
+                "source": source,
+                "created_at": now(),
+                "created_by": project._user(),
+            }
+            conn.execute(
+                f"INSERT INTO asset_versions({', '.join(record)}) "
+                f"VALUES ({', '.join(':' + k for k in record)})",
+                record,
+            )
+            store.audit(conn, operation, f"asset:{name}@{version}", rows=len(frame),
+                        content_hash=digest_hash, parents=parents or [], note=note)  # fmt: skip
+            row = _row_by_hash(project, name, digest_hash, conn)
+    asset = project._asset_from_row(row)
+    object.__setattr__(asset, "_cached_frame", frame)
+    return asset
+
+
+def _latest_row(project: Project, name: str) -> sqlite3.Row | None:
+    rows = project._store.query(
+        "SELECT * FROM asset_versions WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+    )
+    return rows[0] if rows else None
+
+
+def _row_by_hash(
+    project: Project, name: str, digest: str, conn: sqlite3.Connection | None = None
+) -> sqlite3.Row | None:
+    sql = "SELECT * FROM asset_versions WHERE name = ? AND content_hash = ?"
+    if conn is not None:
+        return conn.execute(sql, (name, digest)).fetchone()
+    rows = project._store.query(sql, (name, digest))
+    return rows[0] if rows else None
+
+
+def asset_row(project: Project, name: str, version: int | None = None) -> sqlite3.Row:
+    """The row of ``name`` at ``version`` (newest when ``None``), or a clear error."""
+    validate_name(name, what="Project.asset(name=...)")
+    if version is None:
+        row = _latest_row(project, name)
+    else:
+        rows = project._store.query(
+            "SELECT * FROM asset_versions WHERE name = ? AND version = ?", (name, int(version))
+        )
+        row = rows[0] if rows else None
+    if row is None:
+        names = [r[0] for r in project._store.query("SELECT DISTINCT name FROM asset_versions")]
+        if name in names:
+            versions = [r[0] for r in project._store.query(
+                "SELECT version FROM asset_versions WHERE name = ? ORDER BY version", (name,))]  # fmt: skip
+            msg = f"asset {name!r} has no version {version}; it has versions {versions}."
+        else:
+            from mlops_nb.errors import did_you_mean
+
+            msg = (
+                f"no asset named {name!r} in this project. Assets: {listing(names)}."
+                f"{did_you_mean(name, names)}"
+            )
+        raise NotFoundError(msg)
+    return row

@@ -1,0 +1,265 @@
+"""The SQLite metadata registry: migrations, write transactions, the audit log.
+
+Write transactions begin with ``BEGIN IMMEDIATE`` so two kernels never both read a
+version number and then both try to write it (the deferred-upgrade deadlock that
+surfaces as ``database is locked``); a writer waits up to ``lock_timeout`` seconds
+for another. The audit log is append-only (triggers refuse UPDATE and DELETE) and
+hash-chained, so a removed or edited entry is visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mlops_nb._config import get_config
+from mlops_nb.errors import StoreError
+
+_MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE schema_migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE artifacts (
+        digest TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE asset_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        artifact TEXT NOT NULL REFERENCES artifacts(digest),
+        n_rows INTEGER NOT NULL,
+        n_cols INTEGER NOT NULL,
+        schema TEXT NOT NULL,
+        parents TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        params TEXT NOT NULL,
+        note TEXT NOT NULL,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        UNIQUE (name, version),
+        UNIQUE (name, content_hash)
+    );
+    CREATE INDEX asset_versions_name ON asset_versions(name);
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner_kind TEXT NOT NULL,
+        owner_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (owner_kind, owner_id, kind)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+_GENESIS = "0" * 64
+
+
+def now() -> str:
+    """The current UTC time as an ISO 8601 string with microseconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+class Registry:
+    """One project's ``registry.sqlite``.
+
+    Parameters
+    ----------
+    path : Path
+        The database file; created with mode 0600 when missing.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections -----------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            timeout = get_config()["lock_timeout"]
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as err:
+                msg = f"could not open the project database {self.path}: {err}"
+                raise StoreError(msg) from err
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that begins with ``BEGIN IMMEDIATE``.
+
+        Waits for other writers up to the configured ``lock_timeout``; everything in
+        the block commits together or not at all.
+        """
+        conn = self._conn()
+        deadline = time.monotonic() + get_config()["lock_timeout"]
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise StoreError(f"could not start a write: {err}") from err
+                if time.monotonic() > deadline:
+                    msg = (
+                        f"another process kept {self.path} locked for more than "
+                        f"{get_config()['lock_timeout']:.0f} s; try again, or raise "
+                        "set_config(lock_timeout=...)."
+                    )
+                    raise StoreError(msg) from err
+                time.sleep(0.05)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"could not commit to {self.path}: {err}") from err
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return all rows."""
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"could not read {self.path}: {err}") from err
+
+    # -- schema ----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        conn = self._conn()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            msg = f"{self.path} is not an mlops_nb registry database: {err}"
+            raise StoreError(msg) from err
+        if str(mode).lower() != "wal":
+            msg = (
+                f"{self.path}: this filesystem does not support SQLite's WAL mode "
+                f"(got {mode!r}); put the project on a local disk."
+            )
+            raise StoreError(msg)
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current == SCHEMA_VERSION:
+            return
+        if current > SCHEMA_VERSION:
+            msg = (
+                f"{self.path} was written by a newer mlops_nb (schema {current}, this "
+                f"version knows {SCHEMA_VERSION}); upgrade mlops_nb to open it."
+            )
+            raise StoreError(msg)
+        with self.write() as w:
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            current = w.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _split_sql(_MIGRATIONS[version - 1]):
+                    w.execute(statement)
+                w.execute(
+                    "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)",
+                    (version, now()),
+                )
+                w.execute(f"PRAGMA user_version = {version}")
+
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+
+    # -- audit log -------------------------------------------------------------------
+    @staticmethod
+    def audit(conn: sqlite3.Connection, action: str, obj: str, **detail: Any) -> None:
+        """Append one entry to the audit log inside the caller's write transaction."""
+        row = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        prev = row[0] if row else _GENESIS
+        entry = {
+            "at": now(),
+            "user": get_config()["user"],
+            "action": action,
+            "object": obj,
+            "detail": json.dumps(detail, sort_keys=True, default=str),
+        }
+        digest = _chain_hash(prev, entry)
+        conn.execute(
+            "INSERT INTO audit_log(at, user, action, object, detail, prev_hash, hash) "
+            "VALUES (:at, :user, :action, :object, :detail, :prev, :hash)",
+            {**entry, "prev": prev, "hash": digest},
+        )
+
+    def audit_chain_problems(self) -> list[str]:
+        """Return sentences naming audit entries whose hash chain is broken."""
+        problems = []
+        prev = _GENESIS
+        for row in self.query("SELECT * FROM audit_log ORDER BY id"):
+            entry = {k: row[k] for k in ("at", "user", "action", "object", "detail")}
+            if row["prev_hash"] != prev or row["hash"] != _chain_hash(prev, entry):
+                problems.append(f"audit log entry {row['id']} does not chain to the one before")
+            prev = row["hash"]
+        return problems
+
+
+def _chain_hash(prev: str, entry: dict[str, str]) -> str:
+    payload = json.dumps([prev, entry], sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    statements, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements

@@ -1,0 +1,205 @@
+"""The embedded store behind a project: one folder, one database, one blob folder.
+
+This is the one small interface the rest of mlops_nb talks to (``put_blob``,
+``read_blob``, ``write``, ``query``, ``verify``, ``gc``, ``backup``), so a team can
+later put a shared database and object store behind the same calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops_nb.errors import NotAProjectError, StoreError
+from mlops_nb.store._artifacts import ArtifactStore
+from mlops_nb.store._db import Registry, now
+
+DB_NAME = "registry.sqlite"
+ARTIFACTS_DIR = "artifacts"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :meth:`Store.verify` found: problems by blob, and counts."""
+
+    checked: int
+    problems: dict[str, str] = field(default_factory=dict)
+    database: str = "ok"
+    audit: list[str] = field(default_factory=list)
+    unreferenced: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every blob, the database and the audit chain are intact."""
+        return not self.problems and self.database == "ok" and not self.audit
+
+
+class Store:
+    """A project folder: ``registry.sqlite`` plus content-addressed ``artifacts/``.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder.
+    create : bool
+        Create the folder (and initialise it) when it does not exist or is empty.
+    """
+
+    def __init__(self, root: Path, *, create: bool = True):
+        self.root = Path(root).expanduser().absolute()
+        db = self.root / DB_NAME
+        if self.root.exists() and not self.root.is_dir():
+            msg = f"{self.root} is a file, not a project folder. Choose another path."
+            raise NotAProjectError(msg)
+        if not db.exists():
+            occupied = self.root.exists() and any(self.root.iterdir())
+            if occupied:
+                msg = (
+                    f"{self.root} exists but is not an mlops_nb project (it has no "
+                    f"{DB_NAME}); nothing was changed. Open the project's own folder, or "
+                    "choose a new or empty folder to create one."
+                )
+                raise NotAProjectError(msg)
+            if not create:
+                msg = f"no mlops_nb project at {self.root}; pass create=True to make one."
+                raise NotAProjectError(msg)
+            self._initialise()
+        self._check_permissions(db)
+        self.artifacts = ArtifactStore(self.root / ARTIFACTS_DIR)
+        try:
+            self.db = Registry(db)
+        except StoreError as err:
+            raise NotAProjectError(f"{self.root} is not a usable project: {err}") from err
+
+    def _initialise(self) -> None:
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
+            (self.root / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
+            os.chmod(self.root / ARTIFACTS_DIR, 0o700)
+            db = self.root / DB_NAME
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.chmod(db, 0o600)
+        except OSError as err:
+            raise StoreError(f"could not create a project at {self.root}: {err}") from err
+
+    def _check_permissions(self, db: Path) -> None:
+        if db.is_symlink():
+            msg = f"{db} is a symbolic link; open the project through its real folder."
+            raise NotAProjectError(msg)
+        st = db.stat()
+        if st.st_nlink > 1:
+            msg = f"{db} has other hard links; SQLite locking is unsafe through them."
+            raise NotAProjectError(msg)
+        for path in (self.root, db):
+            mode = path.stat().st_mode
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                msg = (
+                    f"{path} is writable by other users (mode {stat.filemode(mode)}); "
+                    f"anyone could change the project. Fix with: chmod go-w {path}"
+                )
+                raise StoreError(msg)
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            warnings.warn(
+                f"{db} belongs to another user (uid {st.st_uid}).",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    # -- the interface ---------------------------------------------------------------
+    def put_blob(self, data: bytes | memoryview, *, media_type: str) -> str:
+        """Write bytes (before any row refers to them) and return their SHA-256."""
+        return self.artifacts.put(data)
+
+    @staticmethod
+    def record_blob(conn: sqlite3.Connection, digest: str, size: int, media_type: str) -> None:
+        """Inside a write transaction: note that a row now refers to ``digest``."""
+        conn.execute(
+            "INSERT OR IGNORE INTO artifacts(digest, size, media_type, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (digest, size, media_type, now()),
+        )
+
+    def read_blob(self, digest: str) -> bytes:
+        """Return verified bytes of a blob."""
+        return self.artifacts.read(digest)
+
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` write transaction."""
+        return self.db.write()
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query."""
+        return self.db.query(sql, params)
+
+    def audit(self, conn: sqlite3.Connection, action: str, obj: str, **detail: Any) -> None:
+        """Append an audit entry inside a write transaction."""
+        self.db.audit(conn, action, obj, **detail)
+
+    # -- maintenance -----------------------------------------------------------------
+    def referenced_blobs(self) -> set[str]:
+        """Every digest a row of the registry refers to."""
+        return {r["digest"] for r in self.query("SELECT digest FROM artifacts")}
+
+    def verify(self) -> VerifyResult:
+        """Check the database, every referenced blob and the audit chain."""
+        check = self.query("PRAGMA integrity_check")
+        database = "ok" if check and check[0][0] == "ok" else "; ".join(r[0] for r in check)
+        referenced = sorted(self.referenced_blobs())
+        problems = {}
+        for digest in referenced:
+            problem = self.artifacts.verify(digest)
+            if problem:
+                problems[digest] = problem
+        present = set(self.artifacts.iter_digests())
+        return VerifyResult(
+            checked=len(referenced),
+            problems=problems,
+            database=database,
+            audit=self.db.audit_chain_problems(),
+            unreferenced=sorted(present - set(referenced)),
+        )
+
+    def gc(self) -> dict[str, int]:
+        """Remove temporary files of interrupted writes and unreferenced blobs."""
+        temp = self.artifacts.remove_temp_files()
+        with self.write():  # hold the write lock so no row appears meanwhile
+            referenced = self.referenced_blobs()
+            orphans = [d for d in self.artifacts.iter_digests() if d not in referenced]
+            for digest in orphans:
+                self.artifacts.delete(digest)
+        return {"temp_files": len(temp), "unreferenced_blobs": len(orphans)}
+
+    def backup(self, dest: Path) -> Path:
+        """Copy the project to ``dest`` consistently while others may write.
+
+        The database is copied with SQLite's backup API, blobs are copied after it
+        (they are immutable, and each row's blob lands before the row).
+        """
+        dest = Path(dest).expanduser().absolute()
+        if dest.exists() and any(dest.iterdir()):
+            raise StoreError(f"backup destination {dest} is not empty; choose a new folder.")
+        dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = sqlite3.connect(dest / DB_NAME)
+        try:
+            self.db._conn().backup(target)
+        finally:
+            target.close()
+        os.chmod(dest / DB_NAME, 0o600)
+        copy = ArtifactStore(dest / ARTIFACTS_DIR)
+        (dest / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
+        conn = sqlite3.connect(dest / DB_NAME)
+        try:
+            digests = [r[0] for r in conn.execute("SELECT digest FROM artifacts")]
+        finally:
+            conn.close()
+        for digest in digests:
+            copy.put(self.artifacts.read(digest))
+        return dest

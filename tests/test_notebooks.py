@@ -1,0 +1,110 @@
+"""Companion notebooks run under papermill and export readable, offline HTML.
+
+Run alone with ``pytest -m slow tests/test_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+REMOTE = re.compile(r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+# what each notebook's report must show, proving its static views rendered
+KEY_SECTIONS = {
+    "01_dataops": [
+        "DataAsset", "acs v1", "Profile", "Distributions", "Checks", "duplicate rows",
+        "acs-test v1", "split", "out of range", "acs-adults v2", "transform", "Verify",
+        "all artifacts intact", "Audit log",
+    ],  # fmt: skip
+}
+
+
+def test_every_notebook_has_a_parameters_cell_and_no_outputs():
+    assert NOTEBOOKS, "no companion notebooks found"
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        assert any("parameters" in t for t in tags), path.name
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        assert "widgets" not in nb.metadata, path.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_report(path, tmp_path):
+    out = tmp_path / f"{path.stem}.html"
+    start = time.perf_counter()
+    cmd = [str(Path(sys.executable).parent / "mlops-nb"), "report", str(path),
+           "-p", "project_dir", str(tmp_path / "proj"), "-o", str(out)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "MLOPS_NB_DISPLAY"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert seconds < 60, f"{path.name} took {seconds:.1f} s (budget 60 s)"
+    html = out.read_text(encoding="utf-8")
+    for text in KEY_SECTIONS.get(path.stem, []):
+        assert text in html, f"{text!r} missing from the {path.stem} report"
+    assert not REMOTE.search(html), REMOTE.search(html).group(0)
+    assert html.count("window.Plotly=") + html.count("window.Plotly = Plotly") == 1  # plotly.js once
+    assert "Traceback" not in html and "Could not render" not in html
+    executed = nbformat.read(out.with_suffix(".ipynb"), as_version=4)
+    assert "widgets" not in executed.metadata  # no saved widget state: nbconvert shows our HTML
+    mimes = {m for c in executed.cells for o in c.get("outputs", []) for m in o.get("data", {})}
+    assert "application/vnd.jupyter.widget-view+json" not in mimes
+    timing = {"notebook": path.name, "seconds": round(seconds, 1), "html_bytes": len(html)}
+    print(json.dumps(timing))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_report_renders_offline_in_a_real_browser(tmp_path):
+    """Open an exported report in headless Chromium with every network request refused."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing; .ci/run installs it with apt-get")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from mlops_nb._report import run_report
+
+    result = run_report(ROOT / "notebooks" / "01_dataops.ipynb", tmp_path / "01.html",
+                        parameters={"project_dir": str(tmp_path / "proj"), "sample_rows": 3000})  # fmt: skip
+    errors, remote = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic",
+        ])  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        def refuse(route):
+            if route.request.url.startswith(("http://", "https://")):
+                remote.append(route.request.url)
+                return route.abort()
+            return route.continue_()
+
+        page.route("**/*", refuse)
+        page.goto(result["html"].as_uri())
+        page.wait_for_selector(".mlops-nb .main-svg", timeout=30_000)
+        n_charts = page.locator(".mlops-nb .main-svg").count()
+        page.locator(".mlops-nb", has_text="Profile").first.screenshot(path=tmp_path / "profile.png")
+        browser.close()
+    assert n_charts >= 1
+    assert errors == [] and remote == []
+    assert (tmp_path / "profile.png").stat().st_size > 10_000

@@ -1,0 +1,75 @@
+"""Project: open/create, listing, the story view, verify, audit log."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import tree_snapshot
+
+import mlops_nb as mnb
+from mlops_nb import errors
+
+
+def test_open_creates_then_reopens(tmp_path):
+    p = mnb.Project.open(tmp_path / "new")
+    assert (tmp_path / "new" / "registry.sqlite").is_file()
+    assert (tmp_path / "new" / "artifacts").is_dir()
+    assert mnb.Project.open(tmp_path / "new").path == p.path
+
+
+def test_open_refuses_what_is_not_a_project(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("keep me")
+    before = tree_snapshot(folder)
+    with pytest.raises(errors.NotAProjectError, match="not an mlops_nb project"):
+        mnb.Project.open(folder)
+    assert tree_snapshot(folder) == before
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(errors.NotAProjectError, match="is a file"):
+        mnb.Project.open(tmp_path / "file")
+    with pytest.raises(errors.NotAProjectError, match="create=True"):
+        mnb.Project.open(tmp_path / "missing", create=False)
+
+
+def test_assets_versions_and_audit(project, tiny_frame, tiny_asset):
+    tiny_asset.split(test=0.5, seed=1)
+    listing = project.assets()
+    assert listing["name"].tolist() == ["tiny", "tiny-test", "tiny-train"]
+    assert listing.set_index("name").loc["tiny-test", "made by"] == "split"
+    log = project.audit_log()
+    assert log["action"].tolist() == ["split", "split", "register"]
+    assert set(log["user"]) == {"tester"}
+    assert log["object"].iloc[-1] == "asset:tiny@1"
+
+
+def test_audit_log_is_append_only(project, tiny_asset):
+    import sqlite3
+
+    conn = sqlite3.connect(project.path / "registry.sqlite")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE audit_log SET user = 'mallory'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit_log")
+    conn.close()
+
+
+def test_verify_finds_a_changed_byte(project, tiny_asset):
+    assert project.verify().ok
+    blob = project.path / "artifacts" / tiny_asset.artifact[:2] / tiny_asset.artifact
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    report = project.verify()
+    assert not report.ok and list(report.problems) == [tiny_asset.artifact]
+    with pytest.raises(errors.IntegrityError, match=tiny_asset.artifact):
+        mnb.Project.open(project.path).asset("tiny").frame
+    assert "integrity problem" in report._html()
+
+
+def test_project_view_tells_the_story(project, tiny_asset):
+    tiny_asset.split(test=0.5, seed=1)
+    with mnb.config_context(display="html"):
+        html = project._repr_mimebundle_()["text/html"]
+    for text in ("Assets", "Lineage", "Audit log", "tiny-test v1", "split"):
+        assert text in html
+    assert str(project) == f"Project proj: 3 assets, 3 versions, at {project.path}"
