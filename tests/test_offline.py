@@ -446,6 +446,7 @@ def dotenv_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_t23_nannyml_alone_would_leak_the_dotenv(
     honest_env: None, dotenv_dir: Path
 ) -> None:
@@ -527,6 +528,7 @@ def test_t23_explicit_user_settings_are_kept(
 # -- T22: no network, honest environment ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_t22_guard_catches_nannyml_telemetry_without_mlops_nb(
     honest_env: None, tmp_path: Path, offline_guard: OfflineGuard
 ) -> None:

@@ -26,6 +26,8 @@ NEAR_CONSTANT = 0.99
 HIGH_CARDINALITY = 50
 LEAK_ERROR = 0.97
 LEAK_WARN = 0.90
+#: rows screened for the leakage score and the constant/cardinality checks (seeded sample)
+SAMPLE_ROWS = 200_000
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -124,10 +126,15 @@ def run_checks(
         count = int(frame[schema.id].duplicated().sum())
         findings.append(_finding("duplicate ids", "error", schema.id,
                                  f"{count:,} id values repeat; an id must identify one row.", count))  # fmt: skip
-    # constant, near-constant, high-cardinality
+    # constant, near-constant, high-cardinality: screened on a sample, counted exactly
+    sample = frame.sample(n=SAMPLE_ROWS, random_state=0) if n > SAMPLE_ROWS else frame
     for spec in schema.columns:
-        col = frame[spec.name]
-        counts = col.value_counts(dropna=False)
+        screen = sample[spec.name].value_counts(dropna=False)
+        if screen.iloc[0] / len(sample) < NEAR_CONSTANT - 0.01 and (
+            spec.kind != "categorical" or len(screen) <= HIGH_CARDINALITY
+        ):
+            continue  # cannot be constant, near-constant or high-cardinality
+        counts = frame[spec.name].value_counts(dropna=False)
         if len(counts) == 1:
             severity = "info" if spec.role in ("time", "sensitive") else "warning"
             findings.append(_finding("constant column", severity, spec.name,
@@ -144,11 +151,11 @@ def run_checks(
                                      "'text' or 'id'.", len(counts)))  # fmt: skip
     # single-feature leakage
     if leakage and schema.target is not None and schema.task:
-        y = frame[schema.target]
+        y = sample[schema.target]  # a seeded sample of SAMPLE_ROWS rows estimates the score
         for spec in schema.columns:
             if spec.role or spec.kind not in ("numeric", "categorical", "boolean"):
                 continue
-            score = single_feature_score(frame[spec.name], y, spec.kind, schema.task)
+            score = single_feature_score(sample[spec.name], y, spec.kind, schema.task)
             if score is None or score < LEAK_WARN:
                 continue
             severity = "error" if score >= LEAK_ERROR else "warning"

@@ -24,6 +24,8 @@ from mlops_nb.errors import IntegrityError, NotFoundError, StoreError
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
+# errors meaning "this filesystem cannot fsync a folder", not "the data was lost"
+_NO_DIR_FSYNC = {errno.EINVAL, errno.EBADF, getattr(errno, "ENOTSUP", errno.EINVAL)}
 
 
 def sha256_bytes(data: bytes | memoryview) -> str:
@@ -244,13 +246,15 @@ def _check_dir(path: Path, error: type[Exception]) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable; a failure (EIO, ENOSPC) is raised."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return
+        return  # folders cannot be opened on some platforms (Windows)
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as err:
+        if err.errno not in _NO_DIR_FSYNC:
+            raise
     finally:
         os.close(fd)

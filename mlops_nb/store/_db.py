@@ -103,7 +103,11 @@ class Registry:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._local = threading.local()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()  # a refused file gets no -wal/-shm left next to it
+            raise
 
     # -- connections -----------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -178,7 +182,21 @@ class Registry:
     # -- schema ----------------------------------------------------------------------
     def _migrate(self) -> None:
         conn = self._conn()
-        try:
+        try:  # read-only checks first, so a file that is not ours is left untouched
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                msg = (
+                    f"{self.path} was written by a newer mlops_nb (schema {current}, this "
+                    f"version knows {SCHEMA_VERSION}); upgrade mlops_nb to open it."
+                )
+                raise StoreError(msg)
+            if current == 0 and tables:
+                msg = (
+                    f"{self.path} is not an mlops_nb registry: it is an SQLite database "
+                    "with other tables; nothing was changed."
+                )
+                raise StoreError(msg)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as err:
             msg = f"{self.path} is not an mlops_nb registry database: {err}"
@@ -189,15 +207,8 @@ class Registry:
                 f"(got {mode!r}); put the project on a local disk."
             )
             raise StoreError(msg)
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
         if current == SCHEMA_VERSION:
             return
-        if current > SCHEMA_VERSION:
-            msg = (
-                f"{self.path} was written by a newer mlops_nb (schema {current}, this "
-                f"version knows {SCHEMA_VERSION}); upgrade mlops_nb to open it."
-            )
-            raise StoreError(msg)
         with self.write() as w:
             # Re-read inside the lock: another process may have migrated meanwhile.
             current = w.execute("PRAGMA user_version").fetchone()[0]

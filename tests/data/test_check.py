@@ -98,3 +98,19 @@ def test_employment_reference_has_no_leakage_and_expected_findings(project):
     assert report.ok
     assert report.by_check("target leakage") == []
     assert [f["column"] for f in report.by_check("constant column")] == ["year"]
+
+
+def test_large_frames_are_screened_on_a_sample_but_counted_exactly(project):
+    from mlops_nb.data import _check
+
+    n = _check.SAMPLE_ROWS + 50_000
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, n)
+    rare = np.zeros(n)
+    rare[rng.choice(n, 1234, replace=False)] = rng.normal(size=1234)  # 99.5 % zeros
+    frame = pd.DataFrame({"x": rng.normal(size=n), "rare": rare,
+                          "leak": y + rng.normal(scale=0.05, size=n), "y": y})  # fmt: skip
+    found = checks_of(project.data("big", frame, target="y").check())
+    assert found[("near-constant column", "rare")]["value"] == pytest.approx(1 - 1234 / n)
+    assert found[("target leakage", "leak")]["severity"] == "error"
+    assert {col for _, col in found} == {"rare", "leak"}

@@ -124,12 +124,17 @@ def test_missing_project_with_create_false(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b"\x00garbage\xff" * 500, b"SQLite format 3\x00" + b"\xab" * 4000, b"x"],
-    ids=["garbage", "bad-header", "one-byte"],
+    [b"\x00garbage\xff" * 500, b"SQLite format 3\x00" + b"\xab" * 4000, b"truncated"],
+    ids=["garbage", "bad-header", "truncated"],
 )
 def test_corrupt_registry_is_a_clear_mlops_nb_error(tmp_path, content):
     folder = tmp_path / "p"
-    Project.open(folder).data("acs", frame(1), target="y")
+    first = Project.open(folder)
+    first.data("acs", frame(1), target="y")
+    first._store.db.close()
+    good = (folder / "registry.sqlite").read_bytes()
+    if content == b"truncated":
+        content = good[: len(good) // 2]
     for extra in ("registry.sqlite-wal", "registry.sqlite-shm"):
         (folder / extra).unlink(missing_ok=True)
     (folder / "registry.sqlite").write_bytes(content)
