@@ -28,10 +28,12 @@ codecarbon 3.3, onnxruntime 1.32, jupyterlab 4.6):
 - codecarbon's ``OfflineEmissionsTracker`` needs no network unless a config file
   (``./.codecarbon.config``, ``~/.codecarbon.config``) or ``CODECARBON_*`` variable
   asks for API, Prometheus, Logfire or HTTP output or an Electricity Maps token;
-  mlops_nb passes those settings explicitly when it builds a tracker.
+  code that builds a tracker passes those settings explicitly.
 - JupyterLab's server fetches news and checks PyPI for updates only when the user
-  opts in from the UI; our launchers pass ``--LabApp.news_url=None`` and
-  ``--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate``.
+  opts in from the UI, and its extension manager queries PyPI when enabled; our
+  launchers pass ``--LabApp.news_url=None``,
+  ``--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate`` and may pass
+  ``--LabApp.extension_manager=readonly``.
 - plotly, fairlearn, lightgbm, scikit-learn, interpret, skl2onnx, skops, papermill
   and nbconvert send nothing; their HTML output can point at CDNs, which the
   rendering code avoids by embedding its JavaScript.
@@ -196,7 +198,7 @@ def import_onnxruntime() -> ModuleType:
 
 def _silence_nannyml_usage_logger() -> None:
     """Stop Segment analytics and nannyml's default usage logger from sending."""
-    segment = sys.modules.get("segment.analytics")
+    segment: Any = sys.modules.get("segment.analytics")
     if segment is not None:
         segment.send = False
         client = getattr(segment, "default_client", None)

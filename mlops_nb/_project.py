@@ -202,6 +202,51 @@ class Project(Displayable):
                 (owner_kind, owner_id, kind, text, now()),
             )
 
+    # -- versioned documents (value canvas, ...) -------------------------------------
+    def _save_document(self, kind: str, name: str, payload: Any, *, note: str = "") -> dict[str, Any]:
+        """Store ``payload`` as the next version of document ``kind``/``name``.
+
+        The same payload again returns the existing version. Returns the stored row as
+        a dict with ``payload`` decoded.
+        """
+        import hashlib
+
+        from mlops_nb.store._db import now
+
+        text = json.dumps(payload, sort_keys=True, default=_json_default)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self._store.write() as conn:
+            row = conn.execute(
+                "SELECT * FROM documents WHERE kind = ? AND name = ? AND content_hash = ?",
+                (kind, name, digest),
+            ).fetchone()
+            if row is None:
+                version = 1 + conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ? AND name = ?",
+                    (kind, name),
+                ).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO documents(kind, name, version, content_hash, payload, note, "
+                    "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (kind, name, version, digest, text, note, now(), self._user()),
+                )
+                self._store.audit(conn, f"save {kind}", f"{kind}:{name}@{version}", note=note)
+                row = conn.execute(
+                    "SELECT * FROM documents WHERE kind = ? AND name = ? AND version = ?",
+                    (kind, name, version),
+                ).fetchone()
+        return {**dict(row), "payload": json.loads(row["payload"])}
+
+    def _document(self, kind: str, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The newest (or a given) version of a document, or ``None``."""
+        sql = "SELECT * FROM documents WHERE kind = ? AND name = ?"
+        params: tuple[Any, ...] = (kind, name)
+        if version is not None:
+            sql += " AND version = ?"
+            params += (int(version),)
+        rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", params)
+        return {**dict(rows[0]), "payload": json.loads(rows[0]["payload"])} if rows else None
+
     # -- integrity and maintenance ---------------------------------------------------
     def verify(self) -> VerifyReport:
         """Re-hash every artifact and check the database and the audit chain.

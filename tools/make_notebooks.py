@@ -1,169 +1,49 @@
-"""Write the companion notebooks from the cell lists below (run once after editing).
+"""Write the companion notebooks from ``tools/notebooks/<name>.py`` (each defines CELLS).
 
-Keeping the cells here makes notebook diffs readable in review; the committed
-``.ipynb`` files are the output and carry no outputs.
+Keeping the cells in Python files makes notebook diffs readable in review; the
+committed ``.ipynb`` files are the output and carry no outputs. Run after editing:
+``.venv/bin/python tools/make_notebooks.py [name ...]``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
-HERE = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip())
+TOOLS = Path(__file__).resolve().parent
+OUT = TOOLS.parent / "notebooks"
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def code(text: str, *tags: str):
-    cell = new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
+def build(source: Path) -> Path:
+    """Write ``notebooks/<stem>.ipynb`` from one cell file and return its path."""
+    spec = importlib.util.spec_from_file_location(source.stem, source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    nb = new_notebook(cells=module.CELLS)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{source.stem[:2]}-{i:02d}"  # stable ids keep diffs small
+    nb.metadata["kernelspec"] = KERNEL
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    target = OUT / f"{source.stem}.ipynb"
+    nbformat.write(nb, target)
+    return target
 
 
-NOTEBOOKS = {
-    "01_dataops.ipynb": [
-        md("""
-# 01 · DataOps: data as versioned, checked facts
-
-**The seed of this stage:** every model is only as trustworthy as the data it learnt from.
-In DataOps we register data as *immutable versions* — each identified by a hash of its
-content — so that every later result (a model, a fairness review, a drift alert) can name
-exactly which rows it came from.
-
-**Why it matters:** "which data did we train on?" is the first question in every audit,
-every incident review and every retraining. A version number plus lineage answers it.
-
-**What to look at:** the schema mlops_nb infers (kinds and roles), the profile, the quality
-findings and their severities, and the lineage graph after we split and filter.
-
-We use real data: the US Census ACS survey for Massachusetts (2015), predicting whether a
-person is employed. `SEX` and `RAC1P` (race) are *sensitive* attributes: we never use them
-silently, and later stages review fairness across them.
-"""),
-        code("""
-# Parameters (papermill can override these)
-project_dir = "employment-demo"   # the project folder: created if missing, reused if present
-test_share = 0.2                  # share of rows in the test split
-seed = 0                          # seed of the split
-sample_rows = None                # e.g. 5000 for a quick run on a sample
-""", "parameters"),
-        code("""
-import mlops_nb as mnb
-
-proj = mnb.Project.open(project_dir)
-proj
-"""),
-        md("""
-## 1. Register the data
-
-`proj.data(name, frame, ...)` stores the table as a version of the asset `acs`. We declare
-the *roles*: the target, the sensitive attributes, the time column and the id. Registering
-the same data again returns the same version — re-running this cell changes nothing.
-"""),
-        code("""
-frame = mnb.datasets.employment("reference")
-if sample_rows:
-    frame = frame.sample(n=int(sample_rows), random_state=seed).sort_values("id")
-ref = proj.data(
-    "acs", frame,
-    target="employed", sensitive=["SEX", "RAC1P"], time="year", id="id",
-    note="ACS 2015, Massachusetts (shipped with nannyml)",
-)
-ref
-"""),
-        md("""
-## 2. Profile
-
-Per-column statistics and distributions. Look for skewed numbers (age), rare categories
-(some `RAC1P` groups have very few people — fairness estimates for them will be uncertain),
-and the share of the target.
-"""),
-        code("ref.profile()"),
-        md("""
-## 3. Quality checks
-
-Each finding has a severity and a plain sentence. On census data, *duplicate rows* are
-expected: many people give identical answers to 17 questions. A *target leakage* error
-would mean one column alone almost predicts employment — a sign it was recorded after the
-outcome. `year` is constant because the reference period is a single year.
-"""),
-        code("""
-checks = ref.check()
-checks
-"""),
-        md("""
-## 4. Split, with lineage
-
-A stratified split keeps the share of employed people equal in both parts. Each part is a
-new version whose parent is recorded.
-"""),
-        code("""
-train, test = ref.split(test=test_share, seed=seed, stratify="employed")
-test
-"""),
-        code("test.lineage()"),
-        md("""
-## 5. New data arrives: a new version
-
-The 2016 survey (with its labels) is registered under the same name: it becomes `acs` v2
-with v1 as its parent. Its checks compare it with v1: the `year` is now out of v1's range —
-exactly the kind of change a data scientist wants to be told about.
-"""),
-        code("""
-analysis = mnb.datasets.employment("analysis")
-targets = mnb.datasets.employment("analysis_targets")
-y2016 = analysis[analysis["year"] == 2016].merge(targets, on="id")
-if sample_rows:
-    y2016 = y2016.sample(n=int(sample_rows), random_state=seed).sort_values("id")
-v2 = proj.data("acs", y2016, note="ACS 2016 with labels")
-v2.check()
-"""),
-        md("""
-## 6. Derived versions: filter and transform
-
-Keep the working-age population, and add a derived column. Both become versions with
-lineage that says what was done and why.
-"""),
-        code("""
-adults = ref.filter("AGEP >= 16", note="working-age population", name="acs-adults")
-
-
-def add_age_band(df):
-    df["age_band"] = (df["AGEP"] // 10 * 10).astype(int).astype(str) + "s"
-    return df
-
-
-banded = adults.transform(add_age_band, note="age in decades")
-banded.lineage()
-"""),
-        md("""
-## 7. Integrity and the project's story
-
-Every artifact is re-hashed; the audit log records who did what and when. Displaying the
-project shows its assets, lineage and audit log.
-"""),
-        code("proj.verify()"),
-        code("proj"),
-    ],
-}
-
-
-def main() -> int:
-    for name, cells in NOTEBOOKS.items():
-        nb = new_notebook(cells=cells)
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.metadata["language_info"] = {"name": "python"}
-        nbformat.validate(nb)
-        nbformat.write(nb, HERE / name)
-        print(f"wrote {HERE / name}")
+def main(names: list[str]) -> int:
+    """Build the named notebooks (all when none are named)."""
+    sys.path.insert(0, str(TOOLS))
+    sources = sorted((TOOLS / "notebooks").glob("[0-9]*.py"))
+    for source in sources:
+        if not names or source.stem in names:
+            print(f"wrote {build(source)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

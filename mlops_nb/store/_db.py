@@ -80,6 +80,38 @@ _MIGRATIONS: list[str] = [
         UNIQUE (owner_kind, owner_id, kind)
     );
     """,
+    # 2: versioned documents (value canvas, ...) and model versions with stages
+    """
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        UNIQUE (kind, name, version),
+        UNIQUE (kind, name, content_hash)
+    );
+    CREATE TABLE model_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        flavor TEXT NOT NULL,
+        artifacts TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        lineage TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE INDEX model_versions_name ON model_versions(name);
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -118,11 +150,16 @@ class Registry:
                 conn = sqlite3.connect(
                     self.path, timeout=timeout, isolation_level=None, check_same_thread=False
                 )
+            except sqlite3.Error as err:
+                msg = f"could not open the project database {self.path}: {err}"
+                raise StoreError(msg) from err
+            try:
                 conn.row_factory = sqlite3.Row
                 conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as err:
+                conn.close()
                 msg = f"could not open the project database {self.path}: {err}"
                 raise StoreError(msg) from err
             self._local.conn = conn

@@ -1,0 +1,252 @@
+"""mlops_nb objects in a real JupyterLab, in headless Chromium.
+
+1. Display mode "widget" (the default): the asset, profile, check report, lineage and
+   project render as live ipywidgets (not the HTML fallback), their tabs switch, and
+   the profile's distributions are a live plotly chart.
+2. Display mode "html": the static views render with their chart drawn by the
+   plotly.js our HTML embeds.
+
+Both check that the page needed nothing from outside this machine and logged no
+JavaScript errors. The notebooks are written at test time. Run alone with
+``pytest tests/browser -q``; screenshots are copied to ``/tmp/mlops_nb_shots``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import nbformat
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SENTINEL = "MNB-ALL-CELLS-DONE"
+TEST_BUDGET_S = 40.0
+
+SETUP = """\
+import mlops_nb as mnb
+{config}
+frame = mnb.datasets.employment("reference").sample(3000, random_state=0)
+proj = mnb.Project.open({project!r})
+ref = proj.data("acs", frame, target="employed", sensitive=["SEX", "RAC1P"],
+                time="year", id="id")
+print("display mode:", mnb.get_config()["display"])"""
+
+# one displayed object per code cell, after the setup cell
+DISPLAY_CELLS = [
+    "ref",
+    "ref.profile()",
+    "ref.check()",
+    'train, test = ref.split(test=0.2, seed=0, stratify="employed")\ntest.lineage()',
+    "proj",
+]
+TABS = [
+    ["Overview", "Data", "Schema", "Quality", "Lineage"],  # DataAsset
+    ["Statistics", "Distributions"],  # Profile
+    ["Findings"],  # CheckReport
+    ["Graph"],  # Lineage
+    ["Overview", "Assets", "Lineage", "Audit log"],  # Project
+]
+KINDS = ["DataAsset", "Profile", "Checks", "Lineage", "Project"]
+
+# Console errors that are known and harmless. Each entry needs a reason; none so far.
+HARMLESS_CONSOLE: list[tuple[re.Pattern[str], str]] = []
+
+
+def write_notebook(path: Path, config: str, project: str) -> None:
+    """The test notebook: setup, one object per cell, then a sentinel print."""
+    sources = [SETUP.format(config=config, project=project), *DISPLAY_CELLS,
+               f"print({SENTINEL!r})"]  # fmt: skip
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(s) for s in sources],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                           "language": "python"},  # fmt: skip
+            "language_info": {"name": "python"},
+        },
+    )
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+
+
+def open_and_run_all(page: Any, lab: Any, name: str) -> dict[str, float]:
+    """Open a notebook, wait for an idle kernel, run all cells, wait for the last."""
+    t0 = time.perf_counter()
+    page.goto(lab.url(name))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    # not .jp-Notebook-ExecutionIndicator: it says idle before the kernel exists
+    page.locator("#jp-main-statusbar").get_by_text("(ipykernel) | Idle").wait_for(
+        timeout=90_000
+    )
+    t1 = time.perf_counter()
+    # do not await the command's promise: page.evaluate has no timeout
+    page.evaluate(
+        "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+    )
+    done = page.locator(".jp-OutputArea-output", has_text=SENTINEL)
+    try:
+        done.wait_for(timeout=60_000)
+    except Exception as err:
+        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        pytest.fail(
+            f"run-all did not reach the last cell ({err.__class__.__name__}). "
+            "Cell outputs:\n" + "\n---\n".join(o[-1500:] for o in outputs)
+        )
+    t2 = time.perf_counter()
+    return {"open_until_idle_s": t1 - t0, "run_all_s": t2 - t1}
+
+
+def code_cells(page: Any) -> Any:
+    return page.locator(".jp-Notebook .jp-CodeCell")
+
+
+def assert_no_kernel_errors(page: Any) -> None:
+    """No traceback in any output (stderr outputs are shown in the message)."""
+    stderr = page.locator(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+    ).all_inner_texts()
+    assert not [s for s in stderr if "Traceback" in s or "Error" in s], stderr
+
+
+def assert_clean_console(page: Any) -> None:
+    """No page errors, no console errors (bar justified noise), no remote request."""
+    log = page.mnb_log
+    assert not log.blocked, (
+        "the page asked for non-loopback URLs (aborted): " + ", ".join(log.blocked)
+    )
+    errors = [
+        e for e in log.errors if not any(p.search(e) for p, _ in HARMLESS_CONSOLE)
+    ]
+    assert not errors, "JavaScript errors in the page:\n" + "\n".join(errors)
+
+
+def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
+    start = time.perf_counter()
+    page = lab_page
+    name = "widget_mode.ipynb"
+    write_notebook(jupyterlab.root / name, config="", project="proj-widget")
+    timings = open_and_run_all(page, jupyterlab, name)
+
+    cells = code_cells(page)
+    setup_out = cells.nth(0).locator(".jp-OutputArea-output")
+    assert "display mode: widget" in setup_out.inner_text()
+
+    # every object is a live widget view: one per display cell, no static fallback
+    widgets = page.locator(".jp-OutputArea .mlops-nb-widget")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-OutputArea .mlops-nb-widget').length >= n",
+        arg=len(DISPLAY_CELLS),
+    )
+    assert widgets.count() >= len(DISPLAY_CELLS)
+    assert page.locator(".jp-OutputArea .mlops-nb").count() == 0, "HTML fallback shown"
+    assert page.locator(".jp-OutputArea .jupyter-widget-tab").count() >= len(DISPLAY_CELLS)
+    for i, (titles, kind) in enumerate(zip(TABS, KINDS, strict=True), start=1):
+        w = cells.nth(i).locator(".mlops-nb-widget")
+        assert w.count() == 1, f"cell {i}: {w.count()} widget views"
+        assert kind in (w.locator(".widget-html").first.text_content() or "")
+        labels = w.locator(".jupyter-widget-tab .lm-TabBar-tab").all_text_contents()
+        assert [s.strip() for s in labels] == titles, f"cell {i} ({kind})"
+    shots(page, "widget-01-after-run-all")
+
+    # the asset's Schema tab: the RAC1P row appears only once the tab is chosen
+    asset = cells.nth(1).locator(".mlops-nb-widget")
+    schema_row = asset.locator("tr:visible", has_text=re.compile(r"\bRAC1P\b.*sensitive"))
+    assert schema_row.count() == 0
+    asset.locator(".lm-TabBar-tab", has_text="Schema").click()
+    schema_row.first.wait_for(state="visible", timeout=10_000)
+    assert asset.locator(".lm-TabBar-tab.lm-mod-current").inner_text().strip() == "Schema"
+    asset.locator("td:visible", has_text=re.compile(r"^RAC1P$")).first.wait_for()
+    asset.scroll_into_view_if_needed()
+    shots(asset, "widget-02-asset-schema-tab")
+
+    # the profile's Distributions tab: a live plotly chart drawn at a real size
+    profile = cells.nth(2).locator(".mlops-nb-widget")
+    profile.scroll_into_view_if_needed()
+    profile.locator(".lm-TabBar-tab", has_text="Distributions").click()
+    rendered = profile.locator(".jp-RenderedPlotly")
+    rendered.first.wait_for(state="attached")
+    img = profile.locator(".jp-RenderedPlotly img.plot-img")  # png placeholder
+    if img.count():
+        img.first.dispatch_event("mouseenter")
+    svg = profile.locator(".jp-RenderedPlotly.js-plotly-plot .main-svg").first
+    svg.wait_for(state="visible", timeout=20_000)
+    box = svg.bounding_box()
+    assert box is not None
+    assert box["width"] > 400, box
+    assert box["height"] > 200, box
+    assert profile.locator(".js-plotly-plot .barlayer .trace").count() >= 10
+    profile.scroll_into_view_if_needed()
+    shots(profile, "widget-03-profile-distributions")
+
+    # the check report, lineage and project views
+    cells.nth(5).scroll_into_view_if_needed()
+    lineage_text = cells.nth(4).locator(".mlops-nb-widget").text_content() or ""
+    assert "acs-test v1" in lineage_text
+    assert "split" in lineage_text
+    shots(page, "widget-04-check-lineage-project")
+
+    assert_no_kernel_errors(page)
+    assert_clean_console(page)
+    elapsed = time.perf_counter() - start
+    print(f"timings: {timings}, test body {elapsed:.1f} s")
+    assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"
+
+
+def test_html_mode_renders_static_views_with_plotly(lab_page, jupyterlab, shots):
+    start = time.perf_counter()
+    page = lab_page
+    name = "html_mode.ipynb"
+    write_notebook(
+        jupyterlab.root / name,
+        config='mnb.set_config(display="html")',
+        project="proj-html",
+    )
+    timings = open_and_run_all(page, jupyterlab, name)
+
+    cells = code_cells(page)
+    assert "display mode: html" in cells.nth(0).locator(".jp-OutputArea-output").inner_text()
+
+    # one static view per display cell, no widget
+    for i, kind in enumerate(KINDS, start=1):
+        views = cells.nth(i).locator(".jp-OutputArea-output .mlops-nb")
+        assert views.count() == 1, f"cell {i} ({kind}): {views.count()} static views"
+        assert kind in (views.text_content() or "")
+    assert page.locator(".jp-OutputArea .mlops-nb-widget").count() == 0
+    assert page.locator(".jp-OutputArea .jupyter-widgets").count() == 0
+    # each tab is a titled section of the static view
+    asset_text = cells.nth(1).locator(".mlops-nb").text_content() or ""
+    for title in TABS[0]:
+        assert title in asset_text
+    assert re.search(r"\bRAC1P\b", asset_text)
+
+    # the chart is drawn by the plotly.js embedded in our HTML (once per kernel)
+    profile = cells.nth(2).locator(".mlops-nb")
+    profile.scroll_into_view_if_needed()
+    svg = profile.locator(".main-svg").first
+    svg.wait_for(state="visible", timeout=20_000)
+    box = svg.bounding_box()
+    assert box is not None
+    assert box["width"] > 400, box
+    assert box["height"] > 200, box
+    assert profile.locator(".barlayer .trace").count() >= 10
+    n_plotly_js = page.evaluate(
+        "() => [...document.querySelectorAll('.jp-OutputArea script')]"
+        ".filter(s => s.textContent.length > 1000000).length"
+    )
+    assert n_plotly_js == 1, f"plotly.js embedded {n_plotly_js} times"
+    assert page.evaluate("() => typeof window.Plotly") == "object"
+    profile.scroll_into_view_if_needed()
+    shots(profile, "html-01-profile-distributions")
+    cells.nth(1).scroll_into_view_if_needed()
+    shots(page, "html-02-page")
+
+    assert_no_kernel_errors(page)
+    assert_clean_console(page)
+    elapsed = time.perf_counter() - start
+    print(f"timings: {timings}, test body {elapsed:.1f} s")
+    assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"
