@@ -15,7 +15,9 @@ from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops_nb.business import ValueCanvas
     from mlops_nb.data import DataAsset
+    from mlops_nb.model import Comparison, Model, PromotionReport
 
 
 class Project(Displayable):
@@ -201,6 +203,146 @@ class Project(Displayable):
                 "VALUES (?, ?, ?, ?, ?)",
                 (owner_kind, owner_id, kind, text, now()),
             )
+
+    # -- Business Ops ----------------------------------------------------------------
+    def canvas(self, **fields: Any) -> ValueCanvas:
+        """The project's value canvas; with fields, save a new version of it.
+
+        Parameters
+        ----------
+        **fields
+            ``process``, ``value_level``, ``kpis``, ``outcomes`` (money value of tp, fp,
+            fn, tn), ``stakeholders``, ``risks``, ``success``, ``positive_class``,
+            ``currency``, ``note``. Fields not given keep their current values.
+
+        Returns
+        -------
+        ValueCanvas
+
+        Raises
+        ------
+        NotFoundError
+            Without fields, when the project has no canvas yet.
+        ValidationError
+            Listing every invalid field; nothing is saved.
+        """
+        from mlops_nb.business._canvas import current_canvas, save_canvas
+        from mlops_nb.errors import NotFoundError
+
+        if fields:
+            return save_canvas(self, **fields)
+        canvas = current_canvas(self)
+        if canvas is None:
+            msg = (
+                "this project has no value canvas yet: call proj.canvas(process=..., "
+                "value_level=..., outcomes={'tp': ..., 'fp': ..., 'fn': ..., 'tn': ...})"
+            )
+            raise NotFoundError(msg)
+        return canvas
+
+    # -- Model Ops -------------------------------------------------------------------
+    def train(
+        self,
+        name: str,
+        data: DataAsset,
+        *,
+        estimator: Any = "lightgbm",
+        params: dict[str, Any] | None = None,
+        cv: int | None = None,
+        holdout: float = 0.2,
+        seed: int = 0,
+        use_sensitive: bool = False,
+        note: str = "",
+    ) -> Model:
+        """Train a new version of model ``name`` on a labelled data version.
+
+        Parameters
+        ----------
+        name : str
+            The model's name (validated like asset names).
+        data : DataAsset
+            Training data with a target; its schema decides features and task.
+        estimator : str or scikit-learn estimator
+            ``"lightgbm"``, ``"logistic"`` (``"linear"`` for regression),
+            ``"hist_gradient_boosting"``, ``"random_forest"``, ``"ebm"``, or an object.
+        params : dict, optional
+            Estimator parameters over mlops_nb's defaults.
+        cv : int, optional
+            Validate with k-fold cross-validation instead of a holdout.
+        holdout : float
+            Share of rows held out for validation metrics (when ``cv`` is None); the
+            stored model is the one fitted on the other rows, so the metrics describe
+            it exactly. With ``cv`` the stored model is refit on all rows.
+        seed : int
+            Seeds the holdout, the folds and the estimator.
+        use_sensitive : bool
+            Use sensitive columns as features (default: left out).
+        note : str
+            Recorded with the version.
+
+        Returns
+        -------
+        Model
+            The new version, at stage ``candidate``.
+        """
+        from mlops_nb.model._train import train_model
+
+        return train_model(self, name, data, estimator=estimator, params=params, cv=cv, holdout=holdout,
+                           seed=seed, use_sensitive=use_sensitive, note=note)  # fmt: skip
+
+    def model(self, name: str, version: int | None = None, *, stage: str | None = None) -> Model:
+        """A model version: the newest, a given ``version``, or the one at ``stage``.
+
+        Raises
+        ------
+        NotFoundError
+            Naming the models, versions or stages that exist.
+        """
+        from mlops_nb.errors import NotFoundError, did_you_mean, listing
+        from mlops_nb.model._model import model_from_row
+        from mlops_nb.model._registry import _check_stage
+
+        sql, params = "SELECT * FROM model_versions WHERE name = ?", [name]
+        if version is not None:
+            sql, params = sql + " AND version = ?", [*params, int(version)]
+        if stage is not None:
+            _check_stage(stage)
+            sql, params = sql + " AND stage = ?", [*params, stage]
+        rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", tuple(params))
+        if rows:
+            return model_from_row(self, rows[0])
+        names = [r[0] for r in self._store.query("SELECT DISTINCT name FROM model_versions ORDER BY name")]
+        if name not in names:
+            raise NotFoundError(f"no model named {name!r}. Models: {listing(names)}.{did_you_mean(name, names)}")
+        found = self.models().query("name == @name")[["version", "stage"]].to_dict("records")
+        raise NotFoundError(f"model {name!r} has no version matching version={version}, stage={stage}; it has {found}.")
+
+    def models(self) -> pd.DataFrame:
+        """Every model version: name, version, stage, estimator, data, validation metric."""
+        import pandas as pd
+
+        rows = self._store.query("SELECT name, version, stage, recipe, lineage, created_at FROM model_versions "
+                                 "ORDER BY name, version")  # fmt: skip
+        out = []
+        for r in rows:
+            recipe, lineage = json.loads(r["recipe"]), json.loads(r["lineage"])
+            out.append({"name": r["name"], "version": r["version"], "stage": r["stage"],
+                        "estimator": recipe["estimator"], "task": recipe["task"],
+                        "data": ", ".join(f"{d['name']} v{d['version']}" for d in lineage["data"]),
+                        "created": r["created_at"][:19].replace("T", " ")})  # fmt: skip
+        return pd.DataFrame(out, columns=["name", "version", "stage", "estimator", "task", "data", "created"])
+
+    def compare(self, name: str, data: DataAsset | None = None) -> Comparison:
+        """Champion and challengers of ``name`` side by side (evaluated on ``data`` if given)."""
+        from mlops_nb.model._registry import compare
+
+        return compare(self, name, data)
+
+    def rollback(self, name: str, *, reason: str = "") -> PromotionReport:
+        """Put back the production version that the current production version replaced."""
+        from mlops_nb.model._registry import rollback
+
+        return rollback(self, name, reason=reason)
 
     # -- versioned documents (value canvas, ...) -------------------------------------
     def _save_document(self, kind: str, name: str, payload: Any, *, note: str = "") -> dict[str, Any]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DataReadError",
     "EmptyDataError",
+    "GateError",
     "IntegrityError",
     "MissingDependencyError",
     "MlopsNbError",
@@ -103,6 +104,21 @@ class StoreError(MlopsNbError, OSError):
 
 class IntegrityError(MlopsNbError, RuntimeError):
     """Stored bytes that do not match their recorded SHA-256, or a linked blob."""
+
+
+class GateError(MlopsNbError, RuntimeError):
+    """A promotion refused by one or more gates; ``failure_cases`` lists each one."""
+
+    def __init__(self, message: str, failure_cases: Iterable[dict[str, Any]] = ()):
+        super().__init__(message)
+        self._failure_cases = list(failure_cases)
+
+    @property
+    def failure_cases(self) -> pd.DataFrame:
+        """One row per failed gate: gate, message."""
+        import pandas as pd
+
+        return pd.DataFrame(self._failure_cases)
 
 
 class MissingDependencyError(MlopsNbError, ImportError):

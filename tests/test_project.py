@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import tree_snapshot
+from _helpers import tree_snapshot
 
 import mlops_nb as mnb
 from mlops_nb import errors

@@ -307,7 +307,7 @@ class DataAsset(Displayable):
 
     # -- rendering -------------------------------------------------------------------
     def _view(self) -> View:
-        roles = [f"{k}: {v}" for k, v in self.schema.roles().items() if v]
+        roles = [f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in self.schema.roles().items() if v]
         overview = KeyValues([
             ("name", self.name), ("version", self.version),
             ("rows x columns", f"{self.n_rows:,} x {self.n_cols}"),
@@ -324,7 +324,8 @@ class DataAsset(Displayable):
         schema = pd.DataFrame([c.__dict__ for c in self.schema.columns])
         tabs = [
             Tab("Overview", [overview]),
-            Tab("Data", [Table(self._frame_nocopy().head(10), caption="first 10 rows")]),
+            Tab("Data", [Table(self._frame_nocopy().head(10), caption="first 10 rows",
+                               plain_columns=tuple(c for c in (self.schema.id, self.schema.time) if c))]),  # fmt: skip
             Tab("Schema", [Table(schema, max_rows=200)]),
         ]
         check = self.project._report("asset", self.id, "check")

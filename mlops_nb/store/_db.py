@@ -111,6 +111,15 @@ _MIGRATIONS: list[str] = [
         UNIQUE (name, version)
     );
     CREATE INDEX model_versions_name ON model_versions(name);
+    CREATE TABLE model_stage_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id INTEGER NOT NULL REFERENCES model_versions(id),
+        from_stage TEXT NOT NULL,
+        to_stage TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL
+    );
     """,
 ]
 

@@ -51,6 +51,8 @@ def format_value(value: Any) -> str:
             return "—"
         if value.is_integer() and abs(value) < 1e15:
             return format_value(int(value))
+        if abs(value) >= 1e4:
+            return f"{value:,.0f}"
         return f"{value:,.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     try:
         import numpy as np
@@ -104,7 +106,10 @@ def table_html(block: Table) -> str:
         if block.tone_column is not None:
             fg, bg = _TONES.get(str(row[block.tone_column]), _TONES["muted"])
             style = f' style="background:{bg};color:{fg}"'
-        cells = "".join(f'<td style="{_TD}">{esc(row[c])}</td>' for c in cols)
+        cells = "".join(
+            f'<td style="{_TD}">{html.escape(str(row[c])) if c in block.plain_columns else esc(row[c])}</td>'
+            for c in cols
+        )
         rows.append(f"<tr{style}>{cells}</tr>")
     more = ""
     if len(frame) > block.max_rows:
@@ -112,10 +117,11 @@ def table_html(block: Table) -> str:
     caption = f'<div style="color:#444;margin:6px 0 2px"><b>{esc(block.caption)}</b></div>'
     return (
         (caption if block.caption else "")
+        + '<div style="overflow-x:auto;max-width:100%">'
         + '<table style="border-collapse:collapse;margin:2px 0">'
         + f"<tr>{head}</tr>"
         + "".join(rows)
-        + "</table>"
+        + "</table></div>"
         + more
     )
 

@@ -9,8 +9,9 @@ Follows ``/work/shared/recipes/jupyter-testing.md`` section 1.
   ``MLOPS_NB_DISPLAY`` is removed from the server (and so kernel) environment: the
   kernels start in the default display mode ``"widget"``.
 - ``browser`` (session): ``/usr/bin/chromium`` driven by Playwright, with the flags
-  that keep it from calling home. Never ``playwright install``. Without Chromium the
-  tests are skipped, or fail when ``CI == "true"``.
+  that keep it from calling home (``MLOPS_NB_CHROMIUM`` names another binary). Never
+  ``playwright install``. Without Chromium the tests are skipped, or fail when
+  ``CI == "true"``.
 - ``lab_page`` (function): a fresh 1280x900 context; it records console errors, page
   errors and any request to a non-loopback address (which is aborted). Afterwards
   every kernel session is deleted, so each test gets a fresh kernel.
@@ -42,7 +43,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("MLOPS_NB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",  # required as root
     "--disable-gpu",

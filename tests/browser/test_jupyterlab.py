@@ -60,13 +60,16 @@ HARMLESS_CONSOLE: list[tuple[re.Pattern[str], str]] = []
 
 def write_notebook(path: Path, config: str, project: str) -> None:
     """The test notebook: setup, one object per cell, then a sentinel print."""
-    sources = [SETUP.format(config=config, project=project), *DISPLAY_CELLS,
-               f"print({SENTINEL!r})"]  # fmt: skip
+    setup = SETUP.format(config=config, project=project)
+    sources = [setup, *DISPLAY_CELLS, f"print({SENTINEL!r})"]
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(s) for s in sources],
         metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                           "language": "python"},  # fmt: skip
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            },
             "language_info": {"name": "python"},
         },
     )
@@ -103,6 +106,11 @@ def open_and_run_all(page: Any, lab: Any, name: str) -> dict[str, float]:
 
 def code_cells(page: Any) -> Any:
     return page.locator(".jp-Notebook .jp-CodeCell")
+
+
+def scroll_to_top(locator: Any) -> None:
+    """Scroll the notebook so that ``locator`` starts at the top of the view."""
+    locator.evaluate("e => e.scrollIntoView({block: 'start'})")
 
 
 def assert_no_kernel_errors(page: Any) -> None:
@@ -144,7 +152,8 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
     )
     assert widgets.count() >= len(DISPLAY_CELLS)
     assert page.locator(".jp-OutputArea .mlops-nb").count() == 0, "HTML fallback shown"
-    assert page.locator(".jp-OutputArea .jupyter-widget-tab").count() >= len(DISPLAY_CELLS)
+    tabs = page.locator(".jp-OutputArea .jupyter-widget-tab")
+    assert tabs.count() >= len(DISPLAY_CELLS)
     for i, (titles, kind) in enumerate(zip(TABS, KINDS, strict=True), start=1):
         w = cells.nth(i).locator(".mlops-nb-widget")
         assert w.count() == 1, f"cell {i}: {w.count()} widget views"
@@ -155,14 +164,19 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
 
     # the asset's Schema tab: the RAC1P row appears only once the tab is chosen
     asset = cells.nth(1).locator(".mlops-nb-widget")
-    schema_row = asset.locator("tr:visible", has_text=re.compile(r"\bRAC1P\b.*sensitive"))
+    schema_row = asset.locator("tr:visible", has_text="sensitive").filter(
+        has=page.locator("td", has_text=re.compile(r"^\s*RAC1P\s*$"))
+    )
     assert schema_row.count() == 0
+    scroll_to_top(asset)
+    asset.locator(".lm-TabBar-tab", has_text="Data").click()
+    asset.locator("td:visible", has_text=re.compile(r"^\s*AGEP\s*$")).first.wait_for()
+    shots(page, "widget-02-asset-data-tab")
     asset.locator(".lm-TabBar-tab", has_text="Schema").click()
     schema_row.first.wait_for(state="visible", timeout=10_000)
-    assert asset.locator(".lm-TabBar-tab.lm-mod-current").inner_text().strip() == "Schema"
-    asset.locator("td:visible", has_text=re.compile(r"^RAC1P$")).first.wait_for()
-    asset.scroll_into_view_if_needed()
-    shots(asset, "widget-02-asset-schema-tab")
+    current = asset.locator(".lm-TabBar-tab.lm-mod-current")
+    assert current.inner_text().strip() == "Schema"
+    shots(page, "widget-03-asset-schema-tab")
 
     # the profile's Distributions tab: a live plotly chart drawn at a real size
     profile = cells.nth(2).locator(".mlops-nb-widget")
@@ -180,20 +194,21 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
     assert box["width"] > 400, box
     assert box["height"] > 200, box
     assert profile.locator(".js-plotly-plot .barlayer .trace").count() >= 10
-    profile.scroll_into_view_if_needed()
-    shots(profile, "widget-03-profile-distributions")
+    scroll_to_top(profile)
+    shots(page, "widget-04-profile-distributions")
 
     # the check report, lineage and project views
     cells.nth(5).scroll_into_view_if_needed()
     lineage_text = cells.nth(4).locator(".mlops-nb-widget").text_content() or ""
     assert "acs-test v1" in lineage_text
     assert "split" in lineage_text
-    shots(page, "widget-04-check-lineage-project")
+    shots(page, "widget-05-check-lineage-project")
 
     assert_no_kernel_errors(page)
     assert_clean_console(page)
     elapsed = time.perf_counter() - start
     print(f"timings: {timings}, test body {elapsed:.1f} s")
+    print("browser console:", *page.mnb_log.console, sep="\n  ")
     assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"
 
 
@@ -209,7 +224,8 @@ def test_html_mode_renders_static_views_with_plotly(lab_page, jupyterlab, shots)
     timings = open_and_run_all(page, jupyterlab, name)
 
     cells = code_cells(page)
-    assert "display mode: html" in cells.nth(0).locator(".jp-OutputArea-output").inner_text()
+    setup_out = cells.nth(0).locator(".jp-OutputArea-output")
+    assert "display mode: html" in setup_out.inner_text()
 
     # one static view per display cell, no widget
     for i, kind in enumerate(KINDS, start=1):
@@ -240,13 +256,16 @@ def test_html_mode_renders_static_views_with_plotly(lab_page, jupyterlab, shots)
     )
     assert n_plotly_js == 1, f"plotly.js embedded {n_plotly_js} times"
     assert page.evaluate("() => typeof window.Plotly") == "object"
-    profile.scroll_into_view_if_needed()
-    shots(profile, "html-01-profile-distributions")
-    cells.nth(1).scroll_into_view_if_needed()
-    shots(page, "html-02-page")
+    scroll_to_top(cells.nth(1).locator(".jp-OutputArea-output"))
+    shots(page, "html-01-asset")
+    scroll_to_top(profile.locator(".main-svg").first)
+    page.mouse.wheel(0, -60)  # show the section title above the chart
+    page.wait_for_timeout(200)
+    shots(page, "html-02-profile-distributions")
 
     assert_no_kernel_errors(page)
     assert_clean_console(page)
     elapsed = time.perf_counter() - start
     print(f"timings: {timings}, test body {elapsed:.1f} s")
+    print("browser console:", *page.mnb_log.console, sep="\n  ")
     assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"

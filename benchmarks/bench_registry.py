@@ -1,0 +1,344 @@
+"""``registry``: save a model version, and load it + predict one row, vs MLflow.
+
+The model is the same in both children: a scikit-learn pipeline (mlops_nb's
+preprocessing for LightGBM, i.e. a median imputer in a pandas-output
+ColumnTransformer, then ``LGBMClassifier`` with 100 trees and 10 explicit params),
+fitted on the same seeded 20,000 x 10 numeric frame with the same 80/20 holdout, built
+with mlops_nb's own helpers so both tools persist bit-identical fits. Training and
+the 10 holdout metrics happen *outside* every timed region.
+
+*Save.* mlops_nb: ``mlops_nb.model._train._store_version`` with the already fitted
+pipeline — exactly the persistence + registry half of ``proj.train``: skops
+preprocessing + LightGBM text booster written as SHA-256 named, fsynced blobs, one
+SQLite row with the recipe (all estimator params and the 10 given ones), the 10
+metrics, lineage (data name, version, content hash), environment (package versions),
+plus a hash-chained audit entry. Each repetition saves into a fresh project (its data
+version registered before the clock starts), so no blob is deduplicated against an
+earlier identical save. MLflow: ``start_run``, ``log_params`` (the 10 params),
+``log_metrics`` (the 10 metrics), ``set_tags`` (the same lineage: data name, version,
+hash) and ``mlflow.sklearn.log_model(pipeline, name="model",
+pyfunc_predict_fn="predict_proba")``, run end included, into a local sqlite backend
+and artifact folder. Two MLflow variants: the default (requirements inference) and
+``pip_requirements=`` pinned to exactly the list the default inferred (skips
+inference). The variants alternate within the one MLflow child.
+
+*Load + predict one row.* mlops_nb: ``Project.open(path).model("m", version=1)
+.predict_proba(row)`` — a fresh Project object every time, so nothing is cached and
+every blob is re-hashed before parsing. MLflow: ``mlflow.pyfunc.load_model(uri)
+.predict(row)`` with the ``models:/`` URI ``log_model`` returned (probabilities too,
+via ``pyfunc_predict_fn``).
+
+One child process per tool; imports are warm after a first (cold) call, which is
+reported separately; the rows are medians of the steady-state repetitions (5, or 2
+with ``--quick``). Children run offline: MLflow telemetry disabled, and any
+non-Unix-socket ``connect`` is refused and counted.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks._harness import child_env, run_child
+from benchmarks._registry import Config, Row, register
+
+#: Environment of both children: no telemetry, nothing leaves the machine.
+OFFLINE_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+
+#: Refuses (and counts) network connections; only Unix sockets may connect.
+GUARD_CODE = """\
+import socket as _socket
+
+_net_attempts = []
+_connect, _connect_ex = _socket.socket.connect, _socket.socket.connect_ex
+
+def _guarded(real):
+    def connect(self, address):
+        if self.family != getattr(_socket, "AF_UNIX", None):
+            _net_attempts.append(repr(address))
+            raise OSError("network access is disabled in this benchmark")
+        return real(self, address)
+    return connect
+
+_socket.socket.connect = _guarded(_connect)
+_socket.socket.connect_ex = _guarded(_connect_ex)
+"""
+
+#: The seeded data, the shared fit (not timed) and the 10 params / 10 metrics.
+FIT_CODE = """\
+import statistics, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from mlops_nb.model._estimators import make_estimator
+from mlops_nb.model._metrics import classification_metrics
+from mlops_nb.model._prep import Features, make_preprocessor, prepare_X
+from mlops_nb.model._train import _pipeline, fit_and_validate
+
+N_ROWS, REPEATS = {n_rows}, {repeats}
+PARAMS = {{
+    "n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31, "max_depth": -1,
+    "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
+    "reg_alpha": 0.0, "reg_lambda": 0.0, "random_state": 0,
+}}
+
+def make_frame(n_rows, seed=0):
+    rng = np.random.default_rng(seed)
+    cols = {{f"x{{i}}": rng.normal(size=n_rows) for i in range(10)}}
+    logit = cols["x0"] - 0.5 * cols["x1"] + 0.25 * cols["x2"] * cols["x3"]
+    cols["y"] = (logit + rng.normal(size=n_rows) > 0).astype("int64")
+    return pd.DataFrame(cols)
+
+frame = make_frame(N_ROWS)
+features = Features(tuple(f"x{{i}}" for i in range(10)), ())
+X = prepare_X(frame, features, what="bench")
+y = frame["y"]
+est, est_name, family = make_estimator("lightgbm", "binary", PARAMS, 0)
+_t = time.perf_counter()
+pipe, validation = fit_and_validate(
+    _pipeline(make_preprocessor(features, family), est), X, y,
+    task="binary", classes=[0, 1], cv=None, holdout=0.2, seed=0,
+)
+fit_s = time.perf_counter() - _t
+# 10 holdout metrics: mlops_nb's 7 plus precision, recall and MCC (same split).
+from sklearn.model_selection import train_test_split
+_, X_te, _, y_te = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+_pred = pipe.predict(X_te)
+METRICS = {{
+    **validation["metrics"],
+    "precision": float(skm.precision_score(y_te, _pred)),
+    "recall": float(skm.recall_score(y_te, _pred)),
+    "mcc": float(skm.matthews_corrcoef(y_te, _pred)),
+}}
+assert len(METRICS) == 10, sorted(METRICS)
+validation = {{**validation, "metrics": METRICS}}
+assert len(pipe.named_steps["model"].booster_.dump_model()["tree_info"]) == 100
+row = frame.drop(columns="y").head(1)
+_emit(fit_s=fit_s, n_metrics=len(METRICS), n_params=len(PARAMS))
+"""
+
+_OURS = """\
+import mlops_nb
+from mlops_nb.model._prep import features_from_schema
+from mlops_nb.model._train import _store_version
+
+root = Path(tempfile.mkdtemp(prefix="mlops_nb-bench-registry-"))
+
+def fresh_project(i):
+    proj = mlops_nb.Project.open(root / f"p{i}")
+    asset = proj.data("d", frame, target="y")
+    assert features_from_schema(asset.schema) == features and asset.schema.task == "binary"
+    return proj, asset
+
+def save(i):
+    proj, asset = fresh_project(i)  # not timed: a new project and its data version
+    t = time.perf_counter()
+    model = _store_version(
+        proj, "m", asset, pipe, est_name, family, features, "binary", [0, 1],
+        validation, fit_s, seed=0, cv=None, holdout=0.2, use_sensitive=False,
+        params=PARAMS, note="", parent=None, n_rows=len(X),
+    )
+    elapsed = time.perf_counter() - t
+    assert model.version == 1
+    return elapsed
+
+def load_predict():
+    t = time.perf_counter()
+    proj = mlops_nb.Project.open(root / "p0")  # a fresh Project: nothing cached
+    t_open = time.perf_counter()
+    proba = proj.model("m", version=1).predict_proba(row)
+    t_end = time.perf_counter()
+    return t_end - t, t_open - t, float(proba[0, 1])
+
+save_cold = save(0)
+saves = [save(i + 1) for i in range(REPEATS)]
+load_cold = load_predict()
+loads = [load_predict() for _ in range(REPEATS)]
+blobs = sorted((root / "p1" / "artifacts").rglob("*"))
+artifact_kb = sum(p.stat().st_size for p in blobs if p.is_file()) / 1024
+
+# Context only: proj.train end to end (fit + holdout metrics + save), same params.
+proj, asset = fresh_project("train")
+t = time.perf_counter()
+trained = proj.train("m", asset, estimator="lightgbm", params=PARAMS)
+train_s = time.perf_counter() - t
+_emit(
+    save_cold_s=save_cold, save_s=saves, load_cold_s=load_cold[0],
+    load_s=[x[0] for x in loads], load_open_s=[x[1] for x in loads],
+    proba=loads[-1][2], train_proba=float(trained.predict_proba(row)[0, 1]),
+    pipe_proba=float(pipe.predict_proba(X.head(1))[0, 1]),
+    train_s=train_s, artifact_kb=artifact_kb, net_attempts=_net_attempts,
+)
+"""
+
+_MLFLOW = """\
+import hashlib
+import mlflow
+import mlflow.pyfunc
+import mlflow.sklearn
+
+root = Path(tempfile.mkdtemp(prefix="mlflow-bench-registry-"))
+mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+# Creates the database (schema migrations) before any clock starts.
+experiment = mlflow.create_experiment(
+    "bench", artifact_location=(root / "artifacts").as_uri()
+)
+mlflow.set_experiment(experiment_id=experiment)
+X_row = X.head(1)
+# MLflow 3 saves scikit-learn models with skops by default and refuses types outside
+# skops' default trust unless they are listed: list exactly those of this pipeline.
+import skops.io
+TRUSTED = skops.io.get_untrusted_types(data=skops.io.dumps(pipe))
+TAGS = {  # the lineage mlops_nb records: data name, version, content hash
+    "data.name": "d", "data.version": "1",
+    "data.content_hash": hashlib.sha256(
+        pd.util.hash_pandas_object(frame).values.tobytes()
+    ).hexdigest(),
+}
+
+def save(pins):
+    t = time.perf_counter()
+    with mlflow.start_run():
+        mlflow.log_params(PARAMS)
+        mlflow.log_metrics(METRICS)
+        mlflow.set_tags(TAGS)
+        info = mlflow.sklearn.log_model(
+            pipe, name="model", pip_requirements=pins, skops_trusted_types=TRUSTED,
+            pyfunc_predict_fn="predict_proba",
+        )
+    return time.perf_counter() - t, info
+
+def load_predict(uri):
+    t = time.perf_counter()
+    proba = mlflow.pyfunc.load_model(uri).predict(X_row)
+    return time.perf_counter() - t, float(np.asarray(proba)[0, 1])
+
+default_cold, info = save(None)
+pins = Path(
+    mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
+).read_text().split()
+pinned_cold, _ = save(pins)
+default, pinned = [], []
+for _ in range(REPEATS):  # alternate, so background load hits both variants alike
+    default.append(save(None)[0])
+    pinned.append(save(pins)[0])
+load_cold = load_predict(info.model_uri)
+loads = [load_predict(info.model_uri) for _ in range(REPEATS)]
+_emit(
+    default_cold_s=default_cold, pinned_cold_s=pinned_cold, default_s=default,
+    pinned_s=pinned, trusted=TRUSTED, load_cold_s=load_cold[0], load_s=[x[0] for x in loads],
+    proba=loads[-1][1], pins=pins, model_uri=info.model_uri,
+    net_attempts=_net_attempts,
+)
+"""
+
+
+def _child(body: str, n_rows: int, repeats: int) -> str:
+    return GUARD_CODE + FIT_CODE.format(n_rows=n_rows, repeats=repeats) + body
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+@register(
+    "registry",
+    "save a LightGBM model version, load + predict 1 row, vs MLflow (sqlite backend)",
+)
+def bench_registry(config: Config) -> list[Row]:
+    """Time saving a model version and loading it to predict one row, vs MLflow.
+
+    Parameters
+    ----------
+    config : Config
+        ``quick`` runs 2 steady-state repetitions per measurement instead of 5.
+
+    Returns
+    -------
+    list of Row
+        Save vs MLflow's default ``log_model``, save vs MLflow with pinned
+        requirements, and load + predict one row.
+    """
+    n_rows = 20_000
+    repeats = config.pick(5, 2)
+    env = child_env(**OFFLINE_ENV)
+    ours = run_child(_child(_OURS, n_rows, repeats), env=env).values
+    peer = run_child(_child(_MLFLOW, n_rows, repeats), env=env).values
+    if ours["net_attempts"] or peer["net_attempts"]:
+        msg = (
+            f"a benchmark child tried to reach the network: "
+            f"{ours['net_attempts'] or peer['net_attempts']}"
+        )
+        raise RuntimeError(msg)
+    probas = (ours["proba"], ours["train_proba"], ours["pipe_proba"], peer["proba"])
+    if max(probas) - min(probas) > 1e-9:
+        msg = f"the tools predicted different probabilities for one row: {probas}"
+        raise RuntimeError(msg)
+
+    med = statistics.median
+    save, load = med(ours["save_s"]), med(ours["load_s"])
+    default, pinned = med(peer["default_s"]), med(peer["pinned_s"])
+    peer_load = med(peer["load_s"])
+    steady = f"median of {repeats} warm repetitions in one process per tool"
+    model = (
+        f"LightGBM 100 trees, 10 params, 10 metrics, lineage; "
+        f"{n_rows:,} x 10 rows, fit {_ms(ours['fit_s'])} not timed"
+    )
+    ours_save = (
+        "ours = _store_version (persistence + registry half of proj.train; "
+        f"skops prep + booster text, {ours['artifact_kb']:.0f} KB, fresh project per "
+        f"rep; whole proj.train {_ms(ours['train_s'])})"
+    )
+    details = {
+        "n_rows": n_rows,
+        "repeats": repeats,
+        "ours": ours,
+        "mlflow": peer,
+    }
+    return [
+        Row(
+            "registry: save (MLflow default)",
+            save,
+            default,
+            peer_name="mlflow log_model",
+            notes=(
+                f"{model}; {ours_save}; MLflow = start_run + log_params + log_metrics "
+                f"+ set_tags + sklearn.log_model (requirements inference); {steady}; "
+                f"first call {_ms(ours['save_cold_s'])} vs "
+                f"{_ms(peer['default_cold_s'])}"
+            ),
+            extra=details,
+        ),
+        Row(
+            "registry: save (MLflow pinned requirements)",
+            save,
+            pinned,
+            peer_name="mlflow log_model, pinned",
+            notes=(
+                f"ours as above; MLflow with pip_requirements= the {len(peer['pins'])} "
+                f"pins its default inferred (no inference); {steady}; MLflow first "
+                f"pinned call {_ms(peer['pinned_cold_s'])}"
+            ),
+        ),
+        Row(
+            "registry: load + predict 1 row",
+            load,
+            peer_load,
+            peer_name="mlflow pyfunc",
+            notes=(
+                "ours = Project.open(path).model('m', version=1).predict_proba(row) "
+                f"(fresh Project, blobs re-hashed; open {_ms(med(ours['load_open_s']))}"
+                ") vs mlflow.pyfunc.load_model('models:/...').predict(row) "
+                f"(predict_proba); {steady}; first call "
+                f"{_ms(ours['load_cold_s'])} vs {_ms(peer['load_cold_s'])}; "
+                "same probability from both"
+            ),
+        ),
+    ]

@@ -1,0 +1,971 @@
+"""The value canvas: why an ML system exists and what each decision outcome is worth.
+
+The canvas is stored as a versioned document of the project (kind ``"canvas"``):
+saving the same fields again returns the same version, changing any field makes the
+next version. Pricing helpers turn confusion counts into money, find the threshold
+that maximizes value, and compare simple decision policies.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
+
+from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean, listing
+from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from mlops_nb._project import Project
+
+log = logging.getLogger("mlops_nb")
+
+ValueLevel = Literal["add_value", "optimize", "new_process", "ecosystem"]
+VALUE_LEVELS: dict[str, str] = {
+    "add_value": "adds value to an existing process (a new signal or service in it)",
+    "optimize": "makes an existing process cheaper, faster or better targeted",
+    "new_process": "creates a process that could not exist without the model",
+    "ecosystem": "creates value across organisations (partners, platforms, data)",
+}
+OUTCOMES = ("tp", "fp", "fn", "tn")
+_OUTCOME_MEANING = {
+    "tp": "act, and the case was positive",
+    "fp": "act, but the case was negative",
+    "fn": "do not act, but the case was positive",
+    "tn": "do not act, and the case was negative",
+}
+_LIST_FIELDS = ("kpis", "stakeholders", "risks")
+_FIELDS = (
+    "process",
+    "value_level",
+    "kpis",
+    "outcomes",
+    "currency",
+    "stakeholders",
+    "risks",
+    "success",
+    "positive_class",
+)
+_REQUIRED = ("process", "value_level", "outcomes")
+_LEVEL, _POS = "value_level", "positive_class"
+_MAX_TEXT = 500
+_MAX_CURRENCY = 12
+_KIND = _NAME = "canvas"
+_REVERT_KEY = "_revision"  # only in payloads that restore an older version's fields
+
+assert set(get_args(ValueLevel)) == set(VALUE_LEVELS)
+
+
+# -- validation ------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _validate(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the normalized payload, or raise one error listing every problem."""
+    problems: list[tuple[str, Any, str]] = []
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name not in _FIELDS:
+            hint = did_you_mean(name, _FIELDS)
+            text = f"unknown field.{hint} Fields: {listing(_FIELDS)}."
+            problems.append((name, fields[name], text))
+    for name in _REQUIRED:
+        if fields.get(name) is None:
+            problems.append((name, None, "is required."))
+    for name, default in (("process", None), ("success", ""), ("currency", "EUR")):
+        value = default if fields.get(name) is None else fields[name]
+        if value is not None:
+            text = _text_problem(name, value)
+            if text:
+                problems.append((name, value, text))
+            else:
+                out[name] = value.strip()
+    level = fields.get("value_level")
+    if level in VALUE_LEVELS:
+        out["value_level"] = level
+    elif level is not None:
+        hint = did_you_mean(str(level), VALUE_LEVELS)
+        text = f"{str(level)!r} is not a value level.{hint} "
+        problems.append(
+            (_LEVEL, level, text + f"Choose one of {listing(VALUE_LEVELS)}.")
+        )
+    if fields.get("outcomes") is not None:
+        out["outcomes"] = _check_outcomes(fields["outcomes"], problems)
+    for name in _LIST_FIELDS:
+        value = [] if fields.get(name) is None else fields[name]
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, Iterable) or isinstance(items, Mapping):
+            kind = type(value).__name__
+            problems.append((name, value, f"must be a list of text, got {kind}."))
+            continue
+        out[name] = []
+        for item in items:
+            text = _text_problem(name, item)
+            if text:
+                problems.append((name, item, "an item " + text))
+            elif item.strip():
+                out[name].append(item.strip())
+    positive = fields.get("positive_class", 1)
+    if hasattr(positive, "item") and not isinstance(positive, str):
+        positive = positive.item()  # numpy scalars
+    if isinstance(positive, float) and positive.is_integer():
+        positive = int(positive)
+    if isinstance(positive, int) or (isinstance(positive, str) and positive):
+        out["positive_class"] = positive
+    else:
+        text = "must be the target value that counts as positive (an int, bool or "
+        problems.append((_POS, positive, text + "non-empty text), e.g. 1 or 'yes'."))
+    if problems:
+        rows = [{"field": f, "value": _short(v), "problem": t} for f, v, t in problems]
+        lines = "\n".join(f"  - {f}: {t}" for f, _, t in problems)
+        n = len(problems)
+        msg = f"value canvas: {n} problem{'s' * (n > 1)}; nothing was saved.\n{lines}"
+        raise ValidationError(msg, rows)
+    return out
+
+
+def _text_problem(name: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be text, got {type(value).__name__}."
+    if name == "process" and not value.strip():
+        return "is empty: name the business process the model serves."
+    if name == "currency" and not 0 < len(value.strip()) <= _MAX_CURRENCY:
+        return f"must be a short currency name such as 'EUR' (1-{_MAX_CURRENCY} chars)."
+    if len(value.strip()) > _MAX_TEXT:
+        return f"is longer than {_MAX_TEXT} characters."
+    return None
+
+
+def _check_outcomes(outcomes: Any, problems: list[tuple[str, Any, str]]) -> dict:
+    if not isinstance(outcomes, Mapping):
+        text = "must be a dict {'tp': ..., 'fp': ..., 'fn': ..., 'tn': ...}, got "
+        problems.append(("outcomes", outcomes, text + f"{type(outcomes).__name__}."))
+        return {}
+    clean: dict[str, float] = {}
+    for key in OUTCOMES:
+        if key not in outcomes:
+            text = f"is missing: the money value when we {_OUTCOME_MEANING[key]}."
+            problems.append((f"outcomes[{key!r}]", None, text))
+    for key, value in outcomes.items():
+        name = f"outcomes[{key!r}]"
+        if key not in OUTCOMES:
+            hint = did_you_mean(str(key), OUTCOMES)
+            text = f"unknown outcome.{hint} Outcomes: {listing(OUTCOMES)}."
+            problems.append((name, value, text))
+        elif not _is_number(value):
+            kind = type(value).__name__
+            text = f"must be a number (money per case), got {kind}."
+            problems.append((name, value, text))
+        elif not math.isfinite(float(value)):
+            problems.append((name, value, "must be a finite number."))
+        else:
+            clean[key] = float(value)
+    return {k: clean[k] for k in OUTCOMES if k in clean}
+
+
+def _short(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- the canvas ------------------------------------------------------------------------
+class BestThreshold(NamedTuple):
+    """The value-maximizing threshold: act when ``score >= threshold``.
+
+    ``threshold`` is ``inf`` when acting on nobody is worth the most.
+    """
+
+    threshold: float
+    value: float
+    confusion: dict[str, int]
+
+
+@dataclass(frozen=True, repr=False)
+class ValueCanvas(Displayable):
+    """One version of a project's value canvas.
+
+    Create or update it with ``proj.canvas(...)`` (or :func:`save_canvas`); read it
+    with ``proj.canvas()`` (or :func:`current_canvas`). Versions are frozen values.
+
+    Parameters
+    ----------
+    process : str
+        The business process the ML system serves.
+    value_level : {"add_value", "optimize", "new_process", "ecosystem"}
+        How the system creates value: ``"add_value"`` adds a new signal or service to
+        an existing process; ``"optimize"`` makes an existing process cheaper, faster
+        or better targeted; ``"new_process"`` creates a process that could not exist
+        without the model; ``"ecosystem"`` creates value across organisations
+        (partners, platforms, shared data).
+    outcomes : dict
+        Exactly ``tp``, ``fp``, ``fn``, ``tn``: the money value of one decision with
+        that outcome (costs are negative). "Positive" means the decision acts, i.e.
+        the model predicts ``positive_class``.
+    kpis, stakeholders, risks : tuple of str
+        Key performance indicators, who is affected, what can go wrong.
+    success : str
+        The criterion that says the system succeeded.
+    positive_class : int, bool or str
+        The target value that counts as positive (default 1).
+    currency : str
+        The currency of ``outcomes`` (default ``"EUR"``).
+    version, created_at, created_by, note
+        Set by the store.
+
+    Examples
+    --------
+    >>> c = ValueCanvas(process="Loan review", value_level="optimize",
+    ...                 outcomes={"tp": 100, "fp": -20, "fn": -50, "tn": 0})
+    >>> c.value(tp=10, fp=5, fn=2, tn=83)
+    800.0
+    >>> c.best_threshold([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]).threshold
+    0.7
+    """
+
+    process: str
+    value_level: ValueLevel
+    outcomes: dict[str, float]
+    kpis: tuple[str, ...] = ()
+    stakeholders: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
+    success: str = ""
+    positive_class: int | str = 1
+    currency: str = "EUR"
+    version: int | None = None
+    created_at: str = ""
+    created_by: str = ""
+    note: str = ""
+    _project: Project | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        payload = _validate({k: getattr(self, k) for k in _FIELDS})
+        for name, value in payload.items():
+            if name in _LIST_FIELDS:
+                value = tuple(value)
+            object.__setattr__(self, name, value)
+
+    # -- stored form -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return the canvas fields (what is versioned), JSON-ready."""
+        out = {k: getattr(self, k) for k in _FIELDS}
+        for name in _LIST_FIELDS:
+            out[name] = list(out[name])
+        out["outcomes"] = dict(self.outcomes)
+        return out
+
+    @classmethod
+    def _from_row(cls, project: Project | None, row: Mapping[str, Any]) -> ValueCanvas:
+        fields = {k: v for k, v in row["payload"].items() if k in _FIELDS}
+        return cls(
+            **fields,
+            version=row["version"],
+            created_at=row["created_at"],
+            created_by=row["created_by"],
+            note=row["note"],
+            _project=project,
+        )
+
+    def with_fields(self, **fields: Any) -> ValueCanvas:
+        """Return an unsaved copy with some fields changed, for what-if pricing.
+
+        The copy has no version; save it with ``proj.canvas(**fields)``.
+
+        Raises
+        ------
+        ValidationError
+            Listing every invalid field.
+        """
+        merged = {**self.to_dict(), **fields}
+        payload = _validate(merged)
+        return ValueCanvas(**payload, _project=self._project)
+
+    @property
+    def meaning(self) -> str:
+        """What the value level means, in words."""
+        return VALUE_LEVELS[self.value_level]
+
+    # -- pricing -----------------------------------------------------------------------
+    def value(self, tp: float, fp: float, fn: float, tn: float) -> float:
+        """Return the total money value of these decision counts.
+
+        Parameters
+        ----------
+        tp, fp, fn, tn : float
+            How many decisions had each outcome (weighted counts are fine).
+
+        Returns
+        -------
+        float
+            ``tp * outcomes["tp"] + fp * outcomes["fp"] + ...`` in :attr:`currency`.
+        """
+        counts = _counts(tp=tp, fp=fp, fn=fn, tn=tn)
+        o = self.outcomes
+        return float(
+            counts["tp"] * o["tp"]
+            + counts["fp"] * o["fp"]
+            + counts["fn"] * o["fn"]
+            + counts["tn"] * o["tn"]
+        )
+
+    def value_per_1000(self, tp: float, fp: float, fn: float, tn: float) -> float:
+        """Return the money value per 1,000 decisions, comparable across data sizes."""
+        total = sum(_counts(tp=tp, fp=fp, fn=fn, tn=tn).values())
+        if total <= 0:
+            msg = (
+                "value_per_1000(): the counts add up to 0 decisions; nothing to price."
+            )
+            raise ValidationError(msg)
+        return self.value(tp, fp, fn, tn) / total * 1000
+
+    @property
+    def break_even(self) -> float | None:
+        """The probability of the positive class above which acting pays.
+
+        Acting on a case that is positive with probability ``p`` is worth
+        ``p*tp + (1-p)*fp``; not acting ``p*fn + (1-p)*tn``. They are equal at
+        ``(tn - fp) / ((tp - fn) + (tn - fp))``. Below 0: always act; above 1: never.
+        ``None`` when the outcomes make acting on positives no better than not.
+        """
+        o = self.outcomes
+        gain_pos, gain_neg = o["tp"] - o["fn"], o["tn"] - o["fp"]
+        if gain_pos + gain_neg <= 0:
+            return None
+        return gain_neg / (gain_pos + gain_neg)
+
+    def is_positive(self, y: Any, *, what: str = "y") -> Any:
+        """Return a boolean array: which values of ``y`` equal :attr:`positive_class`.
+
+        A boolean ``y`` is read as the decision itself (True = positive).
+        """
+        import numpy as np
+
+        arr = np.asarray(y)
+        if arr.ndim != 1:
+            msg = f"{what}: expected one value per case (1-D), got shape {arr.shape}."
+            raise ValidationError(msg)
+        if arr.dtype == bool:
+            return arr.copy()
+        positive = arr == self.positive_class
+        if len(arr) and not positive.any():
+            first = arr[0].item() if hasattr(arr[0], "item") else arr[0]
+            if isinstance(first, str) != isinstance(self.positive_class, str):
+                msg = (
+                    f"{what}: no value equals positive_class="
+                    f"{self.positive_class!r} and the values look like {first!r}. Set "
+                    "the canvas's positive_class to the target value that counts as "
+                    "positive."
+                )
+                raise ValidationError(msg)
+        return np.asarray(positive, dtype=bool)
+
+    def confusion(self, y_true: Any, y_pred: Any) -> dict[str, int]:
+        """Count tp, fp, fn, tn of decisions ``y_pred`` against labels ``y_true``.
+
+        ``y_pred`` holds predicted labels (compared with :attr:`positive_class`) or
+        booleans (True = act / predicted positive).
+        """
+        actual = self.is_positive(y_true, what="y_true")
+        acted = self.is_positive(y_pred, what="y_pred")
+        if len(actual) != len(acted):
+            msg = f"y_true has {len(actual)} values but y_pred has {len(acted)}."
+            raise ValidationError(msg)
+        return {
+            "tp": int((acted & actual).sum()),
+            "fp": int((acted & ~actual).sum()),
+            "fn": int((~acted & actual).sum()),
+            "tn": int((~acted & ~actual).sum()),
+        }
+
+    def best_threshold(self, y_true: Any, scores: Any) -> BestThreshold:
+        """Find the threshold on ``scores`` that maximizes money value.
+
+        Decisions act when ``score >= threshold``. Every distinct score is tried (and
+        acting on nobody, threshold ``inf``) in O(n log n): sort once, then cumulative
+        counts at the end of each run of tied scores. Among equal values the highest
+        threshold (fewest actions) wins.
+
+        Parameters
+        ----------
+        y_true : array-like
+            True labels; :attr:`positive_class` marks the positives.
+        scores : array-like of float
+            Higher means more likely positive (e.g. the probability of the positive
+            class).
+
+        Returns
+        -------
+        BestThreshold
+            ``(threshold, value, confusion)``.
+        """
+        import numpy as np
+
+        actual = self.is_positive(y_true, what="y_true")
+        try:
+            s = np.asarray(scores, dtype="float64")
+        except (TypeError, ValueError) as err:
+            msg = f"best_threshold(): scores must be numbers ({err})."
+            raise ValidationError(msg) from err
+        if s.ndim != 1 or len(s) != len(actual) or not len(s):
+            msg = (
+                f"best_threshold(): need one score per label, got {s.shape} scores "
+                f"for {len(actual)} labels."
+            )
+            raise ValidationError(msg)
+        if not np.isfinite(s).all():
+            bad = int((~np.isfinite(s)).sum())
+            msg = f"best_threshold(): {bad} scores are NaN or infinite."
+            raise ValidationError(msg)
+        order = np.argsort(-s, kind="stable")
+        s_sorted, pos_sorted = s[order], actual[order]
+        cum_tp = np.cumsum(pos_sorted)
+        cum_fp = np.arange(1, len(s) + 1) - cum_tp
+        ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
+        tp = np.r_[0, cum_tp[ends]]
+        fp = np.r_[0, cum_fp[ends]]
+        thresholds = np.r_[np.inf, s_sorted[ends]]
+        n_pos = int(actual.sum())
+        fn, tn = n_pos - tp, (len(s) - n_pos) - fp
+        o = self.outcomes
+        values = tp * o["tp"] + fp * o["fp"] + fn * o["fn"] + tn * o["tn"]
+        i = int(np.argmax(values))
+        counts = {
+            "tp": int(tp[i]),
+            "fp": int(fp[i]),
+            "fn": int(fn[i]),
+            "tn": int(tn[i]),
+        }
+        return BestThreshold(float(thresholds[i]), float(values[i]), counts)
+
+    def compare_policies(
+        self, y_true: Any, policies: Mapping[str, Any]
+    ) -> PolicyComparison:
+        """Price decision policies on the same labelled cases.
+
+        Parameters
+        ----------
+        y_true : array-like
+            True labels.
+        policies : dict
+            Policy name -> its decisions: predicted labels or booleans (True = act).
+
+        Returns
+        -------
+        PolicyComparison
+            Counts, money value and value per 1,000 cases of each policy.
+        """
+        if not policies:
+            msg = "compare_policies(): give at least one policy: {'name': decisions}."
+            raise ValidationError(msg)
+        rows = []
+        for name, decisions in policies.items():
+            c = self.confusion(y_true, decisions)
+            total = sum(c.values())
+            rows.append(
+                {
+                    "policy": str(name),
+                    "acts on": (c["tp"] + c["fp"]) / total,
+                    **c,
+                    "value": self.value(**c),
+                    "value per 1,000": self.value_per_1000(**c),
+                }
+            )
+        return PolicyComparison(self, tuple(rows))
+
+    # -- rendering ---------------------------------------------------------------------
+    def _title(self) -> str:
+        return f"v{self.version}" if self.version is not None else "(not saved)"
+
+    def _view(self) -> View:
+        import pandas as pd
+
+        matrix = pd.DataFrame(
+            {
+                "": ["predicted positive (act)", "predicted negative (do not act)"],
+                f"actual positive ({self.positive_class!r})": [
+                    self.outcomes["tp"],
+                    self.outcomes["fn"],
+                ],
+                "actual negative": [self.outcomes["fp"], self.outcomes["tn"]],
+            }
+        )
+        items: list[tuple[str, Any]] = [
+            ("process", self.process),
+            ("value level", f"{self.value_level}: {self.meaning}"),
+            ("KPIs", "; ".join(self.kpis)),
+            ("stakeholders", "; ".join(self.stakeholders)),
+            ("risks", "; ".join(self.risks)),
+            ("success", self.success),
+            ("positive class", repr(self.positive_class)),
+            ("version", self.version),
+        ]
+        o = self.outcomes
+        summary = (
+            f"{self.value_level}; per case tp {_money(o['tp'])}, fp {_money(o['fp'])}, "
+            f"fn {_money(o['fn'])}, tn {_money(o['tn'])} {self.currency}"
+        )
+        blocks: list[Any] = [
+            KeyValues(items),
+            Table(matrix, caption=f"Decision outcomes ({self.currency} per case)"),
+        ]
+        blocks += [Text(w, "warning") for w in self._warnings()]
+        return View(
+            "ValueCanvas",
+            f"{self._title()} · {self.process}",
+            summary,
+            [(self.value_level, "info")],
+            [Tab("Canvas", blocks)],
+        )
+
+    def _warnings(self) -> list[str]:
+        o, out = self.outcomes, []
+        if o["tp"] < o["fn"] or o["tn"] < o["fp"]:
+            out.append(
+                "A wrong decision is worth more than the right one for the same case: "
+                "check the signs (costs are negative values)."
+            )
+        return out
+
+    def _html(self, plotly_key: str | None = "html") -> str:
+        from mlops_nb.ui._html import error_html
+
+        try:
+            return canvas_html(self)
+        except Exception as err:  # rendering never raises
+            log.exception("HTML rendering of ValueCanvas failed")
+            return error_html("ValueCanvas", err)
+
+    def editor(self) -> CanvasEditor:
+        """Return a form that saves a new version of this canvas (a CanvasEditor)."""
+        return CanvasEditor(self._project, self)
+
+    def widget(self) -> Any:
+        """Return the live view: a ``Tab`` with the filled canvas and an edit form.
+
+        The returned ``ipywidgets.Tab`` carries the form as its ``editor`` attribute.
+        """
+        return self.editor().widget
+
+
+# -- pricing helpers -------------------------------------------------------------------
+def _counts(**counts: Any) -> dict[str, float]:
+    problems = []
+    for key, value in counts.items():
+        if not _is_number(value) or not math.isfinite(float(value)) or value < 0:
+            problems.append(
+                {
+                    "field": key,
+                    "value": _short(value),
+                    "problem": "must be a count: a finite number >= 0.",
+                }
+            )
+    if problems:
+        names = ", ".join(f"{p['field']}={p['value']!r}" for p in problems)
+        msg = f"value(): {names}: counts must be finite numbers >= 0."
+        raise ValidationError(msg, problems)
+    return {k: float(v) for k, v in counts.items()}
+
+
+def _money(value: float, currency: str = "") -> str:
+    whole = float(value).is_integer() or abs(value) >= 100
+    text = f"{value:+,.0f}" if whole else f"{value:+,.2f}"
+    text = "0" if value == 0 else text
+    return f"{text} {currency}".strip()
+
+
+@dataclass(frozen=True, repr=False)
+class PolicyComparison(Displayable):
+    """Decision policies priced with one canvas version (see ``compare_policies``)."""
+
+    canvas: ValueCanvas
+    rows: tuple[dict[str, Any], ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per policy: share acted on, counts, value, value per 1,000."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.rows))
+
+    @property
+    def best(self) -> str:
+        """The name of the policy with the highest value per 1,000 cases."""
+        return max(self.rows, key=lambda r: r["value per 1,000"])["policy"]
+
+    def plot(self) -> go.Figure:
+        """Return a bar chart of value per 1,000 cases, one bar per policy."""
+        import plotly.graph_objects as go
+
+        values = [r["value per 1,000"] for r in self.rows]
+        colors = ["#1e6b34" if v >= 0 else "#8a1c1c" for v in values]
+        fig = go.Figure(
+            go.Bar(
+                x=values,
+                y=[r["policy"] for r in self.rows],
+                orientation="h",
+                marker_color=colors,
+                text=[_money(v, self.canvas.currency) for v in values],
+                textposition="auto",
+            )
+        )
+        fig.update_layout(
+            title=f"Value per 1,000 cases ({self.canvas.currency}), "
+            f"canvas {self.canvas._title()}",
+            height=120 + 40 * len(values),
+            margin={"l": 10, "r": 10, "t": 40, "b": 30},
+            yaxis={"autorange": "reversed"},
+            template="plotly_white",
+        )
+        return fig
+
+    def _view(self) -> View:
+        frame = self.to_frame()
+        frame["acts on"] = frame["acts on"].map(lambda v: f"{v:.1%}")
+        best = max(self.rows, key=lambda r: r["value per 1,000"])
+        money = _money(best["value per 1,000"], self.canvas.currency)
+        summary = f"best: {best['policy']}, {money} per 1,000 cases"
+        facts = KeyValues(
+            [
+                ("canvas", f"{self.canvas._title()} · {self.canvas.process}"),
+                ("positive class", repr(self.canvas.positive_class)),
+                ("cases", sum(self.rows[0][k] for k in OUTCOMES)),
+            ]
+        )
+        blocks = [facts, Table(frame), Figure(self.plot())]
+        return View(
+            "Policies",
+            f"priced with canvas {self.canvas._title()}",
+            summary,
+            [(f"best: {best['policy']}", "ok")],
+            [Tab("Value", blocks)],
+        )
+
+
+# -- static HTML -----------------------------------------------------------------------
+_CELL = (
+    "border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;vertical-align:top;"
+    "background:#fbfcfd;text-align:left"
+)
+_HEAD = (
+    "color:#1f4e79;font-weight:bold;font-size:12px;text-transform:uppercase;"
+    "letter-spacing:.04em;margin-bottom:4px"
+)
+_MTD = "border:1px solid #d0d7de;padding:6px 10px;text-align:center;background:#fff"
+
+
+def _cell(title: str, body: str, colspan: int = 1) -> str:
+    from mlops_nb.ui._html import esc
+
+    span = f' colspan="{colspan}"' if colspan > 1 else ""
+    return (
+        f'<td{span} style="{_CELL}"><div style="{_HEAD}">{esc(title)}</div>{body}</td>'
+    )
+
+
+def _items(items: Iterable[str], empty: str) -> str:
+    from mlops_nb.ui._html import esc
+
+    rows = [f'<div style="margin:2px 0">• {esc(i)}</div>' for i in items]
+    return "".join(rows) or f'<div style="color:#888">{esc(empty)}</div>'
+
+
+def _outcome_td(value: float, currency: str, label: str) -> str:
+    from mlops_nb.ui._html import esc
+
+    fg, bg = (
+        ("#1e6b34", "#e8f5ec")
+        if value > 0
+        else ("#8a1c1c", "#fdecec")
+        if value < 0
+        else ("#555555", "#f3f3f3")
+    )
+    return (
+        f'<td style="{_MTD};background:{bg};color:{fg}"><b style="font-size:15px">'
+        f"{esc(_money(value))}</b> {esc(currency)}"
+        f'<div style="font-size:11px;color:#555">{esc(label)}</div></td>'
+    )
+
+
+def canvas_html(canvas: ValueCanvas) -> str:
+    """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only)."""
+    from mlops_nb.ui._html import _BOX, esc
+
+    c, o = canvas, canvas.outcomes
+    pc = esc(repr(c.positive_class))
+
+    def head(title: str, detail: str) -> str:
+        small = f'<div style="font-size:11px;color:#555">{detail}</div>'
+        return f'<td style="{_MTD}"><b>{title}</b>{small}</td>'
+
+    def money(key: str) -> str:
+        return _outcome_td(o[key], c.currency, key)
+
+    matrix = (
+        '<table style="border-collapse:collapse;margin:2px 0">'
+        f'<tr><td style="{_MTD};border:none"></td>'
+        f"{head('actually positive', f'target = {pc}')}"
+        f"{head('actually negative', f'target ≠ {pc}')}</tr>"
+        f"<tr>{head('predicted positive', 'act')}{money('tp')}{money('fp')}</tr>"
+        f"<tr>{head('predicted negative', 'do not act')}{money('fn')}{money('tn')}</tr>"
+        "</table>"
+    )
+    be = c.break_even
+    if be is None:
+        rule = (
+            "acting on a positive is worth no more than not acting: check the outcomes"
+        )
+    elif be <= 0:
+        rule = "acting pays whatever the probability: act on everyone"
+    elif be >= 1:
+        rule = "acting never pays: act on nobody"
+    else:
+        rule = f"acting pays when P(positive) ≥ {be:.1%} (break-even)"
+    matrix += f'<div style="color:#444;margin-top:4px">{esc(rule)}</div>'
+    matrix += "".join(
+        f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
+        for w in c._warnings()
+    )
+    level = (
+        '<span style="color:#1f4e79;background:#eaf2fb;border-radius:10px;'
+        'padding:1px 8px">'
+        f"<b>{esc(c.value_level)}</b></span> "
+        f'<span style="color:#444">{esc(c.meaning)}</span>'
+    )
+    record = "".join(
+        f'<div><span style="color:#666">{esc(k)}</span> <b>{esc(v)}</b></div>'
+        for k, v in [
+            ("version", c.version if c.version is not None else "not saved"),
+            ("saved", c.created_at[:19].replace("T", " ")),
+            ("by", c.created_by),
+            ("note", c.note),
+            ("currency", c.currency),
+        ]
+        if v not in ("", None)
+    )
+    success = (
+        f"<div>{esc(c.success)}</div>"
+        if c.success
+        else '<div style="color:#888">not stated yet</div>'
+    )
+    process = (
+        f'<div style="font-size:15px;margin-bottom:4px"><b>{esc(c.process)}</b></div>'
+        f"<div>{level}</div>"
+    )
+    grid = (
+        '<table style="border-collapse:separate;border-spacing:6px;width:100%">'
+        f"<tr>{_cell('Business process & value level', process, 2)}"
+        f"{_cell('Record', record)}</tr>"
+        f"<tr>{_cell('Decision outcomes (value per case)', matrix)}"
+        f"{_cell('KPIs', _items(c.kpis, 'none yet'))}"
+        f"{_cell('Success criterion', success)}</tr>"
+        f"<tr>{_cell('Stakeholders', _items(c.stakeholders, 'none yet'))}"
+        f"{_cell('Risks', _items(c.risks, 'none yet'), 2)}</tr>"
+        "</table>"
+    )
+    header = (
+        f'<div><span style="color:#666">ValueCanvas</span> '
+        f'<b style="font-size:15px">{esc(c._title())}</b></div>'
+    )
+    return f'<div class="mlops-nb" style="{_BOX}">{header}{grid}</div>'
+
+
+# -- persistence -----------------------------------------------------------------------
+def save_canvas(project: Project, *, note: str = "", **fields: Any) -> ValueCanvas:
+    """Validate ``fields`` and save them as the project's canvas.
+
+    When a canvas exists, fields not given keep their current values, so a partial
+    update makes a new version. The same fields as the current version return it
+    unchanged.
+
+    Parameters
+    ----------
+    project : Project
+    note : str
+        Why this version exists; recorded with it and in the audit log.
+    **fields
+        ``process``, ``value_level``, ``outcomes``, ``kpis``, ``stakeholders``,
+        ``risks``, ``success``, ``positive_class``, ``currency``. The first canvas
+        needs ``process``, ``value_level`` and ``outcomes``.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem (``failure_cases`` has one row each); nothing is saved.
+    """
+    if not isinstance(note, str):
+        msg = f"value canvas: note must be text, got {type(note).__name__}."
+        raise ValidationError(msg)
+    current = project._document(_KIND, _NAME)
+    kept = {
+        k: v for k, v in (current["payload"] if current else {}).items() if k in _FIELDS
+    }
+    payload = _validate({**kept, **fields})
+    row = project._save_document(_KIND, _NAME, payload, note=note)
+    if current is not None and row["version"] < current["version"]:
+        # The fields equal an older version (a revert). The store returns that version
+        # for the same content, which would leave a newer one current; a marker makes
+        # the content new so the revert becomes the newest version.
+        marked = {**payload, _REVERT_KEY: current["version"] + 1}
+        row = project._save_document(_KIND, _NAME, marked, note=note)
+    return ValueCanvas._from_row(project, row)
+
+
+def current_canvas(project: Project, version: int | None = None) -> ValueCanvas | None:
+    """Return the project's newest canvas (or ``version``); ``None`` if none.
+
+    Raises
+    ------
+    NotFoundError
+        When ``version`` is given and does not exist, naming the versions that do.
+    """
+    row = project._document(_KIND, _NAME, version)
+    if row is None and version is not None:
+        rows = project._store.query(
+            "SELECT version FROM documents WHERE kind = ? AND name = ? "
+            "ORDER BY version",
+            (_KIND, _NAME),
+        )
+        msg = (
+            f"value canvas version {version!r} does not exist. Versions: "
+            f"{listing(r['version'] for r in rows)}."
+        )
+        raise NotFoundError(msg)
+    return None if row is None else ValueCanvas._from_row(project, row)
+
+
+# -- the edit form ---------------------------------------------------------------------
+class CanvasEditor:
+    """An ipywidgets form that saves a new version of a project's canvas.
+
+    Every input is in :attr:`fields` (keyed by canvas field, plus ``tp`` ``fp`` ``fn``
+    ``tn`` and ``note``); :attr:`save_button` validates and saves; :attr:`status`
+    says ``"saved as version N"`` or why nothing was saved. :attr:`widget` is the
+    whole view: a ``Tab`` with "Canvas" (the rendering) and "Edit" (the form).
+
+    Parameters
+    ----------
+    project : Project or None
+        Where to save; without one the form is read-only.
+    canvas : ValueCanvas, optional
+        The version to start from (a blank form when None).
+
+    Examples
+    --------
+    >>> editor = proj.canvas().editor()                       # doctest: +SKIP
+    >>> editor.fields["outcomes.fp"].value = -20              # doctest: +SKIP
+    >>> editor.save_button.click(); editor.status.value       # doctest: +SKIP
+    'saved as version 2'
+    """
+
+    def __init__(self, project: Project | None, canvas: ValueCanvas | None = None):
+        import ipywidgets as w
+
+        self.project = project
+        self.canvas = canvas
+        c = canvas
+        wide, short = w.Layout(width="95%"), w.Layout(width="260px")
+        style = {"description_width": "110px"}
+        levels = [(f"{k}: {v}", k) for k, v in VALUE_LEVELS.items()]
+        f: dict[str, Any] = {
+            "process": w.Text(c.process if c else "", layout=wide),
+            "value_level": w.Dropdown(
+                options=levels, value=c.value_level if c else "optimize", layout=wide
+            ),
+            "currency": w.Text(c.currency if c else "EUR", layout=short),
+            "positive_class": w.Text(str(c.positive_class) if c else "1", layout=short),
+            "success": w.Text(c.success if c else "", layout=wide),
+            "note": w.Text("", placeholder="why this change", layout=wide),
+        }
+        for name in _LIST_FIELDS:
+            f[name] = w.Textarea(
+                "\n".join(getattr(c, name)) if c else "",
+                placeholder="one per line",
+                layout=w.Layout(width="95%", height="72px"),
+            )
+        for key in OUTCOMES:
+            f[f"outcomes.{key}"] = w.FloatText(
+                c.outcomes[key] if c else 0.0,
+                tooltip=_OUTCOME_MEANING[key],
+                layout=short,
+            )
+        for name, widget in f.items():
+            widget.description = name.removeprefix("outcomes.").replace("_", " ")
+            widget.style = style
+        self.fields = f
+        self.save_button = w.Button(description="Save new version", icon="save")
+        self.save_button.button_style = "primary"
+        self.save_button.on_click(lambda _button: self.save())
+        self.status = w.Label("")
+        head = "<b>Decision outcomes</b>: the money value of one decision (costs are "
+        head += "negative). Left: predicted positive (act); right: predicted negative."
+        form = w.VBox([
+            f["process"], f["value_level"], f["kpis"], w.HTML(head),
+            w.HBox([w.VBox([f["outcomes.tp"], f["outcomes.fp"]]),
+                    w.VBox([f["outcomes.fn"], f["outcomes.tn"]])]),
+            w.HBox([f["currency"], f["positive_class"]]),
+            f["stakeholders"], f["risks"], f["success"], f["note"],
+            w.HBox([self.save_button, self.status]),
+        ])  # fmt: skip
+        self.view = w.HTML(
+            canvas_html(canvas) if canvas else "<div>No canvas yet.</div>"
+        )
+        self.widget = w.Tab(children=[self.view, form])
+        self.widget.set_title(0, "Canvas")
+        self.widget.set_title(1, "Edit")
+        self.widget.editor = self
+        if project is None:
+            for widget in [*self.fields.values(), self.save_button]:
+                widget.disabled = True
+            self.status.value = "read-only: this canvas is not attached to a project."
+
+    def values(self) -> dict[str, Any]:
+        """Return the form's content as canvas fields (lists split on lines)."""
+        f = self.fields
+        out: dict[str, Any] = {
+            "process": f["process"].value,
+            "value_level": f["value_level"].value,
+            "success": f["success"].value,
+            "currency": f["currency"].value,
+            "outcomes": {k: f[f"outcomes.{k}"].value for k in OUTCOMES},
+        }
+        for name in _LIST_FIELDS:
+            out[name] = [line for line in f[name].value.splitlines() if line.strip()]
+        text = f["positive_class"].value.strip()
+        if re.fullmatch(r"[+-]?\d+", text):
+            out["positive_class"] = int(text)
+        elif text in ("True", "False") and isinstance(
+            self.canvas and self.canvas.positive_class, bool
+        ):
+            out["positive_class"] = text == "True"
+        else:
+            out["positive_class"] = text
+        return out
+
+    def save(self) -> ValueCanvas | None:
+        """Validate the form and save it; returns the saved version or None."""
+        if self.project is None:
+            self.status.value = "read-only: this canvas is not attached to a project."
+            return None
+        before = self.canvas.version if self.canvas else None
+        try:
+            canvas = save_canvas(
+                self.project, note=self.fields["note"].value, **self.values()
+            )
+        except ValidationError as err:
+            self.status.value = "not saved: " + " ".join(str(err).split())
+            return None
+        self.canvas = canvas
+        self.view.value = canvas_html(canvas)
+        if canvas.version == before:
+            self.status.value = f"no change: still version {canvas.version}"
+        else:
+            self.status.value = f"saved as version {canvas.version}"
+        return canvas

@@ -1,0 +1,240 @@
+"""Model: one stored, immutable model version with its recipe, metrics and lineage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.model._prep import Features, prepare_X
+from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb._project import Project
+    from mlops_nb.data import DataAsset
+    from mlops_nb.model._evaluate import Evaluation
+    from mlops_nb.model._registry import PromotionReport
+
+
+class Predictor:
+    """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster."""
+
+    def __init__(self, flavor: str, objects: dict[str, Any], task: str, classes: list[Any] | None):
+        self.flavor, self.objects, self.task, self.classes = flavor, objects, task, classes
+
+    def proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes``."""
+        import numpy as np
+
+        if self.flavor == "sklearn":
+            return self.objects["pipeline"].predict_proba(X)
+        p = self.objects["booster"].predict(self.objects["prep"].transform(X))
+        return np.column_stack([1 - p, p]) if p.ndim == 1 else p
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Labels (classification) or values (regression)."""
+        import numpy as np
+
+        if self.task == "regression":
+            if self.flavor == "sklearn":
+                return self.objects["pipeline"].predict(X)
+            return self.objects["booster"].predict(self.objects["prep"].transform(X))
+        return np.asarray(self.classes)[self.proba(X).argmax(axis=1)]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Model(Displayable):
+    """A model version: what it was trained on, how, how well, and where it stands.
+
+    Get one from :meth:`Project.train` or :meth:`Project.model`. Its stage
+    (candidate, staging, production, archived) changes only through :meth:`promote`
+    and :meth:`Project.rollback`; its files never change.
+    """
+
+    project: Project = field(repr=False)
+    id: int
+    name: str
+    version: int
+    stage: str
+    flavor: str
+    artifacts: dict[str, str]
+    recipe: dict[str, Any]
+    metrics: dict[str, Any]
+    lineage: dict[str, Any]
+    environment: dict[str, Any]
+    created_at: str
+    created_by: str
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and (self.project.path, self.id) == (other.project.path, other.id)
+
+    def __hash__(self) -> int:
+        return hash((str(self.project.path), self.id))
+
+    @property
+    def label(self) -> str:
+        """``"name v<version>"``."""
+        return f"{self.name} v{self.version}"
+
+    @property
+    def task(self) -> str:
+        """``binary``, ``multiclass`` or ``regression``."""
+        return self.recipe["task"]
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels in the order of :meth:`predict_proba`'s columns."""
+        return self.recipe.get("classes")
+
+    @property
+    def features(self) -> list[str]:
+        """Input columns the model reads."""
+        return Features.from_dict(self.recipe["features"]).names
+
+    @property
+    def data(self) -> list[str]:
+        """Labels of the data versions the model learnt from."""
+        return [f"{d['name']} v{d['version']}" for d in self.lineage["data"]]
+
+    # -- predictions -----------------------------------------------------------------
+    def _predictor(self) -> Predictor:
+        cached = self.__dict__.get("_cached_predictor")
+        if cached is None:
+            from mlops_nb.model._persist import load_booster, load_skops
+
+            # every file is read and verified before any parser sees any of them
+            blobs = {key: self.project._store.read_blob(digest) for key, digest in self.artifacts.items()}
+            objects = {
+                key: load_booster(data, artifact=self.artifacts[key]) if key == "booster"
+                else load_skops(data, artifact=self.artifacts[key])
+                for key, data in blobs.items()
+            }  # fmt: skip
+            cached = Predictor(self.flavor, objects, self.task, self.classes)
+            object.__setattr__(self, "_cached_predictor", cached)
+        return cached
+
+    def _X(self, X: pd.DataFrame | DataAsset, what: str) -> pd.DataFrame:
+        from mlops_nb.data import DataAsset
+
+        frame = X.frame if isinstance(X, DataAsset) else X
+        return prepare_X(frame, Features.from_dict(self.recipe["features"]), what=f"{self.label}.{what}")
+
+    def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
+        """Predicted labels (classification) or values (regression) for each row.
+
+        Raises
+        ------
+        SchemaError
+            When an input column is missing or not numeric where it must be.
+        IntegrityError, UnsafeFormatError
+            When a stored file changed or holds a type mlops_nb does not load.
+        """
+        return self._predictor().predict(self._X(X, "predict"))
+
+    def predict_proba(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
+        """Class probabilities, one column per class in the order of :attr:`classes`."""
+        from mlops_nb.errors import ValidationError
+
+        if self.task == "regression":
+            raise ValidationError(f"{self.label} is a regression model; use predict().")
+        return self._predictor().proba(self._X(X, "predict_proba"))
+
+    # -- Model Ops actions -----------------------------------------------------------
+    def evaluate(self, data: DataAsset, *, segment: str | None = None) -> Evaluation:
+        """Metrics, curves, calibration and money value on a labelled data version.
+
+        Parameters
+        ----------
+        data : DataAsset
+            Labelled data the model did not learn from (e.g. the test split).
+        segment : str, optional
+            A column to break the metrics down by (default: the first sensitive column).
+
+        Returns
+        -------
+        Evaluation
+            Stored with the model; priced with the project's value canvas when it has one.
+        """
+        from mlops_nb.model._evaluate import evaluate
+
+        return evaluate(self, data, segment=segment)
+
+    def promote(self, stage: str, *, reason: str = "", data: DataAsset | None = None,
+                tolerance: float = 0.01, min_metrics: dict[str, float] | None = None) -> PromotionReport:  # fmt: skip
+        """Move this version to ``stage`` if every gate passes; otherwise change nothing.
+
+        Gates: not worse than the production champion beyond ``tolerance`` on the same
+        data, ``min_metrics`` thresholds, and any gate registered with
+        :func:`mlops_nb.model.register_gate`.
+
+        Raises
+        ------
+        GateError
+            Listing every failed gate; nothing changed.
+        """
+        from mlops_nb.model._registry import promote
+
+        return promote(self, stage, reason=reason, data=data, tolerance=tolerance, min_metrics=min_metrics)
+
+    def evaluations(self) -> list[Evaluation]:
+        """Every stored evaluation of this version, oldest first."""
+        from mlops_nb.model._evaluate import stored_evaluations
+
+        return stored_evaluations(self)
+
+    # -- rendering -------------------------------------------------------------------
+    def _view(self) -> View:
+        import pandas as pd
+
+        v = self.metrics["validation"]
+        r = self.recipe
+        overview = KeyValues([
+            ("name", self.name), ("version", self.version), ("stage", self.stage),
+            ("estimator", r["estimator"]), ("task", f"{r['task']} on {r['target']!r}"),
+            ("trained on", ", ".join(self.data)), ("rows", r.get("n_rows")),
+            ("features", f"{len(r['features']['numeric'])} numeric, "
+                         f"{len(r['features']['categorical'])} categorical"),
+            ("sensitive columns", "used" if r.get("use_sensitive") else
+             f"left out ({', '.join(r.get('sensitive') or []) or 'none'})"),
+            ("seed", r.get("seed")), ("training time", f"{self.metrics['duration_s']:.2f} s"),
+            ("created", f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}"),
+        ])  # fmt: skip
+        metrics = pd.DataFrame({"metric": list(v["metrics"]), "value": list(v["metrics"].values())})
+        tabs = [Tab("Overview", [overview]),
+                Tab("Metrics", [Text(f"Validation: {v['scheme']}.", "muted"), Table(metrics)])]  # fmt: skip
+        evals = self.evaluations()
+        if evals:
+            rows = [{"data": e.data_label, **{k: e.metrics.get(k) for k in e.headline()}} for e in evals]
+            tabs.append(Tab("Evaluations", [Table(pd.DataFrame(rows))]))
+        edges = [(d, "train", self.label) for d in self.data]
+        if self.lineage.get("parent_model"):
+            pn, pv = self.lineage["parent_model"]
+            edges.append((f"{pn} v{pv}", "recipe of", self.label))
+        tabs.append(Tab("Lineage", [Flow(edges, [self.label])]))
+        env = self.environment
+        tabs.append(Tab("Environment", [KeyValues([("python", env["python"]), ("platform", env["platform"]),
+                                                  ("source", env.get("source") or "—"),
+                                                  *[(k, v or "—") for k, v in env["packages"].items()]])]))  # fmt: skip
+        primary = next(iter(v["metrics"]))
+        from mlops_nb.model._metrics import PRIMARY
+
+        key = PRIMARY[self.task][0]
+        if key in v["metrics"]:
+            primary = key
+        summary = f"{r['estimator']} on {', '.join(self.data)}; {primary} {v['metrics'][primary]:.3f} ({v['scheme']})"
+        tone = {"production": "ok", "staging": "info", "archived": "muted"}.get(self.stage, "warning")
+        return View("Model", self.label, summary, [(self.stage, tone)], tabs)
+
+
+def model_from_row(project: Project, row: Any) -> Model:
+    """Build a Model from its registry row."""
+    return Model(
+        project=project, id=row["id"], name=row["name"], version=row["version"],
+        stage=row["stage"], flavor=row["flavor"], artifacts=json.loads(row["artifacts"]),
+        recipe=json.loads(row["recipe"]), metrics=json.loads(row["metrics"]),
+        lineage=json.loads(row["lineage"]), environment=json.loads(row["environment"]),
+        created_at=row["created_at"], created_by=row["created_by"],
+    )  # fmt: skip

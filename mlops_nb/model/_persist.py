@@ -1,0 +1,95 @@
+"""Safe persistence of model versions: skops with an explicit allowlist, LightGBM text.
+
+Nothing is ever unpickled. scikit-learn pipelines are saved with skops; on load, the
+bytes (already verified against their SHA-256 by the store) must be a skops zip, and
+every type skops does not trust by default must be on :data:`TRUSTED_TYPES` — our own,
+reviewed list. LightGBM boosters are saved in LightGBM's text format and only parsed
+after the hash check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_nb.errors import UnsafeFormatError, UnsupportedFormatError, listing
+
+#: Types outside skops' default trust that mlops_nb itself writes and may load back.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "collections.OrderedDict",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "interpret.glassbox._ebm._ebm.ExplainableBoostingClassifier",
+    "interpret.glassbox._ebm._ebm.ExplainableBoostingRegressor",
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+_GZIP_MAGIC = b"\x1f\x8b"
+_LGB_MAGIC = b"tree\n"
+
+
+def dump_skops(obj: Any, *, what: str) -> bytes:
+    """Serialise with skops, refusing objects whose types we could not load back."""
+    import skops.io as sio
+
+    data = sio.dumps(obj)
+    extra = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+    if extra:
+        msg = (
+            f"{what}: cannot save this model safely: it holds type(s) {listing(extra)} "
+            "that mlops_nb does not load (only scikit-learn, numpy, LightGBM and "
+            "interpret types are trusted). Use a built-in estimator or a scikit-learn one."
+        )
+        raise UnsupportedFormatError(msg)
+    return data
+
+
+def sniff(data: bytes, *, artifact: str) -> str:
+    """Name the format of stored bytes from their magic bytes, refusing the pickle family."""
+    head = bytes(data[:8])
+    if head.startswith(_PICKLE_MAGIC) or head.startswith(_GZIP_MAGIC):
+        msg = (
+            f"artifact {artifact} is a pickle (or compressed) file; mlops_nb never loads "
+            "pickles because they can run code. Re-train or re-export the model."
+        )
+        raise UnsafeFormatError(msg)
+    if head.startswith(_ZIP_MAGIC):
+        return "skops"
+    if head.startswith(_LGB_MAGIC):
+        return "lightgbm"
+    msg = f"artifact {artifact} is in no format mlops_nb loads (skops or LightGBM text)."
+    raise UnsupportedFormatError(msg)
+
+
+def load_skops(data: bytes, *, artifact: str) -> Any:
+    """Load skops bytes after checking every untrusted type against the allowlist."""
+    import skops.io as sio
+
+    if sniff(data, artifact=artifact) != "skops":
+        raise UnsupportedFormatError(f"artifact {artifact} is not a skops file.")
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as err:
+        raise UnsafeFormatError(f"artifact {artifact} is not a readable skops file: {err}") from err
+    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if refused:
+        msg = (
+            f"artifact {artifact} contains type(s) {listing(refused)} that are not on "
+            "mlops_nb's trusted list; refusing to load it (it could run code)."
+        )
+        raise UnsafeFormatError(msg, [{"artifact": artifact, "type": t} for t in refused])
+    return sio.loads(data, trusted=sorted(set(untrusted)))
+
+
+def dump_booster(booster: Any) -> bytes:
+    """A LightGBM booster in LightGBM's own text format."""
+    return booster.model_to_string().encode("utf-8")
+
+
+def load_booster(data: bytes, *, artifact: str) -> Any:
+    """Parse a LightGBM text model (the caller has verified its hash)."""
+    import lightgbm as lgb
+
+    if sniff(data, artifact=artifact) != "lightgbm":
+        raise UnsupportedFormatError(f"artifact {artifact} is not a LightGBM text model.")
+    return lgb.Booster(model_str=data.decode("utf-8"))

@@ -1,0 +1,296 @@
+"""The model registry: stages, promotion gates, rollback and comparison.
+
+Stages run candidate -> staging -> production -> archived, with one production
+version per model name. A promotion runs every gate that applies to the target stage
+and either passes them all or raises :class:`GateError` listing each failure, changing
+nothing. Other stages add gates (fairness, export parity, release checklist) through
+:func:`register_gate`. Every decision, pass or fail, lands in the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.errors import GateError, NotFoundError, ValidationError, did_you_mean, listing
+from mlops_nb.model._metrics import HIGHER_IS_BETTER
+from mlops_nb.store._db import now
+from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_nb._project import Project
+    from mlops_nb.data import DataAsset
+    from mlops_nb.model._model import Model
+
+STAGES = ("candidate", "staging", "production", "archived")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict."""
+
+    gate: str
+    passed: bool
+    message: str
+
+
+GateCheck = Callable[["Model", str, dict[str, Any]], "GateResult | tuple[bool, str]"]
+_GATES: dict[str, tuple[GateCheck, tuple[str, ...]]] = {}
+
+
+def register_gate(name: str, check: GateCheck, *, stages: Sequence[str] = ("production",)) -> None:
+    """Add a promotion gate (registering the same name again replaces it).
+
+    Parameters
+    ----------
+    name : str
+        Shown in gate reports and errors.
+    check : callable
+        ``check(model, stage, context) -> (passed, message)`` or a :class:`GateResult`;
+        ``context`` holds ``data`` (the evaluation DataAsset, or None) and ``reason``.
+    stages : sequence of str
+        The target stages the gate applies to.
+    """
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise ValidationError(f"register_gate(stages={list(stages)!r}): unknown stage(s) {listing(bad)}.")
+    _GATES[name] = (check, tuple(stages))
+
+
+def unregister_gate(name: str) -> None:
+    """Remove a gate added with :func:`register_gate` (no error when absent)."""
+    _GATES.pop(name, None)
+
+
+def _check_stage(stage: str) -> None:
+    if stage not in STAGES:
+        raise ValidationError(f"unknown stage {stage!r}; use one of {listing(STAGES)}.{did_you_mean(stage, STAGES)}")
+
+
+def _evaluation_data(model: Model, data: DataAsset | None) -> DataAsset | None:
+    if data is not None:
+        return data
+    evals = model.evaluations()
+    if not evals:
+        return None
+    name, version = evals[-1].data_label.rsplit(" v", 1)
+    return model.project.asset(name, int(version))
+
+
+def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: float,
+               min_metrics: dict[str, float] | None, reason: str) -> list[GateResult]:  # fmt: skip
+    results: list[GateResult] = []
+    champion = current_stage_model(model.project, model.name, "production")
+    if champion == model:
+        champion = None
+    needs_eval = stage in ("staging", "production") and (min_metrics or (stage == "production" and champion))
+    ev = None
+    if needs_eval:
+        if data is None:
+            results.append(GateResult("evaluation data", False,
+                                      "no labelled data to compare on: evaluate the model first "
+                                      "(model.evaluate(test)) or pass data=..."))  # fmt: skip
+        else:
+            ev = model.evaluate(data)
+    if ev is not None and min_metrics:
+        for metric, threshold in min_metrics.items():
+            if metric not in ev.metrics:
+                results.append(GateResult(f"minimum {metric}", False,
+                                          f"unknown metric {metric!r}; available: {listing(ev.metrics)}"))  # fmt: skip
+                continue
+            value = ev.metrics[metric]
+            ok = value >= threshold if HIGHER_IS_BETTER.get(metric, True) else value <= threshold
+            results.append(GateResult(f"minimum {metric}", ok,
+                                      f"{metric} {value:.4f} {'meets' if ok else 'misses'} the threshold "
+                                      f"{threshold} on {ev.data_label}"))  # fmt: skip
+    if ev is not None and stage == "production" and champion is not None:
+        key, ours = ev.primary()
+        theirs = champion.evaluate(data).metrics.get(key)  # type: ignore[arg-type]
+        if theirs is None:
+            results.append(GateResult("champion", True, f"champion {champion.label} has no {key}"))
+        else:
+            higher = HIGHER_IS_BETTER.get(key, True)
+            gap = (ours - theirs) if higher else (theirs - ours)
+            ok = gap >= -tolerance
+            results.append(GateResult("not worse than champion", ok,
+                                      f"{key} {ours:.4f} vs champion {champion.label} {theirs:.4f} on "
+                                      f"{ev.data_label} (tolerance {tolerance})"))  # fmt: skip
+    context = {"data": data, "reason": reason}
+    for name, (check, stages) in _GATES.items():
+        if stage not in stages:
+            continue
+        try:
+            verdict = check(model, stage, context)
+        except Exception as err:  # a broken gate fails closed
+            verdict = (False, f"the gate raised {type(err).__name__}: {err}")
+        if isinstance(verdict, GateResult):
+            results.append(verdict)
+        else:
+            results.append(GateResult(name, bool(verdict[0]), str(verdict[1])))
+    return results
+
+
+def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | None = None,
+            tolerance: float = 0.01, min_metrics: dict[str, float] | None = None) -> PromotionReport:  # fmt: skip
+    """Run the gates and move ``model`` to ``stage`` (see :meth:`Model.promote`)."""
+    _check_stage(stage)
+    project = model.project
+    current = project.model(model.name, version=model.version).stage
+    data = _evaluation_data(model, data)
+    results = _run_gates(model, stage, data, tolerance, min_metrics, reason) if stage != "archived" else []
+    failures = [r for r in results if not r.passed]
+    store = project._store
+    if failures:
+        with store.write() as conn:
+            store.audit(conn, "promotion refused", f"model:{model.label}", to=stage, reason=reason,
+                        failed=[r.__dict__ for r in failures])  # fmt: skip
+        lines = "; ".join(f"{r.gate}: {r.message}" for r in failures)
+        msg = f"{model.label} cannot move to {stage!r}: {len(failures)} gate(s) failed — {lines}. Nothing changed."
+        raise GateError(msg, [r.__dict__ for r in failures])
+    with store.write() as conn:
+        if stage == "production":
+            for row in conn.execute(
+                "SELECT id, version FROM model_versions WHERE name = ? AND stage = 'production' AND id != ?",
+                (model.name, model.id),
+            ).fetchall():
+                _set_stage(conn, row["id"], "production", "archived", f"replaced by v{model.version}", project)
+        if current != stage:
+            _set_stage(conn, model.id, current, stage, reason, project)
+        store.audit(conn, "promote", f"model:{model.label}", frm=current, to=stage, reason=reason,
+                    gates=[r.__dict__ for r in results])  # fmt: skip
+    object.__setattr__(model, "stage", stage)
+    return PromotionReport(model.label, current, stage, tuple(results), reason)
+
+
+def _set_stage(conn: Any, model_id: int, frm: str, to: str, reason: str, project: Project) -> None:
+    conn.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to, model_id))
+    conn.execute(
+        "INSERT INTO model_stage_history(model_id, from_stage, to_stage, reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
+        (model_id, frm, to, reason, now(), project._user()),
+    )
+
+
+def current_stage_model(project: Project, name: str, stage: str) -> Model | None:
+    """The newest version of ``name`` at ``stage``, or None."""
+    rows = project._store.query(
+        "SELECT version FROM model_versions WHERE name = ? AND stage = ? ORDER BY version DESC LIMIT 1",
+        (name, stage),
+    )
+    return project.model(name, version=rows[0]["version"]) if rows else None
+
+
+def rollback(project: Project, name: str, *, reason: str = "") -> PromotionReport:
+    """Put back the production version that the current one replaced."""
+    current = current_stage_model(project, name, "production")
+    if current is None:
+        raise NotFoundError(f"model {name!r} has no production version to roll back.")
+    rows = project._store.query(
+        "SELECT h.model_id, m.version FROM model_stage_history h JOIN model_versions m ON m.id = h.model_id "
+        "WHERE m.name = ? AND h.from_stage = 'production' AND h.to_stage = 'archived' AND m.id != ? "
+        "ORDER BY h.id DESC LIMIT 1",
+        (name, current.id),
+    )
+    if not rows:
+        raise NotFoundError(f"model {name!r}: no earlier production version to roll back to.")
+    previous = project.model(name, version=rows[0]["version"])
+    store = project._store
+    with store.write() as conn:
+        _set_stage(conn, current.id, "production", "archived", f"rollback: {reason}", project)
+        _set_stage(conn, previous.id, "archived", "production", f"rollback: {reason}", project)
+        store.audit(conn, "rollback", f"model:{name}", frm=current.label, to=previous.label, reason=reason)
+    return PromotionReport(previous.label, "archived", "production", (), f"rollback from {current.label}: {reason}")
+
+
+def stage_history(project: Project, name: str) -> pd.DataFrame:
+    """Every stage change of a model's versions, oldest first."""
+    import pandas as pd
+
+    rows = project._store.query(
+        "SELECT m.version, h.from_stage, h.to_stage, h.reason, h.at, h.by FROM model_stage_history h "
+        "JOIN model_versions m ON m.id = h.model_id WHERE m.name = ? ORDER BY h.id",
+        (name,),
+    )
+    return pd.DataFrame([dict(r) for r in rows], columns=["version", "from_stage", "to_stage", "reason", "at", "by"])
+
+
+@dataclass(frozen=True, repr=False)
+class PromotionReport(Displayable):
+    """What a promotion did and which gates it passed."""
+
+    model: str
+    from_stage: str
+    to_stage: str
+    gates: tuple[GateResult, ...]
+    reason: str
+
+    def _view(self) -> View:
+        import pandas as pd
+
+        blocks: list[Any] = [KeyValues([("model", self.model), ("from", self.from_stage), ("to", self.to_stage),
+                                        ("reason", self.reason or "—")])]  # fmt: skip
+        if self.gates:
+            frame = pd.DataFrame([{"gate": g.gate, "passed": g.passed, "message": g.message} for g in self.gates])
+            frame["tone"] = frame["passed"].map({True: "ok", False: "error"})
+            blocks.append(Table(frame, tone_column="tone"))
+        else:
+            blocks.append(Text("No gate applies to this stage change.", "muted"))
+        summary = f"{self.from_stage} -> {self.to_stage}; {len(self.gates)} gates passed"
+        return View("Promotion", self.model, summary, [(self.to_stage, "ok")], [Tab("Gates", blocks)])
+
+
+@dataclass(frozen=True, repr=False)
+class Comparison(Displayable):
+    """Champion and challengers of one model name, side by side."""
+
+    name: str
+    table: Any  # DataFrame
+    data_label: str | None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per version."""
+        return self.table.copy()
+
+    def _view(self) -> View:
+        import plotly.graph_objects as go
+
+        t = self.table
+        metric_cols = [c for c in t.columns if c.startswith(("validation ", "test "))]
+        blocks: list[Any] = [Table(t)]
+        if metric_cols:
+            col = next((c for c in metric_cols if c.startswith("test ")), metric_cols[0])
+            colors = ["#54a24b" if s == "production" else "#4c78a8" for s in t["stage"]]
+            fig = go.Figure(go.Bar(x=[f"v{v}" for v in t["version"]], y=t[col], marker_color=colors))
+            fig.update_layout(title=col, template="plotly_white", height=300, margin={"t": 40, "b": 30})
+            blocks.append(Figure(fig))
+        summary = f"{len(t)} versions" + (f", evaluated on {self.data_label}" if self.data_label else "")
+        return View("Comparison", self.name, summary, [], [Tab("Versions", blocks)])
+
+
+def compare(project: Project, name: str, data: DataAsset | None = None) -> Comparison:
+    """Every version of ``name`` with its stage and metrics (evaluated on ``data`` if given)."""
+    import pandas as pd
+
+    rows = project._store.query("SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,))
+    if not rows:
+        raise NotFoundError(f"no model named {name!r} in this project.")
+    out = []
+    for r in rows:
+        m = project.model(name, version=r["version"])
+        val = m.metrics["validation"]["metrics"]
+        row: dict[str, Any] = {"version": m.version, "stage": m.stage, "estimator": m.recipe["estimator"],
+                               "trained on": ", ".join(m.data)}  # fmt: skip
+        from mlops_nb.model._metrics import PRIMARY
+
+        key = PRIMARY[m.task][0]
+        row[f"validation {key}"] = val.get(key)
+        if data is not None:
+            ev = m.evaluate(data)
+            for k in ev.headline()[:3]:
+                row[f"test {k}"] = ev.metrics[k]
+            if ev.value and "best_per_1000" in ev.value:
+                row[f"value per 1,000 ({ev.value['currency']})"] = round(ev.value["best_per_1000"], 2)
+        out.append(row)
+    return Comparison(name, pd.DataFrame(out), data.label if data is not None else None)

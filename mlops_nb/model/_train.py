@@ -1,0 +1,197 @@
+"""Training a model version from a data version, with validation and full lineage."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.errors import SchemaError, ValidationError
+from mlops_nb.model._estimators import make_estimator
+from mlops_nb.model._metrics import classification_metrics, regression_metrics
+from mlops_nb.model._persist import dump_booster, dump_skops
+from mlops_nb.model._prep import Features, features_from_schema, make_preprocessor, prepare_X
+from mlops_nb.store import validate_name
+from mlops_nb.store._db import now
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_nb._project import Project
+    from mlops_nb.data import DataAsset
+    from mlops_nb.model._model import Model
+
+_PACKAGES = ("mlops-nb", "numpy", "pandas", "scikit-learn", "lightgbm", "interpret-core", "skops")
+SKOPS = "application/vnd.skops"
+LGB_TEXT = "text/vnd.lightgbm-model"
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform, main package versions and the notebook or script path."""
+    versions = {}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    source = os.environ.get("JPY_SESSION_NAME") or os.environ.get("PAPERMILL_INPUT_PATH")
+    if not source and sys.argv and sys.argv[0] and not sys.argv[0].endswith("ipykernel_launcher.py"):
+        source = sys.argv[0]
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "packages": versions, "source": source}  # fmt: skip
+
+
+def _pipeline(prep: Any, est: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("prep", prep), ("model", est)])
+
+
+def _scores(pipe: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: list[Any] | None) -> dict[str, float]:
+    if task == "regression":
+        return regression_metrics(y, pipe.predict(X))
+    return classification_metrics(y, pipe.predict_proba(X), classes or [])
+
+
+def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, classes: list[Any] | None,
+                     cv: int | None, holdout: float, seed: int) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Fit the pipeline and measure it.
+
+    With a holdout, the stored model is the one fitted on the other rows, so its
+    metrics describe exactly what is stored. With k-fold CV, the metrics are the mean
+    over folds and the stored model is refit on all rows.
+    """
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    clf = task != "regression"
+    if cv:
+        splitter = (StratifiedKFold if clf else KFold)(n_splits=int(cv), shuffle=True, random_state=seed)
+        folds = []
+        for tr, te in splitter.split(X, y if clf else None):
+            p = clone(pipe).fit(X.iloc[tr], y.iloc[tr])
+            folds.append(_scores(p, X.iloc[te], y.iloc[te], task, classes))
+        keys = folds[0].keys()
+        validation = {"scheme": f"{cv}-fold cross-validation", "rows_fitted": int(len(X)),
+                      "metrics": {k: float(np.mean([f[k] for f in folds if k in f])) for k in keys},
+                      "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys}}  # fmt: skip
+        return pipe.fit(X, y), validation
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
+    )
+    pipe.fit(X_tr, y_tr)
+    return pipe, {"scheme": f"{holdout:.0%} holdout of the training data", "rows_fitted": int(len(X_tr)),
+                  "metrics": _scores(pipe, X_te, y_te, task, classes), "rows": int(len(X_te))}  # fmt: skip
+
+
+def train_model(
+    project: Project,
+    name: str,
+    data: DataAsset,
+    *,
+    estimator: Any = "lightgbm",
+    params: dict[str, Any] | None = None,
+    cv: int | None = None,
+    holdout: float = 0.2,
+    seed: int = 0,
+    use_sensitive: bool = False,
+    note: str = "",
+    parent: Model | None = None,
+) -> Model:
+    """Fit, validate and store a new version of model ``name`` (see :meth:`Project.train`)."""
+    from mlops_nb.data import DataAsset
+
+    what = f"Project.train({name!r})"
+    validate_name(name, what="Project.train(name=...)")
+    if not isinstance(data, DataAsset):
+        msg = (
+            f"{what}: data must be a DataAsset, got {type(data).__name__}. Register it "
+            "first: asset = proj.data('name', frame, target='...')."
+        )
+        raise ValidationError(msg)
+    schema = data.schema
+    if schema.target is None:
+        msg = f"{what}: {data.label} has no target column; register it with target='...'."
+        raise SchemaError(msg)
+    if cv is not None and (int(cv) < 2 or int(cv) != cv):
+        raise ValidationError(f"{what}: cv={cv!r} must be a whole number of folds >= 2.")
+    if not 0 < holdout < 1:
+        raise ValidationError(f"{what}: holdout={holdout!r} must be between 0 and 1.")
+    features = features_from_schema(schema, use_sensitive=use_sensitive)
+    frame = data.frame
+    labelled = frame[schema.target].notna()
+    X = prepare_X(frame[labelled], features, what=what)
+    y = frame.loc[labelled, schema.target]
+    task = schema.task or "binary"
+    classes = None if task == "regression" else sorted(y.unique().tolist())
+    if classes is not None and len(classes) < 2:
+        raise ValidationError(f"{what}: the target {schema.target!r} has a single class {classes}.")
+    est, est_name, family = make_estimator(estimator, task, params, seed)
+    pipe = _pipeline(make_preprocessor(features, family), est)
+    start = time.perf_counter()
+    pipe, validation = fit_and_validate(pipe, X, y, task=task, classes=classes, cv=cv, holdout=holdout,
+                                        seed=seed)  # fmt: skip
+    duration = time.perf_counter() - start
+    return _store_version(project, name, data, pipe, est_name, family, features, task, classes,
+                          validation, duration, seed=seed, cv=cv, holdout=holdout,
+                          use_sensitive=use_sensitive, params=params, note=note, parent=parent,
+                          n_rows=len(X))  # fmt: skip
+
+
+def _jsonable_params(est: Any) -> dict[str, Any]:
+    out = {}
+    for k, v in est.get_params(deep=False).items():
+        out[k] = v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
+    return out
+
+
+def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_name: str,
+                   family: str, features: Features, task: str, classes: list[Any] | None,
+                   validation: dict[str, Any], duration: float, **info: Any) -> Model:  # fmt: skip
+    store = project._store
+    what = f"Project.train({name!r})"
+    if family == "lightgbm":
+        blobs = {"prep": (dump_skops(pipe.named_steps["prep"], what=what), SKOPS),
+                 "booster": (dump_booster(pipe.named_steps["model"].booster_), LGB_TEXT)}  # fmt: skip
+        flavor = "lightgbm"
+    else:
+        blobs = {"pipeline": (dump_skops(pipe, what=what), SKOPS)}
+        flavor = "sklearn"
+    artifacts = {key: store.put_blob(b, media_type=mt) for key, (b, mt) in blobs.items()}
+    parent = info.pop("parent")
+    recipe = {
+        "estimator": est_name, "family": family, "params": _jsonable_params(pipe.named_steps["model"]),
+        "user_params": info.pop("params") or {}, "features": features.to_dict(),
+        "target": data.schema.target, "task": task, "classes": classes,
+        "sensitive": list(data.schema.sensitive), **info,
+    }  # fmt: skip
+    lineage = {
+        "data": [{"name": data.name, "version": data.version, "content_hash": data.content_hash}],
+        "parent_model": [parent.name, parent.version] if parent is not None else None,
+    }
+    metrics = {"validation": validation, "duration_s": round(duration, 3)}
+    with store.write() as conn:
+        version = 1 + conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?", (name,)
+        ).fetchone()[0]
+        for key, (b, mt) in blobs.items():
+            store.record_blob(conn, artifacts[key], len(b), mt)
+        row = {
+            "name": name, "version": version, "stage": "candidate", "flavor": flavor,
+            "artifacts": json.dumps(artifacts), "recipe": json.dumps(recipe, default=str),
+            "metrics": json.dumps(metrics), "lineage": json.dumps(lineage),
+            "environment": json.dumps(environment()), "created_at": now(),
+            "created_by": project._user(),
+        }  # fmt: skip
+        conn.execute(
+            f"INSERT INTO model_versions({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            row,
+        )
+        store.audit(conn, "train", f"model:{name}@{version}", data=data.label,
+                    estimator=est_name, duration_s=round(duration, 3))  # fmt: skip
+    return project.model(name, version=version)  # predictions come from the stored bytes
