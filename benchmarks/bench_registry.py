@@ -49,6 +49,12 @@ OFFLINE_ENV = {
     "GIT_PYTHON_REFRESH": "quiet",
 }
 
+#: Children run in the repository root, a uv project. There MLflow 3 would replace its
+#: requirements inference by ``uv export`` of this repository's lock file (and copy
+#: ``uv.lock`` into every model); switched off so "default" means the inference a
+#: notebook in an ordinary folder gets.
+MLFLOW_ENV = {"MLFLOW_UV_AUTO_DETECT": "false"}
+
 #: Refuses (and counts) network connections; only Unix sockets may connect.
 GUARD_CODE = """\
 import socket as _socket
@@ -130,6 +136,7 @@ from mlops_nb.model._prep import features_from_schema
 from mlops_nb.model._train import _store_version
 
 root = Path(tempfile.mkdtemp(prefix="mlops_nb-bench-registry-"))
+sizes = []
 
 def fresh_project(i):
     proj = mlops_nb.Project.open(root / f"p{i}")
@@ -147,6 +154,10 @@ def save(i):
     )
     elapsed = time.perf_counter() - t
     assert model.version == 1
+    sizes.append(sum(
+        (root / f"p{i}" / "artifacts" / d[:2] / d).stat().st_size
+        for d in model.artifacts.values()
+    ))
     return elapsed
 
 def load_predict():
@@ -161,8 +172,7 @@ save_cold = save(0)
 saves = [save(i + 1) for i in range(REPEATS)]
 load_cold = load_predict()
 loads = [load_predict() for _ in range(REPEATS)]
-blobs = sorted((root / "p1" / "artifacts").rglob("*"))
-artifact_kb = sum(p.stat().st_size for p in blobs if p.is_file()) / 1024
+artifact_kb = sizes[-1] / 1024
 
 # Context only: proj.train end to end (fit + holdout metrics + save), same params.
 proj, asset = fresh_project("train")
@@ -221,9 +231,12 @@ def load_predict(uri):
     return time.perf_counter() - t, float(np.asarray(proba)[0, 1])
 
 default_cold, info = save(None)
-pins = Path(
-    mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
-).read_text().split()
+pins = [
+    line.strip() for line in Path(
+        mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
+    ).read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 pinned_cold, _ = save(pins)
 default, pinned = [], []
 for _ in range(REPEATS):  # alternate, so background load hits both variants alike
@@ -268,9 +281,10 @@ def bench_registry(config: Config) -> list[Row]:
     """
     n_rows = 20_000
     repeats = config.pick(5, 2)
-    env = child_env(**OFFLINE_ENV)
-    ours = run_child(_child(_OURS, n_rows, repeats), env=env).values
-    peer = run_child(_child(_MLFLOW, n_rows, repeats), env=env).values
+    ours = run_child(_child(_OURS, n_rows, repeats), env=child_env(**OFFLINE_ENV)).values
+    peer = run_child(
+        _child(_MLFLOW, n_rows, repeats), env=child_env(**OFFLINE_ENV, **MLFLOW_ENV)
+    ).values
     if ours["net_attempts"] or peer["net_attempts"]:
         msg = (
             f"a benchmark child tried to reach the network: "

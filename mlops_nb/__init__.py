@@ -1,8 +1,8 @@
 """mlops_nb: the whole operations life cycle of a machine-learning system, in a notebook.
 
 The public nouns are :class:`Project` (a folder holding every version and report),
-:class:`DataAsset` (an immutable, content-hashed data version) and the stage objects
-that later versions add. Heavy dependencies load when first used, so
+:class:`DataAsset` (an immutable, content-hashed data version) and :class:`Model` (a
+stored model version with lineage, metrics and a registry stage). Heavy dependencies load when first used, so
 ``import mlops_nb`` stays fast.
 """
 
@@ -21,12 +21,14 @@ __version__ = "0.1.0"
 _LAZY = {
     "Project": ("mlops_nb._project", "Project"),
     "DataAsset": ("mlops_nb.data", "DataAsset"),
+    "Model": ("mlops_nb.model", "Model"),
     "datasets": ("mlops_nb.datasets", None),
     "errors": ("mlops_nb.errors", None),
 }
 
 __all__ = [
     "DataAsset",
+    "Model",
     "Project",
     "__version__",
     "config_context",
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from mlops_nb import datasets, errors
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
+    from mlops_nb.model import Model
 
 
 def __getattr__(name: str) -> Any:

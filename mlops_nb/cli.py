@@ -7,6 +7,7 @@ Examples
     mlops-nb demo --notebooks notebooks --out reports
     mlops-nb report notebooks/01_dataops.ipynb -p seed 1 -o dataops.html
     mlops-nb verify employment-demo
+    mlops-nb retrain employment-demo --model employment --data new.parquet --report retrain.html
 """
 
 from __future__ import annotations
@@ -77,6 +78,25 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from mlops_nb._project import Project
+    from mlops_nb.model._retrain import retrain, write_report
+
+    min_metrics = {}
+    for item in args.min_metric or []:
+        key, _, value = item.partition("=")
+        min_metrics[key] = float(value)
+    project = Project.open(args.project, create=False)
+    result = retrain(project, args.model, args.data, test=args.test, tolerance=args.tolerance,
+                     min_metrics=min_metrics or None)  # fmt: skip
+    out = write_report(project, result, Path(args.report))
+    verdict = "promoted" if result.promoted else "NOT promoted (gates failed)"
+    print(f"{args.model}: challenger v{result.challenger} {verdict}; report {out['html']}, summary {out['json']}")
+    for failure in result.failures:
+        print(f"  gate {failure['gate']}: {failure['message']}", file=sys.stderr)
+    return 0 if result.promoted else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlops-nb``."""
     parser = argparse.ArgumentParser(prog="mlops-nb", description=__doc__.splitlines()[0])
@@ -90,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--notebooks", default="notebooks")
     demo.add_argument("--out", default="reports")
     demo.set_defaults(func=_cmd_demo)
+    retrain = sub.add_parser("retrain", help="retrain a model on new data; promote only if gates pass")
+    retrain.add_argument("project")
+    retrain.add_argument("--model", required=True, help="the model name (its production version is the champion)")
+    retrain.add_argument("--data", required=True, help="new labelled data: .csv or .parquet")
+    retrain.add_argument("--test", type=float, default=0.2, help="share of the new data held out (default 0.2)")
+    retrain.add_argument("--tolerance", type=float, default=0.01, help="how much worse than the champion is allowed")
+    retrain.add_argument("--min-metric", action="append", metavar="METRIC=VALUE", help="e.g. roc_auc=0.8")
+    retrain.add_argument("--report", default="retrain.html", help="HTML report (a .json summary is written beside it)")
+    retrain.set_defaults(func=_cmd_retrain)
     verify = sub.add_parser("verify", help="check every artifact of a project")
     verify.add_argument("project")
     verify.set_defaults(func=_cmd_verify)

@@ -13,7 +13,7 @@ HEAVY = [
     "nannyml", "plotly", "ipywidgets", "anywidget", "papermill", "pyarrow", "skops",
 ]  # fmt: skip
 PUBLIC = {
-    "DataAsset", "Project", "__version__", "config_context", "datasets", "errors",
+    "DataAsset", "Model", "Project", "__version__", "config_context", "datasets", "errors",
     "get_config", "set_config",
 }  # fmt: skip
 

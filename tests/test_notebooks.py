@@ -26,6 +26,10 @@ KEY_SECTIONS = {
         "DataAsset", "acs v1", "Profile", "Distributions", "Checks", "duplicate rows",
         "acs-test v1", "split", "out of range", "acs-adults v2", "transform", "Verify",
         "all artifacts intact", "Audit log",
+    ],
+    "02_model_ops": [
+        "Model", "employment v1", "Evaluation", "Money value per 1,000 cases", "best threshold",
+        "Promotion", "not worse than champion", "Nothing changed", "Comparison", "retrain",
     ],  # fmt: skip
 }
 

@@ -16,6 +16,8 @@ from nbformat.v4 import new_notebook
 
 TOOLS = Path(__file__).resolve().parent
 OUT = TOOLS.parent / "notebooks"
+# notebooks shipped inside the package rather than in notebooks/
+PACKAGED = {"retrain_report": TOOLS.parent / "mlops_nb" / "model"}
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
@@ -30,7 +32,7 @@ def build(source: Path) -> Path:
     nb.metadata["kernelspec"] = KERNEL
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
-    target = OUT / f"{source.stem}.ipynb"
+    target = PACKAGED.get(source.stem, OUT) / f"{source.stem}.ipynb"
     nbformat.write(nb, target)
     return target
 
@@ -38,7 +40,7 @@ def build(source: Path) -> Path:
 def main(names: list[str]) -> int:
     """Build the named notebooks (all when none are named)."""
     sys.path.insert(0, str(TOOLS))
-    sources = sorted((TOOLS / "notebooks").glob("[0-9]*.py"))
+    sources = sorted((TOOLS / "notebooks").glob("*.py"))
     for source in sources:
         if not names or source.stem in names:
             print(f"wrote {build(source)}")

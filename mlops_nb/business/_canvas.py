@@ -83,9 +83,9 @@ def _validate(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name, default in (("process", None), ("success", ""), ("currency", "EUR")):
         value = default if fields.get(name) is None else fields[name]
         if value is not None:
-            text = _text_problem(name, value)
-            if text:
-                problems.append((name, value, text))
+            issue = _text_problem(name, value)
+            if issue:
+                problems.append((name, value, issue))
             else:
                 out[name] = value.strip()
     level = fields.get("value_level")
@@ -108,9 +108,9 @@ def _validate(fields: Mapping[str, Any]) -> dict[str, Any]:
             continue
         out[name] = []
         for item in items:
-            text = _text_problem(name, item)
-            if text:
-                problems.append((name, item, "an item " + text))
+            issue = _text_problem(name, item)
+            if issue:
+                problems.append((name, item, "an item " + issue))
             elif item.strip():
                 out[name].append(item.strip())
     positive = fields.get("positive_class", 1)
@@ -345,7 +345,8 @@ class ValueCanvas(Displayable):
     def is_positive(self, y: Any, *, what: str = "y") -> Any:
         """Return a boolean array: which values of ``y`` equal :attr:`positive_class`.
 
-        A boolean ``y`` is read as the decision itself (True = positive).
+        A boolean ``y`` is read as already marking the positives (True = positive),
+        unless :attr:`positive_class` is itself a bool.
         """
         import numpy as np
 
@@ -353,7 +354,7 @@ class ValueCanvas(Displayable):
         if arr.ndim != 1:
             msg = f"{what}: expected one value per case (1-D), got shape {arr.shape}."
             raise ValidationError(msg)
-        if arr.dtype == bool:
+        if arr.dtype == bool and not isinstance(self.positive_class, bool):
             return arr.copy()
         positive = arr == self.positive_class
         if len(arr) and not positive.any():
@@ -371,8 +372,8 @@ class ValueCanvas(Displayable):
     def confusion(self, y_true: Any, y_pred: Any) -> dict[str, int]:
         """Count tp, fp, fn, tn of decisions ``y_pred`` against labels ``y_true``.
 
-        ``y_pred`` holds predicted labels (compared with :attr:`positive_class`) or
-        booleans (True = act / predicted positive).
+        Each holds labels (compared with :attr:`positive_class`) or booleans (True =
+        positive; for ``y_pred``: act).
         """
         actual = self.is_positive(y_true, what="y_true")
         acted = self.is_positive(y_pred, what="y_pred")
@@ -397,7 +398,8 @@ class ValueCanvas(Displayable):
         Parameters
         ----------
         y_true : array-like
-            True labels; :attr:`positive_class` marks the positives.
+            True labels (:attr:`positive_class` marks the positives), or booleans
+            with True for the positives.
         scores : array-like of float
             Higher means more likely positive (e.g. the probability of the positive
             class).
@@ -639,7 +641,7 @@ class PolicyComparison(Displayable):
                 ("cases", sum(self.rows[0][k] for k in OUTCOMES)),
             ]
         )
-        blocks = [facts, Table(frame), Figure(self.plot())]
+        blocks: list[Any] = [facts, Table(frame), Figure(self.plot())]
         return View(
             "Policies",
             f"priced with canvas {self.canvas._title()}",

@@ -79,8 +79,7 @@ def register_frame(
     existing = _row_by_hash(project, name, digest_hash)
     if existing is not None:
         return project._asset_from_row(existing)
-    if parents is None and latest is not None:
-        parents = [(latest["name"], latest["version"])]
+    auto_parent = parents is None  # then the parent is the version before this one
     data = to_parquet_bytes(frame, what=what)
     artifact = store.put_blob(data, media_type=PARQUET)  # the blob lands before the row
     with store.write() as conn:
@@ -89,6 +88,10 @@ def register_frame(
             version = 1 + conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?", (name,)
             ).fetchone()[0]
+            if auto_parent:  # decided under the lock: another kernel may have added one
+                parents = [(name, version - 1)] if version > 1 else []
+            if not store.artifacts.exists(artifact):  # gc() in another kernel removed it
+                store.put_blob(data, media_type=PARQUET)
             store.record_blob(conn, artifact, len(data), PARQUET)
             record = {
                 "name": name,

@@ -237,7 +237,8 @@ class PromotionReport(Displayable):
             blocks.append(Table(frame, tone_column="tone"))
         else:
             blocks.append(Text("No gate applies to this stage change.", "muted"))
-        summary = f"{self.from_stage} -> {self.to_stage}; {len(self.gates)} gates passed"
+        passed = f"{len(self.gates)} gate(s) passed" if self.gates else "no gate applied"
+        summary = f"{self.from_stage} -> {self.to_stage}; {passed}"
         return View("Promotion", self.model, summary, [(self.to_stage, "ok")], [Tab("Gates", blocks)])
 
 
@@ -262,8 +263,12 @@ class Comparison(Displayable):
         if metric_cols:
             col = next((c for c in metric_cols if c.startswith("test ")), metric_cols[0])
             colors = ["#54a24b" if s == "production" else "#4c78a8" for s in t["stage"]]
-            fig = go.Figure(go.Bar(x=[f"v{v}" for v in t["version"]], y=t[col], marker_color=colors))
-            fig.update_layout(title=col, template="plotly_white", height=300, margin={"t": 40, "b": 30})
+            fig = go.Figure(go.Bar(x=[f"v{v}" for v in t["version"]], y=t[col], marker_color=colors,
+                                   text=[f"{x:.4f}" for x in t[col]], textposition="outside"))  # fmt: skip
+            lo, hi = float(t[col].min()), float(t[col].max())
+            pad = max((hi - lo) * 0.5, 0.01)
+            fig.update_layout(title=f"{col} (production in green)", template="plotly_white", height=300,
+                              margin={"t": 40, "b": 30}, yaxis_range=[lo - pad, hi + pad])  # fmt: skip
             blocks.append(Figure(fig))
         summary = f"{len(t)} versions" + (f", evaluated on {self.data_label}" if self.data_label else "")
         return View("Comparison", self.name, summary, [], [Tab("Versions", blocks)])

@@ -21,6 +21,11 @@ from pathlib import Path
 
 from mlops_nb.errors import IntegrityError, NotFoundError, StoreError
 
+try:
+    import fcntl
+except ImportError:  # Windows: a file being written cannot be deleted there anyway
+    fcntl = None  # type: ignore[assignment]
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
@@ -101,6 +106,8 @@ class ArtifactStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
+                if fcntl is not None:  # "being written": gc() in another kernel skips it
+                    fcntl.flock(fd, fcntl.LOCK_EX)
                 view = memoryview(data)
                 while view:
                     written = os.write(fd, view[: 64 * _CHUNK])
@@ -199,7 +206,11 @@ class ArtifactStore:
                     yield f.name
 
     def remove_temp_files(self) -> list[Path]:
-        """Delete leftovers of interrupted writes and return their paths."""
+        """Delete leftovers of interrupted writes and return their paths.
+
+        A temporary file that a live writer (this or another process) still holds
+        is left alone.
+        """
         removed = []
         if not self.root.exists():
             return removed
@@ -207,9 +218,10 @@ class ArtifactStore:
         for sub in self.root.iterdir():
             if sub.is_dir() and not sub.is_symlink():
                 for f in sub.iterdir():
-                    if f.name.startswith(_TMP_PREFIX):
-                        f.unlink()
-                        removed.append(f)
+                    if f.name.startswith(_TMP_PREFIX) and not _being_written(f):
+                        with contextlib.suppress(FileNotFoundError, PermissionError):
+                            f.unlink()
+                            removed.append(f)
         return removed
 
     def delete(self, digest: str) -> None:
@@ -231,6 +243,23 @@ def _check_stat(st: os.stat_result, digest: str) -> None:
             "exactly one (another path could change its bytes)."
         )
         raise IntegrityError(msg)
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a live writer holds the lock ``put`` takes on its temporary file."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _check_dir(path: Path, error: type[Exception]) -> None:

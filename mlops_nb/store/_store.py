@@ -81,12 +81,15 @@ class Store:
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.root, 0o700)
-            (self.root / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
-            os.chmod(self.root / ARTIFACTS_DIR, 0o700)
+            # the database first: another process opening the folder at the same
+            # moment then sees either an empty folder or a project, never a folder
+            # holding only artifacts/ (which it would refuse as "not a project")
             db = self.root / DB_NAME
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.chmod(db, 0o600)
+            (self.root / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
+            os.chmod(self.root / ARTIFACTS_DIR, 0o700)
         except OSError as err:
             raise StoreError(f"could not create a project at {self.root}: {err}") from err
 
@@ -118,9 +121,23 @@ class Store:
         """Write bytes (before any row refers to them) and return their SHA-256."""
         return self.artifacts.put(data)
 
-    @staticmethod
-    def record_blob(conn: sqlite3.Connection, digest: str, size: int, media_type: str) -> None:
-        """Inside a write transaction: note that a row now refers to ``digest``."""
+    def record_blob(
+        self, conn: sqlite3.Connection, digest: str, size: int, media_type: str
+    ) -> None:
+        """Inside a write transaction: note that a row now refers to ``digest``.
+
+        Raises
+        ------
+        StoreError
+            When the blob is not there (``gc()`` in another kernel removed it between
+            ``put_blob`` and this transaction); put it again inside the transaction.
+        """
+        if not self.artifacts.exists(digest):
+            msg = (
+                f"artifact {digest} is not in {self.artifacts.root} (removed by gc() in "
+                "another kernel?); nothing was recorded. Run the action again."
+            )
+            raise StoreError(msg)
         conn.execute(
             "INSERT OR IGNORE INTO artifacts(digest, size, media_type, created_at) "
             "VALUES (?, ?, ?, ?)",

@@ -498,3 +498,11 @@ def test_with_fields_is_an_unsaved_what_if(project, canvas):
     assert _versions(project) == [1]
     with pytest.raises(errors.ValidationError, match="optimize"):
         canvas.with_fields(value_level="optimise")
+
+
+def test_boolean_labels_mark_positives_unless_the_positive_class_is_a_bool(canvas):
+    mask = np.array([True, False, True])
+    assert canvas.best_threshold(mask, [0.9, 0.1, 0.8]).confusion["tp"] == 2
+    flag = ValueCanvas(process="p", value_level="optimize",
+                       outcomes=OUTREACH["outcomes"], positive_class=False)  # fmt: skip
+    assert flag.confusion(mask, mask) == {"tp": 1, "fp": 0, "fn": 0, "tn": 2}

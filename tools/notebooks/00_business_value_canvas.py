@@ -4,7 +4,7 @@ from nbcells import code, md
 
 CELLS = [
     md("""
-# 00 · Business Ops: the value canvas
+# 00 * Business Ops: the value canvas
 
 **The seed of this stage:** before we touch data or train anything, we write down *why*
 the ML system exists: which business process it serves, how it creates value, who is
@@ -12,19 +12,19 @@ affected, what can go wrong — and what each decision it makes is worth in mone
 is the **value canvas**.
 
 **Why it matters:** accuracy is not value. A model that is right 85% of the time can
-still lose money if its mistakes are the expensive ones, and a model can be pointless if
-a simple rule already captures the value. Every later stage prices its results with this
-canvas: evaluation picks the threshold that earns the most, monitoring prices its alerts,
-and the release checklist asks whether the success criterion is met.
+still lose money if its mistakes are the expensive ones, and a model can be pointless
+if a simple rule already captures the value. Every later stage prices its results with
+this canvas: evaluation picks the threshold that earns the most, monitoring prices its
+alerts, and the release checklist asks whether the success criterion is met.
 
-**What to look at:** the 2×2 *decision outcome* matrix, the break-even probability it
+**What to look at:** the 2x2 *decision outcome* matrix, the break-even probability it
 implies, and the value of simple policies (contact everyone, contact nobody, a rule):
 that value is the bar a model must clear.
 """),
     code(
         """
 # Parameters (papermill can override these)
-project_dir = "employment-demo"   # the project folder: created if missing, reused if present
+project_dir = "employment-demo"   # the project folder: created if missing, else reused
 """,
         "parameters",
     ),
@@ -43,15 +43,15 @@ costs money; reaching someone who needs a job is what the programme is for. We w
 the US Census ACS survey for Massachusetts, whose target `employed` is 1 for employed
 people and 0 for the others.
 
-The decision is *contact or not*. In a cost matrix, **"positive" is the case the decision
-acts on**, not whatever the label calls 1. The programme acts on people predicted **not
-employed**, so the positive class is `employed = 0`:
+The decision is *contact or not*. In a cost matrix, **"positive" is the case the
+decision acts on**, not whatever the label calls 1. The programme acts on people
+predicted **not employed**, so the positive class is `employed = 0`:
 
 | outcome | prediction → decision | truth | value per person |
 |---|---|---|---|
-| **tp** | not employed → contact | not employed | **+120 EUR**: a placement the programme exists for |
-| **fp** | not employed → contact | employed | **−15 EUR**: a wasted contact |
-| **fn** | employed → no contact | not employed | **−60 EUR**: someone who needed the programme was missed |
+| **tp** | not employed → contact | not employed | **+120 EUR**: the programme's aim |
+| **fp** | not employed → contact | employed | **-15 EUR**: a wasted contact |
+| **fn** | employed → no contact | not employed | **-60 EUR**: a person in need missed |
 | **tn** | employed → no contact | employed | **0 EUR**: nothing happens |
 
 Get this wrong (`positive_class=1`) and every number downstream is priced backwards.
@@ -66,7 +66,7 @@ already contacts people; the model only targets the contacts better: **optimize*
 canvas = proj.canvas(
     process="Outreach for a job-training programme",
     value_level="optimize",            # add_value | optimize | new_process | ecosystem
-    kpis=["placements per 1,000 EUR of outreach", "share of contacted people who enrol"],
+    kpis=["placements per 1,000 EUR of outreach", "share of contacted who enrol"],
     outcomes={"tp": 120, "fp": -15, "fn": -60, "tn": 0},   # EUR per decision
     positive_class=0,                  # the programme acts on people NOT employed
     stakeholders=["programme office", "applicants", "case workers"],
@@ -80,9 +80,9 @@ canvas
 ## 2. Read the canvas: the break-even probability
 
 The four outcome values imply a rule: contacting a person who is not employed with
-probability *p* is worth `p·120 + (1−p)·(−15)`; not contacting is worth `p·(−60)`. The
-two are equal at the **break-even probability**. Above it, contacting pays. A good model
-is one that finds people *below* it — those we can safely skip.
+probability *p* is worth `p*120 + (1-p)*(-15)`; not contacting is worth `p*(-60)`.
+The two are equal at the **break-even probability**. Above it, contacting pays. A good
+model is one that finds people *below* it — those we can safely skip.
 
 The validation is strict on purpose: an unknown value level, a missing or non-numeric
 outcome is refused with every problem listed at once, and nothing is saved.
@@ -105,9 +105,10 @@ comparable across data sizes.
     code("""
 frame = mnb.datasets.employment("reference")
 y = frame["employed"]
-age, school = frame["AGEP"], frame["SCHL"].astype(int)   # SCHL < 16: no high-school diploma
+age = frame["AGEP"]
+school = frame["SCHL"].astype(int)        # SCHL < 16: no high-school diploma
 
-everyone = np.ones(len(frame), dtype=bool)               # True = contact
+everyone = np.ones(len(frame), dtype=bool)  # True = contact
 counts = canvas.confusion(y, everyone)
 print(counts, f"-> {canvas.value_per_1000(**counts):,.0f} EUR per 1,000 people")
 """),
@@ -122,10 +123,11 @@ baselines = canvas.compare_policies(y, policies)
 baselines
 """),
     md("""
-**What the numbers say.** With these values, *contact everyone* is hard to beat: a wasted
-contact costs 15 EUR while a missed person costs 60, so the break-even probability is
-only 7.7%. A model adds value only by finding people who are almost certainly employed.
-That is the bar the ML/Model Ops notebook must clear, in money, not in accuracy.
+**What the numbers say.** With these values, *contact everyone* is hard to beat: a
+wasted contact costs 15 EUR while a missed person costs 60, so the break-even
+probability is only 7.7%. A model adds value only by finding people who are almost
+certainly employed. *Contact everyone* is the bar the ML/Model Ops notebook must clear,
+in money, not in accuracy.
 
 Notice also what the canvas *prices*: labels. The survey includes children and retirees;
 contacting an 8-year-old counts as a "true positive" worth 120 EUR. "Not employed" is a
@@ -135,9 +137,11 @@ risk to record.
 
 ## 4. What if contacts cost more?
 
-`with_fields` makes an unsaved copy for a what-if. If each contact were a personal phone
-call costing 40 EUR, the break-even rises and skipping people starts to pay: the value of
-a model depends on the canvas as much as on the model.
+`with_fields` makes an unsaved copy for a what-if. If each contact were a personal
+phone call costing 40 EUR, the break-even rises to 18% and the lead of *contact
+everyone* over the age-and-diploma rule shrinks from about 10,000 to under 2,000 EUR
+per 1,000 people: skipping people starts to pay, and a model has room to earn. Whether
+ML is worth it depends on the canvas as much as on the model.
 """),
     code("""
 what_if = canvas.with_fields(outcomes={**canvas.outcomes, "fp": -40})
@@ -154,7 +158,10 @@ canvas also has an **Edit** tab: a form that saves a new version the same way.
 """),
     code("""
 v2 = proj.canvas(
-    risks=[*canvas.risks, "'not employed' includes children and retirees: define the population"],
+    risks=[
+        *canvas.risks,
+        "'not employed' includes children and retirees: define the population",
+    ],
     note="population risk found while pricing baselines",
 )
 v2
