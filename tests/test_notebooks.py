@@ -22,6 +22,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 REMOTE = re.compile(r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I)
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
+    "00_business_value_canvas": [
+        "ValueCanvas", "Outreach for a job-training programme", "Decision outcomes", "+120",
+        "break-even", "Policies", "contact everyone", "v2", "save canvas",
+    ],
     "01_dataops": [
         "DataAsset", "acs v1", "Profile", "Distributions", "Checks", "duplicate rows",
         "acs-test v1", "split", "out of range", "acs-adults v2", "transform", "Verify",
