@@ -179,6 +179,61 @@ class Model(Displayable):
 
         return promote(self, stage, reason=reason, data=data, tolerance=tolerance, min_metrics=min_metrics)
 
+    # -- later stages: each lives in its own package and is imported when first used ----
+    def monitor(self, reference: DataAsset, **options: Any) -> Any:
+        """Create (or reopen) the Drift Ops monitor of this version; see :mod:`mlops_nb.drift`."""
+        from mlops_nb.drift import create_monitor
+
+        return create_monitor(self, reference, **options)
+
+    def export_onnx(self, *, check: DataAsset | None = None, **options: Any) -> Any:
+        """Export to ONNX with a parity check; see :mod:`mlops_nb.deploy`."""
+        from mlops_nb.deploy import export_onnx
+
+        return export_onnx(self, check=check, **options)
+
+    def optimize(self, data: DataAsset, **options: Any) -> Any:
+        """Build and measure smaller/faster variants (XMO); see :mod:`mlops_nb.deploy`."""
+        from mlops_nb.deploy import optimize
+
+        return optimize(self, data, **options)
+
+    def serve(self, **options: Any) -> Any:
+        """Serve this version over authenticated HTTP in the background; see :mod:`mlops_nb.deploy`."""
+        from mlops_nb.deploy import serve
+
+        return serve(self, **options)
+
+    def fairness(self, data: DataAsset, **options: Any) -> Any:
+        """Fairness by sensitive group and intersection; see :mod:`mlops_nb.human`."""
+        from mlops_nb.human import fairness
+
+        return fairness(self, data, **options)
+
+    def mitigate(self, data: DataAsset, **options: Any) -> Any:
+        """A fairness-mitigated new model version; see :mod:`mlops_nb.human`."""
+        from mlops_nb.human import mitigate
+
+        return mitigate(self, data, **options)
+
+    def explain(self, data: Any, **options: Any) -> Any:
+        """Global or local explanations with a what-if view; see :mod:`mlops_nb.human`."""
+        from mlops_nb.human import explain
+
+        return explain(self, data, **options)
+
+    def card(self, **options: Any) -> Any:
+        """The model card built from recorded facts; see :mod:`mlops_nb.human`."""
+        from mlops_nb.human import model_card
+
+        return model_card(self, **options)
+
+    def checklist(self, **options: Any) -> Any:
+        """The release checklist that gates production; see :mod:`mlops_nb.human`."""
+        from mlops_nb.human import checklist
+
+        return checklist(self, **options)
+
     def evaluations(self) -> list[Evaluation]:
         """Every stored evaluation of this version, oldest first."""
         from mlops_nb.model._evaluate import stored_evaluations

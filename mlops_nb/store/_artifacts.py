@@ -106,16 +106,20 @@ class ArtifactStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                if fcntl is not None:  # "being written": gc() in another kernel skips it
+                if fcntl is not None:  # "being written" until renamed: gc() skips it
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 view = memoryview(data)
                 while view:
                     written = os.write(fd, view[: 64 * _CHUNK])
                     view = view[written:]
                 os.fsync(fd)
+                if fcntl is None:  # Windows cannot rename a file that is open
+                    os.close(fd)
+                    fd = -1
+                os.replace(tmp, final)
             finally:
-                os.close(fd)
-            os.replace(tmp, final)
+                if fd >= 0:
+                    os.close(fd)
             _fsync_dir(final.parent)
         except OSError as err:
             with contextlib.suppress(OSError):

@@ -229,8 +229,10 @@ class Registry:
     def _migrate(self) -> None:
         conn = self._conn()
         try:  # read-only checks first, so a file that is not ours is left untouched
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            current, tables = conn.execute(  # one statement: one consistent snapshot
+                "SELECT (SELECT user_version FROM pragma_user_version), "
+                "(SELECT COUNT(*) FROM sqlite_master)"
+            ).fetchone()
             if current > SCHEMA_VERSION:
                 msg = (
                     f"{self.path} was written by a newer mlops_nb (schema {current}, this "

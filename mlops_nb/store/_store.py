@@ -59,17 +59,19 @@ class Store:
             raise NotAProjectError(msg)
         if not db.exists():
             occupied = self.root.exists() and any(self.root.iterdir())
-            if occupied:
+            # re-check: another process creating the project makes the database first
+            if occupied and not db.exists():
                 msg = (
                     f"{self.root} exists but is not an mlops_nb project (it has no "
                     f"{DB_NAME}); nothing was changed. Open the project's own folder, or "
                     "choose a new or empty folder to create one."
                 )
                 raise NotAProjectError(msg)
-            if not create:
+            if not occupied and not create:
                 msg = f"no mlops_nb project at {self.root}; pass create=True to make one."
                 raise NotAProjectError(msg)
-            self._initialise()
+            if not occupied:
+                self._initialise()
         self._check_permissions(db)
         self.artifacts = ArtifactStore(self.root / ARTIFACTS_DIR)
         try:

@@ -220,14 +220,18 @@ def test_gc_between_blob_and_row_does_not_lose_the_blob(tmp_path, monkeypatch):
     a.data("acs", frame(1, 0), target="y")
     real_put = a._store.put_blob
 
+    removed = []
+
     def put_then_gc(data, *, media_type):
         digest = real_put(data, media_type=media_type)
-        b.gc()  # the blob is not referenced yet: gc sees an orphan
+        if not removed:  # the blob is not referenced yet: gc sees an orphan
+            removed.append(b.gc()["unreferenced_blobs"])
         return digest
 
     monkeypatch.setattr(a._store, "put_blob", put_then_gc)
     v2 = a.data("acs", frame(1, 1))
     monkeypatch.undo()
+    assert removed == [1]
     report = Project.open(path).verify()
     assert report.ok, report.problems
     assert Project.open(path).asset("acs", 2).frame.equals(v2.frame)
