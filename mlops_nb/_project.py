@@ -81,7 +81,7 @@ class Project(Displayable):
         target: str | None = None,
         sensitive: str | Sequence[str] | None = None,
         time: str | None = None,
-        id: str | None = None,  # noqa: A002 - the ecosystem's word
+        id: str | None = None,
         kinds: Mapping[str, str] | None = None,
         note: str = "",
     ) -> DataAsset:
@@ -186,14 +186,18 @@ class Project(Displayable):
         return asset_from_row(self, row)
 
     # -- reports ---------------------------------------------------------------------
-    def _report(self, owner_kind: str, owner_id: int, kind: str) -> dict[str, Any] | None:
+    def _report(
+        self, owner_kind: str, owner_id: int, kind: str
+    ) -> dict[str, Any] | None:
         rows = self._store.query(
             "SELECT payload FROM reports WHERE owner_kind = ? AND owner_id = ? AND kind = ?",
             (owner_kind, owner_id, kind),
         )
         return json.loads(rows[0]["payload"]) if rows else None
 
-    def _save_report(self, owner_kind: str, owner_id: int, kind: str, payload: Any) -> None:
+    def _save_report(
+        self, owner_kind: str, owner_id: int, kind: str, payload: Any
+    ) -> None:
         from mlops_nb.store._db import now
 
         text = json.dumps(payload, default=_json_default)
@@ -290,7 +294,9 @@ class Project(Displayable):
         return train_model(self, name, data, estimator=estimator, params=params, cv=cv, holdout=holdout,
                            seed=seed, use_sensitive=use_sensitive, note=note)  # fmt: skip
 
-    def model(self, name: str, version: int | None = None, *, stage: str | None = None) -> Model:
+    def model(
+        self, name: str, version: int | None = None, *, stage: str | None = None
+    ) -> Model:
         """A model version: the newest, a given ``version``, or the one at ``stage``.
 
         Raises
@@ -311,11 +317,24 @@ class Project(Displayable):
         rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", tuple(params))
         if rows:
             return model_from_row(self, rows[0])
-        names = [r[0] for r in self._store.query("SELECT DISTINCT name FROM model_versions ORDER BY name")]
+        names = [
+            r[0]
+            for r in self._store.query(
+                "SELECT DISTINCT name FROM model_versions ORDER BY name"
+            )
+        ]
         if name not in names:
-            raise NotFoundError(f"no model named {name!r}. Models: {listing(names)}.{did_you_mean(name, names)}")
-        found = self.models().query("name == @name")[["version", "stage"]].to_dict("records")
-        raise NotFoundError(f"model {name!r} has no version matching version={version}, stage={stage}; it has {found}.")
+            raise NotFoundError(
+                f"no model named {name!r}. Models: {listing(names)}.{did_you_mean(name, names)}"
+            )
+        found = (
+            self.models()
+            .query("name == @name")[["version", "stage"]]
+            .to_dict("records")
+        )
+        raise NotFoundError(
+            f"model {name!r} has no version matching version={version}, stage={stage}; it has {found}."
+        )
 
     def models(self) -> pd.DataFrame:
         """Every model version: name, version, stage, estimator, data, validation metric."""
@@ -330,7 +349,18 @@ class Project(Displayable):
                         "estimator": recipe["estimator"], "task": recipe["task"],
                         "data": ", ".join(f"{d['name']} v{d['version']}" for d in lineage["data"]),
                         "created": r["created_at"][:19].replace("T", " ")})  # fmt: skip
-        return pd.DataFrame(out, columns=["name", "version", "stage", "estimator", "task", "data", "created"])
+        return pd.DataFrame(
+            out,
+            columns=[
+                "name",
+                "version",
+                "stage",
+                "estimator",
+                "task",
+                "data",
+                "created",
+            ],
+        )
 
     def compare(self, name: str, data: DataAsset | None = None) -> Comparison:
         """Champion and challengers of ``name`` side by side (evaluated on ``data`` if given)."""
@@ -345,7 +375,9 @@ class Project(Displayable):
         return rollback(self, name, reason=reason)
 
     # -- versioned documents (value canvas, ...) -------------------------------------
-    def _save_document(self, kind: str, name: str, payload: Any, *, note: str = "") -> dict[str, Any]:
+    def _save_document(
+        self, kind: str, name: str, payload: Any, *, note: str = ""
+    ) -> dict[str, Any]:
         """Store ``payload`` as the next version of document ``kind``/``name``.
 
         The same payload again returns the existing version. Returns the stored row as
@@ -363,23 +395,30 @@ class Project(Displayable):
                 (kind, name, digest),
             ).fetchone()
             if row is None:
-                version = 1 + conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ? AND name = ?",
-                    (kind, name),
-                ).fetchone()[0]
+                version = (
+                    1
+                    + conn.execute(
+                        "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ? AND name = ?",
+                        (kind, name),
+                    ).fetchone()[0]
+                )
                 conn.execute(
                     "INSERT INTO documents(kind, name, version, content_hash, payload, note, "
                     "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (kind, name, version, digest, text, note, now(), self._user()),
                 )
-                self._store.audit(conn, f"save {kind}", f"{kind}:{name}@{version}", note=note)
+                self._store.audit(
+                    conn, f"save {kind}", f"{kind}:{name}@{version}", note=note
+                )
                 row = conn.execute(
                     "SELECT * FROM documents WHERE kind = ? AND name = ? AND version = ?",
                     (kind, name, version),
                 ).fetchone()
         return {**dict(row), "payload": json.loads(row["payload"])}
 
-    def _document(self, kind: str, name: str, version: int | None = None) -> dict[str, Any] | None:
+    def _document(
+        self, kind: str, name: str, version: int | None = None
+    ) -> dict[str, Any] | None:
         """The newest (or a given) version of a document, or ``None``."""
         sql = "SELECT * FROM documents WHERE kind = ? AND name = ?"
         params: tuple[Any, ...] = (kind, name)
@@ -387,7 +426,11 @@ class Project(Displayable):
             sql += " AND version = ?"
             params += (int(version),)
         rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", params)
-        return {**dict(rows[0]), "payload": json.loads(rows[0]["payload"])} if rows else None
+        return (
+            {**dict(rows[0]), "payload": json.loads(rows[0]["payload"])}
+            if rows
+            else None
+        )
 
     # -- integrity and maintenance ---------------------------------------------------
     def verify(self) -> VerifyReport:
@@ -423,18 +466,33 @@ class Project(Displayable):
         n_versions = int(assets["versions"].sum()) if len(assets) else 0
         audit = self.audit_log(limit=30)
         edges = []
-        for r in self._store.query("SELECT name, version, parents, operation FROM asset_versions"):
+        for r in self._store.query(
+            "SELECT name, version, parents, operation FROM asset_versions"
+        ):
             for pn, pv in json.loads(r["parents"]):
-                edges.append((f"{pn} v{pv}", r["operation"], f"{r['name']} v{r['version']}"))
+                edges.append(
+                    (f"{pn} v{pv}", r["operation"], f"{r['name']} v{r['version']}")
+                )
         overview = KeyValues([
             ("folder", str(self.path)), ("assets", len(assets)), ("data versions", n_versions),
             ("audit entries", self._store.query("SELECT COUNT(*) FROM audit_log")[0][0]),
         ])  # fmt: skip
         tabs = [
             Tab("Overview", [overview]),
-            Tab("Assets", [Table(assets)] if len(assets) else [Text("No data yet: proj.data(name, frame).", "muted")]),
-            Tab("Lineage", [Flow(edges)] if edges else [Text("No derived versions yet.", "muted")]),
-            Tab("Audit log", [Table(audit[["at", "user", "action", "object"]], max_rows=30)]),
+            Tab(
+                "Assets",
+                [Table(assets)]
+                if len(assets)
+                else [Text("No data yet: proj.data(name, frame).", "muted")],
+            ),
+            Tab(
+                "Lineage",
+                [Flow(edges)] if edges else [Text("No derived versions yet.", "muted")],
+            ),
+            Tab(
+                "Audit log",
+                [Table(audit[["at", "user", "action", "object"]], max_rows=30)],
+            ),
         ]
         summary = f"{len(assets)} assets, {n_versions} versions, at {self.path}"
         return View("Project", self.name, summary, [], tabs)
@@ -467,9 +525,13 @@ class VerifyReport(Displayable):
             ("unreferenced blobs (gc removes)", len(r.unreferenced)),
         ])]  # fmt: skip
         if r.problems:
-            frame = pd.DataFrame({"artifact": list(r.problems), "problem": list(r.problems.values())})
+            frame = pd.DataFrame(
+                {"artifact": list(r.problems), "problem": list(r.problems.values())}
+            )
             blocks.append(Table(frame))
-        summary = "all artifacts intact" if r.ok else f"{len(r.problems)} artifacts damaged"
+        summary = (
+            "all artifacts intact" if r.ok else f"{len(r.problems)} artifacts damaged"
+        )
         badge = ("verified", "ok") if r.ok else ("integrity problem", "error")
         return View("Verify", self.project, summary, [badge], [Tab("Result", blocks)])
 

@@ -22,7 +22,9 @@ _REMOTE_TAG = re.compile(
     r"<(script|link)\b[^>]*\b(src|href)\s*=\s*[\"'](https?:)?//[^\"']*[\"'][^>]*>(\s*</script>)?",
     re.IGNORECASE,
 )
-_EMPTY_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']\s*[\"'][^>]*>\s*</script>", re.IGNORECASE)
+_EMPTY_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']\s*[\"'][^>]*>\s*</script>", re.IGNORECASE
+)
 
 
 @contextlib.contextmanager
@@ -112,4 +114,8 @@ def run_report(
     start = time.perf_counter()
     execute_notebook(notebook, executed, parameters=parameters, cwd=cwd)
     notebook_to_html(executed, html_path)
-    return {"html": html_path, "notebook": executed, "seconds": time.perf_counter() - start}
+    return {
+        "html": html_path,
+        "notebook": executed,
+        "seconds": time.perf_counter() - start,
+    }

@@ -91,7 +91,9 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
                      min_metrics=min_metrics or None)  # fmt: skip
     out = write_report(project, result, Path(args.report))
     verdict = "promoted" if result.promoted else "NOT promoted (gates failed)"
-    print(f"{args.model}: challenger v{result.challenger} {verdict}; report {out['html']}, summary {out['json']}")
+    print(
+        f"{args.model}: challenger v{result.challenger} {verdict}; report {out['html']}, summary {out['json']}"
+    )
     for failure in result.failures:
         print(f"  gate {failure['gate']}: {failure['message']}", file=sys.stderr)
     return 0 if result.promoted else 1
@@ -99,25 +101,55 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mlops-nb``."""
-    parser = argparse.ArgumentParser(prog="mlops-nb", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mlops-nb", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    report = sub.add_parser("report", help="run a notebook with papermill and export HTML")
+    report = sub.add_parser(
+        "report", help="run a notebook with papermill and export HTML"
+    )
     report.add_argument("notebook")
-    report.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    report.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE")
+    )
     report.add_argument("-o", "--output", help="the HTML file to write")
     report.set_defaults(func=_cmd_report)
     demo = sub.add_parser("demo", help="run every companion notebook into HTML reports")
     demo.add_argument("--notebooks", default="notebooks")
     demo.add_argument("--out", default="reports")
     demo.set_defaults(func=_cmd_demo)
-    retrain = sub.add_parser("retrain", help="retrain a model on new data; promote only if gates pass")
+    retrain = sub.add_parser(
+        "retrain", help="retrain a model on new data; promote only if gates pass"
+    )
     retrain.add_argument("project")
-    retrain.add_argument("--model", required=True, help="the model name (its production version is the champion)")
-    retrain.add_argument("--data", required=True, help="new labelled data: .csv or .parquet")
-    retrain.add_argument("--test", type=float, default=0.2, help="share of the new data held out (default 0.2)")
-    retrain.add_argument("--tolerance", type=float, default=0.01, help="how much worse than the champion is allowed")
-    retrain.add_argument("--min-metric", action="append", metavar="METRIC=VALUE", help="e.g. roc_auc=0.8")
-    retrain.add_argument("--report", default="retrain.html", help="HTML report (a .json summary is written beside it)")
+    retrain.add_argument(
+        "--model",
+        required=True,
+        help="the model name (its production version is the champion)",
+    )
+    retrain.add_argument(
+        "--data", required=True, help="new labelled data: .csv or .parquet"
+    )
+    retrain.add_argument(
+        "--test",
+        type=float,
+        default=0.2,
+        help="share of the new data held out (default 0.2)",
+    )
+    retrain.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="how much worse than the champion is allowed",
+    )
+    retrain.add_argument(
+        "--min-metric", action="append", metavar="METRIC=VALUE", help="e.g. roc_auc=0.8"
+    )
+    retrain.add_argument(
+        "--report",
+        default="retrain.html",
+        help="HTML report (a .json summary is written beside it)",
+    )
     retrain.set_defaults(func=_cmd_retrain)
     verify = sub.add_parser("verify", help="check every artifact of a project")
     verify.add_argument("project")

@@ -43,4 +43,6 @@ def tiny_frame() -> pd.DataFrame:
 
 @pytest.fixture
 def tiny_asset(project, tiny_frame):
-    return project.data("tiny", tiny_frame, target="y", sensitive="group", time="when", id="id")
+    return project.data(
+        "tiny", tiny_frame, target="y", sensitive="group", time="when", id="id"
+    )

@@ -33,7 +33,9 @@ def test_unknown_attribute_is_a_clear_attribute_error():
 
 
 def _fresh(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return out.stdout
 
 
@@ -47,8 +49,12 @@ def test_import_loads_no_heavy_module():
 
 def test_import_is_fast():
     times = sorted(
-        float(_fresh("import time; t = time.perf_counter(); import mlops_nb; "
-                     "print(time.perf_counter() - t)"))  # fmt: skip
+        float(
+            _fresh(
+                "import time; t = time.perf_counter(); import mlops_nb; "
+                "print(time.perf_counter() - t)"
+            )
+        )  # fmt: skip
         for _ in range(3)
     )
     assert times[1] < 0.5, f"median cold import {times[1]:.3f} s"

@@ -28,8 +28,12 @@ def test_verify_exit_codes(project, tiny_asset, capsys):
 def test_errors_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "a.txt").write_text("a")
-    done = subprocess.run([EXE, "verify", str(tmp_path / "x")], capture_output=True, text=True)
+    done = subprocess.run(
+        [EXE, "verify", str(tmp_path / "x")], capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert "not an mlops_nb project" in done.stderr and "Traceback" not in done.stderr
-    done = subprocess.run([EXE, "report", str(tmp_path / "none.ipynb")], capture_output=True, text=True)
+    done = subprocess.run(
+        [EXE, "report", str(tmp_path / "none.ipynb")], capture_output=True, text=True
+    )
     assert done.returncode == 2 and "does not exist" in done.stderr

@@ -19,21 +19,49 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-REMOTE = re.compile(r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+REMOTE = re.compile(
+    r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I
+)
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
     "00_business_value_canvas": [
-        "ValueCanvas", "Outreach for a job-training programme", "Decision outcomes", "+120",
-        "break-even", "Policies", "contact everyone", "v2", "save canvas",
+        "ValueCanvas",
+        "Outreach for a job-training programme",
+        "Decision outcomes",
+        "+120",
+        "break-even",
+        "Policies",
+        "contact everyone",
+        "v2",
+        "save canvas",
     ],
     "01_dataops": [
-        "DataAsset", "acs v1", "Profile", "Distributions", "Checks", "duplicate rows",
-        "acs-test v1", "split", "out of range", "acs-adults v2", "transform", "Verify",
-        "all artifacts intact", "Audit log",
+        "DataAsset",
+        "acs v1",
+        "Profile",
+        "Distributions",
+        "Checks",
+        "duplicate rows",
+        "acs-test v1",
+        "split",
+        "out of range",
+        "acs-adults v2",
+        "transform",
+        "Verify",
+        "all artifacts intact",
+        "Audit log",
     ],
     "02_model_ops": [
-        "Model", "employment v1", "Evaluation", "Money value per 1,000 cases", "best threshold",
-        "Promotion", "not worse than champion", "Nothing changed", "Comparison", "retrain",
+        "Model",
+        "employment v1",
+        "Evaluation",
+        "Money value per 1,000 cases",
+        "best threshold",
+        "Promotion",
+        "not worse than champion",
+        "Nothing changed",
+        "Comparison",
+        "retrain",
     ],  # fmt: skip
 }
 
@@ -45,7 +73,9 @@ def test_every_notebook_has_a_parameters_cell_and_no_outputs():
         nbformat.validate(nb)
         tags = [c.metadata.get("tags", []) for c in nb.cells]
         assert any("parameters" in t for t in tags), path.name
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+            path.name
+        )
         assert "widgets" not in nb.metadata, path.name
 
 
@@ -65,13 +95,26 @@ def test_notebook_report(path, tmp_path):
     for text in KEY_SECTIONS.get(path.stem, []):
         assert text in html, f"{text!r} missing from the {path.stem} report"
     assert not REMOTE.search(html), REMOTE.search(html).group(0)
-    assert html.count("window.Plotly=") + html.count("window.Plotly = Plotly") == 1  # plotly.js once
+    assert (
+        html.count("window.Plotly=") + html.count("window.Plotly = Plotly") == 1
+    )  # plotly.js once
     assert "Traceback" not in html and "Could not render" not in html
     executed = nbformat.read(out.with_suffix(".ipynb"), as_version=4)
-    assert "widgets" not in executed.metadata  # no saved widget state: nbconvert shows our HTML
-    mimes = {m for c in executed.cells for o in c.get("outputs", []) for m in o.get("data", {})}
+    assert (
+        "widgets" not in executed.metadata
+    )  # no saved widget state: nbconvert shows our HTML
+    mimes = {
+        m
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        for m in o.get("data", {})
+    }
     assert "application/vnd.jupyter.widget-view+json" not in mimes
-    timing = {"notebook": path.name, "seconds": round(seconds, 1), "html_bytes": len(html)}
+    timing = {
+        "notebook": path.name,
+        "seconds": round(seconds, 1),
+        "html_bytes": len(html),
+    }
     print(json.dumps(timing))
 
 
@@ -99,7 +142,9 @@ def test_report_renders_offline_in_a_real_browser(tmp_path):
         ])  # fmt: skip
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console", lambda m: errors.append(m.text) if m.type == "error" else None
+        )
 
         def refuse(route):
             if route.request.url.startswith(("http://", "https://")):
@@ -111,7 +156,9 @@ def test_report_renders_offline_in_a_real_browser(tmp_path):
         page.goto(result["html"].as_uri())
         page.wait_for_selector(".mlops-nb .main-svg", timeout=30_000)
         n_charts = page.locator(".mlops-nb .main-svg").count()
-        page.locator(".mlops-nb", has_text="Profile").first.screenshot(path=tmp_path / "profile.png")
+        page.locator(".mlops-nb", has_text="Profile").first.screenshot(
+            path=tmp_path / "profile.png"
+        )
         browser.close()
     assert n_charts >= 1
     assert errors == [] and remote == []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _helpers import tree_snapshot
 
 import mlops_nb as mnb
+from _helpers import tree_snapshot
 from mlops_nb import errors
 
 

@@ -130,9 +130,14 @@ class DataAsset(Displayable):
             if prev is not None:
                 previous = (prev.label, prev.schema, prev.profile().payload)
             findings = run_checks(self._frame_nocopy(), self.schema, previous=previous)
-            payload = {"findings": findings, "compared_with": prev.label if prev else None}
+            payload = {
+                "findings": findings,
+                "compared_with": prev.label if prev else None,
+            }
             self.project._save_report("asset", self.id, "check", payload)
-        return CheckReport(self.label, tuple(payload["findings"]), payload["compared_with"])
+        return CheckReport(
+            self.label, tuple(payload["findings"]), payload["compared_with"]
+        )
 
     def lineage(self) -> Lineage:
         """Where this version comes from: every ancestor and the step that made it."""
@@ -201,7 +206,10 @@ class DataAsset(Displayable):
         train_name, test_name = names or (f"{self.name}-train", f"{self.name}-test")
         params = {"test": test, "seed": seed, "stratify": stratify}
         parts = []
-        for part_name, mask, part in ((train_name, ~is_test, "train"), (test_name, is_test, "test")):
+        for part_name, mask, part in (
+            (train_name, ~is_test, "train"),
+            (test_name, is_test, "test"),
+        ):
             parts.append(self._derive(frame[mask], part_name, "split", {**params, "part": part},
                                       f"{part} part of a {1 - test:.0%}/{test:.0%} split"))  # fmt: skip
         return parts[0], parts[1]
@@ -228,7 +236,9 @@ class DataAsset(Displayable):
         import numpy as np
 
         frame = self._frame_nocopy()
-        described = condition if isinstance(condition, str) else _describe_callable(condition)
+        described = (
+            condition if isinstance(condition, str) else _describe_callable(condition)
+        )
         try:
             if isinstance(condition, str):
                 kept = frame.query(condition)
@@ -272,7 +282,9 @@ class DataAsset(Displayable):
         import pandas as pd
 
         if not callable(fn):
-            raise ValidationError(f"DataAsset.transform(fn={fn!r}): fn must be callable.")
+            raise ValidationError(
+                f"DataAsset.transform(fn={fn!r}): fn must be callable."
+            )
         result = fn(self.frame)
         if not isinstance(result, pd.DataFrame):
             msg = (
@@ -307,7 +319,11 @@ class DataAsset(Displayable):
 
     # -- rendering -------------------------------------------------------------------
     def _view(self) -> View:
-        roles = [f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in self.schema.roles().items() if v]
+        roles = [
+            f"{k}: {', '.join(v) if isinstance(v, list) else v}"
+            for k, v in self.schema.roles().items()
+            if v
+        ]
         overview = KeyValues([
             ("name", self.name), ("version", self.version),
             ("rows x columns", f"{self.n_rows:,} x {self.n_cols}"),
@@ -324,8 +340,18 @@ class DataAsset(Displayable):
         schema = pd.DataFrame([c.__dict__ for c in self.schema.columns])
         tabs = [
             Tab("Overview", [overview]),
-            Tab("Data", [Table(self._frame_nocopy().head(10), caption="first 10 rows",
-                               plain_columns=tuple(c for c in (self.schema.id, self.schema.time) if c))]),  # fmt: skip
+            Tab(
+                "Data",
+                [
+                    Table(
+                        self._frame_nocopy().head(10),
+                        caption="first 10 rows",
+                        plain_columns=tuple(
+                            c for c in (self.schema.id, self.schema.time) if c
+                        ),
+                    )
+                ],
+            ),  # fmt: skip
             Tab("Schema", [Table(schema, max_rows=200)]),
         ]
         check = self.project._report("asset", self.id, "check")
@@ -333,7 +359,9 @@ class DataAsset(Displayable):
             tabs.append(Tab("Quality", CheckReport(self.label, tuple(check["findings"]),
                                                    check["compared_with"])._view().tabs[0].blocks))  # fmt: skip
         else:
-            tabs.append(Tab("Quality", [Text("Not checked yet: call .check().", "muted")]))
+            tabs.append(
+                Tab("Quality", [Text("Not checked yet: call .check().", "muted")])
+            )
         lin = self.lineage()
         tabs.append(Tab("Lineage", [Flow(lin.edges, [self.label])]))
         badges = [(f"v{self.version}", "info"), (f"{self.n_rows:,} rows", "muted")]

@@ -37,13 +37,23 @@ def _show(value: Any) -> str:
     return repr(format_value(value)) if isinstance(value, str) else format_value(value)
 
 
-def _finding(check: str, severity: str, column: str, message: str, value: Any = None) -> dict:
+def _finding(
+    check: str, severity: str, column: str, message: str, value: Any = None
+) -> dict:
     if value is not None and hasattr(value, "item"):
         value = value.item()  # numpy scalars -> JSON-ready Python numbers
-    return {"check": check, "severity": severity, "column": column, "message": message, "value": value}
+    return {
+        "check": check,
+        "severity": severity,
+        "column": column,
+        "message": message,
+        "value": value,
+    }
 
 
-def single_feature_score(x: pd.Series, y: pd.Series, kind: str, task: str) -> float | None:
+def single_feature_score(
+    x: pd.Series, y: pd.Series, kind: str, task: str
+) -> float | None:
     """How well one feature alone predicts the target (1.0 = perfectly).
 
     Binary targets: ROC AUC of the feature (categoricals: of their per-level target
@@ -109,7 +119,13 @@ def run_checks(
         if not count:
             continue
         share = count / n
-        severity = "error" if share >= MISSING_ERROR else "warning" if share >= MISSING_WARN else "info"
+        severity = (
+            "error"
+            if share >= MISSING_ERROR
+            else "warning"
+            if share >= MISSING_WARN
+            else "info"
+        )
         if name == schema.target:
             severity = "error" if share >= MISSING_WARN else "warning"
         findings.append(_finding("missing values", severity, name,
@@ -151,7 +167,9 @@ def run_checks(
                                      "'text' or 'id'.", len(counts)))  # fmt: skip
     # single-feature leakage
     if leakage and schema.target is not None and schema.task:
-        y = sample[schema.target]  # a seeded sample of SAMPLE_ROWS rows estimates the score
+        y = sample[
+            schema.target
+        ]  # a seeded sample of SAMPLE_ROWS rows estimates the score
         for spec in schema.columns:
             if spec.role or spec.kind not in ("numeric", "categorical", "boolean"):
                 continue
@@ -165,7 +183,9 @@ def run_checks(
                                      "outcome, or drop it.", score))  # fmt: skip
     if previous is not None:
         findings.extend(_compare(frame, schema, *previous))
-    findings.sort(key=lambda f: (_SEVERITY_ORDER[f["severity"]], f["check"], f["column"]))
+    findings.sort(
+        key=lambda f: (_SEVERITY_ORDER[f["severity"]], f["check"], f["column"])
+    )
     return findings
 
 
@@ -174,21 +194,33 @@ def _compare(frame: pd.DataFrame, schema: Schema, label: str, prev_schema: Schem
     findings = []
     diff = schema.diff(prev_schema)
     for name in diff["added"]:
-        findings.append(_finding("schema change", "warning", name, f"column added since {label}."))
+        findings.append(
+            _finding("schema change", "warning", name, f"column added since {label}.")
+        )
     for name in diff["removed"]:
-        findings.append(_finding("schema change", "warning", name, f"column removed since {label}."))
+        findings.append(
+            _finding("schema change", "warning", name, f"column removed since {label}.")
+        )
     for name, old, new in diff["retyped"]:
         findings.append(_finding("schema change", "warning", name,
                                  f"kind/dtype changed since {label}: {old} -> {new}."))  # fmt: skip
     prev_stats = {c["column"]: c for c in prev_profile["columns"]}
     prev_hists = prev_profile["histograms"]
-    rekinded = {name for name, old, new in diff["retyped"] if old.split("/")[0] != new.split("/")[0]}
+    rekinded = {
+        name
+        for name, old, new in diff["retyped"]
+        if old.split("/")[0] != new.split("/")[0]
+    }
     for spec in schema.columns:
         old = prev_stats.get(spec.name)
         if old is None or spec.name in rekinded:
             continue
         col = frame[spec.name]
-        if spec.kind == "numeric" and "min" in old and isinstance(old["min"], (int, float)):
+        if (
+            spec.kind == "numeric"
+            and "min" in old
+            and isinstance(old["min"], (int, float))
+        ):
             values = col.dropna().astype("float64")
             out = int(((values < old["min"]) | (values > old["max"])).sum())
             if out:
@@ -247,7 +279,9 @@ class CheckReport(Displayable):
             summary += f" (compared with {self.compared_with})"
         badges = [("passed" if self.ok else "failed", "ok" if self.ok else "error")]
         frame = self.to_frame()[["severity", "check", "column", "message"]]
-        frame["tone"] = frame["severity"].map({"error": "error", "warning": "warning", "info": "muted"})
+        frame["tone"] = frame["severity"].map(
+            {"error": "error", "warning": "warning", "info": "muted"}
+        )
         blocks: list[Any] = [KeyValues(list(c.items()))]
         if len(frame):
             blocks.append(Table(frame, max_rows=80, tone_column="tone"))

@@ -102,7 +102,9 @@ def normalise(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
     import pandas as pd
 
     if frame.shape[1] == 0:
-        msg = f"{what}: the frame has no columns. Pass a table with at least one column."
+        msg = (
+            f"{what}: the frame has no columns. Pass a table with at least one column."
+        )
         raise EmptyDataError(msg)
     if frame.shape[0] == 0:
         msg = (
@@ -122,7 +124,9 @@ def normalise(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
             f"{what}: duplicate column names {listing(dupes)}. Rename them so each "
             "column has its own name."
         )
-        raise SchemaError(msg, [{"column": d, "problem": "duplicate name"} for d in dupes])
+        raise SchemaError(
+            msg, [{"column": d, "problem": "duplicate name"} for d in dupes]
+        )
     if names != list(frame.columns):
         frame = frame.set_axis(names, axis=1)
     return frame
@@ -157,7 +161,9 @@ def to_parquet_bytes(frame: pd.DataFrame, *, what: str) -> bytes:
             f"{err}. Mixed types in one column are the usual cause; convert with "
             "frame[col].astype(str) or fix the values."
         )
-        raise SchemaError(msg, [{"column": c, "problem": "not storable"} for c in bad]) from err
+        raise SchemaError(
+            msg, [{"column": c, "problem": "not storable"} for c in bad]
+        ) from err
     return buf.getvalue()
 
 

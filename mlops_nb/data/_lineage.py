@@ -47,7 +47,9 @@ class Lineage(Displayable):
         return pd.DataFrame(rows, columns=["parent", "operation", "child", "note"])
 
     def _view(self) -> View:
-        summary = " -> ".join([*self.ancestors[:1], *(f"{op} -> {c}" for _, op, c in self.edges)])
+        summary = " -> ".join(
+            [*self.ancestors[:1], *(f"{op} -> {c}" for _, op, c in self.edges)]
+        )
         return View(
             "Lineage",
             self.of,
@@ -76,7 +78,9 @@ def lineage_of(project: Project, name: str, version: int) -> Lineage:
         child = f"{key[0]} v{key[1]}"
         notes[child] = rows[0]["note"]
         for parent_name, parent_version in json.loads(rows[0]["parents"]):
-            edges.append((f"{parent_name} v{parent_version}", rows[0]["operation"], child))
+            edges.append(
+                (f"{parent_name} v{parent_version}", rows[0]["operation"], child)
+            )
             frontier.append((parent_name, int(parent_version)))
     edges.reverse()
     return Lineage(f"{name} v{version}", edges, notes)

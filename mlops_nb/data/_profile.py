@@ -43,7 +43,9 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
             "unique": int(col.nunique(dropna=True)),
         }
         values = col.dropna()
-        if spec.kind == "numeric" or (spec.kind == "id" and pd.api.types.is_numeric_dtype(col)):
+        if spec.kind == "numeric" or (
+            spec.kind == "id" and pd.api.types.is_numeric_dtype(col)
+        ):
             arr = values.to_numpy(dtype="float64")
             if arr.size:
                 q = np.quantile(arr, [0.0, 0.25, 0.5, 0.75, 1.0])
@@ -64,12 +66,18 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
                     if lo == hi:
                         hi = lo + 1.0
                     counts, edges = np.histogram(arr, bins=_BINS, range=(lo, hi))
-                    hists[spec.name] = {"type": "numeric", "edges": edges.tolist(), "counts": counts.tolist()}
+                    hists[spec.name] = {
+                        "type": "numeric",
+                        "edges": edges.tolist(),
+                        "counts": counts.tolist(),
+                    }
         elif spec.kind == "datetime":
             stamps = pd.to_datetime(values, errors="coerce").dropna()
             if len(stamps):
                 row.update(min=str(stamps.min()), max=str(stamps.max()))
-                counts, edges = np.histogram(stamps.astype("int64").to_numpy(), bins=_BINS)
+                counts, edges = np.histogram(
+                    stamps.astype("int64").to_numpy(), bins=_BINS
+                )
                 hists[spec.name] = {
                     "type": "datetime",
                     "edges": [str(pd.Timestamp(int(e))) for e in edges],
@@ -78,7 +86,9 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
         else:
             counts = values.astype(str).value_counts()
             if len(counts):
-                row.update(top=str(counts.index[0]), top_pct=100.0 * float(counts.iloc[0]) / n)
+                row.update(
+                    top=str(counts.index[0]), top_pct=100.0 * float(counts.iloc[0]) / n
+                )
             if spec.kind in ("categorical", "boolean"):
                 top = counts.head(_TOP)
                 other = int(counts.iloc[_TOP:].sum())
@@ -86,7 +96,8 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
                 hists[spec.name] = {
                     "type": "categorical",
                     "labels": labels,
-                    "counts": [int(c) for c in top.tolist()] + ([other] if other else []),
+                    "counts": [int(c) for c in top.tolist()]
+                    + ([other] if other else []),
                 }
         rows.append(row)
     return {"n_rows": n, "n_cols": frame.shape[1], "columns": rows, "histograms": hists}
@@ -154,7 +165,9 @@ class Profile(Displayable):
         frame = self.to_frame().reset_index()
         keep = [c for c in ("column", "kind", "role", "missing_pct", "unique", "mean", "std", "min",
                             "median", "max", "top", "top_pct") if c in frame.columns]  # fmt: skip
-        stats = frame[keep].rename(columns={"missing_pct": "missing %", "top_pct": "top %"})
+        stats = frame[keep].rename(
+            columns={"missing_pct": "missing %", "top_pct": "top %"}
+        )
         worst = frame.sort_values("missing_pct", ascending=False).iloc[0]
         summary = f"{p['n_rows']:,} rows x {p['n_cols']} columns; "
         if worst["missing_pct"] > 0:

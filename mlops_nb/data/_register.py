@@ -38,7 +38,7 @@ def register_frame(
     target: str | None = _UNSET,
     sensitive: str | Sequence[str] | None = _UNSET,
     time: str | None = _UNSET,
-    id: str | None = _UNSET,  # noqa: A002
+    id: str | None = _UNSET,
     kinds: Mapping[str, str] | None = None,
     parents: Sequence[tuple[str, int]] | None = None,
     operation: str = "register",
@@ -67,7 +67,11 @@ def register_frame(
         old = Schema.from_dict(json.loads(inherit_from["schema"]))
         for role, value in old.roles().items():
             if roles[role] is _UNSET:
-                col_ok = all(c in frame.columns for c in (value if isinstance(value, list) else [value]) if c)
+                col_ok = all(
+                    c in frame.columns
+                    for c in (value if isinstance(value, list) else [value])
+                    if c
+                )
                 roles[role] = value if col_ok else ([] if role == "sensitive" else None)
         old_kinds = {  # keep kinds (and so user overrides) of columns whose dtype is unchanged
             c.name: c.kind for c in old.columns
@@ -83,14 +87,22 @@ def register_frame(
     data = to_parquet_bytes(frame, what=what)
     artifact = store.put_blob(data, media_type=PARQUET)  # the blob lands before the row
     with store.write() as conn:
-        row = _row_by_hash(project, name, digest_hash, conn)  # another kernel may have won
+        row = _row_by_hash(
+            project, name, digest_hash, conn
+        )  # another kernel may have won
         if row is None:
-            version = 1 + conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?", (name,)
-            ).fetchone()[0]
+            version = (
+                1
+                + conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?",
+                    (name,),
+                ).fetchone()[0]
+            )
             if auto_parent:  # decided under the lock: another kernel may have added one
                 parents = [(name, version - 1)] if version > 1 else []
-            if not store.artifacts.exists(artifact):  # gc() in another kernel removed it
+            if not store.artifacts.exists(
+                artifact
+            ):  # gc() in another kernel removed it
                 store.put_blob(data, media_type=PARQUET)
             store.record_blob(conn, artifact, len(data), PARQUET)
             record = {
@@ -124,7 +136,8 @@ def register_frame(
 
 def _latest_row(project: Project, name: str) -> sqlite3.Row | None:
     rows = project._store.query(
-        "SELECT * FROM asset_versions WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+        "SELECT * FROM asset_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
+        (name,),
     )
     return rows[0] if rows else None
 
@@ -146,15 +159,21 @@ def asset_row(project: Project, name: str, version: int | None = None) -> sqlite
         row = _latest_row(project, name)
     else:
         rows = project._store.query(
-            "SELECT * FROM asset_versions WHERE name = ? AND version = ?", (name, int(version))
+            "SELECT * FROM asset_versions WHERE name = ? AND version = ?",
+            (name, int(version)),
         )
         row = rows[0] if rows else None
     if row is None:
-        names = [r[0] for r in project._store.query("SELECT DISTINCT name FROM asset_versions")]
+        names = [
+            r[0]
+            for r in project._store.query("SELECT DISTINCT name FROM asset_versions")
+        ]
         if name in names:
             versions = [r[0] for r in project._store.query(
                 "SELECT version FROM asset_versions WHERE name = ? ORDER BY version", (name,))]  # fmt: skip
-            msg = f"asset {name!r} has no version {version}; it has versions {versions}."
+            msg = (
+                f"asset {name!r} has no version {version}; it has versions {versions}."
+            )
         else:
             from mlops_nb.errors import did_you_mean
 

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
 KINDS: tuple[str, ...] = ("numeric", "categorical", "boolean", "datetime", "text", "id")
-_DATE_RE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d{1,2}:\d{2}.*)?$")
+_DATE_RE = re.compile(
+    r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d{1,2}:\d{2}.*)?$"
+)
 _ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|^uuid$|_uuid$)", re.IGNORECASE)
 
 
@@ -128,7 +130,9 @@ def _check_column(frame: pd.DataFrame, param: str, column: Any) -> str:
             f"{param}={column!r}: column not found. Available columns: "
             f"{listing(frame.columns)}.{did_you_mean(str(column), map(str, frame.columns))}"
         )
-        raise SchemaError(msg, [{"parameter": param, "column": column, "problem": "not found"}])
+        raise SchemaError(
+            msg, [{"parameter": param, "column": column, "problem": "not found"}]
+        )
     return str(column)
 
 
@@ -172,7 +176,7 @@ def infer_schema(
     target: str | None = None,
     sensitive: str | Sequence[str] | None = None,
     time: str | None = None,
-    id: str | None = None,  # noqa: A002 - the ecosystem's word for it
+    id: str | None = None,
     kinds: Mapping[str, str] | None = None,
 ) -> Schema:
     """Infer a :class:`Schema` for ``frame`` and apply roles and kind overrides.
@@ -211,25 +215,39 @@ def infer_schema(
     target = check("target", target) if target is not None else None
     time = check("time", time) if time is not None else None
     id_col = check("id", id) if id is not None else None
-    sens_list: Iterable[Any] = [sensitive] if isinstance(sensitive, str) else (sensitive or [])
+    sens_list: Iterable[Any] = (
+        [sensitive] if isinstance(sensitive, str) else (sensitive or [])
+    )
     sens = tuple(s for s in (check("sensitive", c) for c in sens_list) if s is not None)
     overrides = dict(kinds or {})
     for col, kind in overrides.items():
         check(f"kinds[{col!r}]", col)
         if kind not in KINDS:
-            problems.append({"parameter": f"kinds[{col!r}]", "column": col, "problem": "unknown kind"})
-            messages.append(f"kinds[{col!r}]={kind!r}: unknown kind; use one of {listing(KINDS)}.")
+            problems.append(
+                {
+                    "parameter": f"kinds[{col!r}]",
+                    "column": col,
+                    "problem": "unknown kind",
+                }
+            )
+            messages.append(
+                f"kinds[{col!r}]={kind!r}: unknown kind; use one of {listing(KINDS)}."
+            )
     roles: dict[str, str] = {}
     for role, col in (("target", target), ("time", time), ("id", id_col)):
         if col is None:
             continue
         if col in roles:
             problems.append({"parameter": role, "column": col, "problem": "two roles"})
-            messages.append(f"{role}={col!r}: column already has the role {roles[col]!r}.")
+            messages.append(
+                f"{role}={col!r}: column already has the role {roles[col]!r}."
+            )
         roles[col] = role
     for col in sens:
         if col in roles:
-            problems.append({"parameter": "sensitive", "column": col, "problem": "two roles"})
+            problems.append(
+                {"parameter": "sensitive", "column": col, "problem": "two roles"}
+            )
             messages.append(
                 f"sensitive={col!r}: column already has the role {roles[col]!r}; a "
                 "sensitive attribute cannot also be the target, time or id."
@@ -241,9 +259,17 @@ def infer_schema(
     columns = []
     for name in frame.columns:
         series = frame[name]
-        kind = overrides.get(name) or ("id" if name == id_col else infer_kind(series, str(name)))
-        columns.append(ColumnSpec(str(name), kind, str(series.dtype), roles.get(name, "")))
-    task = _task(frame[target], dict((c.name, c.kind) for c in columns)[target]) if target else None
+        kind = overrides.get(name) or (
+            "id" if name == id_col else infer_kind(series, str(name))
+        )
+        columns.append(
+            ColumnSpec(str(name), kind, str(series.dtype), roles.get(name, ""))
+        )
+    task = (
+        _task(frame[target], dict((c.name, c.kind) for c in columns)[target])
+        if target
+        else None
+    )
     return Schema(tuple(columns), target, sens, time, id_col, task)
 
 

@@ -20,7 +20,14 @@ from typing import Any
 
 from mlops_nb.errors import UnsupportedFormatError, did_you_mean, listing
 
-NAMES = ("lightgbm", "logistic", "linear", "hist_gradient_boosting", "random_forest", "ebm")
+NAMES = (
+    "lightgbm",
+    "logistic",
+    "linear",
+    "hist_gradient_boosting",
+    "random_forest",
+    "ebm",
+)
 
 
 def _defaults(name: str, task: str, seed: int) -> tuple[str, str, dict[str, Any]]:
@@ -36,14 +43,18 @@ def _defaults(name: str, task: str, seed: int) -> tuple[str, str, dict[str, Any]
     if name == "linear" and not clf:
         return "sklearn.linear_model.Ridge", "linear", {"alpha": 1.0}
     if name == "hist_gradient_boosting":
-        path = "sklearn.ensemble.HistGradientBoosting" + ("Classifier" if clf else "Regressor")
+        path = "sklearn.ensemble.HistGradientBoosting" + (
+            "Classifier" if clf else "Regressor"
+        )
         return path, "tree", {"random_state": seed}
     if name == "random_forest":
         path = "sklearn.ensemble.RandomForest" + ("Classifier" if clf else "Regressor")
         return path, "tree", {"n_estimators": 200, "random_state": seed, "n_jobs": 2,
                               "min_samples_leaf": 2}  # fmt: skip
     if name == "ebm":
-        path = "interpret.glassbox.ExplainableBoosting" + ("Classifier" if clf else "Regressor")
+        path = "interpret.glassbox.ExplainableBoosting" + (
+            "Classifier" if clf else "Regressor"
+        )
         return path, "tree", {"interactions": 0, "outer_bags": 2, "inner_bags": 0,
                               "random_state": seed, "n_jobs": 2}  # fmt: skip
     if name in ("logistic", "linear"):
@@ -89,5 +100,7 @@ def make_estimator(
     if params:
         est.set_params(**params)
     name = type(est).__name__
-    linear = any(k in name for k in ("Logistic", "Linear", "Ridge", "Lasso", "SVC", "SVR", "MLP"))
+    linear = any(
+        k in name for k in ("Logistic", "Linear", "Ridge", "Lasso", "SVC", "SVR", "MLP")
+    )
     return est, name, "linear" if linear else "tree"

@@ -36,7 +36,9 @@ def _thin(*arrays: Any) -> list[list[float]]:
     return [np.asarray(a)[idx].astype(float).tolist() for a in arrays]
 
 
-def confusion_grid(positive: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def confusion_grid(
+    positive: np.ndarray, scores: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
     """Counts (tp, fp, fn, tn) for the decision ``score >= t`` at each threshold."""
     import numpy as np
 
@@ -51,7 +53,9 @@ def confusion_grid(positive: np.ndarray, scores: np.ndarray, thresholds: np.ndar
     return np.stack([tp, fp, fn, tn], axis=1)
 
 
-def _value_section(model: Model, y: pd.Series, proba: np.ndarray) -> dict[str, Any] | None:
+def _value_section(
+    model: Model, y: pd.Series, proba: np.ndarray
+) -> dict[str, Any] | None:
     import numpy as np
 
     from mlops_nb.business._canvas import current_canvas
@@ -61,11 +65,15 @@ def _value_section(model: Model, y: pd.Series, proba: np.ndarray) -> dict[str, A
         return None
     classes = model.classes or []
     pos_class = canvas.positive_class
-    matches = [i for i, c in enumerate(classes) if c == pos_class or str(c) == str(pos_class)]
+    matches = [
+        i for i, c in enumerate(classes) if c == pos_class or str(c) == str(pos_class)
+    ]
     if not matches:
-        return {"error": f"the canvas's positive class {pos_class!r} is not a class of the model ({classes})."}
+        return {
+            "error": f"the canvas's positive class {pos_class!r} is not a class of the model ({classes})."
+        }
     scores = proba[:, matches[0]]
-    positive = (y.astype(object).to_numpy() == classes[matches[0]])
+    positive = y.astype(object).to_numpy() == classes[matches[0]]
     thresholds = np.linspace(0, 1, GRID)
     grid = confusion_grid(positive, scores, thresholds)
     best_t, best_value, best_conf = canvas.best_threshold(positive, scores)
@@ -73,7 +81,7 @@ def _value_section(model: Model, y: pd.Series, proba: np.ndarray) -> dict[str, A
     default = grid[GRID // 2]
     return {
         "canvas_version": canvas.version, "currency": canvas.currency,
-        "positive_class": pos_class, "n": int(len(y)),
+        "positive_class": pos_class, "n": len(y),
         "best_threshold": float(best_t), "best_value": float(best_value),
         "best_confusion": {k: int(v) for k, v in dict(best_conf).items()},
         "best_per_1000": float(canvas.value_per_1000(**{k: int(v) for k, v in dict(best_conf).items()})),
@@ -83,7 +91,9 @@ def _value_section(model: Model, y: pd.Series, proba: np.ndarray) -> dict[str, A
     }  # fmt: skip
 
 
-def _segments(model: Model, frame: pd.DataFrame, y: pd.Series, out: np.ndarray, column: str) -> list[dict[str, Any]]:
+def _segments(
+    model: Model, frame: pd.DataFrame, y: pd.Series, out: np.ndarray, column: str
+) -> list[dict[str, Any]]:
     import numpy as np
 
     rows = []
@@ -98,17 +108,25 @@ def _segments(model: Model, frame: pd.DataFrame, y: pd.Series, out: np.ndarray, 
             pred = np.asarray(model.classes)[out[m].argmax(axis=1)]
             row["accuracy"] = float((pred == yy.astype(object).to_numpy()).mean())
             if model.task == "binary":
-                row["positive rate"] = float((yy.astype(object) == model.classes[1]).mean())
+                row["positive rate"] = float(
+                    (yy.astype(object) == model.classes[1]).mean()
+                )
                 row["predicted positive"] = float((pred == model.classes[1]).mean())
                 if yy.nunique() == 2:
                     from sklearn.metrics import roc_auc_score
 
-                    row["roc_auc"] = float(roc_auc_score(yy.astype(object) == model.classes[1], out[m][:, 1]))
+                    row["roc_auc"] = float(
+                        roc_auc_score(
+                            yy.astype(object) == model.classes[1], out[m][:, 1]
+                        )
+                    )
         rows.append(row)
     return rows
 
 
-def evaluate(model: Model, data: DataAsset, *, segment: str | None = None) -> Evaluation:
+def evaluate(
+    model: Model, data: DataAsset, *, segment: str | None = None
+) -> Evaluation:
     """Compute (or fetch the stored) evaluation of ``model`` on ``data``."""
     import numpy as np
     from sklearn.calibration import calibration_curve
@@ -119,15 +137,21 @@ def evaluate(model: Model, data: DataAsset, *, segment: str | None = None) -> Ev
 
     what = f"{model.label}.evaluate"
     if not isinstance(data, DataAsset):
-        raise ValidationError(f"{what}: data must be a DataAsset (register it with proj.data first).")
+        raise ValidationError(
+            f"{what}: data must be a DataAsset (register it with proj.data first)."
+        )
     target = model.recipe["target"]
     if target not in data.schema.names:
-        raise SchemaError(f"{what}: {data.label} has no {target!r} column; evaluation needs labels.")
+        raise SchemaError(
+            f"{what}: {data.label} has no {target!r} column; evaluation needs labels."
+        )
     segment = segment or (data.schema.sensitive[0] if data.schema.sensitive else None)
     if segment is not None and segment not in data.schema.names:
         from mlops_nb.errors import did_you_mean
 
-        raise SchemaError(f"{what}: segment={segment!r} is not a column.{did_you_mean(segment, data.schema.names)}")
+        raise SchemaError(
+            f"{what}: segment={segment!r} is not a column.{did_you_mean(segment, data.schema.names)}"
+        )
     canvas = current_canvas(model.project)
     key = f"evaluation:{data.name}@{data.version}:segment={segment}:canvas={canvas.version if canvas else 0}"
     stored = model.project._report("model", model.id, key)
@@ -137,25 +161,36 @@ def evaluate(model: Model, data: DataAsset, *, segment: str | None = None) -> Ev
     frame = frame[frame[target].notna()]
     y = frame[target]
     payload: dict[str, Any] = {"model": model.label, "data": data.label, "task": model.task,
-                               "segment": segment, "n": int(len(y))}  # fmt: skip
+                               "segment": segment, "n": len(y)}  # fmt: skip
     if model.task == "regression":
         pred = model.predict(frame)
         payload["metrics"] = regression_metrics(y, pred)
         pts = np.unique(np.linspace(0, len(y) - 1, min(len(y), 2000)).astype(int))
-        payload["residuals"] = {"y": y.to_numpy()[pts].astype(float).tolist(), "pred": pred[pts].astype(float).tolist()}
+        payload["residuals"] = {
+            "y": y.to_numpy()[pts].astype(float).tolist(),
+            "pred": pred[pts].astype(float).tolist(),
+        }
         out = pred
     else:
         proba = model.predict_proba(frame)
         payload["metrics"] = classification_metrics(y, proba, model.classes)
         pred = np.asarray(model.classes)[proba.argmax(axis=1)]
         labels = [str(c) for c in model.classes]
-        cm = [[int(((y.astype(object).to_numpy() == a) & (pred == b)).sum()) for b in model.classes] for a in model.classes]
+        cm = [
+            [
+                int(((y.astype(object).to_numpy() == a) & (pred == b)).sum())
+                for b in model.classes
+            ]
+            for a in model.classes
+        ]
         payload["confusion"] = {"labels": labels, "matrix": cm}
         if model.task == "binary" and y.nunique() == 2:
             pos = (y.astype(object) == model.classes[1]).to_numpy()
             fpr, tpr, _ = roc_curve(pos, proba[:, 1])
             prec, rec, _ = precision_recall_curve(pos, proba[:, 1])
-            obs, mean_pred = calibration_curve(pos, proba[:, 1], n_bins=10, strategy="quantile")
+            obs, mean_pred = calibration_curve(
+                pos, proba[:, 1], n_bins=10, strategy="quantile"
+            )
             payload["curves"] = {"roc": _thin(fpr, tpr), "pr": _thin(rec, prec),
                                  "calibration": [mean_pred.tolist(), obs.tolist()]}  # fmt: skip
         payload["value"] = _value_section(model, y, proba)
@@ -205,7 +240,11 @@ class Evaluation(Displayable):
 
     def headline(self) -> list[str]:
         """The metrics to show first."""
-        keys = ["roc_auc", "pr_auc", "accuracy", "f1", "log_loss"] if self.task != "regression" else ["rmse", "mae", "r2"]
+        keys = (
+            ["roc_auc", "pr_auc", "accuracy", "f1", "log_loss"]
+            if self.task != "regression"
+            else ["rmse", "mae", "r2"]
+        )
         return [k for k in keys if k in self.metrics]
 
     def primary(self) -> tuple[str, float]:
@@ -225,8 +264,13 @@ class Evaluation(Displayable):
         """Money value per 1,000 cases and the confusion counts at a threshold on the grid."""
         v = self.value
         if not v or "grid" not in v:
-            raise ValidationError("this evaluation has no value canvas: set one with proj.canvas(...) and evaluate again.")
-        i = min(range(len(v["grid"]["thresholds"])), key=lambda j: abs(v["grid"]["thresholds"][j] - threshold))
+            raise ValidationError(
+                "this evaluation has no value canvas: set one with proj.canvas(...) and evaluate again."
+            )
+        i = min(
+            range(len(v["grid"]["thresholds"])),
+            key=lambda j: abs(v["grid"]["thresholds"][j] - threshold),
+        )
         tp, fp, fn, tn = v["grid"]["counts"][i]
         return {"threshold": v["grid"]["thresholds"][i], "per_1000": v["grid"]["per_1000"][i],
                 "tp": tp, "fp": fp, "fn": fn, "tn": tn}  # fmt: skip
@@ -238,27 +282,47 @@ class Evaluation(Displayable):
 
         p = self.payload
         fig = go.Figure()
-        layout: dict[str, Any] = {"template": "plotly_white", "height": 320, "margin": {"l": 50, "r": 10, "t": 40, "b": 40}}
+        layout: dict[str, Any] = {
+            "template": "plotly_white",
+            "height": 320,
+            "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+        }
         if kind == "roc" and "curves" in p:
             x, y = p["curves"]["roc"]
             fig.add_scatter(x=x, y=y, name="ROC", line={"color": "#4c78a8"})
-            fig.add_scatter(x=[0, 1], y=[0, 1], name="chance", line={"dash": "dot", "color": "#999"})
+            fig.add_scatter(
+                x=[0, 1], y=[0, 1], name="chance", line={"dash": "dot", "color": "#999"}
+            )
             layout.update(title=f"ROC (AUC {self.metrics.get('roc_auc', float('nan')):.3f})",
                           xaxis_title="false positive rate", yaxis_title="true positive rate")  # fmt: skip
         elif kind == "pr" and "curves" in p:
             x, y = p["curves"]["pr"]
-            fig.add_scatter(x=x, y=y, name="precision-recall", line={"color": "#f58518"})
+            fig.add_scatter(
+                x=x, y=y, name="precision-recall", line={"color": "#f58518"}
+            )
             layout.update(title=f"Precision-recall (AP {self.metrics.get('pr_auc', float('nan')):.3f})",
                           xaxis_title="recall", yaxis_title="precision")  # fmt: skip
         elif kind == "calibration" and "curves" in p:
             x, y = p["curves"]["calibration"]
-            fig.add_scatter(x=x, y=y, mode="lines+markers", name="model", line={"color": "#54a24b"})
-            fig.add_scatter(x=[0, 1], y=[0, 1], name="perfect", line={"dash": "dot", "color": "#999"})
+            fig.add_scatter(
+                x=x, y=y, mode="lines+markers", name="model", line={"color": "#54a24b"}
+            )
+            fig.add_scatter(
+                x=[0, 1],
+                y=[0, 1],
+                name="perfect",
+                line={"dash": "dot", "color": "#999"},
+            )
             layout.update(title="Calibration", xaxis_title="mean predicted probability",
                           yaxis_title="observed frequency")  # fmt: skip
         elif kind == "value" and self.value and "grid" in self.value:
             v = self.value
-            fig.add_scatter(x=v["grid"]["thresholds"], y=v["grid"]["per_1000"], name="value", line={"color": "#4c78a8"})
+            fig.add_scatter(
+                x=v["grid"]["thresholds"],
+                y=v["grid"]["per_1000"],
+                name="value",
+                line={"color": "#4c78a8"},
+            )
             fig.add_scatter(x=[v["best_threshold"]], y=[v["best_per_1000"]], mode="markers", name="best",
                             marker={"size": 11, "color": "#e45756"})  # fmt: skip
             layout.update(title=f"Money value per 1,000 cases ({v['currency']}) by threshold",
@@ -267,9 +331,15 @@ class Evaluation(Displayable):
             r = p["residuals"]
             fig.add_scatter(x=r["pred"], y=[a - b for a, b in zip(r["y"], r["pred"], strict=True)], mode="markers",
                             marker={"size": 4, "opacity": 0.5}, name="residual")  # fmt: skip
-            layout.update(title="Residuals", xaxis_title="predicted", yaxis_title="actual - predicted")
+            layout.update(
+                title="Residuals",
+                xaxis_title="predicted",
+                yaxis_title="actual - predicted",
+            )
         else:
-            raise ValidationError(f"Evaluation.plot(kind={kind!r}): no such chart for this evaluation.")
+            raise ValidationError(
+                f"Evaluation.plot(kind={kind!r}): no such chart for this evaluation."
+            )
         fig.update_layout(**layout)
         return fig
 
@@ -283,7 +353,9 @@ class Evaluation(Displayable):
                                  f"decided {pos}": [counts["tp"], counts["fp"]],
                                  "decided other": [counts["fn"], counts["tn"]]})  # fmt: skip
         c = self.payload["confusion"]
-        frame = pd.DataFrame(c["matrix"], columns=[f"predicted {x}" for x in c["labels"]])
+        frame = pd.DataFrame(
+            c["matrix"], columns=[f"predicted {x}" for x in c["labels"]]
+        )
         frame.insert(0, "", [f"actual {x}" for x in c["labels"]])
         return frame
 
@@ -291,13 +363,24 @@ class Evaluation(Displayable):
         import pandas as pd
 
         p = self.payload
-        metrics = pd.DataFrame({"metric": list(self.metrics), "value": list(self.metrics.values())})
+        metrics = pd.DataFrame(
+            {"metric": list(self.metrics), "value": list(self.metrics.values())}
+        )
         tabs = [Tab("Metrics", [KeyValues([("model", self.model_label), ("data", self.data_label),
                                            ("rows", p["n"])]), Table(metrics)])]  # fmt: skip
         if self.task == "regression":
             tabs.append(Tab("Residuals", [Figure(self.plot("residuals"))]))
         else:
-            tabs.append(Tab("Confusion", [Table(self._confusion_table(), caption="at the most likely class")]))
+            tabs.append(
+                Tab(
+                    "Confusion",
+                    [
+                        Table(
+                            self._confusion_table(), caption="at the most likely class"
+                        )
+                    ],
+                )
+            )
             if "curves" in p:
                 tabs.append(Tab("Curves", [Figure(self.plot("roc")), Figure(self.plot("pr")),
                                            Figure(self.plot("calibration"))]))  # fmt: skip
@@ -322,7 +405,9 @@ class Evaluation(Displayable):
         summary = f"{key} {val:.3f} on {p['n']:,} rows"
         if v and "best_per_1000" in v:
             summary += f"; {v['best_per_1000']:,.0f} {v['currency']} per 1,000 cases at threshold {v['best_threshold']:.2f}"
-        return View("Evaluation", f"{self.model_label} on {self.data_label}", summary, [], tabs)
+        return View(
+            "Evaluation", f"{self.model_label} on {self.data_label}", summary, [], tabs
+        )
 
     def widget(self) -> Any:
         """The live view, with a threshold slider that updates value and confusion matrix."""
@@ -343,7 +428,8 @@ class Evaluation(Displayable):
             at = self.value_at(slider.value)
             out.value = (
                 f"<div><b>{at['per_1000']:,.2f} {v['currency']}</b> per 1,000 cases at threshold "
-                f"{at['threshold']:.2f}</div>" + table_html(Table(self._confusion_table(at)))
+                f"{at['threshold']:.2f}</div>"
+                + table_html(Table(self._confusion_table(at)))
             )
 
         slider.observe(update, names="value")
@@ -351,6 +437,11 @@ class Evaluation(Displayable):
         tabs = box.children[1]
         titles = [tabs.get_title(i) for i in range(len(tabs.children))]
         page = tabs.children[titles.index("Value")]
-        page.children = (w.VBox([slider, out], layout=w.Layout(border="1px solid #ddd", padding="6px")), *page.children)
+        page.children = (
+            w.VBox(
+                [slider, out], layout=w.Layout(border="1px solid #ddd", padding="6px")
+            ),
+            *page.children,
+        )
         box.threshold_slider, box.value_html = slider, out  # for tests and notebooks
         return box

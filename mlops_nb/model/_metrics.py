@@ -16,7 +16,9 @@ HIGHER_IS_BETTER = {
 }  # fmt: skip
 
 
-def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any]) -> dict[str, float]:
+def classification_metrics(
+    y_true: Any, proba: np.ndarray, classes: list[Any]
+) -> dict[str, float]:
     """Accuracy, balanced accuracy, ROC AUC, PR AUC, F1, log loss (and Brier for binary)."""
     import numpy as np
     from sklearn import metrics as m
@@ -38,7 +40,9 @@ def classification_metrics(y_true: Any, proba: np.ndarray, classes: list[Any]) -
     else:
         present = set(y_obj.tolist())
         if present == set(classes):
-            out["roc_auc"] = m.roc_auc_score(y_obj, proba, multi_class="ovr", labels=list(classes))
+            out["roc_auc"] = m.roc_auc_score(
+                y_obj, proba, multi_class="ovr", labels=list(classes)
+            )
         out["f1"] = m.f1_score(y_obj, pred, average="macro", zero_division=0)
     return {k: float(v) for k, v in out.items()}
 

@@ -22,8 +22,15 @@ if TYPE_CHECKING:
 class Predictor:
     """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster."""
 
-    def __init__(self, flavor: str, objects: dict[str, Any], task: str, classes: list[Any] | None):
-        self.flavor, self.objects, self.task, self.classes = flavor, objects, task, classes
+    def __init__(
+        self, flavor: str, objects: dict[str, Any], task: str, classes: list[Any] | None
+    ):
+        self.flavor, self.objects, self.task, self.classes = (
+            flavor,
+            objects,
+            task,
+            classes,
+        )
 
     def proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes``."""
@@ -69,7 +76,10 @@ class Model(Displayable):
     created_by: str
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and (self.project.path, self.id) == (other.project.path, other.id)
+        return isinstance(other, Model) and (self.project.path, self.id) == (
+            other.project.path,
+            other.id,
+        )
 
     def __hash__(self) -> int:
         return hash((str(self.project.path), self.id))
@@ -106,7 +116,10 @@ class Model(Displayable):
             from mlops_nb.model._persist import load_booster, load_skops
 
             # every file is read and verified before any parser sees any of them
-            blobs = {key: self.project._store.read_blob(digest) for key, digest in self.artifacts.items()}
+            blobs = {
+                key: self.project._store.read_blob(digest)
+                for key, digest in self.artifacts.items()
+            }
             objects = {
                 key: load_booster(data, artifact=self.artifacts[key]) if key == "booster"
                 else load_skops(data, artifact=self.artifacts[key])
@@ -120,7 +133,11 @@ class Model(Displayable):
         from mlops_nb.data import DataAsset
 
         frame = X.frame if isinstance(X, DataAsset) else X
-        return prepare_X(frame, Features.from_dict(self.recipe["features"]), what=f"{self.label}.{what}")
+        return prepare_X(
+            frame,
+            Features.from_dict(self.recipe["features"]),
+            what=f"{self.label}.{what}",
+        )
 
     def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Predicted labels (classification) or values (regression) for each row.
@@ -177,7 +194,14 @@ class Model(Displayable):
         """
         from mlops_nb.model._registry import promote
 
-        return promote(self, stage, reason=reason, data=data, tolerance=tolerance, min_metrics=min_metrics)
+        return promote(
+            self,
+            stage,
+            reason=reason,
+            data=data,
+            tolerance=tolerance,
+            min_metrics=min_metrics,
+        )
 
     # -- later stages: each lives in its own package and is imported when first used ----
     def monitor(self, reference: DataAsset, **options: Any) -> Any:
@@ -257,12 +281,17 @@ class Model(Displayable):
             ("seed", r.get("seed")), ("training time", f"{self.metrics['duration_s']:.2f} s"),
             ("created", f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}"),
         ])  # fmt: skip
-        metrics = pd.DataFrame({"metric": list(v["metrics"]), "value": list(v["metrics"].values())})
+        metrics = pd.DataFrame(
+            {"metric": list(v["metrics"]), "value": list(v["metrics"].values())}
+        )
         tabs = [Tab("Overview", [overview]),
                 Tab("Metrics", [Text(f"Validation: {v['scheme']}.", "muted"), Table(metrics)])]  # fmt: skip
         evals = self.evaluations()
         if evals:
-            rows = [{"data": e.data_label, **{k: e.metrics.get(k) for k in e.headline()}} for e in evals]
+            rows = [
+                {"data": e.data_label, **{k: e.metrics.get(k) for k in e.headline()}}
+                for e in evals
+            ]
             tabs.append(Tab("Evaluations", [Table(pd.DataFrame(rows))]))
         edges = [(d, "train", self.label) for d in self.data]
         if self.lineage.get("parent_model"):
@@ -280,7 +309,9 @@ class Model(Displayable):
         if key in v["metrics"]:
             primary = key
         summary = f"{r['estimator']} on {', '.join(self.data)}; {primary} {v['metrics'][primary]:.3f} ({v['scheme']})"
-        tone = {"production": "ok", "staging": "info", "archived": "muted"}.get(self.stage, "warning")
+        tone = {"production": "ok", "staging": "info", "archived": "muted"}.get(
+            self.stage, "warning"
+        )
         return View("Model", self.label, summary, [(self.stage, tone)], tabs)
 
 

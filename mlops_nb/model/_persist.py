@@ -57,7 +57,9 @@ def sniff(data: bytes, *, artifact: str) -> str:
         return "skops"
     if head.startswith(_LGB_MAGIC):
         return "lightgbm"
-    msg = f"artifact {artifact} is in no format mlops_nb loads (skops or LightGBM text)."
+    msg = (
+        f"artifact {artifact} is in no format mlops_nb loads (skops or LightGBM text)."
+    )
     raise UnsupportedFormatError(msg)
 
 
@@ -70,14 +72,18 @@ def load_skops(data: bytes, *, artifact: str) -> Any:
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as err:
-        raise UnsafeFormatError(f"artifact {artifact} is not a readable skops file: {err}") from err
+        raise UnsafeFormatError(
+            f"artifact {artifact} is not a readable skops file: {err}"
+        ) from err
     refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if refused:
         msg = (
             f"artifact {artifact} contains type(s) {listing(refused)} that are not on "
             "mlops_nb's trusted list; refusing to load it (it could run code)."
         )
-        raise UnsafeFormatError(msg, [{"artifact": artifact, "type": t} for t in refused])
+        raise UnsafeFormatError(
+            msg, [{"artifact": artifact, "type": t} for t in refused]
+        )
     return sio.loads(data, trusted=sorted(set(untrusted)))
 
 
@@ -91,5 +97,7 @@ def load_booster(data: bytes, *, artifact: str) -> Any:
     import lightgbm as lgb
 
     if sniff(data, artifact=artifact) != "lightgbm":
-        raise UnsupportedFormatError(f"artifact {artifact} is not a LightGBM text model.")
+        raise UnsupportedFormatError(
+            f"artifact {artifact} is not a LightGBM text model."
+        )
     return lgb.Booster(model_str=data.decode("utf-8"))

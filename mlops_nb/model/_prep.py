@@ -90,16 +90,25 @@ def prepare_X(frame: pd.DataFrame, features: Features, *, what: str) -> pd.DataF
             converted = pd.to_numeric(col, errors="coerce")
             bad = converted.isna() & col.notna()
             if bad.any():
-                problems.append({"column": name, "problem": f"not numeric, e.g. {col[bad].iloc[0]!r}"})
+                problems.append(
+                    {
+                        "column": name,
+                        "problem": f"not numeric, e.g. {col[bad].iloc[0]!r}",
+                    }
+                )
                 continue
             col = converted
         out[name] = col.astype("float64")
     if problems:
-        msg = f"{what}: " + "; ".join(f"column {p['column']!r} is {p['problem']}" for p in problems)
+        msg = f"{what}: " + "; ".join(
+            f"column {p['column']!r} is {p['problem']}" for p in problems
+        )
         raise SchemaError(msg, problems)
     for name in features.categorical:
         col = frame[name]
-        out[name] = col.astype(object).where(col.notna(), MISSING).astype(str).astype(object)
+        out[name] = (
+            col.astype(object).where(col.notna(), MISSING).astype(str).astype(object)
+        )
     return pd.DataFrame(out, index=frame.index)
 
 

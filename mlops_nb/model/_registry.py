@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.errors import GateError, NotFoundError, ValidationError, did_you_mean, listing
+from mlops_nb.errors import (
+    GateError,
+    NotFoundError,
+    ValidationError,
+    did_you_mean,
+    listing,
+)
 from mlops_nb.model._metrics import HIGHER_IS_BETTER
 from mlops_nb.store._db import now
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
@@ -41,7 +47,9 @@ GateCheck = Callable[["Model", str, dict[str, Any]], "GateResult | tuple[bool, s
 _GATES: dict[str, tuple[GateCheck, tuple[str, ...]]] = {}
 
 
-def register_gate(name: str, check: GateCheck, *, stages: Sequence[str] = ("production",)) -> None:
+def register_gate(
+    name: str, check: GateCheck, *, stages: Sequence[str] = ("production",)
+) -> None:
     """Add a promotion gate (registering the same name again replaces it).
 
     Parameters
@@ -56,7 +64,9 @@ def register_gate(name: str, check: GateCheck, *, stages: Sequence[str] = ("prod
     """
     bad = [s for s in stages if s not in STAGES]
     if bad:
-        raise ValidationError(f"register_gate(stages={list(stages)!r}): unknown stage(s) {listing(bad)}.")
+        raise ValidationError(
+            f"register_gate(stages={list(stages)!r}): unknown stage(s) {listing(bad)}."
+        )
     _GATES[name] = (check, tuple(stages))
 
 
@@ -67,7 +77,9 @@ def unregister_gate(name: str) -> None:
 
 def _check_stage(stage: str) -> None:
     if stage not in STAGES:
-        raise ValidationError(f"unknown stage {stage!r}; use one of {listing(STAGES)}.{did_you_mean(stage, STAGES)}")
+        raise ValidationError(
+            f"unknown stage {stage!r}; use one of {listing(STAGES)}.{did_you_mean(stage, STAGES)}"
+        )
 
 
 def _evaluation_data(model: Model, data: DataAsset | None) -> DataAsset | None:
@@ -86,7 +98,9 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
     champion = current_stage_model(model.project, model.name, "production")
     if champion == model:
         champion = None
-    needs_eval = stage in ("staging", "production") and (min_metrics or (stage == "production" and champion))
+    needs_eval = stage in ("staging", "production") and (
+        min_metrics or (stage == "production" and champion)
+    )
     ev = None
     if needs_eval:
         if data is None:
@@ -102,7 +116,11 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
                                           f"unknown metric {metric!r}; available: {listing(ev.metrics)}"))  # fmt: skip
                 continue
             value = ev.metrics[metric]
-            ok = value >= threshold if HIGHER_IS_BETTER.get(metric, True) else value <= threshold
+            ok = (
+                value >= threshold
+                if HIGHER_IS_BETTER.get(metric, True)
+                else value <= threshold
+            )
             results.append(GateResult(f"minimum {metric}", ok,
                                       f"{metric} {value:.4f} {'meets' if ok else 'misses'} the threshold "
                                       f"{threshold} on {ev.data_label}"))  # fmt: skip
@@ -110,7 +128,9 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
         key, ours = ev.primary()
         theirs = champion.evaluate(data).metrics.get(key)  # type: ignore[arg-type]
         if theirs is None:
-            results.append(GateResult("champion", True, f"champion {champion.label} has no {key}"))
+            results.append(
+                GateResult("champion", True, f"champion {champion.label} has no {key}")
+            )
         else:
             higher = HIGHER_IS_BETTER.get(key, True)
             gap = (ours - theirs) if higher else (theirs - ours)
@@ -140,7 +160,11 @@ def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | Non
     project = model.project
     current = project.model(model.name, version=model.version).stage
     data = _evaluation_data(model, data)
-    results = _run_gates(model, stage, data, tolerance, min_metrics, reason) if stage != "archived" else []
+    results = (
+        _run_gates(model, stage, data, tolerance, min_metrics, reason)
+        if stage != "archived"
+        else []
+    )
     failures = [r for r in results if not r.passed]
     store = project._store
     if failures:
@@ -156,7 +180,14 @@ def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | Non
                 "SELECT id, version FROM model_versions WHERE name = ? AND stage = 'production' AND id != ?",
                 (model.name, model.id),
             ).fetchall():
-                _set_stage(conn, row["id"], "production", "archived", f"replaced by v{model.version}", project)
+                _set_stage(
+                    conn,
+                    row["id"],
+                    "production",
+                    "archived",
+                    f"replaced by v{model.version}",
+                    project,
+                )
         if current != stage:
             _set_stage(conn, model.id, current, stage, reason, project)
         store.audit(conn, "promote", f"model:{model.label}", frm=current, to=stage, reason=reason,
@@ -165,7 +196,9 @@ def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | Non
     return PromotionReport(model.label, current, stage, tuple(results), reason)
 
 
-def _set_stage(conn: Any, model_id: int, frm: str, to: str, reason: str, project: Project) -> None:
+def _set_stage(
+    conn: Any, model_id: int, frm: str, to: str, reason: str, project: Project
+) -> None:
     conn.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to, model_id))
     conn.execute(
         "INSERT INTO model_stage_history(model_id, from_stage, to_stage, reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
@@ -194,14 +227,33 @@ def rollback(project: Project, name: str, *, reason: str = "") -> PromotionRepor
         (name, current.id),
     )
     if not rows:
-        raise NotFoundError(f"model {name!r}: no earlier production version to roll back to.")
+        raise NotFoundError(
+            f"model {name!r}: no earlier production version to roll back to."
+        )
     previous = project.model(name, version=rows[0]["version"])
     store = project._store
     with store.write() as conn:
-        _set_stage(conn, current.id, "production", "archived", f"rollback: {reason}", project)
-        _set_stage(conn, previous.id, "archived", "production", f"rollback: {reason}", project)
-        store.audit(conn, "rollback", f"model:{name}", frm=current.label, to=previous.label, reason=reason)
-    return PromotionReport(previous.label, "archived", "production", (), f"rollback from {current.label}: {reason}")
+        _set_stage(
+            conn, current.id, "production", "archived", f"rollback: {reason}", project
+        )
+        _set_stage(
+            conn, previous.id, "archived", "production", f"rollback: {reason}", project
+        )
+        store.audit(
+            conn,
+            "rollback",
+            f"model:{name}",
+            frm=current.label,
+            to=previous.label,
+            reason=reason,
+        )
+    return PromotionReport(
+        previous.label,
+        "archived",
+        "production",
+        (),
+        f"rollback from {current.label}: {reason}",
+    )
 
 
 def stage_history(project: Project, name: str) -> pd.DataFrame:
@@ -213,7 +265,10 @@ def stage_history(project: Project, name: str) -> pd.DataFrame:
         "JOIN model_versions m ON m.id = h.model_id WHERE m.name = ? ORDER BY h.id",
         (name,),
     )
-    return pd.DataFrame([dict(r) for r in rows], columns=["version", "from_stage", "to_stage", "reason", "at", "by"])
+    return pd.DataFrame(
+        [dict(r) for r in rows],
+        columns=["version", "from_stage", "to_stage", "reason", "at", "by"],
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -232,14 +287,27 @@ class PromotionReport(Displayable):
         blocks: list[Any] = [KeyValues([("model", self.model), ("from", self.from_stage), ("to", self.to_stage),
                                         ("reason", self.reason or "—")])]  # fmt: skip
         if self.gates:
-            frame = pd.DataFrame([{"gate": g.gate, "passed": g.passed, "message": g.message} for g in self.gates])
+            frame = pd.DataFrame(
+                [
+                    {"gate": g.gate, "passed": g.passed, "message": g.message}
+                    for g in self.gates
+                ]
+            )
             frame["tone"] = frame["passed"].map({True: "ok", False: "error"})
             blocks.append(Table(frame, tone_column="tone"))
         else:
             blocks.append(Text("No gate applies to this stage change.", "muted"))
-        passed = f"{len(self.gates)} gate(s) passed" if self.gates else "no gate applied"
+        passed = (
+            f"{len(self.gates)} gate(s) passed" if self.gates else "no gate applied"
+        )
         summary = f"{self.from_stage} -> {self.to_stage}; {passed}"
-        return View("Promotion", self.model, summary, [(self.to_stage, "ok")], [Tab("Gates", blocks)])
+        return View(
+            "Promotion",
+            self.model,
+            summary,
+            [(self.to_stage, "ok")],
+            [Tab("Gates", blocks)],
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -261,7 +329,9 @@ class Comparison(Displayable):
         metric_cols = [c for c in t.columns if c.startswith(("validation ", "test "))]
         blocks: list[Any] = [Table(t)]
         if metric_cols:
-            col = next((c for c in metric_cols if c.startswith("test ")), metric_cols[0])
+            col = next(
+                (c for c in metric_cols if c.startswith("test ")), metric_cols[0]
+            )
             colors = ["#54a24b" if s == "production" else "#4c78a8" for s in t["stage"]]
             fig = go.Figure(go.Bar(x=[f"v{v}" for v in t["version"]], y=t[col], marker_color=colors,
                                    text=[f"{x:.4f}" for x in t[col]], textposition="outside"))  # fmt: skip
@@ -270,7 +340,9 @@ class Comparison(Displayable):
             fig.update_layout(title=f"{col} (production in green)", template="plotly_white", height=300,
                               margin={"t": 40, "b": 30}, yaxis_range=[lo - pad, hi + pad])  # fmt: skip
             blocks.append(Figure(fig))
-        summary = f"{len(t)} versions" + (f", evaluated on {self.data_label}" if self.data_label else "")
+        summary = f"{len(t)} versions" + (
+            f", evaluated on {self.data_label}" if self.data_label else ""
+        )
         return View("Comparison", self.name, summary, [], [Tab("Versions", blocks)])
 
 
@@ -278,7 +350,9 @@ def compare(project: Project, name: str, data: DataAsset | None = None) -> Compa
     """Every version of ``name`` with its stage and metrics (evaluated on ``data`` if given)."""
     import pandas as pd
 
-    rows = project._store.query("SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,))
+    rows = project._store.query(
+        "SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,)
+    )
     if not rows:
         raise NotFoundError(f"no model named {name!r} in this project.")
     out = []
@@ -296,6 +370,8 @@ def compare(project: Project, name: str, data: DataAsset | None = None) -> Compa
             for k in ev.headline()[:3]:
                 row[f"test {k}"] = ev.metrics[k]
             if ev.value and "best_per_1000" in ev.value:
-                row[f"value per 1,000 ({ev.value['currency']})"] = round(ev.value["best_per_1000"], 2)
+                row[f"value per 1,000 ({ev.value['currency']})"] = round(
+                    ev.value["best_per_1000"], 2
+                )
         out.append(row)
     return Comparison(name, pd.DataFrame(out), data.label if data is not None else None)

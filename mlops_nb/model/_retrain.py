@@ -62,7 +62,9 @@ def retrain(
     """Retrain model ``name`` on new data with its production recipe; promote if gates pass."""
     from mlops_nb.model._train import train_model
 
-    champion = project.model(name, stage="production")  # NotFoundError names what exists
+    champion = project.model(
+        name, stage="production"
+    )  # NotFoundError names what exists
     recipe = champion.recipe
     from mlops_nb.model._estimators import NAMES
 
@@ -75,7 +77,9 @@ def retrain(
     source = _source_asset(project, champion.lineage["data"][0])
     new = project.data(source.name, data, note=f"new data for retraining {name}")
     stratify = recipe["target"] if recipe["task"] != "regression" else None
-    train_part, test_part = new.split(test=test, seed=recipe.get("seed", 0), stratify=stratify)
+    train_part, test_part = new.split(
+        test=test, seed=recipe.get("seed", 0), stratify=stratify
+    )
     challenger = train_model(
         project, name, train_part, estimator=recipe["estimator"], params=recipe.get("user_params") or None,
         cv=recipe.get("cv"), holdout=recipe.get("holdout", 0.2), seed=recipe.get("seed", 0),
@@ -96,16 +100,24 @@ def retrain(
     return result
 
 
-def write_report(project: Project, result: RetrainResult, html_path: Path) -> dict[str, Path]:
+def write_report(
+    project: Project, result: RetrainResult, html_path: Path
+) -> dict[str, Path]:
     """Run the retraining report notebook and write ``.html`` and ``.json`` side by side."""
     from mlops_nb._report import run_report
 
     if not REPORT_NOTEBOOK.is_file():  # pragma: no cover - packaging error
-        raise NotFoundError(f"the retraining report notebook is missing: {REPORT_NOTEBOOK}")
+        raise NotFoundError(
+            f"the retraining report notebook is missing: {REPORT_NOTEBOOK}"
+        )
     html_path = Path(html_path)
     summary = html_path.with_suffix(".json")
-    summary.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
+    summary.write_text(
+        json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8"
+    )
     params = {"project_dir": str(project.path), "model_name": result.model,
               "summary_path": str(summary.absolute())}  # fmt: skip
-    out = run_report(REPORT_NOTEBOOK, html_path, parameters=params, cwd=html_path.parent)
+    out = run_report(
+        REPORT_NOTEBOOK, html_path, parameters=params, cwd=html_path.parent
+    )
     return {"html": out["html"], "json": summary}

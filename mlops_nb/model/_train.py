@@ -14,7 +14,12 @@ from mlops_nb.errors import SchemaError, ValidationError
 from mlops_nb.model._estimators import make_estimator
 from mlops_nb.model._metrics import classification_metrics, regression_metrics
 from mlops_nb.model._persist import dump_booster, dump_skops
-from mlops_nb.model._prep import Features, features_from_schema, make_preprocessor, prepare_X
+from mlops_nb.model._prep import (
+    Features,
+    features_from_schema,
+    make_preprocessor,
+    prepare_X,
+)
 from mlops_nb.store import validate_name
 from mlops_nb.store._db import now
 
@@ -25,7 +30,15 @@ if TYPE_CHECKING:
     from mlops_nb.data import DataAsset
     from mlops_nb.model._model import Model
 
-_PACKAGES = ("mlops-nb", "numpy", "pandas", "scikit-learn", "lightgbm", "interpret-core", "skops")
+_PACKAGES = (
+    "mlops-nb",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "interpret-core",
+    "skops",
+)
 SKOPS = "application/vnd.skops"
 LGB_TEXT = "text/vnd.lightgbm-model"
 
@@ -38,8 +51,15 @@ def environment() -> dict[str, Any]:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    source = os.environ.get("JPY_SESSION_NAME") or os.environ.get("PAPERMILL_INPUT_PATH")
-    if not source and sys.argv and sys.argv[0] and not sys.argv[0].endswith("ipykernel_launcher.py"):
+    source = os.environ.get("JPY_SESSION_NAME") or os.environ.get(
+        "PAPERMILL_INPUT_PATH"
+    )
+    if (
+        not source
+        and sys.argv
+        and sys.argv[0]
+        and not sys.argv[0].endswith("ipykernel_launcher.py")
+    ):
         source = sys.argv[0]
     return {"python": platform.python_version(), "platform": platform.platform(),
             "packages": versions, "source": source}  # fmt: skip
@@ -51,7 +71,9 @@ def _pipeline(prep: Any, est: Any) -> Any:
     return Pipeline([("prep", prep), ("model", est)])
 
 
-def _scores(pipe: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: list[Any] | None) -> dict[str, float]:
+def _scores(
+    pipe: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: list[Any] | None
+) -> dict[str, float]:
     if task == "regression":
         return regression_metrics(y, pipe.predict(X))
     return classification_metrics(y, pipe.predict_proba(X), classes or [])
@@ -71,13 +93,15 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
 
     clf = task != "regression"
     if cv:
-        splitter = (StratifiedKFold if clf else KFold)(n_splits=int(cv), shuffle=True, random_state=seed)
+        splitter = (StratifiedKFold if clf else KFold)(
+            n_splits=int(cv), shuffle=True, random_state=seed
+        )
         folds = []
         for tr, te in splitter.split(X, y if clf else None):
             p = clone(pipe).fit(X.iloc[tr], y.iloc[tr])
             folds.append(_scores(p, X.iloc[te], y.iloc[te], task, classes))
         keys = folds[0].keys()
-        validation = {"scheme": f"{cv}-fold cross-validation", "rows_fitted": int(len(X)),
+        validation = {"scheme": f"{cv}-fold cross-validation", "rows_fitted": len(X),
                       "metrics": {k: float(np.mean([f[k] for f in folds if k in f])) for k in keys},
                       "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys}}  # fmt: skip
         return pipe.fit(X, y), validation
@@ -85,8 +109,8 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
         X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
     )
     pipe.fit(X_tr, y_tr)
-    return pipe, {"scheme": f"{holdout:.0%} holdout of the training data", "rows_fitted": int(len(X_tr)),
-                  "metrics": _scores(pipe, X_te, y_te, task, classes), "rows": int(len(X_te))}  # fmt: skip
+    return pipe, {"scheme": f"{holdout:.0%} holdout of the training data", "rows_fitted": len(X_tr),
+                  "metrics": _scores(pipe, X_te, y_te, task, classes), "rows": len(X_te)}  # fmt: skip
 
 
 def train_model(
@@ -116,10 +140,14 @@ def train_model(
         raise ValidationError(msg)
     schema = data.schema
     if schema.target is None:
-        msg = f"{what}: {data.label} has no target column; register it with target='...'."
+        msg = (
+            f"{what}: {data.label} has no target column; register it with target='...'."
+        )
         raise SchemaError(msg)
     if cv is not None and (int(cv) < 2 or int(cv) != cv):
-        raise ValidationError(f"{what}: cv={cv!r} must be a whole number of folds >= 2.")
+        raise ValidationError(
+            f"{what}: cv={cv!r} must be a whole number of folds >= 2."
+        )
     if not 0 < holdout < 1:
         raise ValidationError(f"{what}: holdout={holdout!r} must be between 0 and 1.")
     features = features_from_schema(schema, use_sensitive=use_sensitive)
@@ -130,7 +158,9 @@ def train_model(
     task = schema.task or "binary"
     classes = None if task == "regression" else sorted(y.unique().tolist())
     if classes is not None and len(classes) < 2:
-        raise ValidationError(f"{what}: the target {schema.target!r} has a single class {classes}.")
+        raise ValidationError(
+            f"{what}: the target {schema.target!r} has a single class {classes}."
+        )
     est, est_name, family = make_estimator(estimator, task, params, seed)
     pipe = _pipeline(make_preprocessor(features, family), est)
     start = time.perf_counter()
@@ -162,7 +192,9 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
     else:
         blobs = {"pipeline": (dump_skops(pipe, what=what), SKOPS)}
         flavor = "sklearn"
-    artifacts = {key: store.put_blob(b, media_type=mt) for key, (b, mt) in blobs.items()}
+    artifacts = {
+        key: store.put_blob(b, media_type=mt) for key, (b, mt) in blobs.items()
+    }
     parent = info.pop("parent")
     recipe = {
         "estimator": est_name, "family": family, "params": _jsonable_params(pipe.named_steps["model"]),
@@ -171,14 +203,24 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
         "sensitive": list(data.schema.sensitive), **info,
     }  # fmt: skip
     lineage = {
-        "data": [{"name": data.name, "version": data.version, "content_hash": data.content_hash}],
+        "data": [
+            {
+                "name": data.name,
+                "version": data.version,
+                "content_hash": data.content_hash,
+            }
+        ],
         "parent_model": [parent.name, parent.version] if parent is not None else None,
     }
     metrics = {"validation": validation, "duration_s": round(duration, 3)}
     with store.write() as conn:
-        version = 1 + conn.execute(
-            "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?", (name,)
-        ).fetchone()[0]
+        version = (
+            1
+            + conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?",
+                (name,),
+            ).fetchone()[0]
+        )
         for key, (b, mt) in blobs.items():
             store.record_blob(conn, artifacts[key], len(b), mt)
         row = {
@@ -194,4 +236,6 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
         )
         store.audit(conn, "train", f"model:{name}@{version}", data=data.label,
                     estimator=est_name, duration_s=round(duration, 3))  # fmt: skip
-    return project.model(name, version=version)  # predictions come from the stored bytes
+    return project.model(
+        name, version=version
+    )  # predictions come from the stored bytes

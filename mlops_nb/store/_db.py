@@ -228,27 +228,24 @@ class Registry:
     # -- schema ----------------------------------------------------------------------
     def _migrate(self) -> None:
         conn = self._conn()
-        try:  # read-only checks first, so a file that is not ours is left untouched
-            current, tables = conn.execute(  # one statement: one consistent snapshot
-                "SELECT (SELECT user_version FROM pragma_user_version), "
-                "(SELECT COUNT(*) FROM sqlite_master)"
-            ).fetchone()
-            if current > SCHEMA_VERSION:
-                msg = (
-                    f"{self.path} was written by a newer mlops_nb (schema {current}, this "
-                    f"version knows {SCHEMA_VERSION}); upgrade mlops_nb to open it."
-                )
-                raise StoreError(msg)
-            if current == 0 and tables:
-                msg = (
-                    f"{self.path} is not an mlops_nb registry: it is an SQLite database "
-                    "with other tables; nothing was changed."
-                )
-                raise StoreError(msg)
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.DatabaseError as err:
-            msg = f"{self.path} is not an mlops_nb registry database: {err}"
-            raise StoreError(msg) from err
+        deadline = time.monotonic() + get_config()["lock_timeout"]
+        while True:
+            try:
+                current, mode = self._check_and_use_wal(conn)
+                break
+            except sqlite3.OperationalError as err:
+                # switching a new database to WAL while another process does the same
+                # fails with "database is locked" without waiting: retry until the
+                # deadline, like write() does
+                locked = "locked" in str(err) or "busy" in str(err)
+                if locked and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                msg = f"{self.path} is not an mlops_nb registry database: {err}"
+                raise StoreError(msg) from err
+            except sqlite3.DatabaseError as err:
+                msg = f"{self.path} is not an mlops_nb registry database: {err}"
+                raise StoreError(msg) from err
         if str(mode).lower() != "wal":
             msg = (
                 f"{self.path}: this filesystem does not support SQLite's WAL mode "
@@ -268,6 +265,26 @@ class Registry:
                     (version, now()),
                 )
                 w.execute(f"PRAGMA user_version = {version}")
+
+    def _check_and_use_wal(self, conn: sqlite3.Connection) -> tuple[int, str]:
+        """Refuse a file that is not ours (leaving it untouched), then switch to WAL."""
+        current, tables = conn.execute(  # one statement: one consistent snapshot
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "(SELECT COUNT(*) FROM sqlite_master)"
+        ).fetchone()
+        if current > SCHEMA_VERSION:
+            msg = (
+                f"{self.path} was written by a newer mlops_nb (schema {current}, this "
+                f"version knows {SCHEMA_VERSION}); upgrade mlops_nb to open it."
+            )
+            raise StoreError(msg)
+        if current == 0 and tables:
+            msg = (
+                f"{self.path} is not an mlops_nb registry: it is an SQLite database "
+                "with other tables; nothing was changed."
+            )
+            raise StoreError(msg)
+        return current, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
 
     def schema_version(self) -> int:
         """The schema version of the open database."""

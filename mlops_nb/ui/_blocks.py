@@ -32,7 +32,9 @@ class Table:
     caption: str = ""
     max_rows: int = 30
     tone_column: str | None = None  # a column whose values are tones, to colour rows
-    plain_columns: tuple[str, ...] = ()  # shown as-is (ids, years): no thousands separators
+    plain_columns: tuple[
+        str, ...
+    ] = ()  # shown as-is (ids, years): no thousands separators
 
 
 @dataclass

@@ -113,8 +113,12 @@ def table_html(block: Table) -> str:
         rows.append(f"<tr{style}>{cells}</tr>")
     more = ""
     if len(frame) > block.max_rows:
-        more = f'<div style="color:#666">… {len(frame) - block.max_rows:,} more rows</div>'
-    caption = f'<div style="color:#444;margin:6px 0 2px"><b>{esc(block.caption)}</b></div>'
+        more = (
+            f'<div style="color:#666">… {len(frame) - block.max_rows:,} more rows</div>'
+        )
+    caption = (
+        f'<div style="color:#444;margin:6px 0 2px"><b>{esc(block.caption)}</b></div>'
+    )
     return (
         (caption if block.caption else "")
         + '<div style="overflow-x:auto;max-width:100%">'
@@ -154,7 +158,10 @@ def flow_html(block: Flow) -> str:
         for parent, op, child in block.edges
     ]
     if not rows:
-        rows = [f'<div><span style="{box}">{esc(n)}</span> (no parents)</div>' for n in block.nodes]
+        rows = [
+            f'<div><span style="{box}">{esc(n)}</span> (no parents)</div>'
+            for n in block.nodes
+        ]
     return "".join(rows)
 
 
@@ -169,7 +176,11 @@ def block_html(block: Any) -> str:
     if isinstance(block, Flow):
         return flow_html(block)
     if isinstance(block, Figure):
-        caption = f'<div style="color:#444"><b>{esc(block.caption)}</b></div>' if block.caption else ""
+        caption = (
+            f'<div style="color:#444"><b>{esc(block.caption)}</b></div>'
+            if block.caption
+            else ""
+        )
         return caption + figure_html(block.figure)
     msg = f"unknown block type {type(block).__name__}"
     raise TypeError(msg)

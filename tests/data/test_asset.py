@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import tree_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
 import mlops_nb as mnb
+from _helpers import tree_snapshot
 from mlops_nb import errors
 
 
@@ -21,7 +21,13 @@ def test_register_infers_schema_and_roles(tiny_asset):
         "id": "id", "x1": "numeric", "x2": "numeric", "color": "categorical",
         "group": "categorical", "when": "datetime", "y": "numeric",
     }  # fmt: skip
-    assert (s.target, s.sensitive, s.time, s.id, s.task) == ("y", ("group",), "when", "id", "binary")
+    assert (s.target, s.sensitive, s.time, s.id, s.task) == (
+        "y",
+        ("group",),
+        "when",
+        "id",
+        "binary",
+    )
     assert s.features == ["x1", "x2", "color"]
 
 
@@ -107,7 +113,9 @@ def test_filter_and_transform_errors(tiny_asset):
         ({"kinds": {"x1": "fancy"}}, "unknown kind"),
     ],
 )
-def test_unknown_columns_are_clear_errors_and_store_nothing(project, tiny_frame, kwargs, match):
+def test_unknown_columns_are_clear_errors_and_store_nothing(
+    project, tiny_frame, kwargs, match
+):
     before = tree_snapshot(project.path)
     with pytest.raises(errors.SchemaError, match=match) as info:
         project.data("t", tiny_frame, **kwargs)
@@ -133,7 +141,9 @@ def test_bad_frames(project, tiny_frame):
     mixed = pd.DataFrame({"a": [1, "x", 2.5], "b": [1, 2, 3]})
     with pytest.raises(errors.SchemaError, match="cannot store column"):
         project.data("t", mixed)
-    with pytest.raises(errors.UnsupportedFormatError, match="cannot read data from a list"):
+    with pytest.raises(
+        errors.UnsupportedFormatError, match="cannot read data from a list"
+    ):
         project.data("t", [1, 2])
     assert tree_snapshot(project.path) == before
 
@@ -149,7 +159,9 @@ def test_files_csv_parquet_and_bad_files(project, tiny_frame, tmp_path):
     pd.testing.assert_frame_equal(b.frame, tiny_frame)
     before = tree_snapshot(project.path)
     (tmp_path / "d.xlsx").write_bytes(b"not really")
-    with pytest.raises(errors.UnsupportedFormatError, match=r"'\.xlsx'.*Supported: '\.csv'"):
+    with pytest.raises(
+        errors.UnsupportedFormatError, match=r"'\.xlsx'.*Supported: '\.csv'"
+    ):
         project.data("t", tmp_path / "d.xlsx")
     with pytest.raises(errors.DataReadError, match="not a readable file"):
         project.data("t", tmp_path / "missing.csv")
@@ -175,21 +187,33 @@ def test_path_like_names_are_refused(project, tiny_frame, name):
 def test_unknown_asset_and_version(project, tiny_asset):
     with pytest.raises(errors.NotFoundError, match="Did you mean 'tiny'"):
         project.asset("tiyn")
-    with pytest.raises(errors.NotFoundError, match=r"no version 7; it has versions \[1\]"):
+    with pytest.raises(
+        errors.NotFoundError, match=r"no version 7; it has versions \[1\]"
+    ):
         project.asset("tiny", 7)
 
 
 def test_named_index_becomes_a_column(project, tiny_frame):
     a = project.data("ix", tiny_frame.set_index("id"))
     assert a.schema.names[0] == "id"
-    b = project.data("noix", tiny_frame.iloc[10:20])  # unnamed, non-default index: dropped
+    b = project.data(
+        "noix", tiny_frame.iloc[10:20]
+    )  # unnamed, non-default index: dropped
     assert b.frame.index.tolist() == list(range(10))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     df=data_frames(
-        [column("a", dtype=int), column("b", dtype=float), column("c", elements=st.sampled_from(["x", "y"]))],
+        [
+            column("a", dtype=int),
+            column("b", dtype=float),
+            column("c", elements=st.sampled_from(["x", "y"])),
+        ],
         index=range_indexes(min_size=1, max_size=30),
     )
 )
@@ -197,4 +221,6 @@ def test_hash_is_stable_and_round_trip_is_exact(project, df):
     first = project.data("hyp", df)
     again = project.data("hyp", df.copy())
     assert again.version == first.version
-    pd.testing.assert_frame_equal(mnb.Project.open(project.path).asset("hyp", first.version).frame, df)
+    pd.testing.assert_frame_equal(
+        mnb.Project.open(project.path).asset("hyp", first.version).frame, df
+    )

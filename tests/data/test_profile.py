@@ -15,7 +15,10 @@ def test_statistics_match_pandas(tiny_asset, tiny_frame):
     assert stats.loc["x2", "median"] == pytest.approx(x2.median())
     assert stats.loc["x2", "p25"] == pytest.approx(x2.quantile(0.25))
     assert stats.loc["color", "unique"] == 3
-    assert stats.loc["color", "top"] == tiny_frame["color"].astype(str).value_counts().index[0]
+    assert (
+        stats.loc["color", "top"]
+        == tiny_frame["color"].astype(str).value_counts().index[0]
+    )
     assert stats.loc["when", "min"].startswith("2024-01-01")
     assert stats.loc["y", "role"] == "target"
 

@@ -37,7 +37,9 @@ def test_overrides_and_round_trip():
 
 
 def test_task_inference():
-    frame = pd.DataFrame({"a": np.arange(100), "y": np.linspace(0, 1, 100), "b": [0, 1] * 50})
+    frame = pd.DataFrame(
+        {"a": np.arange(100), "y": np.linspace(0, 1, 100), "b": [0, 1] * 50}
+    )
     assert infer_schema(frame, target="y").task == "regression"
     assert infer_schema(frame, target="b").task == "binary"
 

@@ -10,7 +10,9 @@ def split(tiny_asset):
 
 @pytest.fixture
 def lgbm(project, split):
-    return project.train("clf", split[0], estimator="lightgbm", params={"n_estimators": 30})
+    return project.train(
+        "clf", split[0], estimator="lightgbm", params={"n_estimators": 30}
+    )
 
 
 @pytest.fixture

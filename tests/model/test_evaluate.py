@@ -23,7 +23,9 @@ def test_metrics_match_scikit_learn(lgbm, split):
     cm = ev.payload["confusion"]["matrix"]
     assert cm == skm.confusion_matrix(y, (p >= 0.5).astype(int)).tolist()
     seg = {r["group"]: r for r in ev.payload["segments"]}
-    assert set(seg) == {"A", "B"} and sum(r["rows"] for r in seg.values()) == test.n_rows
+    assert (
+        set(seg) == {"A", "B"} and sum(r["rows"] for r in seg.values()) == test.n_rows
+    )
 
 
 def test_without_a_canvas_no_value_is_invented(lgbm, split):
@@ -45,9 +47,14 @@ def test_value_grid_matches_brute_force(project, canvas, lgbm, split):
         tp, fp = int((acted & y).sum()), int((acted & ~y).sum())
         fn, tn = int((~acted & y).sum()), int((~acted & ~y).sum())
         assert (at["tp"], at["fp"], at["fn"], at["tn"]) == (tp, fp, fn, tn)
-        assert at["per_1000"] == pytest.approx(1000 * (50 * tp - 10 * fp - 20 * fn) / len(y))
+        assert at["per_1000"] == pytest.approx(
+            1000 * (50 * tp - 10 * fp - 20 * fn) / len(y)
+        )
     best = ev.value
-    assert best["best_value"] >= max(50 * a - 10 * b - 20 * c for a, b, c, _ in best["grid"]["counts"]) - 1e-9
+    assert (
+        best["best_value"]
+        >= max(50 * a - 10 * b - 20 * c for a, b, c, _ in best["grid"]["counts"]) - 1e-9
+    )
     assert best["canvas_version"] == canvas.version
     html = ev._html()
     assert "per 1,000" in html and "EUR" in html
@@ -61,7 +68,10 @@ def test_threshold_slider_updates_value_and_confusion(project, canvas, lgbm, spl
     box.threshold_slider.value = 0.1
     low = box.value_html.value
     assert high != low
-    assert f"{ev.value_at(0.1)['per_1000']:,.2f}" in low and f"{ev.value_at(0.9)['per_1000']:,.2f}" in high
+    assert (
+        f"{ev.value_at(0.1)['per_1000']:,.2f}" in low
+        and f"{ev.value_at(0.9)['per_1000']:,.2f}" in high
+    )
 
 
 def test_canvas_positive_class_chooses_the_scored_class(project, lgbm, split):
@@ -97,7 +107,11 @@ def test_evaluation_is_stored_and_errors(project, lgbm, split, tiny_frame):
 
 
 def test_regression_evaluation(project, tiny_frame):
-    reg = project.data("reg", tiny_frame.assign(amount=tiny_frame["x1"] * 2 + 1).drop(columns=["y"]), target="amount")
+    reg = project.data(
+        "reg",
+        tiny_frame.assign(amount=tiny_frame["x1"] * 2 + 1).drop(columns=["y"]),
+        target="amount",
+    )
     m = project.train("amount", reg, estimator="linear")
     ev = m.evaluate(reg)
     assert ev.metrics["r2"] > 0.99 and ev.primary()[0] == "rmse"

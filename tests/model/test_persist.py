@@ -31,7 +31,10 @@ def _point_model_at(project, model, key, data):
     artifacts = {**model.artifacts, key: digest}
     with project._store.write() as conn:
         project._store.record_blob(conn, digest, len(data), "x")
-        conn.execute("UPDATE model_versions SET artifacts = ? WHERE id = ?", (json.dumps(artifacts), model.id))
+        conn.execute(
+            "UPDATE model_versions SET artifacts = ? WHERE id = ?",
+            (json.dumps(artifacts), model.id),
+        )
     return digest
 
 
@@ -44,7 +47,9 @@ def test_pickle_payloads_are_refused_before_unpickling(project, lgbm, tmp_path, 
 
         payload = gzip.compress(payload)
     for key in ("prep", "booster"):
-        data = payload if wrap != "as-zip-name" else payload  # the name never matters: bytes decide
+        data = (
+            payload if wrap != "as-zip-name" else payload
+        )  # the name never matters: bytes decide
         digest = _point_model_at(project, lgbm, key, data)
         fresh = mnb.Project.open(project.path).model("clf", version=1)
         with pytest.raises(errors.UnsafeFormatError, match=digest):
@@ -75,14 +80,22 @@ def test_a_rewritten_schema_never_imports_the_named_module(monkeypatch):
         for item in zin.infolist():
             content = zin.read(item.filename)
             if item.filename == "schema.json":
-                content = content.replace(b"sklearn.linear_model._logistic", b"mnb_canary_module")
+                content = content.replace(
+                    b"sklearn.linear_model._logistic", b"mnb_canary_module"
+                )
             zout.writestr(item, content)
     imported = []
     real = importlib.import_module
-    monkeypatch.setattr(importlib, "import_module", lambda name, *a: imported.append(name) or real(name, *a))
+    monkeypatch.setattr(
+        importlib,
+        "import_module",
+        lambda name, *a: imported.append(name) or real(name, *a),
+    )
     with pytest.raises(errors.UnsafeFormatError, match="mnb_canary_module"):
         _persist.load_skops(out.getvalue(), artifact="b" * 64)
-    assert "mnb_canary_module" not in imported and "mnb_canary_module" not in sys.modules
+    assert (
+        "mnb_canary_module" not in imported and "mnb_canary_module" not in sys.modules
+    )
 
 
 def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
@@ -92,7 +105,12 @@ def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
     calls = []
     monkeypatch.setattr(lightgbm, "Booster", lambda *a, **k: calls.append("Booster"))
     monkeypatch.setattr(skops.io, "loads", lambda *a, **k: calls.append("skops"))
-    blob = project.path / "artifacts" / lgbm.artifacts["booster"][:2] / lgbm.artifacts["booster"]
+    blob = (
+        project.path
+        / "artifacts"
+        / lgbm.artifacts["booster"][:2]
+        / lgbm.artifacts["booster"]
+    )
     blob.write_bytes(blob.read_bytes().replace(b"tree\n", b"tree \n", 1))
     fresh = mnb.Project.open(project.path).model("clf", version=1)
     with pytest.raises(errors.IntegrityError, match=lgbm.artifacts["booster"]):
@@ -119,5 +137,5 @@ def test_only_the_allowlisted_loader_passes_trusted_types():
     users = [p.name for p, s in sources.items() if "trusted=" in s and "loads(" in s]
     assert users == ["_persist.py"]
     body = sources[Path(_persist.__file__)]
-    load = body[body.index("def load_skops"):body.index("def dump_booster")]
+    load = body[body.index("def load_skops") : body.index("def dump_booster")]
     assert load.index("TRUSTED_TYPES") < load.index("sio.loads(")

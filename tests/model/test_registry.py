@@ -22,7 +22,9 @@ def test_first_promotion_and_one_production_per_name(project, lgbm, split):
     report = lgbm.promote("production", reason="first release")
     assert report.to_stage == "production" and lgbm.stage == "production"
     assert project.model("clf", stage="production") == lgbm
-    second = project.train("clf", split[0], estimator="lightgbm", params={"n_estimators": 31})
+    second = project.train(
+        "clf", split[0], estimator="lightgbm", params={"n_estimators": 31}
+    )
     second.promote("production", data=split[1], reason="retrained")
     assert project.model("clf", stage="production") == second
     assert project.model("clf", version=1).stage == "archived"
@@ -40,7 +42,10 @@ def test_worse_challenger_is_refused_and_nothing_changes(project, lgbm, weak, sp
         weak.promote("production", data=split[1])
     assert "Nothing changed" in str(info.value)
     assert info.value.failure_cases["gate"].tolist() == ["not worse than champion"]
-    assert (project.models().to_dict("records"), len(stage_history(project, "clf"))) == before
+    assert (
+        project.models().to_dict("records"),
+        len(stage_history(project, "clf")),
+    ) == before
     assert project.audit_log()["action"].iloc[0] == "promotion refused"
     weak.promote("staging")  # no champion comparison for staging
     assert project.model("clf", version=weak.version).stage == "staging"
@@ -50,7 +55,11 @@ def test_every_failed_gate_is_listed(project, weak, split):
     register_gate("always no", lambda m, s, c: (False, "a reviewer said no"))
     try:
         with pytest.raises(errors.GateError) as info:
-            weak.promote("production", data=split[1], min_metrics={"roc_auc": 0.99, "nonsense": 1})
+            weak.promote(
+                "production",
+                data=split[1],
+                min_metrics={"roc_auc": 0.99, "nonsense": 1},
+            )
     finally:
         unregister_gate("always no")
     gates = info.value.failure_cases["gate"].tolist()
@@ -60,7 +69,11 @@ def test_every_failed_gate_is_listed(project, weak, split):
 
 
 def test_registered_gate_passes_and_a_broken_gate_fails_closed(project, lgbm, split):
-    register_gate("checklist", lambda m, s, c: (True, "signed by A. Reviewer"), stages=["production"])
+    register_gate(
+        "checklist",
+        lambda m, s, c: (True, "signed by A. Reviewer"),
+        stages=["production"],
+    )
     register_gate("broken", lambda m, s, c: 1 / 0, stages=["staging"])
     try:
         with pytest.raises(errors.GateError, match="ZeroDivisionError"):
@@ -69,7 +82,9 @@ def test_registered_gate_passes_and_a_broken_gate_fails_closed(project, lgbm, sp
     finally:
         unregister_gate("checklist")
         unregister_gate("broken")
-    assert [g.gate for g in report.gates] == ["checklist"] and "signed by" in report._html()
+    assert [g.gate for g in report.gates] == [
+        "checklist"
+    ] and "signed by" in report._html()
     with pytest.raises(errors.ValidationError, match="unknown stage"):
         register_gate("x", lambda m, s, c: (True, ""), stages=["prod"])
 
@@ -83,13 +98,17 @@ def test_promotion_without_evaluation_data_is_refused(project, lgbm, split):
 
 def test_rollback(project, lgbm, split):
     lgbm.promote("production")
-    second = project.train("clf", split[0], estimator="lightgbm", params={"n_estimators": 31})
+    second = project.train(
+        "clf", split[0], estimator="lightgbm", params={"n_estimators": 31}
+    )
     second.promote("production", data=split[1], tolerance=1)
     project.rollback("clf", reason="bad predictions in the field")
     assert project.model("clf", stage="production").version == 1
     assert project.model("clf", version=2).stage == "archived"
     assert project.audit_log()["action"].iloc[0] == "rollback"
-    mnb.Project.open(project.path).rollback("clf", reason="undo")  # a second rollback undoes the first
+    mnb.Project.open(project.path).rollback(
+        "clf", reason="undo"
+    )  # a second rollback undoes the first
     assert project.model("clf", stage="production").version == 2
 
 
@@ -105,7 +124,10 @@ def test_compare_and_unknown_stage(project, lgbm, weak, split):
     lgbm.promote("production")
     cmp = project.compare("clf", split[1])
     frame = cmp.to_frame()
-    assert frame["version"].tolist() == [1, 2] and frame["stage"].tolist() == ["production", "candidate"]
+    assert frame["version"].tolist() == [1, 2] and frame["stage"].tolist() == [
+        "production",
+        "candidate",
+    ]
     assert frame.loc[0, "test roc_auc"] > frame.loc[1, "test roc_auc"]
     assert "Comparison" in cmp._html()
     with pytest.raises(errors.ValidationError, match="Did you mean 'production'"):

@@ -21,7 +21,9 @@ def champion_project(tmp_path):
     data = mnb.datasets.scenario(n=3000, seed=1)
     proj = mnb.Project.open(tmp_path / "proj")
     frame = data.frame.drop(columns=[data.time])
-    ref = proj.data("loans", frame, target=data.target, sensitive=list(data.sensitive), id=data.id)
+    ref = proj.data(
+        "loans", frame, target=data.target, sensitive=list(data.sensitive), id=data.id
+    )
     train, test = ref.split(test=0.25, seed=0, stratify=data.target)
     model = proj.train("risk", train, params={"n_estimators": 40})
     model.evaluate(test)
@@ -31,7 +33,14 @@ def champion_project(tmp_path):
 
 def _run(args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_NB_DISPLAY"}
-    return subprocess.run([EXE, "retrain", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [EXE, "retrain", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -43,7 +52,11 @@ def test_retrain_promotes_a_good_challenger_with_report(champion_project, tmp_pa
                  "--report", str(tmp_path / "r.html")], tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((tmp_path / "r.json").read_text())
-    assert summary["promoted"] and summary["challenger"] == 2 and summary["data"] == "loans v2"
+    assert (
+        summary["promoted"]
+        and summary["challenger"] == 2
+        and summary["data"] == "loans v2"
+    )
     html = (tmp_path / "r.html").read_text()
     assert "Retraining report" in html and "PROMOTED" in html and "Comparison" in html
     fresh = mnb.Project.open(proj.path)
@@ -65,7 +78,9 @@ def test_retrain_refuses_a_worse_challenger_and_exits_1(champion_project, tmp_pa
     assert done.returncode == 1, done.stderr[-2000:]
     assert "gate minimum roc_auc" in done.stderr
     summary = json.loads((tmp_path / "r.json").read_text())
-    assert not summary["promoted"] and {f["gate"] for f in summary["failures"]} >= {"minimum roc_auc"}
+    assert not summary["promoted"] and {f["gate"] for f in summary["failures"]} >= {
+        "minimum roc_auc"
+    }
     assert mnb.Project.open(proj.path).model("risk", stage="production").version == 1
     assert "NOT PROMOTED" in (tmp_path / "r.html").read_text()
 

@@ -10,7 +10,9 @@ import mlops_nb as mnb
 from mlops_nb.ui import _display, _html
 from mlops_nb.ui._display import WIDGET_MIME
 
-EXTERNAL = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+EXTERNAL = re.compile(
+    r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I
+)
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +62,11 @@ def test_widget_structure(tiny_asset):
         "Overview", "Data", "Schema", "Quality", "Lineage",
     ]  # fmt: skip
     prof = tiny_asset.profile().widget()
-    outputs = [c for c in prof.children[1].children[1].children[0].children if isinstance(c, w.Output)]
+    outputs = [
+        c
+        for c in prof.children[1].children[1].children[0].children
+        if isinstance(c, w.Output)
+    ]
     assert outputs and "application/vnd.plotly.v1+json" in outputs[0].outputs[0]["data"]
 
 
@@ -68,7 +74,9 @@ def test_plotly_js_is_embedded_once_per_kernel_and_never_from_a_cdn(tiny_asset):
     with mnb.config_context(display="html"):
         first = tiny_asset.profile()._repr_mimebundle_()["text/html"]
         second = tiny_asset.profile()._repr_mimebundle_()["text/html"]
-    assert len(first) > 3_000_000 > 100_000 > len(second)  # plotly.js (~4.8 MB) only once
+    assert (
+        len(first) > 3_000_000 > 100_000 > len(second)
+    )  # plotly.js (~4.8 MB) only once
     assert "window.Plotly.newPlot" in second
     assert not EXTERNAL.search(first)
     standalone = tiny_asset.profile().to_html()
@@ -96,7 +104,10 @@ def test_rendering_never_raises(tiny_asset, monkeypatch, caplog):
 
     monkeypatch.setattr(tiny_asset.__class__, "_view", lambda self: boom())
     bundle = tiny_asset._repr_mimebundle_()
-    assert "Could not render DataAsset" in bundle["text/html"] and "kaput" in bundle["text/html"]
+    assert (
+        "Could not render DataAsset" in bundle["text/html"]
+        and "kaput" in bundle["text/html"]
+    )
     assert "could not render" in bundle["text/plain"]
     assert "kaput" in caplog.text
 
