@@ -22,6 +22,7 @@ from mlops_nb.model._prep import (
 )
 from mlops_nb.store import validate_name
 from mlops_nb.store._db import now
+from mlops_nb.ui._progress import Progress, progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +81,8 @@ def _scores(
 
 
 def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, classes: list[Any] | None,
-                     cv: int | None, holdout: float, seed: int) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+                     cv: int | None, holdout: float, seed: int,
+                     bar: Progress | None = None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """Fit the pipeline and measure it.
 
     With a holdout, the stored model is the one fitted on the other rows, so its
@@ -100,6 +102,8 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
         for tr, te in splitter.split(X, y if clf else None):
             p = clone(pipe).fit(X.iloc[tr], y.iloc[tr])
             folds.append(_scores(p, X.iloc[te], y.iloc[te], task, classes))
+            if bar is not None:
+                bar.step(f"fold {len(folds)}/{cv}")
         keys = folds[0].keys()
         validation = {"scheme": f"{cv}-fold cross-validation", "rows_fitted": len(X),
                       "metrics": {k: float(np.mean([f[k] for f in folds if k in f])) for k in keys},
@@ -109,6 +113,8 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
         X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
     )
     pipe.fit(X_tr, y_tr)
+    if bar is not None:
+        bar.step("fitted")
     return pipe, {"scheme": f"{holdout:.0%} holdout of the training data", "rows_fitted": len(X_tr),
                   "metrics": _scores(pipe, X_te, y_te, task, classes), "rows": len(X_te)}  # fmt: skip
 
@@ -164,13 +170,16 @@ def train_model(
     est, est_name, family = make_estimator(estimator, task, params, seed)
     pipe = _pipeline(make_preprocessor(features, family), est)
     start = time.perf_counter()
-    pipe, validation = fit_and_validate(pipe, X, y, task=task, classes=classes, cv=cv, holdout=holdout,
-                                        seed=seed)  # fmt: skip
-    duration = time.perf_counter() - start
-    return _store_version(project, name, data, pipe, est_name, family, features, task, classes,
-                          validation, duration, seed=seed, cv=cv, holdout=holdout,
-                          use_sensitive=use_sensitive, params=params, note=note, parent=parent,
-                          n_rows=len(X))  # fmt: skip
+    with progress((int(cv) + 1) if cv else 2, f"training {name}") as bar:
+        pipe, validation = fit_and_validate(pipe, X, y, task=task, classes=classes, cv=cv, holdout=holdout,
+                                        seed=seed, bar=bar)  # fmt: skip
+        duration = time.perf_counter() - start
+        result = _store_version(project, name, data, pipe, est_name, family, features, task, classes,
+                                validation, duration, seed=seed, cv=cv, holdout=holdout,
+                                use_sensitive=use_sensitive, params=params, note=note, parent=parent,
+                                n_rows=len(X))  # fmt: skip
+        bar.step("stored")
+    return result
 
 
 def _jsonable_params(est: Any) -> dict[str, Any]:

@@ -32,20 +32,25 @@ def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
                 out[os.path.relpath(p, root)] = "link:" + os.readlink(p)
                 continue
             data = Path(p).read_bytes()
-            out[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
+            out[os.path.relpath(p, root)] = (
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+            )
     return out
 
 
 def rows(db: Path, table: str = "asset_versions") -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()  # noqa: S608
+        return conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
     finally:
         conn.close()
 
 
 def frame(seed: int, n: int = 50) -> pd.DataFrame:
-    return pd.DataFrame({"x": [seed * 1000 + i for i in range(n)], "y": [i % 2 for i in range(n)]})
+    return pd.DataFrame(
+        {"x": [seed * 1000 + i for i in range(n)], "y": [i % 2 for i in range(n)]}
+    )
 
 
 @pytest.fixture
@@ -90,7 +95,7 @@ def test_t02_symlink_inside_store_pointing_outside_is_not_contained(tmp_path, ou
     assert not is_contained(store / "etc" / "passwd", store)
 
 
-@pytest.mark.parametrize("base", ["", Path(""), "."], ids=["str", "Path", "dot"])
+@pytest.mark.parametrize("base", ["", Path(), "."], ids=["str", "Path", "dot"])
 def test_t02_empty_base_raises(tmp_path, base):
     with pytest.raises(StoreError, match="empty base"):
         is_contained(tmp_path / "x", base)
@@ -130,7 +135,9 @@ def test_t03_blob_replaced_by_symlink_is_refused(tmp_path, outside, proj):
     path.symlink_to(outside / "secret.txt")
 
     fresh = Project.open(proj.path)
-    with pytest.raises(IntegrityError, match=f"artifact {a.artifact} is a symbolic link") as info:
+    with pytest.raises(
+        IntegrityError, match=f"artifact {a.artifact} is a symbolic link"
+    ) as info:
         fresh.asset("acs").frame  # noqa: B018
     assert "OUTSIDE-SECRET" not in str(info.value)
     with pytest.raises(IntegrityError, match=a.artifact):
@@ -172,7 +179,9 @@ def test_t03_extra_hard_link_to_blob_is_refused(outside, proj):
     assert list(fresh.verify().problems) == [a.artifact]
 
 
-def test_t03_hard_link_to_outside_file_with_other_bytes_returns_no_outside_bytes(outside, proj):
+def test_t03_hard_link_to_outside_file_with_other_bytes_returns_no_outside_bytes(
+    outside, proj
+):
     a = proj.data("acs", frame(1), target="y")
     path = blob_path(proj, a.artifact)
     path.unlink()
@@ -292,7 +301,10 @@ def test_t09_group_or_world_writable_project_is_refused(tmp_path, bits, which):
     proj.data("acs", frame(1), target="y")
     target = proj.path if which == "root" else proj.path / "registry.sqlite"
     os.chmod(target, stat.S_IMODE(target.stat().st_mode) | bits)
-    with pytest.raises(StoreError, match=rf"writable by other users.*chmod go-w {re.escape(str(target))}"):
+    with pytest.raises(
+        StoreError,
+        match=rf"writable by other users.*chmod go-w {re.escape(str(target))}",
+    ):
         Project.open(proj.path)
     os.chmod(target, stat.S_IMODE(target.stat().st_mode) & ~0o022)
     assert Project.open(proj.path).asset("acs").version == 1
@@ -302,12 +314,21 @@ def test_t09_group_or_world_writable_project_is_refused(tmp_path, bits, which):
 def test_same_frame_twice_is_the_same_version(proj):
     db = proj.path / "registry.sqlite"
     v1 = proj.data("acs", frame(1), target="y")
-    blobs_before = sorted(p.name for p in (proj.path / "artifacts").rglob("*") if p.is_file())
+    blobs_before = sorted(
+        p.name for p in (proj.path / "artifacts").rglob("*") if p.is_file()
+    )
     rows_before = rows(db)
     again = proj.data("acs", frame(1), target="y")
-    assert (again.version, again.artifact, again.content_hash) == (1, v1.artifact, v1.content_hash)
+    assert (again.version, again.artifact, again.content_hash) == (
+        1,
+        v1.artifact,
+        v1.content_hash,
+    )
     assert rows(db) == rows_before
-    assert sorted(p.name for p in (proj.path / "artifacts").rglob("*") if p.is_file()) == blobs_before
+    assert (
+        sorted(p.name for p in (proj.path / "artifacts").rglob("*") if p.is_file())
+        == blobs_before
+    )
     assert len(blobs_before) == 1
 
     v2 = proj.data("acs", frame(2))

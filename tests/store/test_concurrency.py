@@ -24,7 +24,9 @@ WORKERS = Path(__file__).parent / "_workers"
 def frame(seed: int, step: int) -> pd.DataFrame:
     """The same frames as ``_workers/writer.py`` makes."""
     base = seed * 1_000_000 + step * 100
-    return pd.DataFrame({"x": list(range(base, base + 30)), "y": [i % 2 for i in range(30)]})
+    return pd.DataFrame(
+        {"x": list(range(base, base + 30)), "y": [i % 2 for i in range(30)]}
+    )
 
 
 def raw_rows(db: Path, sql: str) -> list[tuple]:
@@ -37,11 +39,16 @@ def raw_rows(db: Path, sql: str) -> list[tuple]:
 
 def spawn(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
-def finish(procs: list[subprocess.Popen], timeout: float = 120) -> list[tuple[str, str]]:
+def finish(
+    procs: list[subprocess.Popen], timeout: float = 120
+) -> list[tuple[str, str]]:
     outs = []
     for p in procs:
         try:
@@ -87,14 +94,18 @@ def test_t19_two_processes_register_50_versions_each_of_one_asset(tmp_path):
     assert [v for v, _, _ in stored] == list(range(1, 101))
     hashes = [h for _, h, _ in stored]
     assert len(set(hashes)) == 100
-    acked = {r["version"]: r["content_hash"] for lines in results.values() for r in lines}
+    acked = {
+        r["version"]: r["content_hash"] for lines in results.values() for r in lines
+    }
     assert {v: h for v, h, _ in stored} == acked
     # lineage: each new version's parent is the version before it
     assert json.loads(stored[0][2]) == []
     for v, _, parents in stored[1:]:
         assert json.loads(parents) == [["acs", v - 1]], v
     audit = raw_rows(db, "SELECT object FROM audit_log WHERE action = 'register'")
-    assert sorted(o for (o,) in audit) == sorted(f"asset:acs@{v}" for v in range(1, 101))
+    assert sorted(o for (o,) in audit) == sorted(
+        f"asset:acs@{v}" for v in range(1, 101)
+    )
     proj = Project.open(path)
     assert proj.verify().ok
     assert proj.asset("acs", 37).frame.shape == (30, 2)
@@ -169,7 +180,9 @@ def test_t19_write_path_uses_begin_immediate_and_serialises(tmp_path):
             reg._conn().set_trace_callback(trace)  # this thread's own connection
             for _ in range(25):
                 with reg.write() as conn:
-                    n = conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM v").fetchone()[0]
+                    n = conn.execute(
+                        "SELECT COALESCE(MAX(n), 0) + 1 FROM v"
+                    ).fetchone()[0]
                     time.sleep(0.001)  # widen the read-then-write window
                     conn.execute("INSERT INTO v VALUES (?)", (n,))
         except BaseException as err:  # pragma: no cover - reported below
@@ -264,11 +277,18 @@ def test_gc_does_not_remove_a_temp_file_being_written(tmp_path, monkeypatch):
 
 
 # -- T20 concurrent first open --------------------------------------------------------------
-def run_first_open(tmp_path: Path, paths: list[Path], n_procs: int, *extra: str) -> list[dict]:
-    rounds = [{"path": str(p), "start": str(tmp_path / f"start-{i}")} for i, p in enumerate(paths)]
+def run_first_open(
+    tmp_path: Path, paths: list[Path], n_procs: int, *extra: str
+) -> list[dict]:
+    rounds = [
+        {"path": str(p), "start": str(tmp_path / f"start-{i}")}
+        for i, p in enumerate(paths)
+    ]
     spec = tmp_path / "rounds.json"
     spec.write_text(json.dumps(rounds))
-    procs = [spawn(str(WORKERS / "first_open.py"), str(spec), *extra) for _ in range(n_procs)]
+    procs = [
+        spawn(str(WORKERS / "first_open.py"), str(spec), *extra) for _ in range(n_procs)
+    ]
     results: list[dict] = []
     try:
         for i, job in enumerate(rounds):
@@ -321,9 +341,9 @@ def test_t20_concurrent_upgrade_from_the_previous_schema(tmp_path):
     assert {r["user_version"] for r in results} == {SCHEMA_VERSION + 1}
     for p in paths:
         db = p / "registry.sqlite"
-        assert raw_rows(db, "SELECT version FROM schema_migrations ORDER BY version") == [
-            (v,) for v in range(1, SCHEMA_VERSION + 2)
-        ]
+        assert raw_rows(
+            db, "SELECT version FROM schema_migrations ORDER BY version"
+        ) == [(v,) for v in range(1, SCHEMA_VERSION + 2)]
         assert raw_rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
         cols = [r[1] for r in raw_rows(db, "PRAGMA table_info(asset_versions)")]
         assert cols.count("extra") == 1
@@ -337,7 +357,9 @@ def test_t21_backup_while_another_process_writes(tmp_path):
     proj = Project.open(path)
     start, stop = tmp_path / "go", tmp_path / "stop"
     start.touch()
-    writer = spawn(str(WORKERS / "writer.py"), str(path), "acs", "0", "5", str(start), str(stop))
+    writer = spawn(
+        str(WORKERS / "writer.py"), str(path), "acs", "0", "5", str(start), str(stop)
+    )
     try:
         assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
         for _ in range(3):
@@ -350,11 +372,13 @@ def test_t21_backup_while_another_process_writes(tmp_path):
             time.sleep(0.05)
     finally:
         stop.touch()
-    (out, err), = finish([writer])
+    ((out, err),) = finish([writer])
     assert "database is locked" not in err
     acked = [json.loads(line) for line in out.splitlines()]
     during = sum(any(t0 <= r["t"] <= t1 for t0, t1 in windows) for r in acked)
-    source = raw_rows(path / "registry.sqlite", "SELECT * FROM asset_versions ORDER BY id")
+    source = raw_rows(
+        path / "registry.sqlite", "SELECT * FROM asset_versions ORDER BY id"
+    )
     for i in range(4):
         dest = tmp_path / f"backup{i}"
         db = dest / "registry.sqlite"

@@ -69,7 +69,10 @@ def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
                 out[os.path.relpath(p, root)] = "link:" + os.readlink(p)
                 continue
             data = Path(p).read_bytes()
-            out[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
+            out[os.path.relpath(p, root)] = (
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+            )
     return out
 
 
@@ -106,11 +109,18 @@ def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    return {"project": tmp_path / "proj", "outside": outside, "cwd": cwd, "tmp": tmp_path}
+    return {
+        "project": tmp_path / "proj",
+        "outside": outside,
+        "cwd": cwd,
+        "tmp": tmp_path,
+    }
 
 
 @pytest.mark.parametrize("name", BAD_NAMES + NON_STRINGS, ids=repr)
-def test_t01_bad_names_are_refused_and_nothing_outside_changes(layout, small_frame, name):
+def test_t01_bad_names_are_refused_and_nothing_outside_changes(
+    layout, small_frame, name
+):
     proj = Project.open(layout["project"])
     proj.data("good", small_frame, target="y")
     before = snapshot(layout["tmp"])
@@ -129,7 +139,9 @@ def test_t01_bad_names_are_refused_and_nothing_outside_changes(layout, small_fra
         k: v for k, v in before.items() if k not in volatile
     }
     assert proj.assets()["name"].tolist() == ["good"]
-    assert [r[0] for r in proj._store.query("SELECT name FROM asset_versions")] == ["good"]
+    assert [r[0] for r in proj._store.query("SELECT name FROM asset_versions")] == [
+        "good"
+    ]
     assert assert_blob_paths_are_hashes(layout["project"]) == 1
     assert not Path("/abs").exists()
 
@@ -150,7 +162,9 @@ def test_t01_blob_paths_come_only_from_hashes(layout, small_frame):
 def test_t01_error_is_a_value_error_and_says_what_is_allowed():
     assert issubclass(RegistryNameError, ValueError)
     assert issubclass(RegistryNameError, ValidationError)
-    with pytest.raises(ValueError, match=r"'\.\./x' is not allowed: it contains a path sep"):
+    with pytest.raises(
+        ValueError, match=r"'\.\./x' is not allowed: it contains a path sep"
+    ):
         validate_name("../x")
     with pytest.raises(RegistryNameError) as info:
         validate_name("a" * 300, what="Project.data(name=...)")
@@ -165,12 +179,16 @@ def test_t01_error_is_a_value_error_and_says_what_is_allowed():
         validate_name(7)
 
 
-@pytest.mark.parametrize("name", ["acs", "employment-2015", "churn_v2", "A1.b", "x" * 64])
+@pytest.mark.parametrize(
+    "name", ["acs", "employment-2015", "churn_v2", "A1.b", "x" * 64]
+)
 def test_t01_good_names_pass_unchanged(name):
     assert validate_name(name) == name
 
 
-_NAMEISH = st.from_regex(r"[A-Za-z0-9_.\-/\\ :%#?=\x00\n\t\u2215\u2024]{0,80}", fullmatch=True)
+_NAMEISH = st.from_regex(
+    r"[A-Za-z0-9_.\-/\\ :%#?=\x00\n\t\u2215\u2024]{0,80}", fullmatch=True
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -198,7 +216,11 @@ def test_t01_property_accepted_names_are_path_inert(text):
 @settings(max_examples=200, deadline=None)
 @given(
     st.one_of(
-        st.integers(), st.floats(), st.none(), st.binary(), st.lists(st.text(max_size=3))
+        st.integers(),
+        st.floats(),
+        st.none(),
+        st.binary(),
+        st.lists(st.text(max_size=3)),
     )
 )
 def test_t01_property_non_strings_raise_registry_name_error(value):

@@ -35,7 +35,7 @@ def main() -> int:
             result = {"round": i, "ok": True, "error": None,
                       "user_version": proj._store.db.schema_version()}  # fmt: skip
             proj._store.db.close()
-        except Exception as err:  # noqa: BLE001 - reported to the parent
+        except Exception as err:
             result = {"round": i, "ok": False, "error": f"{type(err).__name__}: {err}",
                       "trace": traceback.format_exc(), "user_version": None}  # fmt: skip
         print(json.dumps(result), flush=True)

@@ -30,8 +30,12 @@ def main() -> None:
         proj = Project.open(job["path"])
         resource.setrlimit(resource.RLIMIT_FSIZE, (job["limit"], hard))
         try:
-            result = {"ok": proj.data("acs", new).version, "error": None, "mlops_nb": True}
-        except Exception as err:  # noqa: BLE001 - reported to the parent
+            result = {
+                "ok": proj.data("acs", new).version,
+                "error": None,
+                "mlops_nb": True,
+            }
+        except Exception as err:
             result = {
                 "ok": False,
                 "error": f"{type(err).__module__}.{type(err).__name__}: {err}",

@@ -24,7 +24,9 @@ from mlops_nb._project import Project
 
 def frame(seed: int, step: int) -> pd.DataFrame:
     base = seed * 1_000_000 + step * 100
-    return pd.DataFrame({"x": list(range(base, base + 30)), "y": [i % 2 for i in range(30)]})
+    return pd.DataFrame(
+        {"x": list(range(base, base + 30)), "y": [i % 2 for i in range(30)]}
+    )
 
 
 def main() -> int:
