@@ -295,6 +295,31 @@ class DataAsset(Displayable):
         params = {"function": _describe_callable(fn), "source_sha256": _source_hash(fn)}
         return self._derive(result, name or self.name, "transform", params, note)
 
+    # -- DataOps continued: annotation, synthetic data, automated features ------------
+    def sample(self, n: int, *, seed: int = 0, strategy: str = "random", **options: Any) -> DataAsset:
+        """Rows worth labelling first, as a new version; see :mod:`mlops_nb.data._annotate`."""
+        from mlops_nb.data._annotate import sample
+
+        return sample(self, n, seed=seed, strategy=strategy, **options)
+
+    def annotate(self, **options: Any) -> Any:
+        """A labelling widget whose saved labels become a new version with lineage."""
+        from mlops_nb.data._annotate import annotate
+
+        return annotate(self, **options)
+
+    def synthesize(self, n: int, *, seed: int = 0, **options: Any) -> Any:
+        """A synthetic version with a fidelity and privacy report; see :mod:`mlops_nb.data._synth`."""
+        from mlops_nb.data._synth import synthesize
+
+        return synthesize(self, n, seed=seed, **options)
+
+    def features(self, *, auto: bool = True, **options: Any) -> Any:
+        """Automated feature engineering: candidates kept only where they help."""
+        from mlops_nb.data._features import features
+
+        return features(self, auto=auto, **options)
+
     def _derive(self, frame: pd.DataFrame, name: str, operation: str,
                 params: dict[str, Any], note: str) -> DataAsset:  # fmt: skip
         roles: dict[str, Any] = {}

@@ -20,22 +20,19 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file, directory and link under ``root``."""
+    """(path -> size, sha256) of every file, folder and link under ``root``."""
     out: dict[str, tuple[int, str] | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            p = os.path.join(dirpath, d)
-            out[os.path.relpath(p, root)] = "link" if os.path.islink(p) else "dir"
-        for f in filenames:
-            p = os.path.join(dirpath, f)
-            if os.path.islink(p):
-                out[os.path.relpath(p, root)] = "link:" + os.readlink(p)
-                continue
-            data = Path(p).read_bytes()
-            out[os.path.relpath(p, root)] = (
-                len(data),
-                hashlib.sha256(data).hexdigest(),
-            )
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
+        for entry in dirnames + filenames:
+            p = Path(dirpath) / entry
+            key = str(p.relative_to(root))
+            if p.is_symlink():
+                out[key] = f"link:{p.readlink()}"
+            elif p.is_dir():
+                out[key] = "dir"
+            else:
+                data = p.read_bytes()
+                out[key] = (len(data), hashlib.sha256(data).hexdigest())
     return out
 
 

@@ -28,17 +28,19 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file and directory under ``root``."""
+    """(path -> size, sha256) of every file, folder and link under ``root``."""
     out: dict[str, tuple[int, str] | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = "dir"
-        for f in filenames:
-            data = Path(dirpath, f).read_bytes()
-            out[os.path.relpath(os.path.join(dirpath, f), root)] = (
-                len(data),
-                hashlib.sha256(data).hexdigest(),
-            )
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
+        for entry in dirnames + filenames:
+            p = Path(dirpath) / entry
+            key = str(p.relative_to(root))
+            if p.is_symlink():
+                out[key] = f"link:{p.readlink()}"
+            elif p.is_dir():
+                out[key] = "dir"
+            else:
+                data = p.read_bytes()
+                out[key] = (len(data), hashlib.sha256(data).hexdigest())
     return out
 
 

@@ -58,21 +58,19 @@ NON_STRINGS = [0, 42, 1.5, None, b"acs", Path("acs"), ["acs"]]
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file and every directory under ``root``."""
+    """(path -> size, sha256) of every file, folder and link under ``root``."""
     out: dict[str, tuple[int, str] | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = "dir"
-        for f in filenames:
-            p = os.path.join(dirpath, f)
-            if os.path.islink(p):
-                out[os.path.relpath(p, root)] = "link:" + os.readlink(p)
-                continue
-            data = Path(p).read_bytes()
-            out[os.path.relpath(p, root)] = (
-                len(data),
-                hashlib.sha256(data).hexdigest(),
-            )
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
+        for entry in dirnames + filenames:
+            p = Path(dirpath) / entry
+            key = str(p.relative_to(root))
+            if p.is_symlink():
+                out[key] = f"link:{p.readlink()}"
+            elif p.is_dir():
+                out[key] = "dir"
+            else:
+                data = p.read_bytes()
+                out[key] = (len(data), hashlib.sha256(data).hexdigest())
     return out
 
 
@@ -154,7 +152,7 @@ def test_t01_blob_paths_come_only_from_hashes(layout, small_frame):
         asset = proj.data(name, frame, target="y")
         assert HEX64.match(asset.artifact)
     assert assert_blob_paths_are_hashes(layout["project"]) == len(names)
-    for dirpath, dirnames, filenames in os.walk(layout["project"]):
+    for _, dirnames, filenames in os.walk(layout["project"]):
         for entry in dirnames + filenames:
             assert all(name not in entry for name in names), entry
 
@@ -210,7 +208,7 @@ def test_t01_property_accepted_names_are_path_inert(text):
     # joined under a base it stays one path component directly inside the base
     base = Path("/base")
     assert (base / text).parent == base
-    assert os.path.normpath(os.path.join("/base", text)) == "/base/" + text
+    assert os.path.normpath(f"/base/{text}") == f"/base/{text}"
 
 
 @settings(max_examples=200, deadline=None)
