@@ -17,8 +17,12 @@ version registered before the clock starts), so no blob is deduplicated against 
 earlier identical save. MLflow: ``start_run``, ``log_params`` (the 10 params),
 ``log_metrics`` (the 10 metrics), ``set_tags`` (the same lineage: data name, version,
 hash) and ``mlflow.sklearn.log_model(pipeline, name="model",
-pyfunc_predict_fn="predict_proba")``, run end included, into a local sqlite backend
-and artifact folder. Two MLflow variants: the default (requirements inference) and
+pyfunc_predict_fn="predict_proba", skops_trusted_types=[...])``, run end included,
+into a local sqlite backend and artifact folder. MLflow 3 saves scikit-learn models
+with skops by default (and reloads them once to check); it refuses the pipeline's
+four non-default types (``lightgbm`` classes, ``OrderedDict``, ``numpy.dtype``)
+unless they are listed, so the list is exactly what skops reports for this pipeline.
+Two MLflow variants: the default (requirements inference) and
 ``pip_requirements=`` pinned to exactly the list the default inferred (skips
 inference). The variants alternate within the one MLflow child.
 
@@ -87,7 +91,7 @@ _socket.socket.connect_ex = _guarded(_connect_ex)
 
 #: The seeded data, the shared fit (not timed) and the 10 params / 10 metrics.
 FIT_CODE = """\
-import statistics, tempfile, time
+import tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +99,6 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from mlops_nb.model._estimators import make_estimator
-from mlops_nb.model._metrics import classification_metrics
 from mlops_nb.model._prep import Features, make_preprocessor, prepare_X
 from mlops_nb.model._train import _pipeline, fit_and_validate
 
@@ -198,6 +201,8 @@ _emit(
     pipe_proba=float(pipe.predict_proba(X.head(1))[0, 1]),
     train_s=train_s, artifact_kb=artifact_kb, net_attempts=_net_attempts,
 )
+import shutil
+shutil.rmtree(root, ignore_errors=True)
 """
 
 _MLFLOW = """\
@@ -263,6 +268,8 @@ _emit(
     proba=loads[-1][1], pins=pins, model_uri=info.model_uri,
     net_attempts=_net_attempts,
 )
+import shutil
+shutil.rmtree(root, ignore_errors=True)
 """
 
 

@@ -100,11 +100,8 @@ def register_frame(
             )
             if auto_parent:  # decided under the lock: another kernel may have added one
                 parents = [(name, version - 1)] if version > 1 else []
-            if not store.artifacts.exists(
-                artifact
-            ):  # gc() in another kernel removed it
-                store.put_blob(data, media_type=PARQUET)
-            store.record_blob(conn, artifact, len(data), PARQUET)
+            # data=: put the blob again if gc() in another kernel removed it meanwhile
+            store.record_blob(conn, artifact, len(data), PARQUET, data=data)
             record = {
                 "name": name,
                 "version": version,

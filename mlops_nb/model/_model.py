@@ -25,12 +25,10 @@ class Predictor:
     def __init__(
         self, flavor: str, objects: dict[str, Any], task: str, classes: list[Any] | None
     ):
-        self.flavor, self.objects, self.task, self.classes = (
-            flavor,
-            objects,
-            task,
-            classes,
-        )
+        self.flavor, self.objects, self.task = flavor, objects, task
+        self.classes = classes
+        if "prep" in objects:  # numpy between preprocessing and booster: no pandas round trip
+            objects["prep"].set_output(transform="default")
 
     def proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes``."""

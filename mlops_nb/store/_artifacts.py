@@ -95,7 +95,8 @@ class ArtifactStore:
         except OSError as err:
             if isinstance(err, StoreError):
                 raise
-            raise StoreError(f"could not create {final.parent}: {err}") from err
+            msg = f"could not create {final.parent}: {err}"
+            raise StoreError(msg) from err
         if final.exists():
             try:
                 self._check_file(final, digest)
@@ -272,8 +273,9 @@ def _check_dir(path: Path, error: type[Exception]) -> None:
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"
         msg = (
-            f"{path} is {kind}; blobs are only read and written inside the project's own "
-            "artifacts folder. Replace it with a real folder (or restore from a backup)."
+            f"{path} is {kind}; blobs are only read and written inside the "
+            "project's own artifacts folder. Replace it with a real folder (or "
+            "restore from a backup)."
         )
         raise error(msg)
 

@@ -124,22 +124,35 @@ class Store:
         return self.artifacts.put(data)
 
     def record_blob(
-        self, conn: sqlite3.Connection, digest: str, size: int, media_type: str
+        self,
+        conn: sqlite3.Connection,
+        digest: str,
+        size: int,
+        media_type: str,
+        *,
+        data: bytes | memoryview | None = None,
     ) -> None:
         """Inside a write transaction: note that a row now refers to ``digest``.
+
+        ``gc()`` in another kernel may have removed the blob between ``put_blob`` and
+        this transaction (it was unreferenced until now): pass ``data`` to write it
+        again here, under the write lock.
 
         Raises
         ------
         StoreError
-            When the blob is not there (``gc()`` in another kernel removed it between
-            ``put_blob`` and this transaction); put it again inside the transaction.
+            When the blob is missing and ``data`` was not given; nothing is recorded.
         """
         if not self.artifacts.exists(digest):
-            msg = (
-                f"artifact {digest} is not in {self.artifacts.root} (removed by gc() in "
-                "another kernel?); nothing was recorded. Run the action again."
-            )
-            raise StoreError(msg)
+            if data is None:
+                msg = (
+                    f"artifact {digest} is not in {self.artifacts.root} (removed by gc() "
+                    "in another kernel?); nothing was recorded. Run the action again."
+                )
+                raise StoreError(msg)
+            if self.artifacts.put(data) != digest:
+                msg = f"the bytes given for artifact {digest} hash differently."
+                raise StoreError(msg)
         conn.execute(
             "INSERT OR IGNORE INTO artifacts(digest, size, media_type, created_at) "
             "VALUES (?, ?, ?, ?)",

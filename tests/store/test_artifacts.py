@@ -1,4 +1,7 @@
-"""Content-addressed blobs: containment, links, tampering, permissions (T02 T03 T06 T09)."""
+"""Content-addressed blobs: containment, links, tampering, permissions.
+
+SECURITY-TESTS T02, T03, T06 and T09.
+"""
 
 from __future__ import annotations
 
@@ -99,7 +102,7 @@ def test_t02_empty_base_raises(tmp_path, base):
 
 
 def test_t02_symlinked_shard_dir_is_never_written_through(proj, outside):
-    """A shard folder replaced by a link to the outside dir: put refuses, writes nothing."""
+    """A shard folder replaced by a link to outside: put refuses, writes nothing."""
     data = b"some blob bytes"
     digest = sha256_bytes(data)
     shard = proj.path / "artifacts" / digest[:2]
@@ -123,7 +126,7 @@ def test_t02_artifacts_dir_replaced_by_symlink_is_refused(tmp_path, outside, pro
     assert rows(proj.path / "registry.sqlite") == []
 
 
-# -- T03 symlinked / hard-linked blobs ----------------------------------------------------
+# -- T03 symlinked / hard-linked blobs -------------------------------------------------
 def test_t03_blob_replaced_by_symlink_is_refused(tmp_path, outside, proj):
     a = proj.data("acs", frame(1), target="y")
     b = proj.data("other", frame(2), target="y")
@@ -190,7 +193,7 @@ def test_t03_hard_link_to_outside_file_with_other_bytes_returns_no_outside_bytes
     assert a.artifact in str(info.value)
 
 
-# -- T06 tamper detection -----------------------------------------------------------------
+# -- T06 tamper detection --------------------------------------------------------------
 def test_t06_flipped_and_truncated_blobs_are_reported_not_deleted(proj):
     a = proj.data("flip", frame(1), target="y")
     b = proj.data("trunc", frame(2), target="y")
@@ -260,7 +263,7 @@ def test_t06_damaged_blob_is_rewritten_when_the_same_bytes_are_put_again(proj):
     assert store.read(digest) == data
 
 
-# -- T09 permissions ------------------------------------------------------------------------
+# -- T09 permissions -------------------------------------------------------------------
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_t09_permissions_under_umask_000(tmp_path):
     old = os.umask(0o000)
@@ -280,7 +283,7 @@ def test_t09_permissions_under_umask_000(tmp_path):
         if (proj.path / extra).exists():
             assert mode(proj.path / extra) & 0o077 == 0, extra
     assert mode(proj.path / "artifacts") == 0o700
-    shards = [p for p in (proj.path / "artifacts").iterdir()]
+    shards = list((proj.path / "artifacts").iterdir())
     blobs = [f for s in shards for f in s.iterdir()]
     assert shards
     assert len(blobs) == 2
@@ -297,17 +300,17 @@ def test_t09_group_or_world_writable_project_is_refused(tmp_path, bits, which):
     proj = Project.open(tmp_path / "p")
     proj.data("acs", frame(1), target="y")
     target = proj.path if which == "root" else proj.path / "registry.sqlite"
-    os.chmod(target, stat.S_IMODE(target.stat().st_mode) | bits)
+    target.chmod(stat.S_IMODE(target.stat().st_mode) | bits)
     with pytest.raises(
         StoreError,
         match=rf"writable by other users.*chmod go-w {re.escape(str(target))}",
     ):
         Project.open(proj.path)
-    os.chmod(target, stat.S_IMODE(target.stat().st_mode) & ~0o022)
+    target.chmod(stat.S_IMODE(target.stat().st_mode) & ~0o022)
     assert Project.open(proj.path).asset("acs").version == 1
 
 
-# -- content addressing --------------------------------------------------------------------
+# -- content addressing ----------------------------------------------------------------
 def test_same_frame_twice_is_the_same_version(proj):
     db = proj.path / "registry.sqlite"
     v1 = proj.data("acs", frame(1), target="y")

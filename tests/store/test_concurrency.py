@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from mlops_nb._project import Project
+from mlops_nb.errors import StoreError
 from mlops_nb.store import SCHEMA_VERSION, Registry
 from mlops_nb.store import _artifacts as artifacts_module
 
@@ -62,7 +63,7 @@ def finish(
     return outs
 
 
-# -- T19 concurrent writers ---------------------------------------------------------------
+# -- T19 concurrent writers ------------------------------------------------------------
 @pytest.mark.slow
 def test_t19_two_processes_register_50_versions_each_of_one_asset(tmp_path):
     path = tmp_path / "p"
@@ -224,9 +225,9 @@ def test_t19_project_data_writes_only_inside_begin_immediate(tmp_path):
     assert writes >= 6  # artifact, version and audit rows, twice
 
 
-# -- gc while another kernel registers ----------------------------------------------------
+# -- gc while another kernel registers -------------------------------------------------
 def test_gc_between_blob_and_row_does_not_lose_the_blob(tmp_path, monkeypatch):
-    """Kernel A wrote its blob and waits for the lock; kernel B's gc() runs right then."""
+    """Kernel A wrote its blob and waits for the lock; kernel B runs gc() then."""
     path = tmp_path / "p"
     a = Project.open(path)
     b = Project.open(path)
@@ -248,6 +249,30 @@ def test_gc_between_blob_and_row_does_not_lose_the_blob(tmp_path, monkeypatch):
     report = Project.open(path).verify()
     assert report.ok, report.problems
     assert Project.open(path).asset("acs", 2).frame.equals(v2.frame)
+
+
+def test_record_blob_refuses_a_blob_that_gc_removed(tmp_path):
+    """Without the bytes to put again, the row is refused rather than left dangling."""
+    a = Project.open(tmp_path / "p")
+    b = Project.open(tmp_path / "p")
+    store = a._store
+    data = b"model bytes" * 100
+    digest = store.put_blob(data, media_type="application/octet-stream")
+    assert b.gc()["unreferenced_blobs"] == 1
+    with (
+        pytest.raises(StoreError, match=f"artifact {digest} is not in"),
+        store.write() as conn,
+    ):
+        store.record_blob(conn, digest, len(data), "application/octet-stream")
+    assert store.query("SELECT COUNT(*) FROM artifacts")[0][0] == 0
+    with store.write() as conn:  # with the bytes, it is put again under the lock
+        store.record_blob(
+            conn, digest, len(data), "application/octet-stream", data=data
+        )
+    assert store.read_blob(digest) == data
+    with pytest.raises(StoreError, match="hash differently"), store.write() as conn:
+        store.record_blob(conn, "0" * 64, 3, "application/octet-stream", data=b"abc")
+    assert Project.open(tmp_path / "p").verify().ok
 
 
 def test_gc_does_not_remove_a_temp_file_being_written(tmp_path, monkeypatch):
@@ -276,7 +301,7 @@ def test_gc_does_not_remove_a_temp_file_being_written(tmp_path, monkeypatch):
     assert not leftover.exists()
 
 
-# -- T20 concurrent first open --------------------------------------------------------------
+# -- T20 concurrent first open ---------------------------------------------------------
 def run_first_open(
     tmp_path: Path, paths: list[Path], n_procs: int, *extra: str
 ) -> list[dict]:
@@ -350,7 +375,7 @@ def test_t20_concurrent_upgrade_from_the_previous_schema(tmp_path):
         assert raw_rows(db, "SELECT COUNT(*) FROM asset_versions") == [(1,)]
 
 
-# -- T21 backup while writing ----------------------------------------------------------------
+# -- T21 backup while writing ----------------------------------------------------------
 @pytest.mark.slow
 def test_t21_backup_while_another_process_writes(tmp_path):
     path = tmp_path / "p"
@@ -393,4 +418,5 @@ def test_t21_backup_while_another_process_writes(tmp_path):
         assert backup.asset("acs", len(copy)).frame.equals(
             Project.open(path).asset("acs", len(copy)).frame
         )
+    assert during >= 1, "no version was written while a backup ran"
     print(f"T21: {len(acked)} versions written, {during} of them while a backup ran")

@@ -1,4 +1,4 @@
-"""Crashes, I/O faults and bad folders (T17 T18, and opening things that are not projects)."""
+"""Crashes, I/O faults and folders that are not projects (T17, T18)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def check_consistent(path: Path) -> dict[str, int]:
     }
 
 
-# -- not a project / corrupt ----------------------------------------------------------------
+# -- not a project / corrupt -----------------------------------------------------------
 def test_non_empty_folder_without_registry_is_not_a_project(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -113,12 +113,11 @@ def test_non_empty_folder_without_registry_is_not_a_project(tmp_path):
     (folder / "artifacts").mkdir()
     before = snapshot(tmp_path)
     with pytest.raises(
-        NotAProjectError, match="is not an mlops_nb project.*nothing was changed"
+        NotAProjectError, match=r"is not an mlops_nb project.*nothing was changed"
     ):
         Project.open(folder)
-    with pytest.raises(
-        FileNotFoundError
-    ):  # NotAProjectError is also a FileNotFoundError
+    # NotAProjectError is also a FileNotFoundError
+    with pytest.raises(FileNotFoundError):
         Project.open(folder)
     assert snapshot(tmp_path) == before
 
@@ -172,11 +171,28 @@ def test_foreign_sqlite_file_is_not_migrated(tmp_path):
     conn.execute("INSERT INTO invoices(amount) VALUES (12.5)")
     conn.commit()
     conn.close()
-    os.chmod(db, 0o600)
+    db.chmod(0o600)
     before = snapshot(folder)
     with pytest.raises(NotAProjectError, match="not an mlops_nb registry"):
         Project.open(folder)
     assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink"])
+def test_registry_reached_through_a_link_is_refused(tmp_path, how):
+    real = tmp_path / "real"
+    Project.open(real)._store.db.close()
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    if how == "symlink":
+        (other / "registry.sqlite").symlink_to(real / "registry.sqlite")
+    else:
+        (other / "registry.sqlite").hardlink_to(real / "registry.sqlite")
+    with pytest.raises(NotAProjectError, match="link"):
+        Project.open(other)
+    if how == "hardlink":  # the original path is refused too while the link exists
+        with pytest.raises(NotAProjectError, match="hard links"):
+            Project.open(real)
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -189,7 +205,7 @@ def test_newer_schema_is_refused(tmp_path):
         Project.open(folder)
 
 
-# -- T18 fault injection ----------------------------------------------------------------------
+# -- T18 fault injection ---------------------------------------------------------------
 FAULTS = [
     (name, code)
     for name in ("fsync", "write", "replace")
@@ -223,25 +239,28 @@ def test_t18_io_fault_at_every_call_leaves_the_previous_state(
             return real(*args, **kwargs)
 
         monkeypatch.setattr(os, func, faulty)
+        error = None
         try:
             new = proj.data("acs", frame(3))
         except StoreError as err:
-            assert calls >= n, "an error without the fault"
-            cause = err.__cause__
-            assert type(cause) is OSError
-            assert cause.errno == code
-            assert "acs" in str(err) or "artifact" in str(err)
-            injected += 1
-        else:
-            assert calls < n, f"the fault at {func} call {n} was swallowed"
-            assert new.version == 3
-            break
+            error = err
         finally:
             monkeypatch.setattr(os, func, real)
+        if error is None:
+            assert calls < n, f"the fault at {func} call {n} was swallowed"
+            assert new.version == 3
+            assert injected == calls  # a fault at each call on the path surfaced
+            break
+        assert calls >= n, f"an error without the fault: {error}"
+        cause = error.__cause__  # the original OSError, chained
+        assert type(cause) is OSError
+        assert cause.errno == code
+        assert "artifact" in str(error)
+        injected += 1
         # the previous state is intact, nothing refers to a missing blob, no temp files
         assert raw_rows(db, "SELECT * FROM asset_versions ORDER BY id") == rows_before
         assert raw_rows(db, "SELECT * FROM audit_log ORDER BY id") == audit_before
-        assert not [f for f in (path / "artifacts").rglob(".tmp-*")]
+        assert not list((path / "artifacts").rglob(".tmp-*"))
         counts = check_consistent(path)
         assert counts["temp"] == 0
     else:
@@ -255,7 +274,7 @@ def test_t18_io_fault_at_every_call_leaves_the_previous_state(
 
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
 def test_t18_file_size_limit_hits_blob_and_database_writes(tmp_path):
-    """A real kernel write error (EFBIG) at many sizes, in the blob and in SQLite's WAL."""
+    """A real kernel write error (EFBIG) at many sizes: in the blob and in the WAL."""
     jobs = []
     for i, limit in enumerate([0, 1000, *range(8_000, 140_000, 6_000)]):
         path = tmp_path / f"p{i}"
@@ -278,14 +297,15 @@ def test_t18_file_size_limit_hits_blob_and_database_writes(tmp_path):
         assert res["ok"] or res["mlops_nb"], res  # never a raw sqlite3 / OSError
         kinds.add("ok" if res["ok"] else res["error"].split(":")[0])
         check_consistent(Path(job["path"]))
-        versions = [r[0] for r in raw_rows(Path(job["path"]) / "registry.sqlite",
-                                           "SELECT version FROM asset_versions ORDER BY version")]  # fmt: skip
+        db = Path(job["path"]) / "registry.sqlite"
+        sql = "SELECT version FROM asset_versions ORDER BY version"
+        versions = [r[0] for r in raw_rows(db, sql)]
         assert versions == ([1, 2, 3] if res["ok"] else [1, 2]), res
     assert "ok" in kinds  # the largest limits let the write through
     assert len(kinds) >= 2, kinds  # and small ones made it fail
 
 
-# -- T17 crash loop ---------------------------------------------------------------------------
+# -- T17 crash loop --------------------------------------------------------------------
 @pytest.mark.slow
 def test_t17_sigkill_during_registration_loop(tmp_path):
     path = tmp_path / "p"
@@ -300,7 +320,8 @@ def test_t17_sigkill_during_registration_loop(tmp_path):
     iteration = 0
     while iteration < 50 and not (iteration >= 30 and time.monotonic() - start > 60):
         child = subprocess.Popen(
-            [sys.executable, str(WORKERS / "crash_writer.py"), str(path), str(iteration), str(n_rows)],
+            [sys.executable, str(WORKERS / "crash_writer.py"), str(path),
+             str(iteration), str(n_rows)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
@@ -323,12 +344,10 @@ def test_t17_sigkill_during_registration_loop(tmp_path):
         # every acknowledged registration (the last one included) is present
         db = path / "registry.sqlite"
         for name, acked in committed.items():
-            stored = dict(
-                raw_rows(
-                    db,
-                    f"SELECT version, content_hash FROM asset_versions WHERE name = '{name}'",
-                )
-            )
+            sql = "SELECT version, content_hash FROM asset_versions WHERE name = ?"
+            conn = sqlite3.connect(db)
+            stored = dict(conn.execute(sql, (name,)).fetchall())
+            conn.close()
             for version, content in acked.items():
                 assert stored.get(version) == content, (name, version)
             if acked:
@@ -339,5 +358,6 @@ def test_t17_sigkill_during_registration_loop(tmp_path):
     assert stats["kills"] >= 30
     assert len(committed["big"]) >= 20
     print(
-        f"T17 stats: {stats}, versions={len(committed['big'])}, {time.monotonic() - start:.0f}s"
+        f"T17 stats: {stats}, versions={len(committed['big'])}, "
+        f"{time.monotonic() - start:.0f}s"
     )

@@ -75,7 +75,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
 
 
 def assert_blob_paths_are_hashes(project_root: Path) -> int:
-    """Every file under artifacts/ is ``<aa>/<sha256>`` with ``aa`` its first two hex."""
+    """Every file under artifacts/ is ``<aa>/<sha256>``, ``aa`` its first two hex."""
     n = 0
     art = project_root / "artifacts"
     for dirpath, dirnames, filenames in os.walk(art):

@@ -12,10 +12,10 @@ with ALTER TABLE, which fails with "duplicate column" if applied twice).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from mlops_nb._project import Project
 from mlops_nb.store import _db
@@ -28,7 +28,7 @@ def main() -> int:
         _db.SCHEMA_VERSION = len(_db._MIGRATIONS)
     for i, job in enumerate(rounds):
         print(f"ready {i}", flush=True)
-        while not os.path.exists(job["start"]):
+        while not Path(job["start"]).exists():
             time.sleep(0.0005)
         try:
             proj = Project.open(job["path"])
@@ -36,8 +36,9 @@ def main() -> int:
                       "user_version": proj._store.db.schema_version()}  # fmt: skip
             proj._store.db.close()
         except Exception as err:
-            result = {"round": i, "ok": False, "error": f"{type(err).__name__}: {err}",
-                      "trace": traceback.format_exc(), "user_version": None}  # fmt: skip
+            result = {"round": i, "ok": False, "user_version": None,
+                      "error": f"{type(err).__name__}: {err}",
+                      "trace": traceback.format_exc()}  # fmt: skip
         print(json.dumps(result), flush=True)
     return 0
 

@@ -12,10 +12,10 @@ stderr with its traceback and the exit status is 1.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import pandas as pd
 
@@ -35,16 +35,20 @@ def main() -> int:
     count, seed = int(count), int(seed)
     proj = Project.open(path)
     print("ready", flush=True)
-    while not os.path.exists(start):
+    while not Path(start).exists():
         time.sleep(0.001)
     step = 0
     try:
-        while (step < count) if count else not os.path.exists(stop):
+        while (step < count) if count else not Path(stop).exists():
             asset = proj.data(name, frame(seed, step), target="y")
-            print(json.dumps({
-                "step": step, "version": asset.version, "content_hash": asset.content_hash,
-                "parents": [list(p) for p in asset.parents], "t": time.time(),
-            }), flush=True)  # fmt: skip
+            record = {
+                "step": step,
+                "version": asset.version,
+                "content_hash": asset.content_hash,
+                "parents": [list(p) for p in asset.parents],
+                "t": time.time(),
+            }
+            print(json.dumps(record), flush=True)
             step += 1
     except BaseException:
         traceback.print_exc()
