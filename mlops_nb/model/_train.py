@@ -231,7 +231,7 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
             ).fetchone()[0]
         )
         for key, (b, mt) in blobs.items():
-            store.record_blob(conn, artifacts[key], len(b), mt)
+            store.record_blob(conn, artifacts[key], len(b), mt, data=b)
         row = {
             "name": name, "version": version, "stage": "candidate", "flavor": flavor,
             "artifacts": json.dumps(artifacts), "recipe": json.dumps(recipe, default=str),

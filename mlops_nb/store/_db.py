@@ -194,7 +194,7 @@ class Registry:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 break
-            except sqlite3.OperationalError as err:
+            except sqlite3.Error as err:
                 if "locked" not in str(err) and "busy" not in str(err):
                     raise StoreError(f"could not start a write: {err}") from err
                 if time.monotonic() > deadline:
@@ -207,8 +207,13 @@ class Registry:
                 time.sleep(0.05)
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as err:
+            if conn.in_transaction:  # SQLite ends it itself on some errors (full, I/O)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                msg = f"could not write to {self.path}: {err}; nothing was changed."
+                raise StoreError(msg) from err
             raise
         else:
             try:

@@ -294,6 +294,20 @@ def test_t09_permissions_under_umask_000(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_t09_backup_permissions_under_umask_000(tmp_path, proj):
+    proj.data("acs", frame(1), target="y")
+    old = os.umask(0o000)
+    try:
+        dest = proj.backup(tmp_path / "bk")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+    for f in dest.rglob("*"):
+        want = 0o700 if f.is_dir() else 0o600
+        assert stat.S_IMODE(f.stat().st_mode) == want, f
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 @pytest.mark.parametrize("bits", [0o020, 0o002, 0o022])
 @pytest.mark.parametrize("which", ["root", "db"])
 def test_t09_group_or_world_writable_project_is_refused(tmp_path, bits, which):

@@ -64,7 +64,6 @@ def finish(
 
 
 # -- T19 concurrent writers ------------------------------------------------------------
-@pytest.mark.slow
 def test_t19_two_processes_register_50_versions_each_of_one_asset(tmp_path):
     path = tmp_path / "p"
     Project.open(path)._store.db.close()
@@ -112,7 +111,6 @@ def test_t19_two_processes_register_50_versions_each_of_one_asset(tmp_path):
     assert proj.asset("acs", 37).frame.shape == (30, 2)
 
 
-@pytest.mark.slow
 def test_t19_two_processes_registering_the_same_frames_agree(tmp_path):
     path = tmp_path / "p"
     Project.open(path)._store.db.close()
@@ -328,7 +326,6 @@ def run_first_open(
     return results
 
 
-@pytest.mark.slow
 def test_t20_concurrent_first_open_migrates_once(tmp_path):
     paths = [tmp_path / f"fresh{i}" for i in range(12)]
     # half the rounds: the folder does not exist yet; half: it exists and is empty
@@ -351,7 +348,6 @@ def test_t20_concurrent_first_open_migrates_once(tmp_path):
         assert proj.verify().ok
 
 
-@pytest.mark.slow
 def test_t20_concurrent_upgrade_from_the_previous_schema(tmp_path):
     paths = []
     for i in range(8):
@@ -376,7 +372,6 @@ def test_t20_concurrent_upgrade_from_the_previous_schema(tmp_path):
 
 
 # -- T21 backup while writing ----------------------------------------------------------
-@pytest.mark.slow
 def test_t21_backup_while_another_process_writes(tmp_path):
     path = tmp_path / "p"
     proj = Project.open(path)

@@ -205,6 +205,39 @@ def test_newer_schema_is_refused(tmp_path):
         Project.open(folder)
 
 
+def test_sqlite_errors_in_a_write_roll_back_and_become_store_errors(tmp_path):
+    proj = Project.open(tmp_path / "p")
+    store = proj._store
+    insert = (
+        "INSERT INTO reports(owner_kind, owner_id, kind, payload, created_at) "
+        "VALUES ('x', 1, 'k', '{}', 'now')"
+    )
+
+    def bad_sql() -> None:
+        with store.write() as c:
+            c.execute(insert)
+            c.execute("INSERT INTO no_such_table VALUES (1)")
+
+    def error_after_sqlite_ended_the_transaction() -> None:
+        with store.write() as c:
+            c.execute(insert)
+            c.execute("ROLLBACK")
+            msg = "the original error"
+            raise ValueError(msg)
+
+    with pytest.raises(StoreError, match="could not write") as info:
+        bad_sql()
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+    assert store.query("SELECT COUNT(*) FROM reports")[0][0] == 0
+    # not masked by a failing ROLLBACK ("no transaction is active")
+    with pytest.raises(ValueError, match="the original error"):
+        error_after_sqlite_ended_the_transaction()
+    assert store.query("SELECT COUNT(*) FROM reports")[0][0] == 0
+    with store.write() as c:  # the connection is still usable
+        c.execute(insert)
+    assert store.query("SELECT COUNT(*) FROM reports")[0][0] == 1
+
+
 # -- T18 fault injection ---------------------------------------------------------------
 FAULTS = [
     (name, code)

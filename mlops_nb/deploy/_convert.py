@@ -1,0 +1,276 @@
+"""Converting a model version to ONNX: preprocessing and estimator in one graph.
+
+Every estimator Model Ops trains by name converts, together with its
+ColumnTransformer (imputers, scalers, one-hot and ordinal encoders):
+
+- scikit-learn pipelines (logistic/linear, histogram gradient boosting, random
+  forest, or any estimator skl2onnx knows) through skl2onnx;
+- LightGBM boosters through onnxmltools' converter, registered with skl2onnx
+  (``update_registered_converter``) so that preprocessing and booster convert as one
+  scikit-learn pipeline.
+
+The ONNX graph has one input per feature column, shaped ``[rows, 1]``: ``float32``
+for numeric columns and ``string`` for categorical ones, exactly the columns and
+types :func:`mlops_nb.model._prep.prepare_X` produces (a missing category is the
+text ``"(missing)"``, a missing number is NaN and imputed inside the graph). The
+outputs are ``label`` and ``probabilities`` (classification) or ``variable``
+(regression).
+
+Explainable Boosting Machines have no ONNX converter; exporting one raises an error
+that names the alternatives.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.errors import UnsupportedFormatError
+from mlops_nb.model._prep import MISSING, Features
+
+if TYPE_CHECKING:
+    from mlops_nb.model import Model
+
+#: ONNX operator sets the exports target: onnxruntime 1.13 and later load them.
+TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
+FORMAT = "mlops-nb-onnx/1"
+
+_LOCK = threading.Lock()
+_REGISTERED: list[bool] = []
+
+
+class _BoosterEstimator:
+    """A fitted LightGBM booster as skl2onnx sees a LightGBM estimator.
+
+    onnxmltools' converter reads ``booster_`` (and ``classes_`` for classifiers);
+    nothing is refitted and nothing here is saved.
+    """
+
+    def __init__(self, booster: Any, classes: list[Any] | None = None):
+        self.booster_ = booster
+        try:
+            average_output = booster.attr("average_output")
+        except AttributeError:  # pragma: no cover - older LightGBM
+            average_output = booster.params.get("average_output")
+        self.boosting_type = "rf" if average_output else "gbdt"
+        if classes is not None:
+            import numpy as np
+
+            self.classes_ = np.asarray(classes)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """No parameters (skl2onnx asks)."""
+        return {}
+
+
+def _shim_classes() -> tuple[type, type]:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    class BoosterClassifier(ClassifierMixin, _BoosterEstimator, BaseEstimator):
+        """A LightGBM classification booster for skl2onnx."""
+
+    class BoosterRegressor(RegressorMixin, _BoosterEstimator, BaseEstimator):
+        """A LightGBM regression booster for skl2onnx."""
+
+    return BoosterClassifier, BoosterRegressor
+
+
+_SHIMS: dict[str, type] = {}
+
+
+def register_converters() -> None:
+    """Register LightGBM with skl2onnx, once per process.
+
+    Also works around a skl2onnx 1.20 bug with scikit-learn >= 1.8: histogram
+    gradient boosting leaves get a Python ``False`` among integer "missing value
+    tracks true" flags, and ONNX refuses the mixed list. The wrapper turns the flags
+    into integers after each tree; on a fixed skl2onnx it changes nothing.
+    """
+    with _LOCK:
+        if _REGISTERED:
+            return
+        from lightgbm import LGBMClassifier, LGBMRegressor
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import (
+            convert_lightgbm,
+        )
+        from skl2onnx import update_registered_converter
+        from skl2onnx.common.shape_calculator import (
+            calculate_linear_classifier_output_shapes,
+            calculate_linear_regressor_output_shapes,
+        )
+
+        clf, reg = _shim_classes()
+        _SHIMS.update(classifier=clf, regressor=reg)
+        options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+        for cls, alias in ((LGBMClassifier, "LgbmClassifier"), (clf, "MlopsNbBoosterClassifier")):
+            update_registered_converter(cls, alias, calculate_linear_classifier_output_shapes,
+                                        convert_lightgbm, options=options)  # fmt: skip
+        for cls, alias in ((LGBMRegressor, "LgbmRegressor"), (reg, "MlopsNbBoosterRegressor")):
+            update_registered_converter(cls, alias, calculate_linear_regressor_output_shapes,
+                                        convert_lightgbm)  # fmt: skip
+        _patch_hist_gradient_boosting()
+        _REGISTERED.append(True)
+
+
+def _patch_hist_gradient_boosting() -> None:
+    import skl2onnx.operator_converters.random_forest as rf
+
+    original = rf.add_tree_to_attribute_pairs_hist_gradient_boosting
+    if getattr(original, "_mlops_nb_fixed", False):
+        return
+
+    def fixed(attr_pairs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        out = original(attr_pairs, *args, **kwargs)
+        key = "nodes_missing_value_tracks_true"
+        if key in attr_pairs:
+            attr_pairs[key] = [int(v) for v in attr_pairs[key]]
+        return out
+
+    fixed._mlops_nb_fixed = True  # type: ignore[attr-defined]
+    rf.add_tree_to_attribute_pairs_hist_gradient_boosting = fixed
+
+
+def features_of(model: Model) -> Features:
+    """The model's input columns."""
+    return Features.from_dict(model.recipe["features"])
+
+
+def preprocessor_of(model: Model) -> Any:
+    """The fitted ColumnTransformer of a model version."""
+    objects = model._predictor().objects
+    if model.flavor == "lightgbm":
+        return objects["prep"]
+    return objects["pipeline"].steps[0][1]
+
+
+def categories_of(model: Model) -> dict[str, list[str]]:
+    """The categories seen in training, per categorical column (as text)."""
+    features = features_of(model)
+    if not features.categorical:
+        return {}
+    prep = preprocessor_of(model)
+    encoder = getattr(prep, "named_transformers_", {}).get("cat")
+    cats = getattr(encoder, "categories_", None)
+    if cats is None:
+        return {}
+    return {
+        name: [str(v) for v in values]
+        for name, values in zip(features.categorical, cats, strict=True)
+    }
+
+
+def io_schema(model: Model) -> dict[str, Any]:
+    """The inputs and outputs of the model's ONNX graph, JSON-ready.
+
+    Used by the server to validate requests and by edge bundles (``schema.json``).
+    """
+    features = features_of(model)
+    cats = categories_of(model)
+    inputs: list[dict[str, Any]] = [
+        {"name": n, "kind": "numeric", "onnx_type": "float32"} for n in features.numeric
+    ]
+    inputs += [
+        {"name": n, "kind": "categorical", "onnx_type": "string", "categories": cats.get(n)}
+        for n in features.categorical
+    ]  # fmt: skip
+    task = model.task
+    return {
+        "format": FORMAT,
+        "model": {"name": model.name, "version": model.version, "label": model.label,
+                  "estimator": model.recipe["estimator"], "task": task,
+                  "target": model.recipe["target"], "classes": model.classes},  # fmt: skip
+        "inputs": inputs,
+        "missing_category": MISSING,
+        "outputs": ["variable"] if task == "regression" else ["label", "probabilities"],
+        "opset": dict(TARGET_OPSET),
+    }
+
+
+def is_ebm(estimator: Any) -> bool:
+    """Whether an estimator is interpret's Explainable Boosting Machine."""
+    return type(estimator).__module__.startswith("interpret")
+
+
+def pipeline_for_export(model: Model) -> Any:
+    """The scikit-learn pipeline to convert (for LightGBM: preprocessing + booster)."""
+    from sklearn.pipeline import Pipeline
+
+    register_converters()
+    objects = model._predictor().objects
+    if model.flavor == "sklearn":
+        return objects["pipeline"]
+    shim = _SHIMS["regressor" if model.task == "regression" else "classifier"]
+    booster = shim(objects["booster"], model.classes if model.task != "regression" else None)
+    return Pipeline([("prep", objects["prep"]), ("model", booster)])
+
+
+def booster_pipeline(prep: Any, booster: Any, task: str, classes: list[Any] | None) -> Any:
+    """A pipeline of a fitted ColumnTransformer and a LightGBM booster, for export."""
+    from sklearn.pipeline import Pipeline
+
+    register_converters()
+    shim = _SHIMS["regressor" if task == "regression" else "classifier"]
+    return Pipeline([("prep", prep), ("model", shim(booster, classes if task != "regression" else None))])  # fmt: skip
+
+
+def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> bytes:
+    """Convert a fitted pipeline to ONNX bytes.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When the estimator has no ONNX converter (EBM and custom estimators), naming
+        what to use instead.
+    """
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    register_converters()
+    estimator = pipe.steps[-1][1]
+    name = type(estimator).__name__
+    if is_ebm(estimator):
+        raise _ebm_error(what, name)
+    inputs = [(c, FloatTensorType([None, 1])) for c in features.numeric]
+    inputs += [(c, StringTensorType([None, 1])) for c in features.categorical]
+    options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
+    try:
+        with _LOCK:
+            onx = convert_sklearn(pipe, initial_types=inputs, options=options,
+                                  target_opset=dict(TARGET_OPSET))  # fmt: skip
+    except Exception as err:
+        if type(err).__name__ not in ("MissingShapeCalculator", "MissingConverter", "RuntimeError",
+                                      "NotImplementedError"):  # fmt: skip
+            raise
+        msg = (
+            f"{what}: no ONNX converter for {name} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0]}). Exportable estimators: 'lightgbm', 'logistic', "
+            "'linear', 'hist_gradient_boosting', 'random_forest' and scikit-learn "
+            "estimators that skl2onnx converts."
+        )
+        raise UnsupportedFormatError(msg) from err
+    outputs = [o.name for o in onx.graph.output]
+    expected = ["variable"] if task == "regression" else ["label", "probabilities"]
+    if outputs != expected:  # pragma: no cover - depends on converter versions
+        msg = f"{what}: the converted graph has outputs {outputs}, expected {expected}."
+        raise UnsupportedFormatError(msg)
+    onx.doc_string = f"exported by mlops_nb from {what}"
+    return onx.SerializeToString()
+
+
+def _ebm_error(what: str, name: str) -> UnsupportedFormatError:
+    msg = (
+        f"{what}: {name} (interpret's Explainable Boosting Machine) has no ONNX "
+        "converter, so it cannot be exported, optimized, bundled or served. Train the "
+        "same data with estimator='lightgbm' or 'hist_gradient_boosting' (both export "
+        "with parity checks), or use the EBM in Python with model.predict()."
+    )
+    return UnsupportedFormatError(msg)
+
+
+def convert_model(model: Model) -> bytes:
+    """The ONNX bytes of a model version (preprocessing included)."""
+    what = f"{model.label}.export_onnx"
+    if model.recipe.get("estimator") == "ebm":
+        raise _ebm_error(what, "ExplainableBoosting" + ("Regressor" if model.task == "regression" else "Classifier"))
+    pipe = pipeline_for_export(model)
+    return convert_pipeline(pipe, features_of(model), model.task, what=what)

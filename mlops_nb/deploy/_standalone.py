@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Predict with the ONNX model of this edge bundle; needs only numpy and onnxruntime.
+
+Usage::
+
+    python predict.py rows.csv            # or rows.json (a list of objects), or - for stdin
+    python predict.py rows.csv --format csv > predictions.csv
+    python predict.py --verify            # check the bundle's files and exit
+
+Before anything is loaded, every file listed in ``manifest.json`` is hashed (SHA-256)
+and compared with the manifest; the manifest checks itself too. One changed byte in
+any file and this script refuses to run (exit status 3). Pin the manifest you trust
+with ``--manifest-sha256 HEX`` (its SHA-256 was printed when the bundle was made).
+
+Input rows are checked against ``schema.json``: every column present and no other,
+numbers finite, categories seen in training (``--allow-unseen`` lets the model treat
+new ones as unknown). Problems are listed on stderr (exit status 2).
+
+Written by mlops_nb; the same checks validate requests to ``model.serve()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+FORMAT = "mlops-nb-edge-bundle/1"
+MANIFEST = "manifest.json"
+MAX_PROBLEMS = 20
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+class BundleError(Exception):
+    """The bundle's files do not match its manifest; nothing was loaded."""
+
+
+class InputError(Exception):
+    """Input rows that do not fit the schema; ``problems`` lists each one."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]]):
+        super().__init__(message)
+        self.problems = problems
+
+
+class _NonFinite:
+    """Stands for a ``NaN``/``Infinity`` token found while parsing JSON."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+
+# -- the manifest ------------------------------------------------------------------------
+def canonical(obj: Any) -> bytes:
+    """The one byte form of a manifest: sorted keys, two-space indent, ASCII."""
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False) + "\n").encode()
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest without its own ``manifest_sha256`` field."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def _read_regular(path: Path) -> bytes:
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError("not a regular file (a link or a folder)")
+    with path.open("rb") as fh:
+        return fh.read()
+
+
+def read_verified(folder: Path, expect_manifest: str | None = None) -> dict[str, bytes]:
+    """Return the bytes of every file the manifest lists, after checking each one.
+
+    Raises
+    ------
+    BundleError
+        Listing every file that is missing, a link, changed or unlisted in the
+        manifest's own checksum.
+    """
+    folder = Path(folder)
+    try:
+        raw = _read_regular(folder / MANIFEST)
+    except OSError as err:
+        raise BundleError(f"{MANIFEST}: cannot be read ({err}); refusing to run.") from err
+    problems = []
+    if expect_manifest and hashlib.sha256(raw).hexdigest() != expect_manifest.lower():
+        problems.append(f"{MANIFEST}: SHA-256 is not the expected {expect_manifest}")
+    try:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BundleError(f"{MANIFEST}: not valid JSON ({err}); refusing to run.") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{MANIFEST}: not an mlops_nb bundle manifest ({FORMAT}); refusing to run.")
+    if canonical(manifest) != raw:
+        problems.append(f"{MANIFEST}: its bytes changed (not in canonical form)")
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
+        problems.append(f"{MANIFEST}: its own checksum does not match")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{MANIFEST}: lists no files; refusing to run.")
+    out = {}
+    for name, digest in sorted(files.items()):
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+            problems.append(f"{name!r}: not a plain file name")
+            continue
+        try:
+            data = _read_regular(folder / name)
+        except FileNotFoundError:
+            problems.append(f"{name}: missing")
+            continue
+        except OSError as err:
+            problems.append(f"{name}: {err}")
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            problems.append(f"{name}: changed (SHA-256 differs from the manifest)")
+            continue
+        out[name] = data
+    if problems:
+        raise BundleError("integrity check failed, refusing to run: " + "; ".join(problems))
+    return out
+
+
+# -- input rows --------------------------------------------------------------------------
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not allowed in JSON")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Parse JSON, marking ``NaN``/``Infinity`` tokens so validation can name their field.
+
+    Raises
+    ------
+    InputError
+        For invalid JSON or nesting too deep to parse.
+    """
+    try:
+        return json.loads(text, parse_constant=_NonFinite)
+    except RecursionError as err:
+        raise InputError("the JSON is nested too deeply", [{"row": None, "field": None,
+                         "rule": "nesting", "message": "the JSON is nested too deeply"}]) from err  # fmt: skip
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"not valid JSON: {err}", [{"row": None, "field": None,
+                         "rule": "json", "message": f"not valid JSON: {err}"}]) from err  # fmt: skip
+
+
+def records_of(payload: Any) -> list[Any]:
+    """A batch of records: a JSON array of objects, or a single object."""
+    if isinstance(payload, dict):
+        return [payload]
+    if isinstance(payload, list):
+        return payload
+    problem = {"row": None, "field": None, "rule": "shape",
+               "message": "expected an object (one row) or an array of objects (a batch)"}  # fmt: skip
+    raise InputError(problem["message"], [problem])
+
+
+def _short(values: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values) - limit} more)" if len(values) > limit else "")
+
+
+def validate_records(records: list[Any], schema: dict[str, Any], *, max_rows: int | None = None,
+                     allow_unseen: bool = False, from_text: bool = False) -> dict[str, list[Any]]:  # fmt: skip
+    """Check rows against the schema and return one list of values per input column.
+
+    Numbers become floats (``None`` when missing); categories become text (the
+    schema's missing marker when missing). With ``from_text`` (CSV), numbers are
+    parsed from text and an empty cell is missing.
+
+    Raises
+    ------
+    InputError
+        Naming each bad row, field and rule: ``missing``, ``extra``, ``type``,
+        ``not_finite``, ``unseen_category``, ``max_rows``, ``empty``, ``nesting``.
+    """
+    problems: list[dict[str, Any]] = []
+
+    def problem(row: int | None, field: str | None, rule: str, message: str) -> None:
+        problems.append({"row": row, "field": field, "rule": rule, "message": message})
+
+    if max_rows is not None and len(records) > max_rows:
+        problem(None, None, "max_rows", f"{len(records)} rows in one request; at most {max_rows} allowed")
+        raise InputError(problems[0]["message"], problems)
+    if not records:
+        problem(None, None, "empty", "no rows to predict")
+        raise InputError(problems[0]["message"], problems)
+    inputs = schema["inputs"]
+    names = [i["name"] for i in inputs]
+    known = set(names)
+    missing_marker = schema.get("missing_category", "(missing)")
+    categories = {i["name"]: set(i.get("categories") or []) for i in inputs if i["kind"] == "categorical"}
+    columns: dict[str, list[Any]] = {n: [] for n in names}
+    for r, record in enumerate(records):
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        if not isinstance(record, dict):
+            problem(r, None, "type", f"row {r} is a {type(record).__name__}, expected an object")
+            continue
+        for extra in sorted(set(record) - known):
+            problem(r, str(extra), "extra", f"unknown column {str(extra)!r}; the model reads {_short(names)}")
+        for spec in inputs:
+            name = spec["name"]
+            if name not in record:
+                problem(r, name, "missing", f"column {name!r} is missing")
+                continue
+            value = record[name]
+            if isinstance(value, (dict, list)):
+                problem(r, name, "nesting", f"column {name!r} holds a nested {type(value).__name__}; expected a plain value")
+            elif isinstance(value, _NonFinite):
+                problem(r, name, "not_finite", f"column {name!r} is {value.token}; numbers must be finite (use null for missing)")
+            elif spec["kind"] == "numeric":
+                columns[name].append(_number(value, name, r, from_text, problem))
+            else:
+                text = _category(value, name, r, from_text, missing_marker, problem)
+                if text is not None and not allow_unseen and categories[name] and text not in categories[name] \
+                        and text != missing_marker:  # fmt: skip
+                    problem(r, name, "unseen_category",
+                            f"column {name!r} has {text!r}, a value never seen in training; known: "
+                            f"{_short(sorted(categories[name]))}")  # fmt: skip
+                columns[name].append(text)
+    if problems:
+        more = "" if len(problems) < MAX_PROBLEMS else f" (first {MAX_PROBLEMS} shown)"
+        raise InputError("; ".join(p["message"] for p in problems[:3]) + more, problems[:MAX_PROBLEMS])
+    return columns
+
+
+def _number(value: Any, name: str, r: int, from_text: bool, problem: Any) -> float | None:
+    if value is None or (from_text and isinstance(value, str) and not value.strip()):
+        return None
+    if from_text and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            problem(r, name, "type", f"column {name!r} is {value!r}, not a number")
+            return None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        problem(r, name, "type", f"column {name!r} is a {type(value).__name__} ({value!r}); expected a number")
+        return None
+    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    if not math.isfinite(number):
+        problem(r, name, "not_finite", f"column {name!r} is {value!r}; numbers must be finite")
+        return None
+    if abs(number) > FLOAT32_MAX:
+        problem(r, name, "range", f"column {name!r} is {value!r}, outside the float32 range the model reads")
+        return None
+    return number
+
+
+def _category(value: Any, name: str, r: int, from_text: bool, marker: str, problem: Any) -> str | None:
+    if value is None or (from_text and value == ""):
+        return marker
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (str, int)):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(value)
+    problem(r, name, "type", f"column {name!r} is a {type(value).__name__}; expected text")
+    return None
+
+
+def read_csv_rows(text: str) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header line, as dicts of text."""
+    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def to_feeds(columns: dict[str, list[Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    """ONNX inputs (``[rows, 1]`` arrays) from validated columns."""
+    import numpy as np
+
+    feeds = {}
+    for spec in schema["inputs"]:
+        values = columns[spec["name"]]
+        if spec["kind"] == "numeric":
+            arr = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
+        else:
+            arr = np.array(values, dtype=object)
+        feeds[spec["name"]] = arr.reshape(-1, 1)
+    return feeds
+
+
+def format_outputs(outputs: list[Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON answer: predictions (and probabilities with the class order)."""
+    model = schema["model"]
+    if model["task"] == "regression":
+        return {"predictions": [float(v) for v in outputs[0].reshape(-1)]}
+    labels = outputs[0].reshape(-1).tolist()
+    proba = [[round(float(p), 7) for p in row] for row in outputs[1]]
+    return {"classes": model["classes"], "predictions": labels, "probabilities": proba}
+
+
+# -- loading and running -----------------------------------------------------------------
+class Bundle:
+    """A verified bundle: its schema and an onnxruntime session on its model."""
+
+    def __init__(self, folder: Path | str | None = None, *, expect_manifest: str | None = None):
+        files = read_verified(Path(folder) if folder else Path(__file__).resolve().parent, expect_manifest)
+        self.schema = json.loads(files["schema.json"].decode("utf-8"))
+        import onnxruntime as ort
+
+        if hasattr(ort, "disable_telemetry_events"):
+            ort.disable_telemetry_events()
+        options = ort.SessionOptions()
+        level = self.schema.get("runtime", {}).get("graph_optimization_level", "ORT_ENABLE_ALL")
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        options.intra_op_num_threads = 1
+        # from the verified bytes, never from a path: nothing else is read
+        self.session = ort.InferenceSession(files["model.onnx"], options, providers=["CPUExecutionProvider"])
+
+    def predict(self, records: list[Any], *, allow_unseen: bool = False, from_text: bool = False) -> dict[str, Any]:
+        """Validate rows and predict them."""
+        columns = validate_records(records, self.schema, allow_unseen=allow_unseen, from_text=from_text)
+        return format_outputs(self.session.run(None, to_feeds(columns, self.schema)), self.schema)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: predict rows from a CSV or JSON file (or stdin)."""
+    parser = argparse.ArgumentParser(description="Predict with this bundle (numpy + onnxruntime only).")
+    parser.add_argument("rows", nargs="?", help="a .csv or .json file, or - for JSON on stdin")
+    parser.add_argument("--format", choices=("json", "csv"), default="json", help="output format")
+    parser.add_argument("--allow-unseen", action="store_true", help="accept categories not seen in training")
+    parser.add_argument("--manifest-sha256", help="refuse unless manifest.json has this SHA-256")
+    parser.add_argument("--verify", action="store_true", help="only check the bundle's files")
+    args = parser.parse_args(argv)
+    try:
+        if args.verify:
+            read_verified(Path(__file__).resolve().parent, args.manifest_sha256)
+            print("bundle verified: every file matches manifest.json")
+            return 0
+        bundle = Bundle(expect_manifest=args.manifest_sha256)
+    except BundleError as err:
+        print(f"predict.py: {err}", file=sys.stderr)
+        return 3
+    if not args.rows:
+        parser.error("give a .csv or .json file of rows (or - for JSON on stdin)")
+    try:
+        text = sys.stdin.read() if args.rows == "-" else Path(args.rows).read_text(encoding="utf-8")
+        is_csv = args.rows.lower().endswith(".csv")
+        rows = read_csv_rows(text) if is_csv else records_of(parse_json(text))
+        result = bundle.predict(rows, allow_unseen=args.allow_unseen, from_text=is_csv)
+    except InputError as err:
+        for p in err.problems:
+            where = "" if p["row"] is None else f"row {p['row']}: "
+            print(f"predict.py: {where}{p['message']} [{p['rule']}]", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    writer = csv.writer(sys.stdout)
+    classes = result.get("classes")
+    writer.writerow(["prediction"] + [f"proba_{c}" for c in classes or []])
+    for i, label in enumerate(result["predictions"]):
+        writer.writerow([label] + (result["probabilities"][i] if classes else []))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

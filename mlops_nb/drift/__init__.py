@@ -1,0 +1,1 @@
+"""Drift Ops (work in progress)."""

@@ -1,0 +1,287 @@
+"""One drift review, computed: every view of the review comes from this payload.
+
+:func:`analyze` takes the reference frame and the analysis frame (all observed batches,
+labels joined where they arrived) and computes, on one chunking: univariate drift of
+every feature, of the model's score and of the target; multivariate drift; estimated
+and realized performance with the concept-drift verdict; group rates over time;
+money value per chunk; the status of each chunk; the ranked alerts; and the
+recommendation. The result is a JSON-ready dict that is stored with the monitor.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.drift import _univariate
+from mlops_nb.drift._chunking import ChunkSpec, reference_split, split
+from mlops_nb.drift._performance import CHUNK_COL
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb.model import Model
+
+SCORE = "model score"
+UNVERIFIED = "unverified: label-free estimate assumes no concept drift"
+
+
+def _decisions(model: Model, proba: np.ndarray, canvas: Any, threshold: float) -> dict[str, Any]:
+    """Which class counts as 'act', and who the model acts on at ``threshold``."""
+    import numpy as np
+
+    classes = list(model.classes or [])
+    pos = len(classes) - 1
+    if canvas is not None:
+        match = [i for i, c in enumerate(classes) if c == canvas.positive_class or str(c) == str(canvas.positive_class)]
+        pos = match[0] if match else pos
+    score = proba[:, pos]
+    decided = score >= threshold if len(classes) == 2 else proba.argmax(axis=1) == pos
+    if len(classes) == 2:
+        labels = np.where(decided, classes[pos], classes[1 - pos])
+    else:
+        labels = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    return {"pos": pos, "positive_class": classes[pos], "score": score, "decided": decided, "labels": labels,
+            "proba": proba}  # fmt: skip
+
+
+def _is_class(y: pd.Series, cls: Any) -> np.ndarray:
+    import numpy as np
+
+    v = y.to_numpy(dtype=object)
+    return np.array([x == cls or str(x) == str(cls) for x in v], dtype=bool)
+
+
+def analyze(
+    model: Model, reference: pd.DataFrame, analysis: pd.DataFrame, options: dict[str, Any], *,
+    canvas: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Compute the drift review of ``analysis`` against ``reference`` (see module doc)."""
+    import numpy as np
+    import pandas as pd
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    spec = ChunkSpec.from_dict(options["chunk"])
+    chunks = split(analysis, spec)
+    ref_chunks, ref_note = reference_split(reference, spec)
+    target = model.recipe["target"]
+    task = model.task
+    labels = analysis[target] if target in analysis.columns else pd.Series(np.nan, index=analysis.index)
+    labelled = labels.notna().to_numpy()
+    feats = model.recipe["features"]
+    kinds = {c: "continuous" for c in feats["numeric"]} | {c: "categorical" for c in feats["categorical"]}
+
+    # -- model outputs ---------------------------------------------------------------
+    threshold = float(options.get("decision_threshold") or 0.5)
+    if task == "regression":
+        ref_pred, ana_pred = model.predict(reference), model.predict(analysis)
+        ref_score, ana_score = ref_pred.astype(float), ana_pred.astype(float)
+        ref_dec = ana_dec = None
+    else:
+        ref_proba, ana_proba = model.predict_proba(reference), model.predict_proba(analysis)
+        ref_dec = _decisions(model, ref_proba, canvas, threshold)
+        ana_dec = _decisions(model, ana_proba, canvas, threshold)
+        ref_score, ana_score = ref_dec["score"], ana_dec["score"]
+    timings["predict"] = time.perf_counter() - t0
+
+    # -- univariate drift: features, model score, target -----------------------------
+    t = time.perf_counter()
+    target_row = f"target ({target})"
+    kinds_all = {**kinds, SCORE: "continuous",
+                 target_row: "continuous" if task == "regression" else "categorical"}  # fmt: skip
+    ref_u = reference[list(kinds)].assign(**{SCORE: ref_score, target_row: _as_target(reference[target], task)})
+    ana_u = analysis[list(kinds)].assign(**{SCORE: ana_score, target_row: _as_target(labels, task)})
+    uni = _univariate.run(
+        ref_u, ana_u, kinds_all, ref_chunks.codes, ref_chunks.n, chunks.codes, chunks.n,
+        continuous_stats=tuple(options["continuous"]), categorical_stats=tuple(options["categorical"]),
+        exact=options.get("exact"), threshold_settings=options.get("thresholds") or {},
+        std=float(options["std"]), alert_on=tuple(options["alert_on"]),
+    )  # fmt: skip
+    timings["univariate"] = time.perf_counter() - t
+
+    # -- multivariate drift ----------------------------------------------------------
+    multi = None
+    if options.get("multivariate"):
+        t = time.perf_counter()
+        from mlops_nb.drift._multivariate import multivariate
+
+        multi = multivariate(reference.assign(**{CHUNK_COL: ref_chunks.codes}),
+                             analysis.assign(**{CHUNK_COL: chunks.codes}), numeric=list(feats["numeric"]),
+                             categorical=list(feats["categorical"]), methods=tuple(options["multivariate"]))  # fmt: skip
+        timings["multivariate"] = time.perf_counter() - t
+
+    # -- performance -----------------------------------------------------------------
+    t = time.perf_counter()
+    perf = _performance(model, reference, analysis, labels, chunks, ref_chunks, options, task,
+                        ref_dec, ana_dec, ref_score, ana_score)  # fmt: skip
+    timings["performance"] = time.perf_counter() - t
+
+    # -- fairness over time ----------------------------------------------------------
+    t = time.perf_counter()
+    fairness = {}
+    if task != "regression":
+        from mlops_nb.drift._fairness import fairness_over_time
+
+        ref_actual = _is_class(reference[target], ref_dec["positive_class"])
+        ana_actual = _is_class(labels, ana_dec["positive_class"]) & labelled
+        for col in options.get("sensitive") or []:
+            if col in reference.columns and col in analysis.columns:
+                fairness[col] = fairness_over_time(
+                    reference[col], ref_chunks.codes, ref_chunks.n, ref_dec["decided"], ref_actual,
+                    analysis[col], chunks.codes, chunks.n, ana_dec["decided"], ana_actual, labelled,
+                    std=float(options["std"]),
+                )  # fmt: skip
+    timings["fairness"] = time.perf_counter() - t
+
+    value = _value(canvas, perf, ref_dec, reference[target], chunks, labels, ana_dec) if ref_dec else None
+    payload = {
+        "model": model.label, "task": task, "target": target,
+        "chunking": spec.describe(), "reference_chunks": {"n": ref_chunks.n, "note": ref_note},
+        "chunks": {"keys": chunks.keys, "starts": chunks.starts, "ends": chunks.ends,
+                   "sizes": chunks.sizes.tolist(),
+                   "labelled": np.bincount(chunks.codes[labelled], minlength=chunks.n).tolist()},
+        "univariate": uni, "multivariate": multi, "performance": perf, "fairness": fairness,
+        "value": value, "decision": None if ref_dec is None else {
+            "positive_class": _jsonable(ref_dec["positive_class"]), "threshold": threshold},
+        "rows": {"reference": len(reference), "analysis": len(analysis), "labelled": int(labelled.sum())},
+    }  # fmt: skip
+    from mlops_nb.drift._verdict import judge
+
+    payload.update(judge(payload))
+    timings["total"] = time.perf_counter() - t0
+    payload["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return payload
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _as_target(y: pd.Series, task: str) -> pd.Series:
+    """The target as drift input: numbers for regression, text categories otherwise."""
+    import pandas as pd
+
+    if task == "regression":
+        return pd.to_numeric(y, errors="coerce")
+    return y.astype(object).where(y.notna()).map(lambda v: v if v is None or v != v else str(_num(v)))
+
+
+def _num(v: Any) -> Any:
+    """1.0 -> 1, so labels read as floats (because of missing values) match int labels."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _performance(model: Model, reference: pd.DataFrame, analysis: pd.DataFrame, labels: pd.Series,
+                 chunks: Any, ref_chunks: Any, options: dict[str, Any], task: str, ref_dec: Any,
+                 ana_dec: Any, ref_score: Any, ana_score: Any) -> dict[str, Any]:  # fmt: skip
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb.drift._performance import concept_verdict, estimate_cbpe, estimate_dle, realized
+
+    target = model.recipe["target"]
+    classes = list(model.classes or [])
+    if task == "regression":
+        metric = "rmse"
+        feats = model.features
+        ref = model._X(reference, "monitor").assign(__pred__=ref_score, __y__=pd.to_numeric(reference[target]),
+                                                    **{CHUNK_COL: ref_chunks.codes})  # fmt: skip
+        ana = model._X(analysis, "monitor").assign(__pred__=ana_score, **{CHUNK_COL: chunks.codes})
+        est = estimate_dle(ref, ana, features=feats, metrics=("rmse", "mae"))
+        real = realized(labels, np.column_stack([ana_score]), ana_score, chunks.codes, chunks.n,
+                        task=task, classes=None)  # fmt: skip
+        method = "DLE (direct loss estimation)"
+    else:
+        metric = "roc_auc"
+        ref_proba, ana_proba = ref_dec["proba"], ana_dec["proba"]
+        positive = classes[1] if len(classes) == 2 else None
+
+        def frame(proba: Any, dec: Any, codes: Any) -> pd.DataFrame:
+            cols = {f"__score_{i}": proba[:, i] for i in range(len(classes))}
+            pred = dec["labels"]
+            cols["__pred__"] = (np.array([p == positive for p in pred], dtype=int) if positive is not None
+                                else np.array([str(p) for p in pred], dtype=object))  # fmt: skip
+            cols[CHUNK_COL] = codes
+            return pd.DataFrame(cols)
+
+        ref = frame(ref_proba, ref_dec, ref_chunks.codes)
+        ref["__y__"] = (_is_class(reference[target], positive).astype(int) if positive is not None
+                        else reference[target].astype(str).to_numpy())  # fmt: skip
+        ana = frame(ana_proba, ana_dec, chunks.codes)
+        est = estimate_cbpe(ref, ana, classes=classes, metrics=("roc_auc",))
+        real = realized(labels, ana_proba, ana_dec["labels"], chunks.codes, chunks.n, task=task, classes=classes)
+        method = "CBPE (confidence-based performance estimation)"
+    m = est[metric]
+    verdict = concept_verdict(real[metric], m["lower_band"], m["upper_band"], chunks.keys,
+                              consecutive=int(options["consecutive"]))  # fmt: skip
+    lower_t, upper_t = m["lower_threshold"][0], m["upper_threshold"][0]
+    higher_better = metric != "rmse"
+    realized_alert = []
+    for r in real[metric]:
+        bad = r is not None and ((lower_t is not None and r < lower_t) if higher_better
+                                 else (upper_t is not None and r > upper_t))  # fmt: skip
+        realized_alert.append(bool(bad))
+    estimated_alert = [bool(a) and ((e is not None and lower_t is not None and e < lower_t) if higher_better
+                                    else (e is not None and upper_t is not None and e > upper_t))
+                       for a, e in zip(m["alert"], m["estimated"], strict=True)]  # fmt: skip
+    return {"method": method, "metric": metric, **m, "estimated_alert": estimated_alert,
+            "realized": real[metric], "realized_alert": realized_alert,
+            "realized_all": {k: v for k, v in real.items() if k != "labelled"},
+            "concept": verdict, "confusion": est.get("confusion"),
+            "reference_value": _reference_metric(model, reference, ref_score, ref_dec, metric)}  # fmt: skip
+
+
+def _reference_metric(model: Model, reference: pd.DataFrame, score: Any, dec: Any, metric: str) -> float | None:
+    """The metric on the whole reference (realized: the reference has labels)."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    y = reference[model.recipe["target"]]
+    if metric == "rmse":
+        return float(np.sqrt(np.mean((y.astype(float).to_numpy() - score) ** 2)))
+    classes = list(model.classes or [])
+    if len(classes) != 2:
+        return None
+    return float(m.roc_auc_score(_is_class(y, classes[1]), dec["proba"][:, 1]))
+
+
+def _value(canvas: Any, perf: dict[str, Any], ref_dec: Any, ref_y: pd.Series, chunks: Any,
+           labels: pd.Series, ana_dec: Any) -> dict[str, Any] | None:  # fmt: skip
+    """Money value per 1,000 decisions per chunk (estimated and realized) and value at risk."""
+    import numpy as np
+
+    if canvas is None or perf.get("confusion") is None:
+        return None
+    conf = perf["confusion"]
+    # CBPE counts are for the model's second class; the canvas may call the first one positive
+    flip = ref_dec["pos"] == 0
+    est = []
+    for tp, fp, fn, tn in zip(conf["tp"], conf["fp"], conf["fn"], conf["tn"], strict=True):
+        if None in (tp, fp, fn, tn):
+            est.append(None)
+            continue
+        cells = (tn, fn, fp, tp) if flip else (tp, fp, fn, tn)
+        est.append(canvas.value_per_1000(*cells))
+    actual_ref = _is_class(ref_y, ref_dec["positive_class"])
+    ref_cells = _cells(ref_dec["decided"], actual_ref)
+    ref_value = canvas.value_per_1000(*ref_cells)
+    has = labels.notna().to_numpy()
+    actual = _is_class(labels, ana_dec["positive_class"])
+    sizes = np.bincount(chunks.codes, minlength=chunks.n)
+    real = []
+    for c in range(chunks.n):
+        rows = has & (chunks.codes == c)
+        real.append(canvas.value_per_1000(*_cells(ana_dec["decided"][rows], actual[rows]))
+                    if rows.sum() and rows.sum() >= 0.5 * sizes[c] else None)  # fmt: skip
+    at_risk = [None if e is None else (ref_value - e) * int(n) / 1000 for e, n in zip(est, sizes, strict=True)]
+    return {"currency": canvas.currency, "canvas_version": canvas.version, "reference_per_1000": ref_value,
+            "estimated_per_1000": est, "realized_per_1000": real, "value_at_risk": at_risk}  # fmt: skip
+
+
+def _cells(decided: np.ndarray, actual: np.ndarray) -> tuple[int, int, int, int]:
+    return (int((decided & actual).sum()), int((decided & ~actual).sum()),
+            int((~decided & actual).sum()), int((~decided & ~actual).sum()))  # fmt: skip
