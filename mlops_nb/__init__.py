@@ -24,6 +24,7 @@ _LAZY = {
     "Model": ("mlops_nb.model", "Model"),
     "datasets": ("mlops_nb.datasets", None),
     "errors": ("mlops_nb.errors", None),
+    "secure": ("mlops_nb.secure", None),
 }
 
 __all__ = [
@@ -35,11 +36,12 @@ __all__ = [
     "datasets",
     "errors",
     "get_config",
+    "secure",
     "set_config",
 ]
 
 if TYPE_CHECKING:
-    from mlops_nb import datasets, errors
+    from mlops_nb import datasets, errors, secure
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
     from mlops_nb.model import Model

@@ -374,6 +374,25 @@ class Project(Displayable):
 
         return rollback(self, name, reason=reason)
 
+    # -- Sustainable Ops and Sec Ops ------------------------------------------------
+    def sustainability(self, **options: Any) -> Any:
+        """The carbon and energy ledger of the project; see :mod:`mlops_nb.sustain`."""
+        from mlops_nb.sustain import sustainability
+
+        return sustainability(self, **options)
+
+    def poisoning_trend(self, name: str, **options: Any) -> Any:
+        """The suspicious-label rate across the versions of an asset, with change-point alerts."""
+        from mlops_nb.secure import poisoning_trend
+
+        return poisoning_trend(self, name, **options)
+
+    def vet(self, data: Any, **options: Any) -> Any:
+        """Vet an open dataset: provenance, licence, duplicates/leakage, relevance, PII."""
+        from mlops_nb.secure import vet
+
+        return vet(self, data, **options)
+
     # -- versioned documents (value canvas, ...) -------------------------------------
     def _save_document(
         self, kind: str, name: str, payload: Any, *, note: str = ""

@@ -14,7 +14,7 @@ HEAVY = [
 ]  # fmt: skip
 PUBLIC = {
     "DataAsset", "Model", "Project", "__version__", "config_context", "datasets", "errors",
-    "get_config", "set_config",
+    "get_config", "secure", "set_config",
 }  # fmt: skip
 
 

@@ -320,6 +320,19 @@ class DataAsset(Displayable):
 
         return features(self, auto=auto, **options)
 
+    # -- Sec Ops on data -------------------------------------------------------------
+    def privacy(self, **options: Any) -> Any:
+        """Personal-data findings per column, with ``mask()`` / ``pseudonymize(key=)``."""
+        from mlops_nb.secure import privacy
+
+        return privacy(self, **options)
+
+    def poisoning(self, **options: Any) -> Any:
+        """Suspected flipped labels and outliers in this version."""
+        from mlops_nb.secure import poisoning
+
+        return poisoning(self, **options)
+
     def _derive(self, frame: pd.DataFrame, name: str, operation: str,
                 params: dict[str, Any], note: str) -> DataAsset:  # fmt: skip
         roles: dict[str, Any] = {}

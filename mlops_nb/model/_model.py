@@ -256,6 +256,12 @@ class Model(Displayable):
 
         return checklist(self, **options)
 
+    def retrain_warm(self, data: DataAsset, **options: Any) -> Any:
+        """Continue training from this version on new data; energy saved vs a full retrain."""
+        from mlops_nb.sustain import retrain_warm
+
+        return retrain_warm(self, data, **options)
+
     def evaluations(self) -> list[Evaluation]:
         """Every stored evaluation of this version, oldest first."""
         from mlops_nb.model._evaluate import stored_evaluations
