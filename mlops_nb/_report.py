@@ -95,27 +95,76 @@ def notebook_to_html(executed: str | Path, html_path: str | Path) -> Path:
     return html_path
 
 
+_SUMMARY = re.compile(r'<script type="application/json" class="mnb-summary">(.*?)</script>', re.S)
+
+
+def summarize(executed: str | Path) -> dict[str, Any]:
+    """Key figures, alerts and gate verdicts of an executed notebook, for schedulers.
+
+    Every mlops_nb object a cell displayed leaves a small JSON summary in its HTML; this
+    collects them in order, lists those with a warning or error badge as alerts, the
+    promotion reports and refusals as gate verdicts, and any cell errors.
+    """
+    import json
+
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    objects, errors = [], []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html", "")
+            if isinstance(html, list):
+                html = "".join(html)
+            objects.extend(json.loads(m.replace("<\\/", "</")) for m in _SUMMARY.findall(html))
+            if out.get("output_type") == "error":
+                errors.append(f"{out.get('ename')}: {out.get('evalue')}")
+            text = "".join(out.get("text", "")) if out.get("output_type") == "stream" else ""
+            if "GateError" in text or "cannot move to" in text:
+                errors_line = [ln for ln in text.splitlines() if "cannot move to" in ln]
+                objects.extend({"kind": "GateRefusal", "title": "", "summary": ln, "badges": [["refused", "error"]]}
+                               for ln in errors_line)  # fmt: skip
+    alerts = [o for o in objects if any(t in ("warning", "error") for _, t in o.get("badges", []))]
+    gates = [o for o in objects if o["kind"] in ("Promotion", "GateRefusal")]
+    return {"objects": objects, "alerts": alerts, "gates": gates, "errors": errors}
+
+
 def run_report(
     notebook: str | Path,
     html_path: str | Path,
     *,
     parameters: Mapping[str, Any] | None = None,
     cwd: str | Path | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Execute a notebook and write its HTML report next to the executed copy.
+    """Execute a notebook; write its HTML report, the executed copy and a JSON summary.
+
+    Parameters
+    ----------
+    extra : mapping, optional
+        Merged into the JSON summary (e.g. a retraining verdict).
 
     Returns
     -------
     dict
-        ``html``, ``notebook`` (the executed copy) and ``seconds``.
+        ``html``, ``notebook`` (the executed copy), ``json`` (key figures, alerts and
+        gate verdicts; see :func:`summarize`) and ``seconds``.
     """
+    import json
+
     html_path = Path(html_path)
     executed = html_path.with_suffix(".ipynb")
+    summary_path = html_path.with_suffix(".json")
     start = time.perf_counter()
     execute_notebook(notebook, executed, parameters=parameters, cwd=cwd)
     notebook_to_html(executed, html_path)
-    return {
-        "html": html_path,
-        "notebook": executed,
-        "seconds": time.perf_counter() - start,
+    seconds = time.perf_counter() - start
+    summary = {
+        "notebook": str(notebook),
+        "parameters": dict(parameters or {}),
+        "seconds": round(seconds, 2),
+        **summarize(executed),
+        **dict(extra or {}),
     }
+    summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return {"html": html_path, "notebook": executed, "json": summary_path, "seconds": seconds}

@@ -36,7 +36,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     params = {name: _value(value) for name, value in args.parameter or []}
     out = Path(args.output or Path(args.notebook).with_suffix(".html").name)
     result = run_report(args.notebook, out, parameters=params)
-    print(f"wrote {result['html']} ({result['seconds']:.1f} s)")
+    print(f"wrote {result['html']} and {result['json']} ({result['seconds']:.1f} s)")
     return 0
 
 

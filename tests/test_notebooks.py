@@ -99,6 +99,12 @@ def test_notebook_report(path, tmp_path):
         html.count("window.Plotly=") + html.count("window.Plotly = Plotly") == 1
     )  # plotly.js once
     assert "Traceback" not in html and "Could not render" not in html
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["objects"] and summary["errors"] == []
+    assert all({"kind", "title", "summary", "badges"} <= set(o) for o in summary["objects"])
+    if path.stem == "02_model_ops":
+        assert any(g["kind"] == "GateRefusal" for g in summary["gates"])
+        assert any(g["kind"] == "Promotion" for g in summary["gates"])
     executed = nbformat.read(out.with_suffix(".ipynb"), as_version=4)
     assert (
         "widgets" not in executed.metadata

@@ -122,13 +122,14 @@ def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *, 
         fitted["mapping"] = {str(k): float(v) for k, v in shares.items()}
         fitted["default"] = 0.0
     elif kind == "target_encoding":
+        from sklearn.model_selection import KFold, StratifiedKFold
         from sklearn.preprocessing import TargetEncoder
 
         if y is None:
             raise ValidationError("target encoding needs the target values.")
         key = _key(frame, cols).to_numpy(dtype=object)[:, None]
-        enc = TargetEncoder(target_type="binary" if task == "binary" else "continuous", cv=cv,
-                            shuffle=True, random_state=seed)  # fmt: skip
+        folds = (StratifiedKFold if task == "binary" else KFold)(cv, shuffle=True, random_state=seed)
+        enc = TargetEncoder(target_type="binary" if task == "binary" else "continuous", cv=folds)
         values = enc.fit_transform(key, np.asarray(y)).ravel()
         fitted["mapping"] = {str(k): float(v) for k, v in zip(enc.categories_[0], enc.encodings_[0], strict=True)}
         fitted["default"] = float(np.ravel(enc.target_mean_)[0])

@@ -234,7 +234,7 @@ class OnnxExport(Displayable):
 
     def optimize(self, data: DataAsset, **options: Any) -> Variants:
         """Build and measure variants of the model; see :func:`optimize`."""
-        from mlops_nb.deploy._xmo import optimize
+        from mlops_nb.deploy._optimize import optimize
 
         return optimize(self.model, data, **options)
 

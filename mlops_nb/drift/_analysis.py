@@ -277,9 +277,12 @@ def _value(canvas: Any, perf: dict[str, Any], ref_dec: Any, ref_y: pd.Series, ch
         rows = has & (chunks.codes == c)
         real.append(canvas.value_per_1000(*_cells(ana_dec["decided"][rows], actual[rows]))
                     if rows.sum() and rows.sum() >= 0.5 * sizes[c] else None)  # fmt: skip
-    at_risk = [None if e is None else (ref_value - e) * int(n) / 1000 for e, n in zip(est, sizes, strict=True)]
+    # realized value once labels arrived, else the label-free estimate
+    basis = [r if r is not None else e for r, e in zip(real, est, strict=True)]
+    at_risk = [None if b is None else (ref_value - b) * int(n) / 1000 for b, n in zip(basis, sizes, strict=True)]
     return {"currency": canvas.currency, "canvas_version": canvas.version, "reference_per_1000": ref_value,
-            "estimated_per_1000": est, "realized_per_1000": real, "value_at_risk": at_risk}  # fmt: skip
+            "estimated_per_1000": est, "realized_per_1000": real, "value_at_risk": at_risk,
+            "at_risk_basis": ["realized" if r is not None else "estimated" for r in real]}  # fmt: skip
 
 
 def _cells(decided: np.ndarray, actual: np.ndarray) -> tuple[int, int, int, int]:

@@ -105,7 +105,7 @@ class _Series:
 
 
 def continuous(
-    ref: np.ndarray, parts: list[tuple[np.ndarray, _Series]], stats: tuple[str, ...], *, exact: bool = False
+    ref: np.ndarray, parts: list[tuple[np.ndarray, _Series]], stats: tuple[str, ...], *, exact: bool | None = None
 ) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
     """Statistics of one continuous column for each chunk of each part.
 
@@ -117,8 +117,9 @@ def continuous(
         Values and chunk codes of the data to compare (reference chunks, analysis).
     stats : tuple of str
         Names from :data:`CONTINUOUS`.
-    exact : bool
-        KS and Wasserstein on raw values instead of 10,000 bins.
+    exact : bool or None
+        KS and Wasserstein on raw values instead of 10,000 bins; None: when the
+        reference has fewer than 10,000 values (nannyml's rule).
 
     Returns
     -------
@@ -128,6 +129,8 @@ def continuous(
     import numpy as np
 
     ref = ref[~np.isnan(ref)]
+    if exact is None:  # nannyml's rule: raw values for references under 10,000 rows
+        exact = len(ref) < N_EQUAL_BINS
     if len(ref) == 0:
         nan = [{s: np.full(s_.k, np.nan) for s in stats} for _, s_ in parts]
         return nan, {"kind": "continuous", "edges": [], "reference": []}
@@ -357,7 +360,7 @@ def run(
     *,
     continuous_stats: tuple[str, ...] = CONTINUOUS,
     categorical_stats: tuple[str, ...] = DEFAULT_CATEGORICAL,
-    exact: bool = False,
+    exact: bool | None = None,
     threshold_settings: dict[str, Any] | None = None,
     std: float = 3.0,
     alert_on: tuple[str, ...] = ("jensen_shannon",),
@@ -374,8 +377,9 @@ def run(
         Chunk number of each reference / analysis row; ``ref_k`` and ``k`` chunks.
     continuous_stats, categorical_stats : tuple of str
         Which statistics to compute.
-    exact : bool
-        KS and Wasserstein on raw values instead of 10,000 bins.
+    exact : bool or None
+        KS and Wasserstein on raw values instead of 10,000 bins (None: nannyml's
+        rule, raw values when a reference column has fewer than 10,000 values).
     threshold_settings : dict, optional
         Statistic -> constant threshold (number or ``(lower, upper)``); the others
         come from the reference chunks: mean + ``std`` standard deviations.
@@ -436,7 +440,7 @@ def run(
     return {
         "columns": cols, "kinds": [kinds[c] for c in cols], "statistics": out_stats,
         "chi2_p_value": _listify(p_values), "alert_on": list(alert_on),
-        "alerts": alerts.tolist(), "histograms": shown, "exact": bool(exact), "std": std,
+        "alerts": alerts.tolist(), "histograms": shown, "exact": exact, "std": std,
         "constant_thresholds": {s: v for s, v in settings.items()},
     }  # fmt: skip
 

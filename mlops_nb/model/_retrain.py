@@ -100,24 +100,19 @@ def retrain(
     return result
 
 
-def write_report(
-    project: Project, result: RetrainResult, html_path: Path
-) -> dict[str, Path]:
-    """Run the retraining report notebook and write ``.html`` and ``.json`` side by side."""
+def write_report(project: Project, result: RetrainResult, html_path: Path) -> dict[str, Path]:
+    """Run the retraining report notebook; write ``.html`` and a ``.json`` summary beside it.
+
+    The JSON holds the retraining result (``promoted``, ``failures``, ``metrics``, ...)
+    together with the report's collected key figures and alerts.
+    """
     from mlops_nb._report import run_report
 
     if not REPORT_NOTEBOOK.is_file():  # pragma: no cover - packaging error
-        raise NotFoundError(
-            f"the retraining report notebook is missing: {REPORT_NOTEBOOK}"
-        )
+        raise NotFoundError(f"the retraining report notebook is missing: {REPORT_NOTEBOOK}")
     html_path = Path(html_path)
-    summary = html_path.with_suffix(".json")
-    summary.write_text(
-        json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8"
-    )
-    params = {"project_dir": str(project.path), "model_name": result.model,
-              "summary_path": str(summary.absolute())}  # fmt: skip
-    out = run_report(
-        REPORT_NOTEBOOK, html_path, parameters=params, cwd=html_path.parent
-    )
-    return {"html": out["html"], "json": summary}
+    summary = json.loads(json.dumps(result.to_dict(), default=str))
+    params = {"project_dir": str(project.path), "model_name": result.model, "summary": summary}
+    out = run_report(REPORT_NOTEBOOK, html_path, parameters=params, cwd=html_path.parent,
+                     extra=summary)  # fmt: skip
+    return {"html": out["html"], "json": out["json"]}

@@ -10,6 +10,7 @@ order on the page does not matter.
 from __future__ import annotations
 
 import html
+import json
 import math
 import uuid
 from typing import Any
@@ -222,7 +223,22 @@ def view_html(view: View, *, plotly_key: str | None = "html") -> str:
     js = ""
     if view.figures():
         js = plotly_js() if plotly_key is None else plotly_js_once(plotly_key)
-    return f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}{"".join(sections)}</div>'
+    return (
+        f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}{"".join(sections)}'
+        f"{summary_script(view)}</div>"
+    )
+
+
+def summary_script(view: View) -> str:
+    """A machine-readable summary (kind, title, summary, badges) that reports collect.
+
+    It is a ``<script type="application/json">``: browsers do not run it and sanitisers
+    drop it; :mod:`mlops_nb._report` reads it to write the JSON next to a report.
+    """
+    data = {"kind": view.kind, "title": view.title, "summary": view.summary,
+            "badges": [[text, tone] for text, tone in view.badges]}  # fmt: skip
+    payload = json.dumps(data, default=str).replace("</", "<\\/")
+    return f'<script type="application/json" class="mnb-summary">{payload}</script>'
 
 
 def error_html(what: str, err: BaseException) -> str:

@@ -8,17 +8,14 @@ CELLS = [
 # Parameters (set by `mlops-nb retrain`)
 project_dir = "employment-demo"
 model_name = "employment"
-summary_path = "retrain.json"
+summary = {"promoted": False, "champion": 1, "challenger": 2, "test": "acs-test v1", "failures": []}
 """,
         "parameters",
     ),
     code(
         """
-import json
-
 import mlops_nb as mnb
 
-summary = json.load(open(summary_path))
 proj = mnb.Project.open(project_dir, create=False)
 verdict = "PROMOTED" if summary["promoted"] else "NOT PROMOTED: gates failed"
 print(f"Retraining of {model_name}: challenger v{summary['challenger']} vs champion "
