@@ -73,12 +73,15 @@ def _psi(r: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _with_leftover(ref_share: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Append the share outside the reference's bins (reference share 0)."""
+    """Append the share outside the reference's bins (reference share 0).
+
+    ``ref_share`` is one row for all chunks, or one row per chunk.
+    """
     import numpy as np
 
     leftover = np.clip(1.0 - shares.sum(axis=1, keepdims=True), 0.0, None)
-    ref = np.broadcast_to(np.append(ref_share, 0.0), (len(shares), len(ref_share) + 1))
-    return ref, np.hstack([shares, leftover])
+    ref = np.broadcast_to(ref_share, shares.shape)
+    return np.hstack([ref, np.zeros((len(shares), 1))]), np.hstack([shares, leftover])
 
 
 def _counts(idx: np.ndarray, codes: np.ndarray, k: int, width: int) -> np.ndarray:
@@ -98,10 +101,14 @@ def _bin(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 class _Series:
-    """One set of rows to compare with the reference: chunk codes and a chunk count."""
+    """One set of rows to compare with the reference: chunk codes and a chunk count.
 
-    def __init__(self, codes: np.ndarray, k: int):
-        self.codes, self.k = codes, k
+    With ``rest=True`` the rows are the reference's own chunks, and each is compared
+    with the rest of the reference (leave one chunk out), not the whole of it.
+    """
+
+    def __init__(self, codes: np.ndarray, k: int, *, rest: bool = False):
+        self.codes, self.k, self.rest = codes, k, rest
 
 
 def continuous(
@@ -135,11 +142,13 @@ def continuous(
         nan = [{s: np.full(s_.k, np.nan) for s in stats} for _, s_ in parts]
         return nan, {"kind": "continuous", "edges": [], "reference": []}
     doane = np.histogram_bin_edges(ref, bins="doane")
-    ref_doane = np.bincount(_bin(ref, doane), minlength=len(doane) + 1)[1:-1] / len(ref)
+    ref_doane_n = np.bincount(_bin(ref, doane), minlength=len(doane) + 1)[1:-1]
+    ref_doane = ref_doane_n / len(ref)
     need_eq = not exact and {"kolmogorov_smirnov", "wasserstein"} & set(stats)
     if need_eq:
         eq = np.histogram_bin_edges(ref, bins=N_EQUAL_BINS)
-        ref_cdf = np.cumsum(np.bincount(_bin(ref, eq), minlength=N_EQUAL_BINS + 2)[1:-1] / len(ref))
+        ref_eq_n = np.bincount(_bin(ref, eq), minlength=N_EQUAL_BINS + 2)[1:-1]
+        ref_cdf = np.cumsum(ref_eq_n / len(ref))
     ref_sorted = np.sort(ref) if exact else None
     out = []
     shown: dict[str, Any] = {"kind": "continuous", "edges": doane.tolist(),
@@ -148,10 +157,13 @@ def continuous(
         ok = ~np.isnan(values)
         x, codes = values[ok], part.codes[ok]
         n = np.bincount(codes, minlength=part.k).astype(float)
+        rest_n = (len(ref) - n)[:, None]
+        inside_n = _counts(_bin(x, doane), codes, part.k, len(doane) + 1)[:, 1:-1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            inside = _counts(_bin(x, doane), codes, part.k, len(doane) + 1)[:, 1:-1] / n[:, None]
+            inside = inside_n / n[:, None]
+            base = (ref_doane_n - inside_n) / rest_n if part.rest else ref_doane
         res: dict[str, np.ndarray] = {}
-        r, p = _with_leftover(ref_doane, inside)
+        r, p = _with_leftover(base, inside)
         if "jensen_shannon" in stats:
             res["jensen_shannon"] = _js(r, p)
         if "hellinger" in stats:
@@ -163,14 +175,16 @@ def continuous(
             with np.errstate(invalid="ignore", divide="ignore"):
                 below = cnt[:, 0] / n
                 cdf = np.cumsum(cnt[:, 1:-1], axis=1) / n[:, None]
+                base_cdf = np.cumsum(ref_eq_n - cnt[:, 1:-1], axis=1) / rest_n if part.rest else ref_cdf
             if "kolmogorov_smirnov" in stats:
-                res["kolmogorov_smirnov"] = np.abs(ref_cdf - (cdf + below[:, None])).max(axis=1)
+                res["kolmogorov_smirnov"] = np.abs(base_cdf - (cdf + below[:, None])).max(axis=1)
             if "wasserstein" in stats:
-                res["wasserstein"] = _wasserstein_binned(x, codes, n, cnt, cdf, ref_cdf, eq)
+                res["wasserstein"] = _wasserstein_binned(x, codes, n, cnt, cdf, base_cdf, eq)
         if exact:
             for stat, fn in (("kolmogorov_smirnov", _ks_exact), ("wasserstein", _w_exact)):
                 if stat in stats:
-                    res[stat] = np.array([fn(ref_sorted, np.sort(x[codes == c])) for c in range(part.k)])
+                    res[stat] = np.array([fn(np.sort(x[codes != c]) if part.rest else ref_sorted,
+                                             np.sort(x[codes == c])) for c in range(part.k)])  # fmt: skip
         for key, val in res.items():
             res[key] = np.where(n > 0, val, np.nan)
         out.append(res)
@@ -265,18 +279,23 @@ def categorical(
     ref_counts = np.bincount(ref_codes[ref_codes >= 0], minlength=width).astype(float)
     n_ref = ref_counts.sum()
     ref_share = ref_counts[:n_ref_cat] / n_ref if n_ref else ref_counts[:n_ref_cat]
+    shown_share = ref_share
     out = []
-    top = np.argsort(-ref_share, kind="stable")[:MAX_CATEGORIES_SHOWN]
+    top = np.argsort(-shown_share, kind="stable")[:MAX_CATEGORIES_SHOWN]
     shown: dict[str, Any] = {"kind": "categorical", "categories": [str(categories[i]) for i in top],
-                             "reference": ref_share[top].tolist(), "chunks": []}  # fmt: skip
+                             "reference": shown_share[top].tolist(), "chunks": []}  # fmt: skip
     for (_, part), codes in zip(parts, part_codes, strict=True):
         ok = codes >= 0
         cnt = _counts(codes[ok], part.codes[ok], part.k, max(width, 1)).astype(float)
         n = cnt.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = cnt / n[:, None]
+        base_counts = ref_counts - cnt if part.rest else ref_counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            base = (base_counts / base_counts.sum(axis=1, keepdims=True) if part.rest
+                    else ref_counts / max(n_ref, 1))  # fmt: skip
         res: dict[str, np.ndarray] = {}
-        r, p = _with_leftover(ref_share, share[:, :n_ref_cat])
+        r, p = _with_leftover(base[..., :n_ref_cat], share[:, :n_ref_cat])
         if "jensen_shannon" in stats:
             res["jensen_shannon"] = _js(r, p)
         if "hellinger" in stats:
@@ -284,11 +303,9 @@ def categorical(
         if "psi" in stats:
             res["psi"] = _psi(r, p)
         if "l_infinity" in stats:
-            full_ref = np.zeros(width)
-            full_ref[:n_ref_cat] = ref_share
-            res["l_infinity"] = np.abs(full_ref - share).max(axis=1) if width else np.full(part.k, np.nan)
+            res["l_infinity"] = np.abs(base - share).max(axis=1) if width else np.full(part.k, np.nan)
         if "chi2" in stats:
-            stat, pval = _chi2(ref_counts, cnt)
+            stat, pval = _chi2(base_counts, cnt)
             res["chi2"] = stat
             res["chi2_p_value"] = pval
         for key, val in res.items():

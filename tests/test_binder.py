@@ -1,0 +1,72 @@
+"""Binder: the files repo2docker reads, and that the pinned environment installs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BINDER = ROOT / "binder"
+
+
+def _uv() -> list[str]:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    for python in ("python3", "python"):
+        exe = shutil.which(python)
+        if exe and subprocess.run([exe, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [exe, "-m", "uv"]
+    pytest.fail("uv is missing: `make test` installs it before running the tests")
+
+
+def test_binder_files_parse():
+    assert not (ROOT / ".binder").exists()  # repo2docker refuses both folders
+    runtime = (BINDER / "runtime.txt").read_text().strip()
+    assert runtime.startswith("python-3.") and int(runtime.split(".")[1]) >= 11
+    post = BINDER / "postBuild"
+    assert os.access(post, os.X_OK)
+    text = post.read_text()
+    assert text.startswith("#!/bin/bash") and "set -euo pipefail" in text
+    assert "-r binder/pinned.txt" in text and "-e ." in text
+    assert not (BINDER / "requirements.txt").exists()  # pip would resolve it and hit nannyml's caps
+    assert not (BINDER / "environment.yml").exists()
+
+
+def test_pinned_requirements_match_the_lock_file():
+    done = subprocess.run([*_uv(), "export", "--locked", "--no-hashes", "--no-emit-project",
+                           "--format", "requirements-txt", "-q"],
+                          cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+
+    def pins(text: str) -> list[str]:
+        return sorted(ln.split(";")[0].strip() for ln in text.splitlines() if ln and ln[0].isalnum())
+
+    assert pins(done.stdout) == pins((BINDER / "pinned.txt").read_text()), (
+        "binder/pinned.txt is stale: regenerate it with `uv export --locked --no-hashes "
+        "--no-emit-project --format requirements-txt -o binder/pinned.txt`"
+    )
+
+
+@pytest.mark.slow
+def test_pinned_environment_installs_the_package(tmp_path):
+    """What postBuild does, in a fresh virtual environment (uv's installer, same pins)."""
+    venv = tmp_path / "venv"
+    uv = _uv()
+    subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    py = venv / "bin" / "python"
+    for args in (["-r", str(BINDER / "pinned.txt")], ["-e", str(ROOT)]):
+        done = subprocess.run([*uv, "pip", "install", "-q", "--python", str(py), "--no-deps", *args],
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    code = ("import mlops_nb, lightgbm, nannyml.datasets, importlib.metadata as m; "
+            "print(mlops_nb.__version__, m.version('lightgbm'), m.version('nannyml'))")  # fmt: skip
+    env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
+    out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    version, lgb, nml = out.stdout.split()
+    assert int(lgb.split(".")[1]) >= 6 and nml == "0.13.1"
