@@ -124,9 +124,18 @@ class Project(Displayable):
             return _UNSET if value is None else value
 
         return register_frame(
-            self, name, frame, target=role(target), sensitive=role(sensitive),
-            time=role(time), id=role(id), kinds=kinds, note=note, source=described, what=what,
-        )  # fmt: skip
+            self,
+            name,
+            frame,
+            target=role(target),
+            sensitive=role(sensitive),
+            time=role(time),
+            id=role(id),
+            kinds=kinds,
+            note=note,
+            source=described,
+            what=what,
+        )
 
     def asset(self, name: str, version: int | None = None) -> DataAsset:
         """Return a version of an asset (the newest when ``version`` is None).
@@ -151,11 +160,17 @@ class Project(Displayable):
         out = []
         for r in rows:
             latest = self._asset_row(r["name"], r["latest"])
-            out.append({
-                "name": r["name"], "latest": r["latest"], "versions": r["versions"],
-                "rows": latest["n_rows"], "columns": latest["n_cols"],
-                "made by": latest["operation"], "updated": r["updated"][:19].replace("T", " "),
-            })  # fmt: skip
+            out.append(
+                {
+                    "name": r["name"],
+                    "latest": r["latest"],
+                    "versions": r["versions"],
+                    "rows": latest["n_rows"],
+                    "columns": latest["n_cols"],
+                    "made by": latest["operation"],
+                    "updated": r["updated"][:19].replace("T", " "),
+                }
+            )
         cols = ["name", "latest", "versions", "rows", "columns", "made by", "updated"]
         return pd.DataFrame(out, columns=cols)
 
@@ -291,8 +306,18 @@ class Project(Displayable):
         """
         from mlops_nb.model._train import train_model
 
-        return train_model(self, name, data, estimator=estimator, params=params, cv=cv, holdout=holdout,
-                           seed=seed, use_sensitive=use_sensitive, note=note)  # fmt: skip
+        return train_model(
+            self,
+            name,
+            data,
+            estimator=estimator,
+            params=params,
+            cv=cv,
+            holdout=holdout,
+            seed=seed,
+            use_sensitive=use_sensitive,
+            note=note,
+        )
 
     def model(
         self, name: str, version: int | None = None, *, stage: str | None = None
@@ -340,15 +365,26 @@ class Project(Displayable):
         """Every model version: name, version, stage, estimator, data, validation metric."""
         import pandas as pd
 
-        rows = self._store.query("SELECT name, version, stage, recipe, lineage, created_at FROM model_versions "
-                                 "ORDER BY name, version")  # fmt: skip
+        rows = self._store.query(
+            "SELECT name, version, stage, recipe, lineage, created_at FROM model_versions "
+            "ORDER BY name, version"
+        )
         out = []
         for r in rows:
             recipe, lineage = json.loads(r["recipe"]), json.loads(r["lineage"])
-            out.append({"name": r["name"], "version": r["version"], "stage": r["stage"],
-                        "estimator": recipe["estimator"], "task": recipe["task"],
-                        "data": ", ".join(f"{d['name']} v{d['version']}" for d in lineage["data"]),
-                        "created": r["created_at"][:19].replace("T", " ")})  # fmt: skip
+            out.append(
+                {
+                    "name": r["name"],
+                    "version": r["version"],
+                    "stage": r["stage"],
+                    "estimator": recipe["estimator"],
+                    "task": recipe["task"],
+                    "data": ", ".join(
+                        f"{d['name']} v{d['version']}" for d in lineage["data"]
+                    ),
+                    "created": r["created_at"][:19].replace("T", " "),
+                }
+            )
         return pd.DataFrame(
             out,
             columns=[
@@ -476,8 +512,10 @@ class Project(Displayable):
 
         sql = "SELECT id, at, user, action, object, detail FROM audit_log ORDER BY id DESC"
         rows = self._store.query(sql + (f" LIMIT {int(limit)}" if limit else ""))
-        return pd.DataFrame([dict(r) for r in rows], columns=["id", "at", "user", "action",
-                                                             "object", "detail"])  # fmt: skip
+        return pd.DataFrame(
+            [dict(r) for r in rows],
+            columns=["id", "at", "user", "action", "object", "detail"],
+        )
 
     # -- rendering -------------------------------------------------------------------
     def _view(self) -> View:
@@ -492,10 +530,17 @@ class Project(Displayable):
                 edges.append(
                     (f"{pn} v{pv}", r["operation"], f"{r['name']} v{r['version']}")
                 )
-        overview = KeyValues([
-            ("folder", str(self.path)), ("assets", len(assets)), ("data versions", n_versions),
-            ("audit entries", self._store.query("SELECT COUNT(*) FROM audit_log")[0][0]),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("folder", str(self.path)),
+                ("assets", len(assets)),
+                ("data versions", n_versions),
+                (
+                    "audit entries",
+                    self._store.query("SELECT COUNT(*) FROM audit_log")[0][0],
+                ),
+            ]
+        )
         tabs = [
             Tab("Overview", [overview]),
             Tab(
@@ -538,11 +583,17 @@ class VerifyReport(Displayable):
         import pandas as pd
 
         r = self.result
-        blocks: list[Any] = [KeyValues([
-            ("artifacts checked", r.checked), ("damaged or missing", len(r.problems)),
-            ("database", r.database), ("audit chain", "ok" if not r.audit else "; ".join(r.audit)),
-            ("unreferenced blobs (gc removes)", len(r.unreferenced)),
-        ])]  # fmt: skip
+        blocks: list[Any] = [
+            KeyValues(
+                [
+                    ("artifacts checked", r.checked),
+                    ("damaged or missing", len(r.problems)),
+                    ("database", r.database),
+                    ("audit chain", "ok" if not r.audit else "; ".join(r.audit)),
+                    ("unreferenced blobs (gc removes)", len(r.unreferenced)),
+                ]
+            )
+        ]
         if r.problems:
             frame = pd.DataFrame(
                 {"artifact": list(r.problems), "problem": list(r.problems.values())}

@@ -95,7 +95,9 @@ def notebook_to_html(executed: str | Path, html_path: str | Path) -> Path:
     return html_path
 
 
-_SUMMARY = re.compile(r'<script type="application/json" class="mnb-summary">(.*?)</script>', re.S)
+_SUMMARY = re.compile(
+    r'<script type="application/json" class="mnb-summary">(.*?)</script>', re.S
+)
 
 
 def summarize(executed: str | Path) -> dict[str, Any]:
@@ -116,15 +118,32 @@ def summarize(executed: str | Path) -> dict[str, Any]:
             html = out.get("data", {}).get("text/html", "")
             if isinstance(html, list):
                 html = "".join(html)
-            objects.extend(json.loads(m.replace("<\\/", "</")) for m in _SUMMARY.findall(html))
+            objects.extend(
+                json.loads(m.replace("<\\/", "</")) for m in _SUMMARY.findall(html)
+            )
             if out.get("output_type") == "error":
                 errors.append(f"{out.get('ename')}: {out.get('evalue')}")
-            text = "".join(out.get("text", "")) if out.get("output_type") == "stream" else ""
+            text = (
+                "".join(out.get("text", ""))
+                if out.get("output_type") == "stream"
+                else ""
+            )
             if "GateError" in text or "cannot move to" in text:
                 errors_line = [ln for ln in text.splitlines() if "cannot move to" in ln]
-                objects.extend({"kind": "GateRefusal", "title": "", "summary": ln, "badges": [["refused", "error"]]}
-                               for ln in errors_line)  # fmt: skip
-    alerts = [o for o in objects if any(t in ("warning", "error") for _, t in o.get("badges", []))]
+                objects.extend(
+                    {
+                        "kind": "GateRefusal",
+                        "title": "",
+                        "summary": ln,
+                        "badges": [["refused", "error"]],
+                    }
+                    for ln in errors_line
+                )
+    alerts = [
+        o
+        for o in objects
+        if any(t in ("warning", "error") for _, t in o.get("badges", []))
+    ]
     gates = [o for o in objects if o["kind"] in ("Promotion", "GateRefusal")]
     return {"objects": objects, "alerts": alerts, "gates": gates, "errors": errors}
 
@@ -166,5 +185,12 @@ def run_report(
         **summarize(executed),
         **dict(extra or {}),
     }
-    summary_path.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    return {"html": html_path, "notebook": executed, "json": summary_path, "seconds": seconds}
+    summary_path.write_text(
+        json.dumps(summary, indent=2, default=str), encoding="utf-8"
+    )
+    return {
+        "html": html_path,
+        "notebook": executed,
+        "json": summary_path,
+        "seconds": seconds,
+    }

@@ -87,8 +87,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         key, _, value = item.partition("=")
         min_metrics[key] = float(value)
     project = Project.open(args.project, create=False)
-    result = retrain(project, args.model, args.data, test=args.test, tolerance=args.tolerance,
-                     min_metrics=min_metrics or None)  # fmt: skip
+    result = retrain(
+        project,
+        args.model,
+        args.data,
+        test=args.test,
+        tolerance=args.tolerance,
+        min_metrics=min_metrics or None,
+    )
     out = write_report(project, result, Path(args.report))
     verdict = "promoted" if result.promoted else "NOT promoted (gates failed)"
     print(

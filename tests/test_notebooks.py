@@ -24,6 +24,12 @@ REMOTE = re.compile(
 )
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
+    "03_annotation_synthetic_features": [
+        "Annotation", "acs-2016-to-label v1", "Resumed: 10 saved actions replayed",
+        "20 of 20 labelled", "Agreement", "kappa", "labels by ana", "acs-2016-to-label v2",
+        "SynthesisReport", "acs-synthetic v1", "train on synthetic", "no sign of memorisation",
+        "FeatureReport", "Screening", "out of fold",
+    ],
     "00_business_value_canvas": [
         "ValueCanvas",
         "Outreach for a job-training programme",

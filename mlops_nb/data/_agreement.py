@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data._annotate import AnnotationSession
+    from mlops_nb.ui._blocks import Tone
 
 
 def cohen_kappa(a: list[Any], b: list[Any]) -> tuple[float, float, float]:
@@ -34,7 +35,9 @@ def cohen_kappa(a: list[Any], b: list[Any]) -> tuple[float, float, float]:
         return float("nan"), float("nan"), float("nan")
     observed = np.trace(cm) / n
     expected = float((cm.sum(1) * cm.sum(0)).sum() / n**2)
-    kappa = float("nan") if expected == 1 else float((observed - expected) / (1 - expected))
+    kappa = (
+        float("nan") if expected == 1 else float((observed - expected) / (1 - expected))
+    )
     return kappa, float(observed), expected
 
 
@@ -83,17 +86,25 @@ class Agreement(Displayable):
         import pandas as pd
 
         a, b = self.annotators
-        return pd.DataFrame({"row": self.rows, a: self.first, b if b != a else f"{b} (2)": self.second})
+        return pd.DataFrame(
+            {"row": self.rows, a: self.first, b if b != a else f"{b} (2)": self.second}
+        )
 
     def confusion(self) -> pd.DataFrame:
-        """Counts of (first annotator's label, second annotator's label)."""
+        """Count each pair (first annotator's label, second annotator's label)."""
         import pandas as pd
 
         a, b = self.annotators
         if not self.rows:
             return pd.DataFrame()
-        table = pd.crosstab(pd.Series(self.first, name=a).astype(str), pd.Series(self.second, name=b).astype(str))
-        table.index, table.columns = [f"{a}: {i}" for i in table.index], [f"{b}: {c}" for c in table.columns]
+        table = pd.crosstab(
+            pd.Series(self.first, name=a).astype(str),
+            pd.Series(self.second, name=b).astype(str),
+        )
+        table.index, table.columns = (
+            [f"{a}: {i}" for i in table.index],
+            [f"{b}: {c}" for c in table.columns],
+        )
         return table.reset_index(names="")
 
     def _view(self) -> View:
@@ -112,12 +123,26 @@ class Agreement(Displayable):
         ])  # fmt: skip
         frame = self.to_frame()
         differ = frame[frame.iloc[:, 1].astype(str) != frame.iloc[:, 2].astype(str)]
-        blocks: list[Any] = [facts, Table(self.confusion(), caption="labels given by each")]
+        blocks: list[Any] = [
+            facts,
+            Table(self.confusion(), caption="labels given by each"),
+        ]
         if len(differ):
-            blocks.append(Table(differ, caption=f"{len(differ)} rows where they differ: discuss these"))
+            blocks.append(
+                Table(
+                    differ,
+                    caption=f"{len(differ)} rows where they differ: discuss these",
+                )
+            )
         else:
             blocks.append(Text("They agree on every shared row.", "ok"))
-        tone = "ok" if k == k and k > 0.6 else "warning"
+        tone: Tone = "ok" if k == k and k > 0.6 else "warning"
         badge = (f"kappa {k:.2f}" if self.rows and k == k else "kappa —", tone)
         summary = f"{a} vs {b} on {len(self.rows)} rows of {self.data}: kappa {k:.3f}"
-        return View("Agreement", f"{self.data} {self.column}", summary, [badge], [Tab("Agreement", blocks)])  # type: ignore[list-item]
+        return View(
+            "Agreement",
+            f"{self.data} {self.column}",
+            summary,
+            [badge],
+            [Tab("Agreement", blocks)],
+        )

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean, listing
+from mlops_nb.data._sample import STRATEGIES, sample
+from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean
 from mlops_nb.ui import Displayable
 
 if TYPE_CHECKING:
@@ -32,150 +33,10 @@ if TYPE_CHECKING:
     from mlops_nb.data._asset import DataAsset
     from mlops_nb.ui import View
 
-STRATEGIES = ("random", "stratified", "uncertain")
+__all__ = ["STRATEGIES", "AnnotationSession", "annotate", "sample"]
+
 KIND = "annotation"
 _ANNOTATOR_RE = re.compile(r"^[^/\x00-\x1f]{1,64}$")
-
-
-# -- sampling ---------------------------------------------------------------------------
-def sample(
-    asset: DataAsset,
-    n: int,
-    *,
-    seed: int = 0,
-    strategy: Literal["random", "stratified", "uncertain"] = "random",
-    model: Any = None,
-    by: str | None = None,
-    threshold: float | None = None,
-    name: str | None = None,
-) -> DataAsset:
-    """Pick ``n`` rows worth labelling, as a new version with lineage.
-
-    Parameters
-    ----------
-    asset : DataAsset
-        The pool to pick from. When its target column has missing values, only those
-        rows (the unlabelled ones) are candidates.
-    n : int
-        Rows to pick (all candidates when fewer).
-    seed : int
-        Seeds the choice and breaks ties.
-    strategy : {"random", "stratified", "uncertain"}
-        ``"random"``; ``"stratified"``: shares of ``by``'s values kept, every value
-        present at least once; ``"uncertain"``: the rows whose predicted probability
-        is closest to ``threshold`` (multiclass: the smallest margin between the two
-        likeliest classes), most uncertain first.
-    model : Model, optional
-        Needed by ``"uncertain"``; recorded so :meth:`annotate` shows its predictions.
-    by : str, optional
-        The column of ``"stratified"``; default the target if labelled, else the
-        first sensitive column.
-    threshold : float, optional
-        Decision threshold of ``"uncertain"`` for a binary model (default 0.5).
-    name : str, optional
-        Asset name of the sample; default ``"<name>-sample"``.
-
-    Returns
-    -------
-    DataAsset
-        The picked rows, in labelling order; ``params["rows"]`` are their positions
-        in ``asset``.
-
-    Raises
-    ------
-    ValidationError
-        For an unknown strategy, a bad ``n`` or ``threshold``, or ``"uncertain"``
-        without a model.
-    """
-    import numpy as np
-
-    what = f"DataAsset.sample on {asset.label}"
-    if strategy not in STRATEGIES:
-        msg = (f"{what}: strategy={strategy!r} is not known; use one of {listing(STRATEGIES)}."
-               f"{did_you_mean(str(strategy), STRATEGIES)}")  # fmt: skip
-        raise ValidationError(msg)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValidationError(f"{what}: n={n!r} must be a positive whole number of rows, e.g. 50.")
-    frame = asset._frame_nocopy()
-    target = asset.schema.target
-    pool = np.arange(len(frame))
-    if target is not None and frame[target].isna().any():
-        pool = np.flatnonzero(frame[target].isna().to_numpy())
-    rng = np.random.default_rng(seed)
-    n = min(int(n), len(pool))
-    params: dict[str, Any] = {"strategy": strategy, "n": n, "seed": seed}
-    if strategy == "random":
-        rows = rng.choice(pool, n, replace=False)
-    elif strategy == "stratified":
-        by = by or _default_by(asset, frame, what)
-        asset._check_column("sample", "by", by)
-        rows = _stratified(frame[by].iloc[pool], pool, n, rng)
-        params["by"] = by
-    else:
-        rows, info = _uncertain(asset, frame, pool, n, model, threshold, rng, what)
-        params.update(info)
-    params["rows"] = [int(r) for r in rows]
-    note = f"{n} rows to label, picked by {strategy} sampling" + (
-        f" with {params['model_label']}" if "model_label" in params else ""
-    )
-    return asset._derive(frame.iloc[rows], name or f"{asset.name}-sample", "sample", params, note)
-
-
-def _default_by(asset: DataAsset, frame: pd.DataFrame, what: str) -> str:
-    s = asset.schema
-    if s.target and frame[s.target].notna().all():
-        return s.target
-    if s.sensitive:
-        return s.sensitive[0]
-    msg = f"{what}: strategy='stratified' needs by='<column>' (no labelled target or sensitive column)."
-    raise ValidationError(msg)
-
-
-def _stratified(values: pd.Series, pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Proportional allocation (largest remainder), at least one row per value."""
-    import numpy as np
-
-    from mlops_nb.data._learn import as_text
-
-    keys = as_text(values).to_numpy()
-    groups, counts = np.unique(keys, return_counts=True)
-    quota = counts / counts.sum() * n
-    alloc = np.floor(quota).astype(int)
-    if n >= len(groups):
-        alloc = np.maximum(alloc, 1)
-    while alloc.sum() > n:  # the minimum of one took rows from the largest groups
-        alloc[np.argmax(alloc - quota)] -= 1
-    order = np.argsort(-(quota - alloc), kind="stable")
-    for i in order[: n - alloc.sum()]:
-        alloc[i] += 1
-    picked = [rng.choice(pool[keys == g], min(a, c), replace=False)
-              for g, a, c in zip(groups, alloc, counts, strict=True) if a]  # fmt: skip
-    return rng.permutation(np.concatenate(picked)) if picked else np.array([], int)
-
-
-def _uncertain(asset: DataAsset, frame: pd.DataFrame, pool: np.ndarray, n: int, model: Any,
-               threshold: float | None, rng: np.random.Generator, what: str) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
-    import numpy as np
-
-    if model is None or not hasattr(model, "predict_proba"):
-        msg = (f"{what}: strategy='uncertain' needs model=<a trained Model> (got {model!r}), "
-               "e.g. asset.sample(50, strategy='uncertain', model=proj.model('employment')).")  # fmt: skip
-        raise ValidationError(msg)
-    proba = np.asarray(model.predict_proba(frame.iloc[pool]))
-    info: dict[str, Any] = {"model_label": getattr(model, "label", type(model).__name__)}
-    if hasattr(model, "name") and hasattr(model, "version"):
-        info["model"] = [model.name, int(model.version)]
-    if proba.shape[1] == 2:
-        t = 0.5 if threshold is None else float(threshold)
-        if not 0 < t < 1:
-            raise ValidationError(f"{what}: threshold={threshold!r} must be between 0 and 1.")
-        uncertainty = np.abs(proba[:, 1] - t)
-        info["threshold"] = t
-    else:
-        top = np.sort(proba, axis=1)
-        uncertainty = top[:, -1] - top[:, -2]
-    order = np.lexsort((rng.random(len(pool)), uncertainty))[:n]
-    return pool[order], info
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -217,13 +78,19 @@ def annotate(
     what = f"DataAsset.annotate on {asset.label}"
     column = column or asset.schema.target or "label"
     annotator = get_config()["user"] if annotator is None else annotator
-    if not isinstance(annotator, str) or not _ANNOTATOR_RE.match(annotator) or not annotator.strip():
+    if (
+        not isinstance(annotator, str)
+        or not _ANNOTATOR_RE.match(annotator)
+        or not annotator.strip()
+    ):
         msg = (f"{what}: annotator={annotator!r} must be a name of 1 to 64 characters without "
                "'/' or control characters, e.g. annotator='ana'.")  # fmt: skip
         raise ValidationError(msg)
     frame = asset._frame_nocopy()
     if choices is None:
-        existing = frame[column].dropna().unique().tolist() if column in frame.columns else []
+        existing = (
+            frame[column].dropna().unique().tolist() if column in frame.columns else []
+        )
         if not existing or len(existing) > 12:
             msg = (f"{what}: say which labels are allowed, e.g. choices=[0, 1] (column {column!r} "
                    "has no values to take them from).")  # fmt: skip
@@ -231,7 +98,8 @@ def annotate(
         choices = sorted(existing, key=str)
     choices = list(choices)
     if not choices or len({str(c) for c in choices}) != len(choices):
-        raise ValidationError(f"{what}: choices={choices!r} must be distinct labels, at least one.")
+        msg = f"{what}: choices={choices!r} must be distinct labels, at least one."
+        raise ValidationError(msg)
     if show is not None:
         for c in show:
             asset._check_column("annotate", "show", c)
@@ -302,26 +170,33 @@ class AnnotationSession(Displayable):
         """The row to label next (None when every row is labelled or skipped)."""
         if self._pinned is not None:
             return self._pinned
-        open_rows = [r for r in range(self.n_rows) if r not in self._labels and r not in self._skipped]
+        open_rows = [
+            r
+            for r in range(self.n_rows)
+            if r not in self._labels and r not in self._skipped
+        ]
         if not open_rows:
             return None
         return next((r for r in open_rows if r > self._last_row), open_rows[0])
 
     def row(self, position: int | None = None) -> pd.Series:
-        """The values of a row (the current one by default)."""
+        """Return the values of a row (the current one by default)."""
         position = self.current if position is None else position
         if position is None:
-            raise ValidationError(f"{self._what}: every row is labelled or skipped; use goto(row).")
+            msg = f"{self._what}: every row is labelled or skipped; use goto(row)."
+            raise ValidationError(msg)
         return self.asset._frame_nocopy().iloc[self._check_row(position)]
 
     def prediction(self, position: int) -> tuple[Any, float] | None:
-        """The model's predicted label and its probability for a row, if a model is set."""
+        """Return the model's label and its probability for a row (None without a model)."""
         import numpy as np
 
         if self.model is None:
             return None
         if self._proba is None:
-            self._proba = np.asarray(self.model.predict_proba(self.asset._frame_nocopy()))
+            self._proba = np.asarray(
+                self.model.predict_proba(self.asset._frame_nocopy())
+            )
         p = self._proba[position]
         classes = list(getattr(self.model, "classes", None) or range(len(p)))
         return classes[int(p.argmax())], float(p.max())
@@ -332,7 +207,8 @@ class AnnotationSession(Displayable):
         value = self._check_choice(value)
         position = self.current if row is None else self._check_row(row)
         if position is None:
-            raise ValidationError(f"{self._what}: every row is labelled or skipped; pass row=... to relabel.")
+            msg = f"{self._what}: every row is labelled or skipped; pass row=... to relabel."
+            raise ValidationError(msg)
         return self._act({"op": "label", "row": int(position), "value": value})
 
     def skip(self, row: int | None = None) -> AnnotationSession:
@@ -368,7 +244,9 @@ class AnnotationSession(Displayable):
             event["row_id"] = self._row_id(row)
         payload = {**event, "annotator": self.annotator, "column": self.column,
                    "asset": [self.asset.name, self.asset.version], "at": now(), "event": uuid.uuid4().hex}  # fmt: skip
-        note = f"{self.annotator}: {event['op']}" + (f" row {row}" if row is not None else "")
+        note = f"{self.annotator}: {event['op']}" + (
+            f" row {row}" if row is not None else ""
+        )
         if event["op"] == "label":
             note += f" = {event['value']!r}"
         self.asset.project._save_document(KIND, self.document, payload, note=note)
@@ -412,7 +290,7 @@ class AnnotationSession(Displayable):
 
     # -- results -------------------------------------------------------------------------
     def to_frame(self, *, labelled_only: bool = False) -> pd.DataFrame:
-        """The batch with the labels given so far in :attr:`column` (missing elsewhere)."""
+        """Return the batch with the labels given so far in :attr:`column` (missing elsewhere)."""
         frame = self.asset.frame
         values = [self._labels.get(i, None) for i in range(len(frame))]
         frame[self.column] = _label_array(values, self.choices, frame.get(self.column))
@@ -420,7 +298,9 @@ class AnnotationSession(Displayable):
             frame = frame.iloc[sorted(self._labels)].reset_index(drop=True)
         return frame
 
-    def commit(self, *, name: str | None = None, labelled_only: bool = False, note: str = "") -> DataAsset:
+    def commit(
+        self, *, name: str | None = None, labelled_only: bool = False, note: str = ""
+    ) -> DataAsset:
         """Merge the labels into a new version of the batch, with lineage.
 
         Parameters
@@ -441,7 +321,8 @@ class AnnotationSession(Displayable):
         from mlops_nb.data._register import _UNSET, register_frame
 
         if not self._labels:
-            raise ValidationError(f"{self._what}: nothing to commit yet; label a row first.")
+            msg = f"{self._what}: nothing to commit yet; label a row first."
+            raise ValidationError(msg)
         s = self.asset.schema
         target = self.column if s.target is None else _UNSET
         params = {"annotator": self.annotator, "column": self.column, "labels": len(self._labels),
@@ -471,7 +352,7 @@ class AnnotationSession(Displayable):
             "SELECT DISTINCT name FROM documents WHERE kind = ? AND substr(name, 1, ?) = ? ORDER BY name",
             (KIND, len(prefix), prefix),
         )
-        return [r["name"][len(prefix):] for r in rows]
+        return [r["name"][len(prefix) :] for r in rows]
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -479,13 +360,19 @@ class AnnotationSession(Displayable):
         return f"annotation of {self.asset.label} by {self.annotator}"
 
     def _check_row(self, row: Any) -> int:
-        if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < self.n_rows:
-            raise ValidationError(f"{self._what}: row={row!r} must be a position from 0 to {self.n_rows - 1}.")
+        if (
+            isinstance(row, bool)
+            or not isinstance(row, int)
+            or not 0 <= row < self.n_rows
+        ):
+            msg = f"{self._what}: row={row!r} must be a position from 0 to {self.n_rows - 1}."
+            raise ValidationError(msg)
         return row
 
     def _check_choice(self, value: Any) -> Any:
         for c in self.choices:
-            if value == c and type(value) is not bool or str(value) == str(c):
+            same_kind = isinstance(value, bool) == isinstance(c, bool)  # 1 is not True
+            if (same_kind and value == c) or str(value) == str(c):
                 return c.item() if hasattr(c, "item") else c
         msg = f"{self._what}: {value!r} is not one of the choices {self.choices!r}."
         raise ValidationError(msg + did_you_mean(str(value), map(str, self.choices)))
@@ -510,7 +397,7 @@ class AnnotationSession(Displayable):
         return self._ui
 
     def widget(self) -> Any:
-        """The labelling widget (the same one on every call)."""
+        """Return the labelling widget (the same one on every call)."""
         return self._controls().box
 
     @property
@@ -552,7 +439,9 @@ class _Missing:
 _NONE = _Missing()
 
 
-def _label_array(values: list[Any], choices: list[Any], existing: pd.Series | None) -> Any:
+def _label_array(
+    values: list[Any], choices: list[Any], existing: pd.Series | None
+) -> Any:
     """Labels as a column: nullable integers/booleans, floats or strings as fitting."""
     import pandas as pd
 
@@ -560,7 +449,11 @@ def _label_array(values: list[Any], choices: list[Any], existing: pd.Series | No
         return pd.array(values, dtype="boolean")
     if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
         arr = pd.array(values, dtype="Int64")
-        if existing is not None and not arr.isna().any() and pd.api.types.is_integer_dtype(existing.dtype):
+        if (
+            existing is not None
+            and not arr.isna().any()
+            and pd.api.types.is_integer_dtype(existing.dtype)
+        ):
             return arr.astype(existing.dtype)
         return arr
     if all(isinstance(c, (int, float)) for c in choices):

@@ -46,7 +46,8 @@ def _row_items(s: AnnotationSession, position: int) -> list[tuple[str, Any]]:
                                     f"{' (uncertain)' if p < 0.65 else ''} · {s.model.label}"))  # fmt: skip
     if position in s.labels:
         items.append(("labelled", repr(s.labels[position])))
-    items.extend((c, row[c]) for c in s.show)
+    plain = {s.asset.schema.id, s.asset.schema.time}  # ids and years: no separators
+    items.extend((c, str(row[c]) if c in plain else row[c]) for c in s.show)
     return items
 
 
@@ -59,17 +60,17 @@ def _recent_table(s: AnnotationSession) -> Any:
     for position, value in list(s.labels.items())[-_RECENT:]:
         entry: dict[str, Any] = {"row": position + 1}
         if id_col:
-            entry[id_col] = frame[id_col].iloc[position]
+            entry[id_col] = str(frame[id_col].iloc[position])
         entry[s.column] = value
         pred = s.prediction(position)
         if pred is not None:
-            entry["model"], entry["probability"] = pred
+            entry["model"], entry["probability"] = pred[0], round(pred[1], 3)
         rows.append(entry)
     return pd.DataFrame(rows)
 
 
 def session_view(s: AnnotationSession) -> View:
-    """The static description: progress, the current row, the labels so far."""
+    """Describe a session: progress, the current row, the labels so far."""
     position = s.current
     facts = KeyValues([
         ("data", s.asset.label), ("column", s.column), ("annotator", s.annotator),
@@ -81,7 +82,12 @@ def session_view(s: AnnotationSession) -> View:
     if s.resumed:
         blocks.append(Text(f"Resumed: {s.resumed} saved actions replayed.", "info"))
     if position is None:
-        blocks.append(Text("Every row is labelled or skipped: commit() makes the labelled version.", "ok"))
+        blocks.append(
+            Text(
+                "Every row is labelled or skipped: commit() makes the labelled version.",
+                "ok",
+            )
+        )
     else:
         blocks.append(Text("Next row to label:", "muted"))
         blocks.append(KeyValues(_row_items(s, position)))
@@ -91,7 +97,9 @@ def session_view(s: AnnotationSession) -> View:
         c for c in (s.asset.schema.id,) if c))] if len(recent) else [Text("No labels yet.", "muted")]))  # fmt: skip
     tone = "ok" if s.done else "info"
     badges = [(f"{len(s.labels)}/{s.n_rows} labelled", tone), (s.annotator, "muted")]
-    summary = f"{s.annotator} labelling {s.column!r} of {s.asset.label}: {_progress_text(s)}"
+    summary = (
+        f"{s.annotator} labelling {s.column!r} of {s.asset.label}: {_progress_text(s)}"
+    )
     return View("Annotation", f"{s.asset.label} · {s.column}", summary, badges, tabs)  # type: ignore[arg-type]
 
 
@@ -112,15 +120,21 @@ class AnnotationWidget:
                          button_style="primary", layout=w.Layout(width="auto", min_width="64px"))  # fmt: skip
             b.on_click(lambda _b, c=c: self._do(lambda: s.label(c)))
             self.buttons[c] = b
-        self.skip_button = w.Button(description="Skip (s)", icon="forward", layout=w.Layout(width="auto"))
+        self.skip_button = w.Button(
+            description="Skip (s)", icon="forward", layout=w.Layout(width="auto")
+        )
         self.skip_button.on_click(lambda _b: self._do(s.skip))
-        self.undo_button = w.Button(description="Undo (u)", icon="undo", layout=w.Layout(width="auto"))
+        self.undo_button = w.Button(
+            description="Undo (u)", icon="undo", layout=w.Layout(width="auto")
+        )
         self.undo_button.on_click(lambda _b: self._do(s.undo))
         hint = " / ".join(self.keys) + " label · s skip · u undo"
         self.key_box = w.Text(placeholder=f"keyboard: click here, then type {hint}", continuous_update=True,
                               layout=w.Layout(width="360px"))  # fmt: skip
         self.key_box.observe(self._on_key, names="value")
-        self.progress = w.IntProgress(min=0, max=max(s.n_rows, 1), layout=w.Layout(width="260px"))
+        self.progress = w.IntProgress(
+            min=0, max=max(s.n_rows, 1), layout=w.Layout(width="260px")
+        )
         self.progress_text = w.Label()
         self.status = w.Label("")
         self.row_html = w.HTML()
@@ -149,7 +163,9 @@ class AnnotationWidget:
         before = s._seen
         try:
             action()
-        except MlopsNbError as err:  # shown, not raised: a click must not print a traceback
+        except (
+            MlopsNbError
+        ) as err:  # shown, not raised: a click must not print a traceback
             self.status.value = f"not saved: {err}"
             return
         if s._seen == before:
@@ -171,7 +187,9 @@ class AnnotationWidget:
         elif key.lower() == "u":
             self._do(s.undo)
         else:
-            self.status.value = f"key {key!r} does nothing here: {', '.join(self.keys)}, s or u"
+            self.status.value = (
+                f"key {key!r} does nothing here: {', '.join(self.keys)}, s or u"
+            )
 
     def refresh(self) -> None:
         """Redraw after the session changed."""
@@ -182,11 +200,15 @@ class AnnotationWidget:
         self.progress_text.value = _progress_text(s)
         position = s.current
         if position is None:
-            self.row_html.value = text_html(Text("Every row is labelled or skipped: call commit().", "ok"))
+            self.row_html.value = text_html(
+                Text("Every row is labelled or skipped: call commit().", "ok")
+            )
         else:
             self.row_html.value = keyvalues_html(KeyValues(_row_items(s, position)))
         for b in [*self.buttons.values(), self.skip_button]:
             b.disabled = position is None
         self.undo_button.disabled = not s._stack
         recent = _recent_table(s)
-        self.recent_html.value = table_html(Table(recent)) if len(recent) else "<i>No labels yet.</i>"
+        self.recent_html.value = (
+            table_html(Table(recent)) if len(recent) else "<i>No labels yet.</i>"
+        )

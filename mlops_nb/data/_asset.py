@@ -210,8 +210,15 @@ class DataAsset(Displayable):
             (train_name, ~is_test, "train"),
             (test_name, is_test, "test"),
         ):
-            parts.append(self._derive(frame[mask], part_name, "split", {**params, "part": part},
-                                      f"{part} part of a {1 - test:.0%}/{test:.0%} split"))  # fmt: skip
+            parts.append(
+                self._derive(
+                    frame[mask],
+                    part_name,
+                    "split",
+                    {**params, "part": part},
+                    f"{part} part of a {1 - test:.0%}/{test:.0%} split",
+                )
+            )
         return parts[0], parts[1]
 
     def filter(
@@ -257,8 +264,13 @@ class DataAsset(Displayable):
         except Exception as err:
             msg = f"DataAsset.filter({described!r}) failed on {self.label}: {err}"
             raise ValidationError(msg) from err
-        return self._derive(kept, name or self.name, "filter", {"condition": described},
-                            note or f"filter: {described}")  # fmt: skip
+        return self._derive(
+            kept,
+            name or self.name,
+            "filter",
+            {"condition": described},
+            note or f"filter: {described}",
+        )
 
     def transform(
         self,
@@ -296,7 +308,9 @@ class DataAsset(Displayable):
         return self._derive(result, name or self.name, "transform", params, note)
 
     # -- DataOps continued: annotation, synthetic data, automated features ------------
-    def sample(self, n: int, *, seed: int = 0, strategy: str = "random", **options: Any) -> DataAsset:
+    def sample(
+        self, n: int, *, seed: int = 0, strategy: str = "random", **options: Any
+    ) -> DataAsset:
         """Rows worth labelling first, as a new version; see :mod:`mlops_nb.data._annotate`."""
         from mlops_nb.data._annotate import sample
 
@@ -333,18 +347,31 @@ class DataAsset(Displayable):
 
         return poisoning(self, **options)
 
-    def _derive(self, frame: pd.DataFrame, name: str, operation: str,
-                params: dict[str, Any], note: str) -> DataAsset:  # fmt: skip
+    def _derive(
+        self,
+        frame: pd.DataFrame,
+        name: str,
+        operation: str,
+        params: dict[str, Any],
+        note: str,
+    ) -> DataAsset:
         roles: dict[str, Any] = {}
         for role, value in self.schema.roles().items():
             cols = value if isinstance(value, list) else [value]
             if all(c in frame.columns for c in cols if c):
                 roles[role] = value
         return register_frame(
-            self.project, name, frame, **roles, parents=[(self.name, self.version)],
-            operation=operation, params=params, note=note, source=f"{operation} of {self.label}",
+            self.project,
+            name,
+            frame,
+            **roles,
+            parents=[(self.name, self.version)],
+            operation=operation,
+            params=params,
+            note=note,
+            source=f"{operation} of {self.label}",
             what=f"DataAsset.{operation}",
-        )  # fmt: skip
+        )
 
     def _check_column(self, method: str, param: str, column: str) -> None:
         if column not in self.schema.names:
@@ -362,17 +389,23 @@ class DataAsset(Displayable):
             for k, v in self.schema.roles().items()
             if v
         ]
-        overview = KeyValues([
-            ("name", self.name), ("version", self.version),
-            ("rows x columns", f"{self.n_rows:,} x {self.n_cols}"),
-            ("roles", "; ".join(roles) or "none"),
-            ("task", self.schema.task or "—"),
-            ("made by", f"{self.operation} ({self.source})"),
-            ("note", self.note or "—"),
-            ("parents", ", ".join(f"{n} v{v}" for n, v in self.parents) or "none"),
-            ("content hash", self.content_hash[:16] + "…"),
-            ("created", f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}"),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("name", self.name),
+                ("version", self.version),
+                ("rows x columns", f"{self.n_rows:,} x {self.n_cols}"),
+                ("roles", "; ".join(roles) or "none"),
+                ("task", self.schema.task or "—"),
+                ("made by", f"{self.operation} ({self.source})"),
+                ("note", self.note or "—"),
+                ("parents", ", ".join(f"{n} v{v}" for n, v in self.parents) or "none"),
+                ("content hash", self.content_hash[:16] + "…"),
+                (
+                    "created",
+                    f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}",
+                ),
+            ]
+        )
         import pandas as pd
 
         schema = pd.DataFrame([c.__dict__ for c in self.schema.columns])
@@ -389,13 +422,22 @@ class DataAsset(Displayable):
                         ),
                     )
                 ],
-            ),  # fmt: skip
+            ),
             Tab("Schema", [Table(schema, max_rows=200)]),
         ]
         check = self.project._report("asset", self.id, "check")
         if check is not None:
-            tabs.append(Tab("Quality", CheckReport(self.label, tuple(check["findings"]),
-                                                   check["compared_with"])._view().tabs[0].blocks))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Quality",
+                    CheckReport(
+                        self.label, tuple(check["findings"]), check["compared_with"]
+                    )
+                    ._view()
+                    .tabs[0]
+                    .blocks,
+                )
+            )
         else:
             tabs.append(
                 Tab("Quality", [Text("Not checked yet: call .check().", "muted")])
@@ -405,8 +447,12 @@ class DataAsset(Displayable):
         badges = [(f"v{self.version}", "info"), (f"{self.n_rows:,} rows", "muted")]
         if check is not None:
             report = CheckReport(self.label, tuple(check["findings"]))
-            badges.append(("checks passed" if report.ok else "checks failed",
-                           "ok" if report.ok else "error"))  # fmt: skip
+            badges.append(
+                (
+                    "checks passed" if report.ok else "checks failed",
+                    "ok" if report.ok else "error",
+                )
+            )
         summary = f"{self.n_rows:,} rows x {self.n_cols} columns"
         if self.schema.target:
             summary += f", target {self.schema.target!r} ({self.schema.task})"

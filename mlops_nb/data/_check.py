@@ -128,20 +128,41 @@ def run_checks(
         )
         if name == schema.target:
             severity = "error" if share >= MISSING_WARN else "warning"
-        findings.append(_finding("missing values", severity, name,
-                                 f"{count:,} of {n:,} values are missing ({share:.1%}).", share))  # fmt: skip
+        findings.append(
+            _finding(
+                "missing values",
+                severity,
+                name,
+                f"{count:,} of {n:,} values are missing ({share:.1%}).",
+                share,
+            )
+        )
     # duplicate rows (ignoring the id column, which makes every row unique)
     subset = [c for c in frame.columns if c != schema.id]
     dupes = int(frame.duplicated(subset=subset).sum()) if subset else 0
     if dupes:
         severity = "warning" if dupes / n >= 0.01 else "info"
-        findings.append(_finding("duplicate rows", severity, "",
-                                 f"{dupes:,} rows ({dupes / n:.1%}) repeat an earlier row"
-                                 f"{' apart from the id' if schema.id else ''}.", dupes))  # fmt: skip
+        findings.append(
+            _finding(
+                "duplicate rows",
+                severity,
+                "",
+                f"{dupes:,} rows ({dupes / n:.1%}) repeat an earlier row"
+                f"{' apart from the id' if schema.id else ''}.",
+                dupes,
+            )
+        )
     if schema.id is not None and not frame[schema.id].is_unique:
         count = int(frame[schema.id].duplicated().sum())
-        findings.append(_finding("duplicate ids", "error", schema.id,
-                                 f"{count:,} id values repeat; an id must identify one row.", count))  # fmt: skip
+        findings.append(
+            _finding(
+                "duplicate ids",
+                "error",
+                schema.id,
+                f"{count:,} id values repeat; an id must identify one row.",
+                count,
+            )
+        )
     # constant, near-constant, high-cardinality: screened on a sample, counted exactly
     sample = frame.sample(n=SAMPLE_ROWS, random_state=0) if n > SAMPLE_ROWS else frame
     for spec in schema.columns:
@@ -153,18 +174,39 @@ def run_checks(
         counts = frame[spec.name].value_counts(dropna=False)
         if len(counts) == 1:
             severity = "info" if spec.role in ("time", "sensitive") else "warning"
-            findings.append(_finding("constant column", severity, spec.name,
-                                     f"every row holds the same value ({_show(counts.index[0])}); "
-                                     "it carries no information.", 1))  # fmt: skip
+            findings.append(
+                _finding(
+                    "constant column",
+                    severity,
+                    spec.name,
+                    f"every row holds the same value ({_show(counts.index[0])}); "
+                    "it carries no information.",
+                    1,
+                )
+            )
         elif counts.iloc[0] / n >= NEAR_CONSTANT and spec.role != "target":
             share = counts.iloc[0] / n
-            findings.append(_finding("near-constant column", "info", spec.name,
-                                     f"{share:.2%} of rows hold {_show(counts.index[0])}.", share))  # fmt: skip
+            findings.append(
+                _finding(
+                    "near-constant column",
+                    "info",
+                    spec.name,
+                    f"{share:.2%} of rows hold {_show(counts.index[0])}.",
+                    share,
+                )
+            )
         if spec.kind == "categorical" and len(counts) > HIGH_CARDINALITY:
-            findings.append(_finding("high cardinality", "warning", spec.name,
-                                     f"{len(counts):,} distinct values; one-hot encoding would make "
-                                     f"{len(counts):,} features. Group rare values or mark it as "
-                                     "'text' or 'id'.", len(counts)))  # fmt: skip
+            findings.append(
+                _finding(
+                    "high cardinality",
+                    "warning",
+                    spec.name,
+                    f"{len(counts):,} distinct values; one-hot encoding would make "
+                    f"{len(counts):,} features. Group rare values or mark it as "
+                    "'text' or 'id'.",
+                    len(counts),
+                )
+            )
     # single-feature leakage
     if leakage and schema.target is not None and schema.task:
         y = sample[
@@ -177,10 +219,17 @@ def run_checks(
             if score is None or score < LEAK_WARN:
                 continue
             severity = "error" if score >= LEAK_ERROR else "warning"
-            findings.append(_finding("target leakage", severity, spec.name,
-                                     f"this column alone predicts {schema.target!r} with a score of "
-                                     f"{score:.3f} (1 = perfectly); check it is known before the "
-                                     "outcome, or drop it.", score))  # fmt: skip
+            findings.append(
+                _finding(
+                    "target leakage",
+                    severity,
+                    spec.name,
+                    f"this column alone predicts {schema.target!r} with a score of "
+                    f"{score:.3f} (1 = perfectly); check it is known before the "
+                    "outcome, or drop it.",
+                    score,
+                )
+            )
     if previous is not None:
         findings.extend(_compare(frame, schema, *previous))
     findings.sort(
@@ -189,8 +238,13 @@ def run_checks(
     return findings
 
 
-def _compare(frame: pd.DataFrame, schema: Schema, label: str, prev_schema: Schema,
-             prev_profile: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+def _compare(
+    frame: pd.DataFrame,
+    schema: Schema,
+    label: str,
+    prev_schema: Schema,
+    prev_profile: dict[str, Any],
+) -> list[dict[str, Any]]:
     findings = []
     diff = schema.diff(prev_schema)
     for name in diff["added"]:
@@ -202,8 +256,14 @@ def _compare(frame: pd.DataFrame, schema: Schema, label: str, prev_schema: Schem
             _finding("schema change", "warning", name, f"column removed since {label}.")
         )
     for name, old, new in diff["retyped"]:
-        findings.append(_finding("schema change", "warning", name,
-                                 f"kind/dtype changed since {label}: {old} -> {new}."))  # fmt: skip
+        findings.append(
+            _finding(
+                "schema change",
+                "warning",
+                name,
+                f"kind/dtype changed since {label}: {old} -> {new}.",
+            )
+        )
     prev_stats = {c["column"]: c for c in prev_profile["columns"]}
     prev_hists = prev_profile["histograms"]
     rekinded = {
@@ -224,9 +284,16 @@ def _compare(frame: pd.DataFrame, schema: Schema, label: str, prev_schema: Schem
             values = col.dropna().astype("float64")
             out = int(((values < old["min"]) | (values > old["max"])).sum())
             if out:
-                findings.append(_finding("out of range", "warning", spec.name,
-                                         f"{out:,} values fall outside {label}'s range "
-                                         f"[{old['min']:.4g}, {old['max']:.4g}].", out))  # fmt: skip
+                findings.append(
+                    _finding(
+                        "out of range",
+                        "warning",
+                        spec.name,
+                        f"{out:,} values fall outside {label}'s range "
+                        f"[{old['min']:.4g}, {old['max']:.4g}].",
+                        out,
+                    )
+                )
         elif spec.kind in ("categorical", "boolean") and spec.name in prev_hists:
             known = set(prev_hists[spec.name]["labels"])
             if "(other)" in known or old["unique"] > len(known):
@@ -234,10 +301,17 @@ def _compare(frame: pd.DataFrame, schema: Schema, label: str, prev_schema: Schem
             unseen = sorted(set(col.dropna().astype(str).unique()) - known)
             if unseen:
                 count = int(col.astype(str).isin(unseen).sum())
-                findings.append(_finding("unseen categories", "warning", spec.name,
-                                         f"{count:,} rows hold values not seen in {label}: "
-                                         f"{', '.join(map(repr, unseen[:5]))}"
-                                         f"{' ...' if len(unseen) > 5 else ''}.", count))  # fmt: skip
+                findings.append(
+                    _finding(
+                        "unseen categories",
+                        "warning",
+                        spec.name,
+                        f"{count:,} rows hold values not seen in {label}: "
+                        f"{', '.join(map(repr, unseen[:5]))}"
+                        f"{' ...' if len(unseen) > 5 else ''}.",
+                        count,
+                    )
+                )
     return findings
 
 

@@ -8,7 +8,8 @@ and pairs of columns keep their rank association, for numbers and categories ali
 
 - Numbers (and datetimes, as integers): ties (discrete values such as ages) are spread
   uniformly over their share of the distribution; the inverse interpolates linearly
-  between sorted real values, so continuous columns get new values, not copies. Integer
+  between sorted real values, so continuous columns get new values, not copies (not
+  even of the minimum or maximum). Integer
   columns are rounded back to integers. Missing values become a hidden yes/no column in
   the copula, so missingness keeps its relation to the other columns.
 - Categories: ordered by frequency, each owns an interval of [0, 1] as wide as its
@@ -126,7 +127,11 @@ def _order_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     scores = {}
     for c in cols:
         if is_number(frame[c]):
-            x = pd.to_numeric(frame[c], errors="coerce") if not pd.api.types.is_datetime64_any_dtype(frame[c]) else frame[c]
+            x = (
+                pd.to_numeric(frame[c], errors="coerce")
+                if not pd.api.types.is_datetime64_any_dtype(frame[c])
+                else frame[c]
+            )
             scores[c] = x.rank(pct=True).fillna(0.5).to_numpy()
         else:
             text = as_text(frame[c])
@@ -135,7 +140,10 @@ def _order_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _fit_column(
-    name: str, series: pd.Series, rng: np.random.Generator, key: np.ndarray | None = None
+    name: str,
+    series: pd.Series,
+    rng: np.random.Generator,
+    key: np.ndarray | None = None,
 ) -> tuple[_Column, list[np.ndarray]]:
     import numpy as np
     import pandas as pd
@@ -152,7 +160,9 @@ def _fit_column(
         counts = np.bincount(codes, minlength=len(levels)).astype(float)
         order = np.argsort(-counts, kind="stable")  # most frequent first
         if key is not None:  # by the mean score of the partner column (see _order_keys)
-            means = np.bincount(codes, weights=key, minlength=len(levels)) / np.maximum(counts, 1)
+            means = np.bincount(codes, weights=key, minlength=len(levels)) / np.maximum(
+                counts, 1
+            )
             order = np.lexsort((-counts, means))
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
@@ -160,7 +170,9 @@ def _fit_column(
         lo = np.concatenate([[0.0], np.cumsum(probs)[:-1]])
         r = rank[codes]
         u = lo[r] + rng.uniform(size=len(codes)) * probs[r]
-        col = _Column(name, "category", dtype, levels=[levels[i] for i in order], probs=probs)
+        col = _Column(
+            name, "category", dtype, levels=[levels[i] for i in order], probs=probs
+        )
         return col, [u]
     tz = getattr(dtype, "tz", None)
     unit = None
@@ -170,7 +182,9 @@ def _fit_column(
         x = naive.to_numpy().astype("int64").astype(float)
         x[series.isna().to_numpy()] = np.nan
     else:
-        x = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        x = pd.to_numeric(series, errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
     missing = np.isnan(x)
     values = np.sort(x[~missing])
     col = _Column(name, "number", dtype, values=values, datetime_unit=unit, tz=tz,
@@ -199,7 +213,9 @@ def _inverse_number(
     if n_values == 0:
         x = np.full(len(u), np.nan)
     else:
-        x = np.interp(u * n_values - 0.5, np.arange(n_values), col.values)
+        # positions strictly inside (0, n - 1): no real value, not even the minimum or
+        # maximum (an outlier's exact value), is returned as it is
+        x = np.interp(u * (n_values - 1), np.arange(n_values), col.values)
     if col.integer:
         x = np.round(x)
     if missing_u is not None:
@@ -216,7 +232,9 @@ def _inverse_number(
         if np.isnan(x).any():
             return series.astype("Int64")
         return series.astype(col.dtype)
-    return series.astype(col.dtype) if pd.api.types.is_float_dtype(col.dtype) else series
+    return (
+        series.astype(col.dtype) if pd.api.types.is_float_dtype(col.dtype) else series
+    )
 
 
 def _inverse_category(col: _Column, u: np.ndarray) -> pd.Series:
@@ -226,12 +244,14 @@ def _inverse_category(col: _Column, u: np.ndarray) -> pd.Series:
     cum = np.cumsum(col.probs)
     idx = np.minimum(np.searchsorted(cum, u, side="right"), len(col.levels) - 1)
     values = np.empty(len(u), dtype=object)
-    levels = np.array(col.levels + [None], dtype=object)[:-1]
+    levels = np.array([*col.levels, None], dtype=object)[:-1]
     values[:] = levels[idx]
     series = pd.Series(values)
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        return pd.Series(pd.Categorical(values, categories=dtype.categories, ordered=dtype.ordered))
+        return pd.Series(
+            pd.Categorical(values, categories=dtype.categories, ordered=dtype.ordered)
+        )
     if pd.api.types.is_bool_dtype(dtype):
         return series.astype("boolean") if series.isna().any() else series.astype(bool)
     try:

@@ -36,6 +36,16 @@ def feature_columns(schema: Schema) -> tuple[list[str], list[str]]:
 
 def as_text(series: pd.Series) -> pd.Series:
     """Category values as strings, missing values as ``"(missing)"``."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(
+        series.dtype, pd.CategoricalDtype
+    ):  # map the few categories, not the rows
+        names = np.asarray(series.cat.categories.astype(str), dtype=object)
+        codes = series.cat.codes.to_numpy()
+        text = np.where(codes >= 0, names[np.maximum(codes, 0)], MISSING)
+        return pd.Series(text, index=series.index, dtype=object)
     return series.astype(object).where(series.notna(), MISSING).astype(str)
 
 
@@ -70,17 +80,17 @@ def encode(
 
 
 def lgbm(task: str, seed: int, **params: Any) -> Any:
-    """A LightGBM estimator for quick measurements (one thread: see Model Ops)."""
+    """Return a LightGBM estimator for quick measurements (one thread: see Model Ops)."""
     import lightgbm as lgb
 
-    base = {"n_estimators": 150, "learning_rate": 0.08, "num_leaves": 31,
+    base: dict[str, Any] = {"n_estimators": 150, "learning_rate": 0.08, "num_leaves": 31,
             "min_child_samples": 20, "random_state": seed, "n_jobs": 1, "verbose": -1}  # fmt: skip
     base.update(params)
     return (lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier)(**base)
 
 
 def metric_name(task: str) -> str:
-    """The score used for a task: ROC AUC (binary), accuracy (multiclass), R² (regression)."""
+    """Name the score of a task: ROC AUC (binary), accuracy (multiclass), R² (regression)."""
     return {"binary": "roc_auc", "multiclass": "accuracy"}.get(task, "r2")
 
 
@@ -97,11 +107,3 @@ def score(task: str, y_true: Any, pred: np.ndarray, classes: Any = None) -> floa
         return float(roc_auc_score(y_true, pred if pred.ndim == 1 else pred[:, 1]))
     labels = np.asarray(classes)[np.asarray(pred).argmax(axis=1)]
     return float(accuracy_score(y_true, labels))
-
-
-def accuracy(task: str, y_true: Any, pred: np.ndarray, classes: Any) -> float:
-    """Accuracy of class probabilities (the label with the highest probability)."""
-    import numpy as np
-
-    labels = np.asarray(classes)[np.asarray(pred).argmax(axis=1)]
-    return float((labels == np.asarray(y_true)).mean())

@@ -50,10 +50,14 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
             if arr.size:
                 q = np.quantile(arr, [0.0, 0.25, 0.5, 0.75, 1.0])
                 row.update(
-                    mean=float(arr.mean()), std=float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-                    min=float(q[0]), p25=float(q[1]), median=float(q[2]), p75=float(q[3]),
+                    mean=float(arr.mean()),
+                    std=float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+                    min=float(q[0]),
+                    p25=float(q[1]),
+                    median=float(q[2]),
+                    p75=float(q[3]),
                     max=float(q[4]),
-                )  # fmt: skip
+                )
                 if spec.kind == "numeric" and row["unique"] <= 20:
                     counts = values.value_counts().sort_index()
                     hists[spec.name] = {
@@ -148,23 +152,46 @@ class Profile(Displayable):
             else:
                 edges = h["edges"]
                 trace = go.Bar(
-                    x=edges[:-1], y=h["counts"], marker_color="#4c78a8",
-                    hovertext=[f"{a} – {b}" for a, b in zip(edges[:-1], edges[1:], strict=False)],
-                )  # fmt: skip
+                    x=edges[:-1],
+                    y=h["counts"],
+                    marker_color="#4c78a8",
+                    hovertext=[
+                        f"{a} – {b}"
+                        for a, b in zip(edges[:-1], edges[1:], strict=False)
+                    ],
+                )
             fig.add_trace(trace, row=r, col=c)
         fig.update_layout(
-            height=max(260, 210 * nrows), showlegend=False, bargap=0.05,
+            height=max(260, 210 * nrows),
+            showlegend=False,
+            bargap=0.05,
             margin={"l": 30, "r": 10, "t": 40, "b": 30},
             template="plotly_white",
-        )  # fmt: skip
+        )
         fig.update_annotations(font_size=11)
         return fig
 
     def _view(self) -> View:
         p = self.payload
         frame = self.to_frame().reset_index()
-        keep = [c for c in ("column", "kind", "role", "missing_pct", "unique", "mean", "std", "min",
-                            "median", "max", "top", "top_pct") if c in frame.columns]  # fmt: skip
+        keep = [
+            c
+            for c in (
+                "column",
+                "kind",
+                "role",
+                "missing_pct",
+                "unique",
+                "mean",
+                "std",
+                "min",
+                "median",
+                "max",
+                "top",
+                "top_pct",
+            )
+            if c in frame.columns
+        ]
         stats = frame[keep].rename(
             columns={"missing_pct": "missing %", "top_pct": "top %"}
         )

@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "mlops_nb.features/1"
-KINDS = ("date_part", "ratio", "difference", "product", "bins", "frequency", "target_encoding")
+KINDS = (
+    "date_part",
+    "ratio",
+    "difference",
+    "product",
+    "bins",
+    "frequency",
+    "target_encoding",
+)
 DATE_PARTS = ("year", "month", "dayofweek", "hour")
 _SEP = "|"
 
@@ -34,7 +42,9 @@ def _number(frame: pd.DataFrame, col: str) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    return pd.to_numeric(frame[col], errors="coerce").to_numpy("float64", na_value=np.nan)
+    return pd.to_numeric(frame[col], errors="coerce").to_numpy(
+        "float64", na_value=np.nan
+    )
 
 
 def _key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -46,7 +56,7 @@ def _key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def compute(step: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
-    """The output of one fitted step for every row of ``frame`` (floats)."""
+    """Compute one fitted step for every row of ``frame`` (floats)."""
     import numpy as np
     import pandas as pd
 
@@ -71,7 +81,8 @@ def compute(step: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
     if kind in ("frequency", "target_encoding"):
         mapped = _key(frame, cols).map(step["mapping"])
         return mapped.astype("float64").fillna(step["default"]).to_numpy()
-    raise ValidationError(f"feature recipe: unknown step kind {kind!r}; known: {listing(KINDS)}.")
+    msg = f"feature recipe: unknown step kind {kind!r}; known: {listing(KINDS)}."
+    raise ValidationError(msg)
 
 
 def apply_recipe(frame: pd.DataFrame, recipe: dict[str, Any]) -> pd.DataFrame:
@@ -115,7 +126,9 @@ def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *, 
     fitted = dict(step)
     if kind == "bins":
         x = _number(frame, cols[0])
-        edges = np.unique(np.nanquantile(x, np.linspace(0, 1, step.get("n_bins", 10) + 1)[1:-1]))
+        edges = np.unique(
+            np.nanquantile(x, np.linspace(0, 1, step.get("n_bins", 10) + 1)[1:-1])
+        )
         fitted["edges"] = [float(e) for e in edges]
     elif kind == "frequency":
         shares = _key(frame, cols).value_counts(normalize=True)
@@ -126,12 +139,20 @@ def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *, 
         from sklearn.preprocessing import TargetEncoder
 
         if y is None:
-            raise ValidationError("target encoding needs the target values.")
+            msg = "target encoding needs the target values."
+            raise ValidationError(msg)
         key = _key(frame, cols).to_numpy(dtype=object)[:, None]
-        folds = (StratifiedKFold if task == "binary" else KFold)(cv, shuffle=True, random_state=seed)
-        enc = TargetEncoder(target_type="binary" if task == "binary" else "continuous", cv=folds)
+        folds = (StratifiedKFold if task == "binary" else KFold)(
+            cv, shuffle=True, random_state=seed
+        )
+        enc = TargetEncoder(
+            target_type="binary" if task == "binary" else "continuous", cv=folds
+        )
         values = enc.fit_transform(key, np.asarray(y)).ravel()
-        fitted["mapping"] = {str(k): float(v) for k, v in zip(enc.categories_[0], enc.encodings_[0], strict=True)}
+        fitted["mapping"] = {
+            str(k): float(v)
+            for k, v in zip(enc.categories_[0], enc.encodings_[0], strict=True)
+        }
         fitted["default"] = float(np.ravel(enc.target_mean_)[0])
         return fitted, values
     return fitted, compute(fitted, frame)
@@ -163,7 +184,7 @@ def candidates(frame: pd.DataFrame, *, numeric: list[str], categorical: list[str
                     add("date_part", [c], f"{c}_{part}", part=part)
     top = numeric[:max_pairs]
     for i, a in enumerate(top):
-        for b in top[i + 1:]:
+        for b in top[i + 1 :]:
             if "ratio" in kinds:
                 add("ratio", [a, b], f"{a}_per_{b}")
             if "difference" in kinds:
@@ -177,12 +198,16 @@ def candidates(frame: pd.DataFrame, *, numeric: list[str], categorical: list[str
     for c in categorical:
         if "frequency" in kinds and frame[c].nunique() > 2:
             add("frequency", [c], f"{c}_freq")
-        if "target_encoding" in kinds and task != "multiclass" and frame[c].nunique() > 2:
+        if (
+            "target_encoding" in kinds
+            and task != "multiclass"
+            and frame[c].nunique() > 2
+        ):
             add("target_encoding", [c], f"{c}_te")
     if "target_encoding" in kinds and task != "multiclass":
         cats = categorical[:6]
         for i, a in enumerate(cats):
-            for b in cats[i + 1:]:
+            for b in cats[i + 1 :]:
                 add("target_encoding", [a, b], f"{a}_x_{b}_te")
     return out
 
@@ -194,17 +219,20 @@ def _dates(series: pd.Series) -> pd.Series:
 
 
 def describe(step: dict[str, Any]) -> str:
-    """A short phrase for a step, e.g. ``"ratio income / debt"``."""
+    """Describe a step in a short phrase, e.g. ``"ratio income / debt"``."""
     kind, c = step["kind"], step["columns"]
     return {
         "date_part": lambda: f"{step.get('part')} of {c[0]}",
         "ratio": lambda: f"ratio {c[0]} / {c[1]}",
         "difference": lambda: f"difference {c[0]} - {c[1]}",
-        "product": lambda: f"product {c[0]} × {c[1]}",
+        "product": lambda: f"product {c[0]} * {c[1]}",
         "bins": lambda: f"quantile bins of {c[0]}",
         "frequency": lambda: f"frequency of {c[0]}",
-        "target_encoding": lambda: (f"target mean of {c[0]} × {c[1]} (out of fold)" if len(c) > 1
-                                    else f"target mean of {c[0]} (out of fold)"),  # fmt: skip
+        "target_encoding": lambda: (
+            f"target mean of {c[0]} and {c[1]} (out of fold)"
+            if len(c) > 1
+            else f"target mean of {c[0]} (out of fold)"
+        ),
     }[kind]()
 
 
@@ -218,14 +246,24 @@ def onnx_support(recipe: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for s in recipe["steps"]:
         if s["kind"] == "date_part":
-            ok, why = False, "ONNX has no date parsing: pass the date part as an input column"
+            ok, why = (
+                False,
+                "ONNX has no date parsing: pass the date part as an input column",
+            )
         elif s["kind"] == "target_encoding" and len(s["columns"]) > 1:
             ok, why = False, "joining two category strings has no onnxruntime operator"
         else:
             ok, why = True, {"ratio": "Div", "difference": "Sub", "product": "Mul",
                              "bins": "comparisons with the bin edges",
                              }.get(s["kind"], "ai.onnx.ml.LabelEncoder (string -> float)")  # fmt: skip
-        out.append({"feature": s["output"], "step": describe(s), "onnx": ok, "how / why not": why})
+        out.append(
+            {
+                "feature": s["output"],
+                "step": describe(s),
+                "onnx": ok,
+                "how / why not": why,
+            }
+        )
     return out
 
 
@@ -237,4 +275,3 @@ def check_recipe(recipe: Any, what: str) -> dict[str, Any]:
                f"got {type(recipe).__name__}.")  # fmt: skip
         raise ValidationError(msg)
     return recipe
-

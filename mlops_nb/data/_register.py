@@ -74,9 +74,10 @@ def register_frame(
                 )
                 roles[role] = value if col_ok else ([] if role == "sensitive" else None)
         old_kinds = {  # keep kinds (and so user overrides) of columns whose dtype is unchanged
-            c.name: c.kind for c in old.columns
+            c.name: c.kind
+            for c in old.columns
             if c.name in frame.columns and str(frame[c.name].dtype) == c.dtype
-        }  # fmt: skip
+        }
     roles = {k: (None if v is _UNSET else v) for k, v in roles.items()}
     schema = infer_schema(frame, kinds={**old_kinds, **(kinds or {})}, **roles)
     digest_hash = content_hash(frame, schema)
@@ -123,8 +124,15 @@ def register_frame(
                 f"VALUES ({', '.join(':' + k for k in record)})",
                 record,
             )
-            store.audit(conn, operation, f"asset:{name}@{version}", rows=len(frame),
-                        content_hash=digest_hash, parents=parents or [], note=note)  # fmt: skip
+            store.audit(
+                conn,
+                operation,
+                f"asset:{name}@{version}",
+                rows=len(frame),
+                content_hash=digest_hash,
+                parents=parents or [],
+                note=note,
+            )
             row = _row_by_hash(project, name, digest_hash, conn)
     asset = project._asset_from_row(row)
     object.__setattr__(asset, "_cached_frame", frame)
@@ -166,8 +174,13 @@ def asset_row(project: Project, name: str, version: int | None = None) -> sqlite
             for r in project._store.query("SELECT DISTINCT name FROM asset_versions")
         ]
         if name in names:
-            versions = [r[0] for r in project._store.query(
-                "SELECT version FROM asset_versions WHERE name = ? ORDER BY version", (name,))]  # fmt: skip
+            versions = [
+                r[0]
+                for r in project._store.query(
+                    "SELECT version FROM asset_versions WHERE name = ? ORDER BY version",
+                    (name,),
+                )
+            ]
             msg = (
                 f"asset {name!r} has no version {version}; it has versions {versions}."
             )

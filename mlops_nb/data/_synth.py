@@ -5,8 +5,8 @@ synthetic rows and registers them as a version whose lineage says ``synthesize``
 whose note starts with ``SYNTHETIC``. The rows held out from fitting measure how
 faithful and how private the result is (see :mod:`mlops_nb.data._synth_eval`).
 
-Methods:
-
+Methods
+-------
 - ``"copula"`` (default): a Gaussian copula with empirical marginals, implemented here
   with numpy and scipy (:mod:`mlops_nb.data._copula`); it keeps each column's
   distribution and the rank associations between columns, numbers and categories
@@ -86,7 +86,7 @@ def synthesize(
     """
     import numpy as np
 
-    from mlops_nb.data._register import register_frame
+    from mlops_nb.ui._progress import progress
 
     what = f"DataAsset.synthesize on {asset.label}"
     if method not in METHODS:
@@ -94,34 +94,56 @@ def synthesize(
                f"{did_you_mean(str(method), METHODS)}")  # fmt: skip
         raise ValidationError(msg)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValidationError(f"{what}: n={n!r} must be a positive whole number of rows, e.g. 10_000.")
+        msg = f"{what}: n={n!r} must be a positive whole number of rows, e.g. 10_000."
+        raise ValidationError(msg)
     if not 0 < float(holdout) < 0.9:
-        raise ValidationError(f"{what}: holdout={holdout!r} must be a share between 0 and 0.9, e.g. 0.2.")
+        msg = (
+            f"{what}: holdout={holdout!r} must be a share between 0 and 0.9, e.g. 0.2."
+        )
+        raise ValidationError(msg)
     real = asset._frame_nocopy()
     if len(real) < 20:
-        raise ValidationError(f"{what}: {len(real)} rows are too few to learn from; use at least 20.")
+        msg = f"{what}: {len(real)} rows are too few to learn from; use at least 20."
+        raise ValidationError(msg)
     schema = asset.schema
     dropped = [c.name for c in schema.columns if c.kind == "text"]
     id_cols = [c.name for c in schema.columns if c.kind == "id" or c.name == schema.id]
     modelled = [c for c in real.columns if c not in dropped and c not in id_cols]
     if not modelled:
-        raise ValidationError(f"{what}: no column to synthesize (only ids and free text).")
+        msg = f"{what}: no column to synthesize (only ids and free text)."
+        raise ValidationError(msg)
     rng = np.random.default_rng(seed)
     is_hold = np.zeros(len(real), bool)
     is_hold[rng.permutation(len(real))[: max(1, round(len(real) * holdout))]] = True
     train, hold = real[~is_hold], real[is_hold]
-    by = _strata_column(asset, by, modelled, what) if method == "copula" else None
-    synth = _generate(train[modelled], int(n), by, method, rng)
+    strata = _strata_column(asset, by, modelled, what) if method == "copula" else None
+    with progress(2, "synthesizing") as bar:
+        synth = _generate(train[modelled], int(n), strata, method, rng)
+        bar.step("generated")
+        result, payload = _store(asset, synth, real, train, hold, modelled, id_cols, dropped,
+                                 strata, method, seed, holdout, name)  # fmt: skip
+        bar.step("measured")
+    return SynthesisReport(result, payload)
+
+
+def _store(asset: DataAsset, synth: pd.DataFrame, real: pd.DataFrame, train: pd.DataFrame,
+           hold: pd.DataFrame, modelled: list[str], id_cols: list[str], dropped: list[str],
+           strata: str | None, method: str, seed: int, holdout: float,
+           name: str | None) -> tuple[DataAsset, dict[str, Any]]:  # fmt: skip
+    """Register the synthetic rows (marked in lineage) and measure them once."""
+    from mlops_nb.data._register import register_frame
+
+    n = len(synth)
     for c in id_cols:
-        synth[c] = [f"syn-{i}" for i in range(int(n))]
+        synth[c] = [f"syn-{i}" for i in range(n)]
     synth = synth[[c for c in real.columns if c in synth.columns]]
-    params = {"synthetic": True, "method": method, "n": int(n), "seed": seed, "by": by,
-              "holdout": holdout, "fitted_rows": int((~is_hold).sum()), "dropped": dropped}  # fmt: skip
+    params = {"synthetic": True, "method": method, "n": n, "seed": seed, "by": strata,
+              "holdout": holdout, "fitted_rows": len(train), "dropped": dropped}  # fmt: skip
     note = (f"SYNTHETIC: {n:,} rows by {'Gaussian copula' if method == 'copula' else 'independent columns'} "
             f"fitted on {len(train):,} rows of {asset.label} (seed {seed})")  # fmt: skip
     result = register_frame(
         asset.project, name or f"{asset.name}-synthetic", synth,
-        kinds={c: "id" for c in id_cols}, parents=[(asset.name, asset.version)],
+        kinds=dict.fromkeys(id_cols, "id"), parents=[(asset.name, asset.version)],
         operation="synthesize", params=params, note=note,
         source=f"synthesize ({method}) of {asset.label}", what="DataAsset.synthesize",
     )  # fmt: skip
@@ -129,10 +151,12 @@ def synthesize(
     if payload is None:
         payload = _measure(asset, train, hold, synth, modelled, params, seed)
         asset.project._save_report("asset", result.id, _REPORT, payload)
-    return SynthesisReport(result, payload)
+    return result, payload
 
 
-def _strata_column(asset: DataAsset, by: str | bool, modelled: list[str], what: str) -> str | None:
+def _strata_column(
+    asset: DataAsset, by: str | bool, modelled: list[str], what: str
+) -> str | None:
     schema = asset.schema
     if by is True:
         target = schema.target
@@ -172,10 +196,17 @@ def _generate(train: pd.DataFrame, n: int, by: str | None, method: str,
     pooled = int(sizes[small].sum())
     if pooled:  # rare values: drawn from their own rows pooled together
         rows = train[np.isin(keys, values[small])]
-        parts.append(GaussianCopula(independent=independent).fit(rows, rng).sample(pooled, rng))
+        parts.append(
+            GaussianCopula(independent=independent).fit(rows, rng).sample(pooled, rng)
+        )
     out = pd.concat(parts, ignore_index=True)
-    for c in train.columns:  # concat of categoricals with unequal categories gives object
-        if isinstance(train[c].dtype, pd.CategoricalDtype) and out[c].dtype != train[c].dtype:
+    for (
+        c
+    ) in train.columns:  # concat of categoricals with unequal categories gives object
+        if (
+            isinstance(train[c].dtype, pd.CategoricalDtype)
+            and out[c].dtype != train[c].dtype
+        ):
             out[c] = pd.Categorical(out[c], dtype=train[c].dtype)
     return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
 
@@ -190,11 +221,17 @@ def _measure(asset: DataAsset, train: pd.DataFrame, hold: pd.DataFrame, synth: p
     for c in modelled:
         measure, dist = ev.column_distance(train[c], synth[c])
         _, floor = ev.column_distance(train[c], hold[c])
-        rows.append({"column": c, "measure": measure, "synthetic": dist, "real holdout": floor})
+        rows.append(
+            {"column": c, "measure": measure, "synthetic": dist, "real holdout": floor}
+        )
     rng = np.random.default_rng(seed)
     k = min(len(train), len(synth), ev._ASSOC_ROWS)
-    a_real = ev.associations(train.iloc[rng.choice(len(train), k, replace=False)], modelled)
-    a_syn = ev.associations(synth.iloc[rng.choice(len(synth), k, replace=False)], modelled)
+    a_real = ev.associations(
+        train.iloc[rng.choice(len(train), k, replace=False)], modelled
+    )
+    a_syn = ev.associations(
+        synth.iloc[rng.choice(len(synth), k, replace=False)], modelled
+    )
     diff = np.abs(a_real - a_syn)[np.triu_indices(len(modelled), 1)]
     i, j = np.unravel_index(np.argmax(np.abs(a_real - a_syn)), a_real.shape)
     return {
@@ -210,7 +247,7 @@ def _measure(asset: DataAsset, train: pd.DataFrame, hold: pd.DataFrame, synth: p
 
 
 def synthesis_report(asset: DataAsset) -> SynthesisReport | None:
-    """The stored report of a synthetic version, or None for other versions."""
+    """Return the stored report of a synthetic version (None for other versions)."""
     payload = asset.project._report("asset", asset.id, _REPORT)
     return None if payload is None else SynthesisReport(asset, payload)
 
@@ -299,7 +336,9 @@ class SynthesisReport(Displayable):
         import plotly.graph_objects as go
 
         h = self.payload["privacy"]["dcr_hist"]
-        mids = [(a + b) / 2 for a, b in zip(h["edges"][:-1], h["edges"][1:], strict=True)]
+        mids = [
+            (a + b) / 2 for a, b in zip(h["edges"][:-1], h["edges"][1:], strict=True)
+        ]
         fig = go.Figure([
             go.Scatter(x=mids, y=h["synthetic"], name="synthetic rows", mode="lines", line={"color": "#1f4e79"}),
             go.Scatter(x=mids, y=h["holdout"], name="real holdout rows", mode="lines",
@@ -319,15 +358,21 @@ class SynthesisReport(Displayable):
             out.append(("synthetic rows sit closer to training rows than new real people do: "
                         "possible memorisation", "error"))  # fmt: skip
         else:
-            out.append((f"no sign of memorisation: median distance to the closest training row "
-                        f"{p['dcr_synthetic_median']:.3g} (holdout {p['dcr_holdout_median']:.3g})", "ok"))  # fmt: skip
+            out.append((f"no sign of memorisation: synthetic rows are no closer to the training rows "
+                        f"than new real people are (median distance {p['dcr_synthetic_median']:.3g}, "
+                        f"real holdout {p['dcr_holdout_median']:.3g})", "ok"))  # fmt: skip
+        if ratio > 2:
+            out.append(("synthetic rows are further from any real row than new real people are: "
+                        "private, but some combinations of values are less realistic than real ones", "info"))  # fmt: skip
         if p["exact_copy_share"] > max(2 * p["holdout_exact_share"], 0.001):
             out.append((f"{p['exact_copies']:,} synthetic rows equal a training row "
                         f"({p['exact_copy_share']:.1%}; real holdout rows: {p['holdout_exact_share']:.1%})", "warning"))  # fmt: skip
         else:
             out.append((f"exact copies: {p['exact_copies']:,} ({p['exact_copy_share']:.1%}), no more than "
                         f"real holdout rows that equal a training row ({p['holdout_exact_share']:.1%})", "ok"))  # fmt: skip
-        key = next((k for k in ("roc_auc", "accuracy", "r2") if f"{k}_train_real" in f), None)
+        key = next(
+            (k for k in ("roc_auc", "accuracy", "r2") if f"{k}_train_real" in f), None
+        )
         if key:
             out.append((f"train on synthetic, test on real: {key} {f[f'{key}_train_synthetic']:.3f} vs "
                         f"{f[f'{key}_train_real']:.3f} trained on real rows", "info"))  # fmt: skip
@@ -337,7 +382,11 @@ class SynthesisReport(Displayable):
         import pandas as pd
 
         p, f, a = self.payload, self.fidelity, self.payload["association"]
-        method = "Gaussian copula" if p["method"] == "copula" else "independent columns (baseline)"
+        method = (
+            "Gaussian copula"
+            if p["method"] == "copula"
+            else "independent columns (baseline)"
+        )
         if p.get("by"):
             method += f", one per value of {p['by']!r}"
         overview = KeyValues([
@@ -347,16 +396,25 @@ class SynthesisReport(Displayable):
             ("mean column distance", f"{f['mean_column_distance']:.3f} (real holdout: "
                                      f"{f['holdout_column_distance']:.3f})"),
             ("association difference", f"mean {a['mean_abs_diff']:.3f}, max {a['max_abs_diff']:.3f} "
-                                       f"({' × '.join(a['max_pair'])})"),
+                                       f"({' and '.join(a['max_pair'])})"),
             ("left out", ", ".join(p["dropped"]) or "none"),
         ])  # fmt: skip
         blocks: list[Any] = [overview, *[Text(t, tone) for t, tone in self._verdicts()]]  # type: ignore[arg-type]
         tstr = p.get("tstr")
-        fidelity: list[Any] = [Figure(self.plot()), Table(self.to_frame().reset_index(), max_rows=60)]
+        fidelity: list[Any] = [
+            Figure(self.plot()),
+            Table(self.to_frame().reset_index(), max_rows=60),
+        ]
         if tstr:
-            rows = [{"trained on": f"{k} rows ({tstr['rows_each']:,})", **{m: v for m, v in tstr[k].items()}}
+            rows = [{"trained on": f"{k} rows ({tstr['rows_each']:,})", **dict(tstr[k].items())}
                     for k in ("real", "synthetic")]  # fmt: skip
-            fidelity.insert(0, Table(pd.DataFrame(rows), caption="train on synthetic, test on real holdout"))
+            fidelity.insert(
+                0,
+                Table(
+                    pd.DataFrame(rows),
+                    caption="train on synthetic, test on real holdout",
+                ),
+            )
         fidelity.append(Figure(self.plot_associations()))
         pr = self.privacy
         privacy_kv = KeyValues([
@@ -364,15 +422,24 @@ class SynthesisReport(Displayable):
             ("real holdout rows equal to a training row", f"{pr['holdout_exact_share']:.2%}"),
             ("median distance to closest record", f"synthetic {pr['dcr_synthetic_median']:.3g}, "
                                                   f"holdout {pr['dcr_holdout_median']:.3g}"),
-            ("5th percentile", f"synthetic {pr['dcr_synthetic_p5']:.3g}, holdout {pr['dcr_holdout_p5']:.3g}"),
-            ("synthetic rows closer than 95 % of holdout rows", f"{pr['closer_than_holdout_p5']:.1%} "
-                                                               "(about 5 % expected)"),
         ])  # fmt: skip
+        if (
+            pr["dcr_holdout_p5"] > 0
+        ):  # with many exact twins among real people this says nothing
+            privacy_kv.items += [
+                ("5th percentile of the distance", f"synthetic {pr['dcr_synthetic_p5']:.3g}, "
+                                                   f"holdout {pr['dcr_holdout_p5']:.3g}"),
+                ("synthetic rows closer than 95 % of holdout rows",
+                 f"{pr['closer_than_holdout_p5']:.1%} (about 5 % expected)"),
+            ]  # fmt: skip
         tabs = [Tab("Overview", blocks), Tab("Fidelity", fidelity),
                 Tab("Privacy", [privacy_kv, Figure(self.plot_privacy())]),
                 Tab("Sample", [Table(self.asset._frame_nocopy().head(8), caption="first synthetic rows")])]  # fmt: skip
         bad = any(t == "error" for _, t in self._verdicts())
-        badges = [("synthetic", "warning"), ("privacy risk", "error") if bad else ("privacy ok", "ok")]
+        badges = [
+            ("synthetic", "warning"),
+            ("privacy risk", "error") if bad else ("privacy ok", "ok"),
+        ]
         summary = (f"{p['n']:,} synthetic rows of {p['source']} by {method}; mean column distance "
                    f"{f['mean_column_distance']:.3f}; {pr['exact_copies']:,} exact copies")  # fmt: skip
         return View("SynthesisReport", self.asset.label, summary, badges, tabs)  # type: ignore[arg-type]

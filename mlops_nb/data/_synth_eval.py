@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from mlops_nb.data._schema import Schema
 
 _ASSOC_ROWS = 10_000
-_DCR_REFERENCE = 10_000
-_DCR_QUERIES = 2_000
+_DCR_REFERENCE = 5_000
+_DCR_QUERIES = 1_500
 _TSTR_ROWS = 20_000
 
 
@@ -184,8 +184,14 @@ def _canonical(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(
-        {c: (_numbers(frame[c]) if is_number(frame[c]) else as_text(frame[c]).to_numpy())
-         for c in columns}  # fmt: skip
+        {
+            c: (
+                _numbers(frame[c])
+                if is_number(frame[c])
+                else as_text(frame[c]).to_numpy()
+            )
+            for c in columns
+        }
     )
 
 
@@ -193,18 +199,22 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One 64-bit hash per row over ``columns`` (numbers as floats, others as text)."""
     import pandas as pd
 
-    return pd.util.hash_pandas_object(_canonical(frame, columns), index=False).to_numpy()
+    return pd.util.hash_pandas_object(
+        _canonical(frame, columns), index=False
+    ).to_numpy()
 
 
 def _design(train: pd.DataFrame, columns: list[str]) -> Any:
-    """A function encoding rows so a different category or a full range counts 1."""
+    """Return a function encoding rows so one different category or a full range counts 1."""
     import numpy as np
 
-    spec = []
+    spec: list[tuple[str, str, Any]] = []
     for c in columns:
         if is_number(train[c]):
             x = _numbers(train[c])
-            lo, hi = (np.nanpercentile(x, [1, 99]) if (~np.isnan(x)).any() else (0.0, 1.0))
+            lo, hi = (
+                np.nanpercentile(x, [1, 99]) if (~np.isnan(x)).any() else (0.0, 1.0)
+            )
             spec.append((c, "num", (lo, (hi - lo) or 1.0)))
         else:
             spec.append((c, "cat", sorted(as_text(train[c]).unique().tolist())))
@@ -217,7 +227,10 @@ def _design(train: pd.DataFrame, columns: list[str]) -> Any:
                 parts.append(np.where(np.isnan(x), -0.5, x)[:, None])
             else:
                 text = as_text(frame[c]).to_numpy()
-                parts.append((text[:, None] == np.array(info, dtype=object)[None, :]) / np.sqrt(2))
+                parts.append(
+                    (text[:, None] == np.array(info, dtype=object)[None, :])
+                    / np.sqrt(2)
+                )
         return np.hstack(parts).astype(np.float32)
 
     return transform
@@ -241,12 +254,16 @@ def privacy(
     design = _design(train, columns)
 
     def pick(frame: pd.DataFrame, k: int) -> pd.DataFrame:
-        return frame.iloc[np.sort(rng.choice(len(frame), min(k, len(frame)), replace=False))]
+        return frame.iloc[
+            np.sort(rng.choice(len(frame), min(k, len(frame)), replace=False))
+        ]
 
     reference = design(pick(train, _DCR_REFERENCE))
     dcr = {}
     for key, frame in (("synthetic", synth), ("holdout", holdout)):
-        _, dist = pairwise_distances_argmin_min(design(pick(frame, _DCR_QUERIES)), reference)
+        _, dist = pairwise_distances_argmin_min(
+            design(pick(frame, _DCR_QUERIES)), reference
+        )
         dcr[key] = dist.astype(float)
     p5 = float(np.percentile(dcr["holdout"], 5))
     return {

@@ -35,53 +35,74 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def write_file(path: Path, data: bytes, *, overwrite: bool, what: str) -> Path:
-    """Write bytes to a user path: no links, no folders replaced, temp file then rename."""
+    """Write bytes to a user path: no links, no folders replaced; temp file, rename."""
     path = Path(path).expanduser().absolute()
     if path.is_symlink():
-        raise ValidationError(f"{what}: {path} is a symbolic link; refusing to write through it.")
+        msg = f"{what}: {path} is a symbolic link; refusing to write through it."
+        raise ValidationError(msg)
     if path.exists() and (path.is_dir() or not overwrite):
-        raise ValidationError(f"{what}: {path} already exists; choose another path or pass overwrite=True.")
+        msg = f"{what}: {path} exists; choose another path or pass overwrite=True."
+        raise ValidationError(msg)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
 
 
-def _prepare_folder(path: Any, *, overwrite: bool, project_dir: Path | None) -> tuple[Path, Path]:
+def _prepare_folder(
+    path: Any, *, overwrite: bool, project_dir: Path | None
+) -> tuple[Path, Path]:
     what = f"bundle(path={str(path)!r})"
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        raise ValidationError(f"{what}: give a folder path, e.g. 'edge/employment'.")
+        msg = f"{what}: give a folder path, e.g. 'edge/employment'."
+        raise ValidationError(msg)
     folder = Path(path).expanduser().absolute()
     if folder.name in ("", ".", ".."):
-        raise ValidationError(f"{what}: the path must end in a folder name, e.g. 'edge/employment'.")
+        msg = f"{what}: the path must end in a folder name, e.g. 'edge/employment'."
+        raise ValidationError(msg)
     zip_path = folder.with_name(folder.name + ".zip")
     for p in (folder, zip_path):
         if p.is_symlink():
-            raise ValidationError(f"{what}: {p} is a symbolic link; refusing to write through it.")
-    if project_dir is not None and (folder.resolve() == project_dir.resolve()
-                                    or project_dir.resolve() in folder.resolve().parents):  # fmt: skip
-        raise ValidationError(f"{what}: {folder} is inside the project folder {project_dir}; "
-                              "write bundles elsewhere (e.g. 'edge/<name>').")  # fmt: skip
+            msg = f"{what}: {p} is a symbolic link; refusing to write through it."
+            raise ValidationError(msg)
+    if project_dir is not None and (
+        folder.resolve() == project_dir.resolve()
+        or project_dir.resolve() in folder.resolve().parents
+    ):
+        msg = (
+            f"{what}: {folder} is inside the project folder {project_dir}; "
+            "write bundles elsewhere (e.g. 'edge/<name>')."
+        )
+        raise ValidationError(msg)
     if folder.exists() and not folder.is_dir():
-        raise ValidationError(f"{what}: {folder} is a file; choose a folder path.")
+        msg = f"{what}: {folder} is a file; choose a folder path."
+        raise ValidationError(msg)
     if folder.exists() and any(folder.iterdir()):
         if not overwrite:
-            raise ValidationError(f"{what}: {folder} is not empty; choose a new folder or pass overwrite=True "
-                                  "to replace a previous bundle there.")  # fmt: skip
+            msg = (
+                f"{what}: {folder} is not empty; choose a new folder or pass "
+                "overwrite=True "
+                "to replace a previous bundle there."
+            )
+            raise ValidationError(msg)
         _clear_previous_bundle(folder, what)
     if zip_path.exists() and not overwrite:
-        raise ValidationError(f"{what}: {zip_path} already exists; pass overwrite=True to replace it.")
+        msg = f"{what}: {zip_path} already exists; pass overwrite=True to replace it."
+        raise ValidationError(msg)
     if zip_path.exists() and zip_path.is_dir():
-        raise ValidationError(f"{what}: {zip_path} is a folder; move it away first.")
+        msg = f"{what}: {zip_path} is a folder; move it away first."
+        raise ValidationError(msg)
     folder.mkdir(parents=True, exist_ok=True)
     return folder, zip_path
 
@@ -93,18 +114,25 @@ def _clear_previous_bundle(folder: Path, what: str) -> None:
     is_bundle = False
     if manifest.is_file() and not manifest.is_symlink():
         try:
-            is_bundle = json.loads(manifest.read_text("utf-8")).get("format") == _standalone.FORMAT
+            is_bundle = (
+                json.loads(manifest.read_text("utf-8")).get("format")
+                == _standalone.FORMAT
+            )
         except (ValueError, OSError, AttributeError):
             is_bundle = False
     if not is_bundle or not entries <= ours:
-        msg = (f"{what}: overwrite=True replaces only a previous mlops_nb bundle, but {folder} holds "
-               f"other files ({', '.join(sorted(entries - ours)) or 'no manifest.json'}); "
-               "choose a new folder.")  # fmt: skip
+        msg = (
+            f"{what}: overwrite=True replaces only a previous mlops_nb bundle, but "
+            f"{folder} holds "
+            f"other files ({', '.join(sorted(entries - ours)) or 'no manifest.json'}); "
+            "choose a new folder."
+        )
         raise ValidationError(msg)
     for name in entries:
         p = folder / name
         if p.is_dir() and not p.is_symlink():
-            raise ValidationError(f"{what}: {p} is a folder; choose a new folder.")
+            msg = f"{what}: {p} is a folder; choose a new folder."
+            raise ValidationError(msg)
         p.unlink()
 
 
@@ -112,16 +140,24 @@ def _readme(schema: dict[str, Any], variant: dict[str, Any]) -> str:
     m = schema["model"]
     rows = "\n".join(
         f"| `{i['name']}` | {i['kind']} | "
-        + (f"{len(i.get('categories') or [])} known values" if i["kind"] == "categorical" else "number (null = missing)")
+        + (
+            f"{len(i.get('categories') or [])} known values"
+            if i["kind"] == "categorical"
+            else "number (null = missing)"
+        )
         + " |"
         for i in schema["inputs"]
-    )  # fmt: skip
+    )
     measured = variant.get("measured") or {}
     facts = "\n".join(f"- {k}: {v}" for k, v in measured.items() if v is not None)
-    classes = "" if m["task"] == "regression" else f" Classes, in probability order: {m['classes']}."
-    return f"""# {m['label']} — edge bundle ({variant.get('name', 'model')})
+    classes = (
+        ""
+        if m["task"] == "regression"
+        else f" Classes, in probability order: {m['classes']}."
+    )
+    return f"""# {m["label"]} — edge bundle ({variant.get("name", "model")})
 
-Predicts `{m['target']}` ({m['task']}).{classes} Made by mlops_nb; runs with
+Predicts `{m["target"]}` ({m["task"]}).{classes} Made by mlops_nb; runs with
 **numpy and onnxruntime (>= 1.13) only**: `pip install numpy onnxruntime`.
 
 ```bash
@@ -138,38 +174,59 @@ one byte changed. Input rows must have exactly these columns (exit 2 lists probl
 {rows}
 
 Measured when the bundle was made (on the machine that made it):
-{facts or '- (not measured)'}
+{facts or "- (not measured)"}
 
 Files: `model.onnx` (the model and its preprocessing), `schema.json` (inputs, outputs,
 categories), `predict.py`, this README and `manifest.json` (SHA-256 of each file).
 """
 
 
-def write_bundle(model: Model, data: bytes, schema: dict[str, Any], path: Any, *,
-                 variant: dict[str, Any], level: str = "all", overwrite: bool = False) -> EdgeBundle:  # fmt: skip
+def write_bundle(
+    model: Model,
+    data: bytes,
+    schema: dict[str, Any],
+    path: Any,
+    *,
+    variant: dict[str, Any],
+    level: str = "all",
+    overwrite: bool = False,
+) -> EdgeBundle:
     """Write a verified edge bundle for ONNX bytes; see :meth:`Variant.bundle`."""
     import datetime as dt
     import hashlib
 
     check_onnx(data, what=f"{model.label} bundle")
-    folder, zip_path = _prepare_folder(path, overwrite=overwrite, project_dir=model.project.path)
-    schema = {**schema, "runtime": {"graph_optimization_level": LEVELS[level]},
-              "variant": variant.get("name", "reference")}  # fmt: skip
+    folder, zip_path = _prepare_folder(
+        path, overwrite=overwrite, project_dir=model.project.path
+    )
+    schema = {
+        **schema,
+        "runtime": {"graph_optimization_level": LEVELS[level]},
+        "variant": variant.get("name", "reference"),
+    }
     contents = {
         "model.onnx": bytes(data),
-        "schema.json": (json.dumps(schema, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
+        "schema.json": (
+            json.dumps(schema, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        ).encode(),
         "predict.py": Path(_standalone.__file__).read_bytes(),
         "README.md": _readme(schema, variant).encode(),
     }
     manifest: dict[str, Any] = {
-        "format": _standalone.FORMAT, "model": schema["model"]["label"], "variant": schema["variant"],
+        "format": _standalone.FORMAT,
+        "model": schema["model"]["label"],
+        "variant": schema["variant"],
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files": {name: hashlib.sha256(b).hexdigest() for name, b in contents.items()},
-    }  # fmt: skip
+    }
     manifest["manifest_sha256"] = _standalone.manifest_digest(manifest)
     contents[_standalone.MANIFEST] = _standalone.canonical(manifest)
     for name, b in contents.items():
-        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fd = os.open(
+            folder / name,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+            0o644,
+        )
         with os.fdopen(fd, "wb") as fh:
             fh.write(b)
     buf = io.BytesIO()
@@ -183,10 +240,20 @@ def write_bundle(model: Model, data: bytes, schema: dict[str, Any], path: Any, *
     manifest_sha = hashlib.sha256(contents[_standalone.MANIFEST]).hexdigest()
     store = model.project._store
     with store.write() as conn:
-        store.audit(conn, "bundle", f"model:{model.name}@{model.version}", folder=str(folder),
-                    variant=schema["variant"], manifest_sha256=manifest_sha)  # fmt: skip
-    files = {name: (len(b), hashlib.sha256(b).hexdigest()) for name, b in contents.items()}
-    return EdgeBundle(model.label, schema["variant"], folder, zip_path, manifest_sha, files)
+        store.audit(
+            conn,
+            "bundle",
+            f"model:{model.name}@{model.version}",
+            folder=str(folder),
+            variant=schema["variant"],
+            manifest_sha256=manifest_sha,
+        )
+    files = {
+        name: (len(b), hashlib.sha256(b).hexdigest()) for name, b in contents.items()
+    }
+    return EdgeBundle(
+        model.label, schema["variant"], folder, zip_path, manifest_sha, files
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -203,12 +270,38 @@ class EdgeBundle(Displayable):
     def _view(self) -> View:
         import pandas as pd
 
-        table = pd.DataFrame([{"file": n, "bytes": s, "sha256": d} for n, (s, d) in sorted(self.files.items())])
-        how = (f"cd {self.folder.name} && python predict.py rows.csv  # needs numpy + onnxruntime only; "
-               f"pin this bundle with --manifest-sha256 {self.manifest_sha256}")  # fmt: skip
-        tabs = [Tab("Files", [KeyValues([("folder", str(self.folder)), ("zip", str(self.zip_path)),
-                                          ("manifest sha256", self.manifest_sha256)]), Table(table)]),
-                Tab("Run it", [Text(how, "info")])]  # fmt: skip
+        table = pd.DataFrame(
+            [
+                {"file": n, "bytes": s, "sha256": d}
+                for n, (s, d) in sorted(self.files.items())
+            ]
+        )
+        how = (
+            f"cd {self.folder.name} && python predict.py rows.csv  # needs numpy + "
+            "onnxruntime only; "
+            f"pin this bundle with --manifest-sha256 {self.manifest_sha256}"
+        )
+        tabs = [
+            Tab(
+                "Files",
+                [
+                    KeyValues(
+                        [
+                            ("folder", str(self.folder)),
+                            ("zip", str(self.zip_path)),
+                            ("manifest sha256", self.manifest_sha256),
+                        ]
+                    ),
+                    Table(table),
+                ],
+            ),
+            Tab("Run it", [Text(how, "info")]),
+        ]
         size = sum(s for s, _ in self.files.values())
-        summary = f"{self.variant}: {len(self.files)} files, {size / 1024:,.0f} KiB in {self.folder}"
-        return View("EdgeBundle", self.model_label, summary, [("verified manifest", "ok")], tabs)
+        summary = (
+            f"{self.variant}: {len(self.files)} files, {size / 1024:,.0f} KiB "
+            f"in {self.folder}"
+        )
+        return View(
+            "EdgeBundle", self.model_label, summary, [("verified manifest", "ok")], tabs
+        )

@@ -16,13 +16,14 @@ number that was not measured fails rather than being guessed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError
 from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from mlops_nb.deploy._bundle import EdgeBundle
@@ -39,14 +40,29 @@ BUDGETS: dict[str, tuple[str, float, str, str]] = {
     "max_price_per_1000": ("price_per_1000", 1.0, "max", "price / 1,000"),
     "min_value": ("value_ratio", 1.0, "min", "value share"),
 }
-PREFER = {"value": ("value_ratio", "max"), "latency": ("latency_p50_ms", "min"), "size": ("size_bytes", "min"),
-          "energy": ("energy_wh_per_1000", "min"), "memory": ("peak_memory_mb", "min")}  # fmt: skip
+PREFER = {
+    "value": ("value_ratio", "max"),
+    "latency": ("latency_p50_ms", "min"),
+    "size": ("size_bytes", "min"),
+    "energy": ("energy_wh_per_1000", "min"),
+    "memory": ("peak_memory_mb", "min"),
+}
 
 
-def choose(variants: Variants, *, purpose: str = "", latency_ms: float | None = None, p99_ms: float | None = None,
-           size_mb: float | None = None, memory_mb: float | None = None, energy_wh_per_1000: float | None = None,
-           price_per_kwh: float | None = None, max_price_per_1000: float | None = None,
-           min_value: float | None = None, prefer: str = "value") -> Choice:  # fmt: skip
+def choose(
+    variants: Variants,
+    *,
+    purpose: str = "",
+    latency_ms: float | None = None,
+    p99_ms: float | None = None,
+    size_mb: float | None = None,
+    memory_mb: float | None = None,
+    energy_wh_per_1000: float | None = None,
+    price_per_kwh: float | None = None,
+    max_price_per_1000: float | None = None,
+    min_value: float | None = None,
+    prefer: str = "value",
+) -> Choice:
     """Pick the best measured variant that meets every budget, and say why.
 
     Parameters
@@ -68,7 +84,8 @@ def choose(variants: Variants, *, purpose: str = "", latency_ms: float | None = 
     min_value : float, optional
         Least share of the original model's money value (or accuracy), e.g. 0.98.
     prefer : {"value", "latency", "size", "energy", "memory"}
-        What "best" means among the variants within budget (ties: lower latency).
+        What "best" means among the variants within budget. Values equal to four
+        significant digits tie; ties go to the smaller file, then the faster one.
 
     Returns
     -------
@@ -76,13 +93,26 @@ def choose(variants: Variants, *, purpose: str = "", latency_ms: float | None = 
         ``.variant`` is the pick, or None with ``.explanation`` naming the budgets
         no variant meets.
     """
-    given = {"latency_ms": latency_ms, "p99_ms": p99_ms, "size_mb": size_mb, "memory_mb": memory_mb,
-             "energy_wh_per_1000": energy_wh_per_1000, "max_price_per_1000": max_price_per_1000,
-             "min_value": min_value}  # fmt: skip
-    problems = [f"{k}={v!r} must be a number >= 0" for k, v in {**given, "price_per_kwh": price_per_kwh}.items()
-                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)]  # fmt: skip
+    given = {
+        "latency_ms": latency_ms,
+        "p99_ms": p99_ms,
+        "size_mb": size_mb,
+        "memory_mb": memory_mb,
+        "energy_wh_per_1000": energy_wh_per_1000,
+        "max_price_per_1000": max_price_per_1000,
+        "min_value": min_value,
+    }
+    problems = [
+        f"{k}={v!r} must be a number >= 0"
+        for k, v in {**given, "price_per_kwh": price_per_kwh}.items()
+        if v is not None
+        and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)
+    ]
     if max_price_per_1000 is not None and price_per_kwh is None:
-        problems.append("max_price_per_1000 needs price_per_kwh (the price of one kWh) to price predictions")
+        problems.append(
+            "max_price_per_1000 needs price_per_kwh (the price of one kWh) to price "
+            "predictions"
+        )
     if prefer not in PREFER:
         problems.append(f"prefer={prefer!r} must be one of {', '.join(PREFER)}")
     if problems:
@@ -94,7 +124,11 @@ def choose(variants: Variants, *, purpose: str = "", latency_ms: float | None = 
             continue
         r = dict(r)
         energy = r.get("energy_wh_per_1000")
-        r["price_per_1000"] = energy / 1000 * price_per_kwh if price_per_kwh is not None and energy is not None else None
+        r["price_per_1000"] = (
+            energy / 1000 * price_per_kwh
+            if price_per_kwh is not None and energy is not None
+            else None
+        )
         checks = {}
         for name, limit in budgets.items():
             key, scale, sense, _ = BUDGETS[name]
@@ -104,42 +138,94 @@ def choose(variants: Variants, *, purpose: str = "", latency_ms: float | None = 
                 continue
             value *= scale
             ok = value <= limit if sense == "max" else value >= limit
-            checks[name] = (ok, f"{value:.4g} {'≤' if sense == 'max' else '≥'} {limit:g}" if ok
-                            else f"{value:.4g} {'>' if sense == 'max' else '<'} {limit:g}")  # fmt: skip
+            checks[name] = (
+                ok,
+                f"{value:.4g} {'≤' if sense == 'max' else '≥'} {limit:g}"
+                if ok
+                else f"{value:.4g} {'>' if sense == 'max' else '<'} {limit:g}",
+            )
         r["checks"] = checks
         rows.append(r)
     key, sense = PREFER[prefer]
-    feasible = [r for r in rows if all(ok for ok, _ in r["checks"].values()) and r.get(key) is not None]
+    feasible = [
+        r
+        for r in rows
+        if all(ok for ok, _ in r["checks"].values()) and r.get(key) is not None
+    ]
     sign = -1 if sense == "max" else 1
-    feasible.sort(key=lambda r: (sign * r[key], r.get("latency_p50_ms") or 0, r.get("size_bytes") or 0))
+    # ties (4 significant digits; latency to 2, below its noise) go to the smaller,
+    # then the faster file
+    feasible.sort(
+        key=lambda r: (
+            sign * float(f"{r[key]:.4g}"),
+            r.get("size_bytes") or 0,
+            float(f"{r.get('latency_p50_ms') or 0:.2g}"),
+        )
+    )
     pick = feasible[0] if feasible else None
     unmet = [name for name in budgets if not any(r["checks"][name][0] for r in rows)]
     explanation = _explain(pick, rows, feasible, budgets, unmet, prefer)
     chosen = variants[pick["name"]] if pick else None
-    return Choice(variants, chosen, explanation, rows, budgets, unmet, purpose, price_per_kwh, prefer)
+    return Choice(
+        variants,
+        chosen,
+        explanation,
+        rows,
+        budgets,
+        unmet,
+        purpose,
+        price_per_kwh,
+        prefer,
+    )
 
 
-def _explain(pick: dict[str, Any] | None, rows: list[dict[str, Any]], feasible: list[dict[str, Any]],
-             budgets: dict[str, float], unmet: list[str], prefer: str) -> str:  # fmt: skip
+def _explain(
+    pick: dict[str, Any] | None,
+    rows: list[dict[str, Any]],
+    feasible: list[dict[str, Any]],
+    budgets: dict[str, float],
+    unmet: list[str],
+    prefer: str,
+) -> str:
     if not rows:
-        return "No measured ONNX variant to choose from: run model.optimize(data) with variants that load."
+        return (
+            "No measured ONNX variant to choose from: run model.optimize(data) with "
+            "variants that load."
+        )
     if pick is not None:
-        met = "; ".join(f"{BUDGETS[n][3]} {pick['checks'][n][1]}" for n in budgets) or "no budgets given"
-        return (f"Chose {pick['name']!r}: it meets every budget ({met}) and has the best {prefer} of the "
-                f"{len(feasible)} of {len(rows)} variants that do.")  # fmt: skip
+        met = (
+            "; ".join(f"{BUDGETS[n][3]} {pick['checks'][n][1]}" for n in budgets)
+            or "no budgets given"
+        )
+        return (
+            f"Chose {pick['name']!r}: it meets every budget ({met}) and has the best "
+            f"{prefer} of the "
+            f"{len(feasible)} of {len(rows)} variants that do."
+        )
     if unmet:
         parts = []
         for name in unmet:
             key, scale, sense, label = BUDGETS[name]
             values = [r[key] * scale for r in rows if r.get(key) is not None]
             best = (min(values) if sense == "max" else max(values)) if values else None
-            parts.append(f"{name}={budgets[name]:g} (best measured {label}: "
-                         f"{'not measured' if best is None else f'{best:.4g}'})")  # fmt: skip
-        return "No variant meets every budget. Budgets no variant meets: " + "; ".join(parts) + "."
+            parts.append(
+                f"{name}={budgets[name]:g} (best measured {label}: "
+                f"{'not measured' if best is None else f'{best:.4g}'})"
+            )
+        return (
+            "No variant meets every budget. Budgets no variant meets: "
+            + "; ".join(parts)
+            + "."
+        )
     closest = min(rows, key=lambda r: sum(not ok for ok, _ in r["checks"].values()))
-    failing = "; ".join(f"{n} ({why})" for n, (ok, why) in closest["checks"].items() if not ok)
-    return (f"No variant meets every budget, though each budget alone is met by some variant. Closest: "
-            f"{closest['name']!r}, which misses {failing}.")  # fmt: skip
+    failing = "; ".join(
+        f"{n} ({why})" for n, (ok, why) in closest["checks"].items() if not ok
+    )
+    return (
+        "No variant meets every budget, though each budget alone is met by some "
+        "variant. Closest: "
+        f"{closest['name']!r}, which misses {failing}."
+    )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -163,7 +249,10 @@ class Choice(Displayable):
 
     def _require(self, action: str) -> Variant:
         if self.variant is None:
-            raise ValidationError(f"cannot {action}: {self.explanation} Relax a budget and choose again.")
+            msg = (
+                f"cannot {action}: {self.explanation} Relax a budget and choose again."
+            )
+            raise ValidationError(msg)
         return self.variant
 
     def bundle(self, path: str | Path, *, overwrite: bool = False) -> EdgeBundle:
@@ -180,7 +269,10 @@ class Choice(Displayable):
 
         out = []
         for r in self.candidates:
-            row = {"variant": r["name"], "meets all": all(ok for ok, _ in r["checks"].values())}
+            row = {
+                "variant": r["name"],
+                "meets all": all(ok for ok, _ in r["checks"].values()),
+            }
             for name, (ok, why) in r["checks"].items():
                 row[name] = ("✓ " if ok else "✗ ") + why
             if self.price_per_kwh is not None:
@@ -195,18 +287,40 @@ class Choice(Displayable):
         def fmt(*names: str) -> str:
             return ", ".join(f"{n} ≤ {b[n]:g}" for n in names if n in b) or "no budget"
 
-        four = KeyValues([
-            ("Purpose", (self.purpose or "—") + (f"; at least {b['min_value']:.0%} of the model's value"
-                                                   if "min_value" in b else "")),
-            ("Performance", fmt("latency_ms", "p99_ms")),
-            ("Power", fmt("size_mb", "memory_mb", "energy_wh_per_1000")),
-            ("Price", (f"{self.price_per_kwh:g} {cur} per kWh" if self.price_per_kwh is not None else "no price given")
-             + (f"; at most {b['max_price_per_1000']:g} per 1,000 predictions" if "max_price_per_1000" in b else "")),
-            ("preferred", self.prefer),
-        ])  # fmt: skip
+        four = KeyValues(
+            [
+                (
+                    "Purpose",
+                    (self.purpose or "—")
+                    + (
+                        f"; at least {b['min_value']:.0%} of the model's value"
+                        if "min_value" in b
+                        else ""
+                    ),
+                ),
+                ("Performance", fmt("latency_ms", "p99_ms")),
+                ("Power", fmt("size_mb", "memory_mb", "energy_wh_per_1000")),
+                (
+                    "Price",
+                    (
+                        f"{self.price_per_kwh:g} {cur} per kWh"
+                        if self.price_per_kwh is not None
+                        else "no price given"
+                    )
+                    + (
+                        f"; at most {b['max_price_per_1000']:g} per 1,000 predictions"
+                        if "max_price_per_1000" in b
+                        else ""
+                    ),
+                ),
+                ("preferred", self.prefer),
+            ]
+        )
         tone = "ok" if self.ok else "error"
-        tabs = [Tab("Choice", [Text(self.explanation, tone), four]),
-                Tab("Candidates", [Table(self.to_frame(), max_rows=40)])]  # fmt: skip
+        tabs = [
+            Tab("Choice", [Text(self.explanation, tone), four]),
+            Tab("Candidates", [Table(self.to_frame(), max_rows=40)]),
+        ]
         title = self.variants.payload["model"]
         summary = self.variant.name if self.variant else "no variant meets every budget"
         badge = ("chosen", "ok") if self.ok else ("nothing fits", "error")

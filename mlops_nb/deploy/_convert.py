@@ -102,12 +102,24 @@ def register_converters() -> None:
         clf, reg = _shim_classes()
         _SHIMS.update(classifier=clf, regressor=reg)
         options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-        for cls, alias in ((LGBMClassifier, "LgbmClassifier"), (clf, "MlopsNbBoosterClassifier")):
-            update_registered_converter(cls, alias, calculate_linear_classifier_output_shapes,
-                                        convert_lightgbm, options=options)  # fmt: skip
-        for cls, alias in ((LGBMRegressor, "LgbmRegressor"), (reg, "MlopsNbBoosterRegressor")):
-            update_registered_converter(cls, alias, calculate_linear_regressor_output_shapes,
-                                        convert_lightgbm)  # fmt: skip
+        for cls, alias in (
+            (LGBMClassifier, "LgbmClassifier"),
+            (clf, "MlopsNbBoosterClassifier"),
+        ):
+            update_registered_converter(
+                cls,
+                alias,
+                calculate_linear_classifier_output_shapes,
+                convert_lightgbm,
+                options=options,
+            )
+        for cls, alias in (
+            (LGBMRegressor, "LgbmRegressor"),
+            (reg, "MlopsNbBoosterRegressor"),
+        ):
+            update_registered_converter(
+                cls, alias, calculate_linear_regressor_output_shapes, convert_lightgbm
+            )
         _patch_hist_gradient_boosting()
         _REGISTERED.append(True)
 
@@ -131,12 +143,12 @@ def _patch_hist_gradient_boosting() -> None:
 
 
 def features_of(model: Model) -> Features:
-    """The model's input columns."""
+    """Return the model's input columns."""
     return Features.from_dict(model.recipe["features"])
 
 
 def preprocessor_of(model: Model) -> Any:
-    """The fitted ColumnTransformer of a model version."""
+    """Return the fitted ColumnTransformer of a model version."""
     objects = model._predictor().objects
     if model.flavor == "lightgbm":
         return objects["prep"]
@@ -144,7 +156,7 @@ def preprocessor_of(model: Model) -> Any:
 
 
 def categories_of(model: Model) -> dict[str, list[str]]:
-    """The categories seen in training, per categorical column (as text)."""
+    """Return the categories seen in training, per categorical column (as text)."""
     features = features_of(model)
     if not features.categorical:
         return {}
@@ -160,7 +172,7 @@ def categories_of(model: Model) -> dict[str, list[str]]:
 
 
 def io_schema(model: Model) -> dict[str, Any]:
-    """The inputs and outputs of the model's ONNX graph, JSON-ready.
+    """Describe the inputs and outputs of the model's ONNX graph, JSON-ready.
 
     Used by the server to validate requests and by edge bundles (``schema.json``).
     """
@@ -170,15 +182,26 @@ def io_schema(model: Model) -> dict[str, Any]:
         {"name": n, "kind": "numeric", "onnx_type": "float32"} for n in features.numeric
     ]
     inputs += [
-        {"name": n, "kind": "categorical", "onnx_type": "string", "categories": cats.get(n)}
+        {
+            "name": n,
+            "kind": "categorical",
+            "onnx_type": "string",
+            "categories": cats.get(n),
+        }
         for n in features.categorical
-    ]  # fmt: skip
+    ]
     task = model.task
     return {
         "format": FORMAT,
-        "model": {"name": model.name, "version": model.version, "label": model.label,
-                  "estimator": model.recipe["estimator"], "task": task,
-                  "target": model.recipe["target"], "classes": model.classes},  # fmt: skip
+        "model": {
+            "name": model.name,
+            "version": model.version,
+            "label": model.label,
+            "estimator": model.recipe["estimator"],
+            "task": task,
+            "target": model.recipe["target"],
+            "classes": model.classes,
+        },
         "inputs": inputs,
         "missing_category": MISSING,
         "outputs": ["variable"] if task == "regression" else ["label", "probabilities"],
@@ -192,7 +215,7 @@ def is_ebm(estimator: Any) -> bool:
 
 
 def pipeline_for_export(model: Model) -> Any:
-    """The scikit-learn pipeline to convert (for LightGBM: preprocessing + booster)."""
+    """Return the pipeline to convert (for LightGBM: preprocessing + booster)."""
     from sklearn.pipeline import Pipeline
 
     register_converters()
@@ -200,17 +223,26 @@ def pipeline_for_export(model: Model) -> Any:
     if model.flavor == "sklearn":
         return objects["pipeline"]
     shim = _SHIMS["regressor" if model.task == "regression" else "classifier"]
-    booster = shim(objects["booster"], model.classes if model.task != "regression" else None)
+    booster = shim(
+        objects["booster"], model.classes if model.task != "regression" else None
+    )
     return Pipeline([("prep", objects["prep"]), ("model", booster)])
 
 
-def booster_pipeline(prep: Any, booster: Any, task: str, classes: list[Any] | None) -> Any:
-    """A pipeline of a fitted ColumnTransformer and a LightGBM booster, for export."""
+def booster_pipeline(
+    prep: Any, booster: Any, task: str, classes: list[Any] | None
+) -> Any:
+    """Join a fitted ColumnTransformer and a LightGBM booster, for export."""
     from sklearn.pipeline import Pipeline
 
     register_converters()
     shim = _SHIMS["regressor" if task == "regression" else "classifier"]
-    return Pipeline([("prep", prep), ("model", shim(booster, classes if task != "regression" else None))])  # fmt: skip
+    return Pipeline(
+        [
+            ("prep", prep),
+            ("model", shim(booster, classes if task != "regression" else None)),
+        ]
+    )
 
 
 def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> bytes:
@@ -235,15 +267,24 @@ def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> 
     options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
     try:
         with _LOCK:
-            onx = convert_sklearn(pipe, initial_types=inputs, options=options,
-                                  target_opset=dict(TARGET_OPSET))  # fmt: skip
+            onx = convert_sklearn(
+                pipe,
+                initial_types=inputs,
+                options=options,
+                target_opset=dict(TARGET_OPSET),
+            )
     except Exception as err:
-        if type(err).__name__ not in ("MissingShapeCalculator", "MissingConverter", "RuntimeError",
-                                      "NotImplementedError"):  # fmt: skip
+        if type(err).__name__ not in (
+            "MissingShapeCalculator",
+            "MissingConverter",
+            "RuntimeError",
+            "NotImplementedError",
+        ):
             raise
         msg = (
             f"{what}: no ONNX converter for {name} ({type(err).__name__}: "
-            f"{str(err).splitlines()[0]}). Exportable estimators: 'lightgbm', 'logistic', "
+            f"{str(err).splitlines()[0]}). Exportable estimators: 'lightgbm', "
+            "'logistic', "
             "'linear', 'hist_gradient_boosting', 'random_forest' and scikit-learn "
             "estimators that skl2onnx converts."
         )
@@ -254,6 +295,7 @@ def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> 
         msg = f"{what}: the converted graph has outputs {outputs}, expected {expected}."
         raise UnsupportedFormatError(msg)
     onx.doc_string = f"exported by mlops_nb from {what}"
+    onx.graph.name = "mlops_nb"  # skl2onnx draws a random name: same model, same bytes
     return onx.SerializeToString()
 
 
@@ -268,9 +310,13 @@ def _ebm_error(what: str, name: str) -> UnsupportedFormatError:
 
 
 def convert_model(model: Model) -> bytes:
-    """The ONNX bytes of a model version (preprocessing included)."""
+    """Convert a model version (preprocessing included) to ONNX bytes."""
     what = f"{model.label}.export_onnx"
     if model.recipe.get("estimator") == "ebm":
-        raise _ebm_error(what, "ExplainableBoosting" + ("Regressor" if model.task == "regression" else "Classifier"))
+        raise _ebm_error(
+            what,
+            "ExplainableBoosting"
+            + ("Regressor" if model.task == "regression" else "Classifier"),
+        )
     pipe = pipeline_for_export(model)
     return convert_pipeline(pipe, features_of(model), model.task, what=what)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data import DataAsset
-    from mlops_nb.deploy._variants import Variants
     from mlops_nb.deploy._serve import Server
+    from mlops_nb.deploy._variants import Variants
     from mlops_nb.model import Model
 
 ONNX_MEDIA_TYPE = "application/onnx"
@@ -30,21 +30,37 @@ _VERSIONED = ("onnx", "onnxruntime", "skl2onnx", "onnxmltools")
 
 
 def doc_name(model: Model) -> str:
-    """The document name of a model version's exports."""
+    """Return the document name of a model version's exports."""
     return f"{model.name}@{model.version}"
 
 
-def store_onnx(model: Model, data: bytes, *, action: str, **detail: Any) -> str:
+def store_onnx(model: Model, onnx: bytes, *, action: str, **detail: Any) -> str:
     """Store ONNX bytes as a content-addressed artifact; return the SHA-256."""
+    return store_onnx_files(model, [onnx], action=action, **detail)[0]
+
+
+def store_onnx_files(
+    model: Model, files: list[bytes], *, action: str, **detail: Any
+) -> list[str]:
+    """Store ONNX files in one transaction and one audit entry; return SHA-256s."""
     store = model.project._store
-    digest = store.put_blob(data, media_type=ONNX_MEDIA_TYPE)
+    digests = [store.put_blob(b, media_type=ONNX_MEDIA_TYPE) for b in files]
     with store.write() as conn:
-        store.record_blob(conn, digest, len(data), ONNX_MEDIA_TYPE)
-        store.audit(conn, action, f"model:{model.name}@{model.version}", onnx=digest, **detail)
-    return digest
+        for digest, b in zip(digests, files, strict=True):
+            store.record_blob(conn, digest, len(b), ONNX_MEDIA_TYPE)
+        store.audit(
+            conn,
+            action,
+            f"model:{model.name}@{model.version}",
+            onnx=digests[0] if len(digests) == 1 else sorted(set(digests)),
+            **detail,
+        )
+    return digests
 
 
-def parity(model: Model, session: Any, schema: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
+def parity(
+    model: Model, session: Any, schema: dict[str, Any], frame: pd.DataFrame
+) -> dict[str, Any]:
     """Compare the ONNX session with the native model on the same rows."""
     import numpy as np
 
@@ -54,15 +70,22 @@ def parity(model: Model, session: Any, schema: dict[str, Any], frame: pd.DataFra
     if model.task == "regression":
         ref = np.asarray(native.predict(X), dtype=float)
         diff = np.abs(labels.astype(float) - ref)
-        return {"rows": len(X), "max_abs_diff": float(diff.max(initial=0.0)),
-                "mean_abs_diff": float(diff.mean()) if len(diff) else 0.0, "label_agreement": None}  # fmt: skip
+        return {
+            "rows": len(X),
+            "max_abs_diff": float(diff.max(initial=0.0)),
+            "mean_abs_diff": float(diff.mean()) if len(diff) else 0.0,
+            "label_agreement": None,
+        }
     ref = native.proba(X)
     diff = np.abs(proba.astype(float) - ref)
     ref_labels = np.asarray(model.classes, dtype=object)[ref.argmax(axis=1)]
     agree = np.asarray(labels, dtype=object) == ref_labels
-    return {"rows": len(X), "max_abs_diff": float(diff.max(initial=0.0)),
-            "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
-            "label_agreement": float(agree.mean()) if len(agree) else 1.0}  # fmt: skip
+    return {
+        "rows": len(X),
+        "max_abs_diff": float(diff.max(initial=0.0)),
+        "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+        "label_agreement": float(agree.mean()) if len(agree) else 1.0,
+    }
 
 
 def _versions() -> dict[str, str | None]:
@@ -75,7 +98,9 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def _check_frame(model: Model, check: DataAsset | None, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _check_frame(
+    model: Model, check: DataAsset | None, seed: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     from mlops_nb.data import DataAsset
 
     if check is None:
@@ -90,15 +115,26 @@ def _check_frame(model: Model, check: DataAsset | None, seed: int) -> tuple[pd.D
     else:
         msg = (
             f"{model.label}.export_onnx(check=...): expected a DataAsset, got "
-            f"{type(check).__name__}. Register the rows first: proj.data('name', frame)."
+            f"{type(check).__name__}. Register the rows first: proj.data('name', "
+            "frame)."
         )
         raise ValidationError(msg)
-    return frame, {"name": check.name, "version": check.version, "label": check.label,
-                   "content_hash": check.content_hash, "rows_used": note}  # fmt: skip
+    return frame, {
+        "name": check.name,
+        "version": check.version,
+        "label": check.label,
+        "content_hash": check.content_hash,
+        "rows_used": note,
+    }
 
 
-def export_onnx(model: Model, *, check: DataAsset | None = None, tolerance: float = 1e-5,
-                seed: int = 0) -> OnnxExport:  # fmt: skip
+def export_onnx(
+    model: Model,
+    *,
+    check: DataAsset | None = None,
+    tolerance: float = 1e-5,
+    seed: int = 0,
+) -> OnnxExport:
     """Export a model version to ONNX and record its parity with the native model.
 
     Parameters
@@ -119,7 +155,8 @@ def export_onnx(model: Model, *, check: DataAsset | None = None, tolerance: floa
     OnnxExport
         The ONNX file (a content-addressed artifact of the project, with lineage to
         the model version) and its parity: maximum absolute probability difference
-        and label agreement rate.
+        and label agreement rate. Conversion is deterministic, so exporting again
+        with the same ``check`` data returns the recorded export.
 
     Raises
     ------
@@ -128,32 +165,73 @@ def export_onnx(model: Model, *, check: DataAsset | None = None, tolerance: floa
         estimators that export.
     """
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
-        raise ValidationError(f"{model.label}.export_onnx(tolerance={tolerance!r}): must be a number >= 0.")
+        msg = f"{model.label}.export_onnx(tolerance={tolerance!r}): must be >= 0."
+        raise ValidationError(msg)
+    from mlops_nb.data import DataAsset
+
+    if isinstance(
+        check, DataAsset
+    ):  # conversion is deterministic: reuse a recorded export
+        versions = _versions()
+        for done in reversed(stored_exports(model)):
+            p = done.parity
+            if (
+                p["data"]["content_hash"],
+                p["data"]["rows_used"],
+                p["tolerance"],
+                done.versions,
+            ) == (check.content_hash, "all rows", float(tolerance), versions):
+                _warn_parity(model, p)
+                return done
     data = convert_model(model)
     schema = io_schema(model)
     session = make_session(data, what=f"{model.label} ONNX export")
     frame, check_info = _check_frame(model, check, seed)
-    result = {**parity(model, session, schema, frame), "tolerance": float(tolerance), "data": check_info}
+    result = {
+        **parity(model, session, schema, frame),
+        "tolerance": float(tolerance),
+        "data": check_info,
+    }
     result["ok"] = bool(result["max_abs_diff"] <= tolerance)
-    digest = store_onnx(model, data, action="export onnx", parity=result["max_abs_diff"],
-                        data=check_info["label"])  # fmt: skip
+    digest = store_onnx(
+        model,
+        data,
+        action="export onnx",
+        parity=result["max_abs_diff"],
+        data=check_info["label"],
+    )
     payload = {
-        "model": {"name": model.name, "version": model.version, "id": model.id,
-                  "artifacts": model.artifacts, "estimator": model.recipe["estimator"]},
-        "onnx": digest, "size": len(data), "schema": schema, "parity": result,
+        "model": {
+            "name": model.name,
+            "version": model.version,
+            "id": model.id,
+            "artifacts": model.artifacts,
+            "estimator": model.recipe["estimator"],
+        },
+        "onnx": digest,
+        "size": len(data),
+        "schema": schema,
+        "parity": result,
         "versions": _versions(),
-    }  # fmt: skip
-    row = model.project._save_document(DOC_KIND, doc_name(model), payload,
-                                       note=f"parity on {check_info['label']}")  # fmt: skip
-    if not result["ok"]:
+    }
+    row = model.project._save_document(
+        DOC_KIND, doc_name(model), payload, note=f"parity on {check_info['label']}"
+    )
+    _warn_parity(model, result)
+    return OnnxExport._from_row(model, row)
+
+
+def _warn_parity(model: Model, parity: dict[str, Any]) -> None:
+    if not parity["ok"]:
         warnings.warn(
             f"{model.label}: ONNX and native predictions differ by up to "
-            f"{result['max_abs_diff']:.2e} (> tolerance={tolerance}). Use the native model, "
-            "or pass a larger tolerance= if the difference is acceptable.",
+            f"{parity['max_abs_diff']:.2e} (> tolerance={parity['tolerance']}). Use "
+            "the "
+            "native model, or pass a larger tolerance= if the difference is "
+            "acceptable.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return OnnxExport._from_row(model, row)
 
 
 def stored_exports(model: Model) -> list[OnnxExport]:
@@ -162,7 +240,10 @@ def stored_exports(model: Model) -> list[OnnxExport]:
         "SELECT * FROM documents WHERE kind = ? AND name = ? ORDER BY version",
         (DOC_KIND, doc_name(model)),
     )
-    return [OnnxExport._from_row(model, {**dict(r), "payload": json.loads(r["payload"])}) for r in rows]
+    return [
+        OnnxExport._from_row(model, {**dict(r), "payload": json.loads(r["payload"])})
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -195,8 +276,16 @@ class OnnxExport(Displayable):
     @classmethod
     def _from_row(cls, model: Model, row: dict[str, Any]) -> OnnxExport:
         p = row["payload"]
-        return cls(model, p["onnx"], p["size"], p["parity"], p["schema"], p["versions"],
-                   row["created_at"], row["version"])  # fmt: skip
+        return cls(
+            model,
+            p["onnx"],
+            p["size"],
+            p["parity"],
+            p["schema"],
+            p["versions"],
+            row["created_at"],
+            row["version"],
+        )
 
     @property
     def onnx_bytes(self) -> bytes:
@@ -204,8 +293,10 @@ class OnnxExport(Displayable):
         return self.model.project._store.read_blob(self.digest)
 
     def session(self, level: str = "all") -> Any:
-        """A new onnxruntime session (checked bytes, one thread)."""
-        return make_session(self.onnx_bytes, what=f"{self.model.label} ONNX", level=level)
+        """Open a new onnxruntime session (checked bytes, one thread)."""
+        return make_session(
+            self.onnx_bytes, what=f"{self.model.label} ONNX", level=level
+        )
 
     def _run(self, X: pd.DataFrame | DataAsset) -> tuple[np.ndarray, np.ndarray | None]:
         cached = self.__dict__.get("_session")
@@ -223,14 +314,17 @@ class OnnxExport(Displayable):
         """Class probabilities computed by onnxruntime."""
         proba = self._run(X)[1]
         if proba is None:
-            raise ValidationError(f"{self.model.label} is a regression model; use predict().")
+            msg = f"{self.model.label} is a regression model; use predict()."
+            raise ValidationError(msg)
         return proba
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the ONNX file to ``path`` (refuses to replace a file unless ``overwrite``)."""
+        """Write the ONNX file to ``path`` (replaces a file only with ``overwrite``)."""
         from mlops_nb.deploy._bundle import write_file
 
-        return write_file(Path(path), self.onnx_bytes, overwrite=overwrite, what="OnnxExport.save")
+        return write_file(
+            Path(path), self.onnx_bytes, overwrite=overwrite, what="OnnxExport.save"
+        )
 
     def optimize(self, data: DataAsset, **options: Any) -> Variants:
         """Build and measure variants of the model; see :func:`optimize`."""
@@ -250,28 +344,67 @@ class OnnxExport(Displayable):
         p = self.parity
         d = p["data"]
         ok = p["ok"]
-        facts = KeyValues([
-            ("model", self.model.label), ("ONNX sha256", self.digest), ("size", f"{self.size / 1024:,.1f} KiB"),
-            ("parity data", f"{d['label']} ({d['rows_used']})"), ("rows compared", f"{p['rows']:,}"),
-            ("max |p_onnx - p_native|", f"{p['max_abs_diff']:.2e}"), ("tolerance", p["tolerance"]),
-            ("label agreement", "—" if p["label_agreement"] is None else f"{p['label_agreement']:.2%}"),
-            ("opsets", ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in self.schema["opset"].items())),
-            ("recorded", self.created_at[:19].replace("T", " ") + " UTC"),
-        ])  # fmt: skip
-        inputs = pd.DataFrame([
-            {"input": i["name"], "kind": i["kind"], "ONNX type": i["onnx_type"],
-             "categories": len(i.get("categories") or []) or "—"} for i in self.schema["inputs"]
-        ])  # fmt: skip
+        facts = KeyValues(
+            [
+                ("model", self.model.label),
+                ("ONNX sha256", self.digest),
+                ("size", f"{self.size / 1024:,.1f} KiB"),
+                ("parity data", f"{d['label']} ({d['rows_used']})"),
+                ("rows compared", f"{p['rows']:,}"),
+                ("max |p_onnx - p_native|", f"{p['max_abs_diff']:.2e}"),
+                ("tolerance", p["tolerance"]),
+                (
+                    "label agreement",
+                    "—"
+                    if p["label_agreement"] is None
+                    else f"{p['label_agreement']:.2%}",
+                ),
+                (
+                    "opsets",
+                    ", ".join(
+                        f"{k or 'ai.onnx'} {v}" for k, v in self.schema["opset"].items()
+                    ),
+                ),
+                ("recorded", self.created_at[:19].replace("T", " ") + " UTC"),
+            ]
+        )
+        inputs = pd.DataFrame(
+            [
+                {
+                    "input": i["name"],
+                    "kind": i["kind"],
+                    "ONNX type": i["onnx_type"],
+                    "categories": len(i.get("categories") or []) or "—",
+                }
+                for i in self.schema["inputs"]
+            ]
+        )
         tone = "ok" if ok else "error"
-        verdict = (f"ONNX matches the native model within {p['tolerance']:g}." if ok else
-                   f"ONNX differs from the native model by more than {p['tolerance']:g}.")  # fmt: skip
+        verdict = (
+            f"ONNX matches the native model within {p['tolerance']:g}."
+            if ok
+            else f"ONNX differs from the native model by more than {p['tolerance']:g}."
+        )
         tabs = [
             Tab("Parity", [Text(verdict, tone), facts]),
             Tab("Inputs", [Table(inputs, max_rows=50)]),
-            Tab("Lineage", [Flow([(self.model.label, "export onnx", f"onnx {self.digest[:12]}")])]),
-            Tab("Versions", [KeyValues([(k, v or "—") for k, v in self.versions.items()])]),
+            Tab(
+                "Lineage",
+                [Flow([(self.model.label, "export onnx", f"onnx {self.digest[:12]}")])],
+            ),
+            Tab(
+                "Versions",
+                [KeyValues([(k, v or "—") for k, v in self.versions.items()])],
+            ),
         ]
-        summary = (f"{self.size / 1024:,.0f} KiB; max |Δp| {p['max_abs_diff']:.1e} on {p['rows']:,} rows"
-                   + ("" if p["label_agreement"] is None else f", labels agree {p['label_agreement']:.2%}"))  # fmt: skip
+        summary = (
+            f"{self.size / 1024:,.0f} KiB; max |Δp| {p['max_abs_diff']:.1e} on "
+            f"{p['rows']:,} rows"
+            + (
+                ""
+                if p["label_agreement"] is None
+                else f", labels agree {p['label_agreement']:.2%}"
+            )
+        )
         badge = ("parity ok", "ok") if ok else ("parity failed", "error")
         return View("OnnxExport", self.model.label, summary, [badge], tabs)

@@ -7,8 +7,9 @@
   variant's value as a share of the original's (accuracy share without a canvas).
 - **Latency**: single-row calls (``p50``/``p99`` in milliseconds) on rows of the data,
   one thread, after warm-up.
-- **Throughput**: rows per second predicting the whole data in one batch.
-- **Peak memory**: extra resident memory while loading the model and predicting the
+- **Throughput**: rows per second predicting a batch of up to 5,000 rows (best of
+  two runs; the native model: its one run on all rows).
+- **Peak memory**: extra resident memory while loading the model and predicting that
   batch, measured in a fresh Python process (onnxruntime and numpy only), so memory
   left over by other work cannot hide or inflate it.
 - **Energy** per 1,000 single-row predictions, measured by CodeCarbon's offline
@@ -38,21 +39,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlops_nb")
 
 _MEMORY_SCRIPT = r"""
-import json, resource, sys
+import json, os, resource, sys
 import numpy as np
 import onnxruntime as ort
+
+def status(key):
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+
 scale = 1 if sys.platform == "darwin" else 1024
 arrays = np.load(sys.argv[2], allow_pickle=False)
 feeds = {k: (a.astype(object) if a.dtype.kind == "U" else a) for k, a in arrays.items()}
 data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+try:  # Linux: reset the high-water mark to the current resident size
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before, method = status("VmRSS"), "VmHWM"
+except OSError:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    method = "ru_maxrss"
 options = ort.SessionOptions()
 options.intra_op_num_threads = 1
 options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, sys.argv[3])
 session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 session.run(None, feeds)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-print(json.dumps({"peak_mb": (after - before) / 2**20, "total_mb": after / 2**20}))
+if method == "VmHWM":
+    after = status("VmHWM")
+else:
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+result = {"peak_mb": (after - before) / 2**20, "total_mb": after / 2**20}
+print(json.dumps({**result, "method": method}))
 """
 
 
@@ -66,32 +87,46 @@ class EnergyMeter:
     def __init__(self, country_iso_code: str = "FRA"):
         self.tracker: Any = None
         self.method = "not measured"
+        quiet = logging.getLogger("codecarbon")
+        was_disabled, quiet.disabled = (
+            quiet.disabled,
+            True,
+        )  # its INFO/WARNING lines would fill notebooks
         try:
-            logging.getLogger("codecarbon").setLevel(logging.ERROR)
             from codecarbon import OfflineEmissionsTracker
 
             self.tracker = OfflineEmissionsTracker(
-                country_iso_code=country_iso_code, project_name="mlops_nb xmo",
-                save_to_file=False, save_to_api=False, save_to_logger=False,
-                save_to_prometheus=False, save_to_logfire=False, output_handlers=[],
-                emissions_endpoint=False, electricitymaps_api_token="", api_call_interval=-1,
-                tracking_mode="process", log_level="error", allow_multiple_runs=True,
-            )  # fmt: skip
+                country_iso_code=country_iso_code,
+                project_name="mlops_nb xmo",
+                output_methods=[],  # no CSV, API, logger, Prometheus or Logfire output
+                output_handlers=[],
+                emissions_endpoint=False,
+                electricitymaps_api_token="",
+                api_call_interval=-1,
+                tracking_mode="process",
+                log_level="error",
+                allow_multiple_runs=True,
+            )
             self.tracker.start()
             self.method = self._describe()
         except Exception as err:  # energy is optional: report why it is missing
             log.warning("CodeCarbon could not start (%s); energy is not measured", err)
             self.tracker = None
             self.method = f"not measured (CodeCarbon: {type(err).__name__})"
+        finally:
+            quiet.disabled = was_disabled
 
     def _describe(self) -> str:
         hardware = getattr(self.tracker, "_hardware", [])
-        parts = [type(h).__name__ + (f" ({getattr(h, '_mode', '')})" if getattr(h, "_mode", "") else "")
-                 for h in hardware]  # fmt: skip
+        parts = [
+            type(h).__name__
+            + (f" ({getattr(h, '_mode', '')})" if getattr(h, "_mode", "") else "")
+            for h in hardware
+        ]
         return "CodeCarbon offline: " + (", ".join(parts) or "default estimates")
 
     def measure(self, name: str, work: Callable[[], int]) -> tuple[float | None, int]:
-        """Run ``work`` (returns the number of predictions); return (Wh per 1,000, n)."""
+        """Run ``work`` (it returns how many predictions); return (Wh per 1,000, n)."""
         if self.tracker is None:
             return None, work()
         self.tracker.start_task(name)
@@ -108,16 +143,26 @@ class EnergyMeter:
     def close(self) -> None:
         """Stop the tracker."""
         if self.tracker is not None:
+            quiet = logging.getLogger("codecarbon")
+            was_disabled, quiet.disabled = quiet.disabled, True
             try:
                 self.tracker.stop()
             except Exception:  # pragma: no cover - stopping must not fail a measurement
                 log.exception("stopping CodeCarbon failed")
+            finally:
+                quiet.disabled = was_disabled
             self.tracker = None
 
 
-def latency_loop(call: Callable[[int], Any], n_rows: int, *, min_seconds: float = 0.25,
-                 min_calls: int = 50, max_calls: int = 3000) -> Callable[[], int]:  # fmt: skip
-    """A work function that times single-row calls; read ``.samples`` after it ran."""
+def latency_loop(
+    call: Callable[[int], Any],
+    n_rows: int,
+    *,
+    min_seconds: float = 0.25,
+    min_calls: int = 50,
+    max_calls: int = 3000,
+) -> Callable[[], int]:
+    """Make a work function that times single-row calls (``.samples``)."""
     samples: list[float] = []
 
     def work() -> int:
@@ -125,7 +170,9 @@ def latency_loop(call: Callable[[int], Any], n_rows: int, *, min_seconds: float 
             call(i % n_rows)
         start = time.perf_counter()
         i = 0
-        while i < max_calls and (i < min_calls or time.perf_counter() - start < min_seconds):
+        while i < max_calls and (
+            i < min_calls or time.perf_counter() - start < min_seconds
+        ):
             t0 = time.perf_counter()
             call(i % n_rows)
             samples.append(time.perf_counter() - t0)
@@ -156,8 +203,13 @@ def throughput(call: Callable[[], Any], n_rows: int, *, repeats: int = 3) -> flo
     return n_rows / best if best > 0 else math.inf
 
 
-def peak_memory_mb(jobs: list[tuple[bytes, str]], feeds: dict[str, np.ndarray]) -> list[float | None]:
-    """Extra peak RSS (MB) of loading each model and predicting ``feeds``, each in a fresh process."""
+def peak_memory_mb(
+    jobs: list[tuple[bytes, str]], feeds: dict[str, np.ndarray]
+) -> list[float | None]:
+    """Measure extra peak RSS (MB) to load each model and predict ``feeds``.
+
+    Each model runs in a fresh process (two at a time).
+    """
     import concurrent.futures
 
     import numpy as np
@@ -165,7 +217,9 @@ def peak_memory_mb(jobs: list[tuple[bytes, str]], feeds: dict[str, np.ndarray]) 
     from mlops_nb.deploy._runtime import LEVELS
 
     with tempfile.TemporaryDirectory(prefix="mlops-nb-mem-") as tmp:
-        arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in feeds.items()}
+        arrays = {
+            k: (v.astype(str) if v.dtype == object else v) for k, v in feeds.items()
+        }
         feeds_path = Path(tmp) / "feeds.npz"
         np.savez(feeds_path, **arrays)
 
@@ -176,13 +230,29 @@ def peak_memory_mb(jobs: list[tuple[bytes, str]], feeds: dict[str, np.ndarray]) 
             env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
             try:
                 done = subprocess.run(
-                    [sys.executable, "-I", "-c", _MEMORY_SCRIPT, str(model_path), str(feeds_path), LEVELS[level]],
-                    capture_output=True, text=True, timeout=120, env=env, check=False,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-I",
+                        "-c",
+                        _MEMORY_SCRIPT,
+                        str(model_path),
+                        str(feeds_path),
+                        LEVELS[level],
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env=env,
+                    check=False,
+                )
                 if done.returncode != 0:
-                    log.warning("memory measurement failed: %s", done.stderr.strip()[-300:])
+                    log.warning(
+                        "memory measurement failed: %s", done.stderr.strip()[-300:]
+                    )
                     return None
-                return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"])
+                return float(
+                    json.loads(done.stdout.strip().splitlines()[-1])["peak_mb"]
+                )
             except (OSError, subprocess.SubprocessError, ValueError, KeyError) as err:
                 log.warning("memory measurement failed: %s", err)
                 return None
@@ -191,18 +261,28 @@ def peak_memory_mb(jobs: list[tuple[bytes, str]], feeds: dict[str, np.ndarray]) 
             return list(pool.map(one, range(len(jobs))))
 
 
-def quality(y: Any, labels: np.ndarray, proba: np.ndarray | None, ref_proba: np.ndarray | None,
-            task: str, classes: list[Any] | None) -> dict[str, float | None]:  # fmt: skip
-    """Accuracy (and ROC AUC) or RMSE, and the largest difference to the original model."""
+def quality(
+    y: Any,
+    labels: np.ndarray,
+    proba: np.ndarray | None,
+    ref_proba: np.ndarray | None,
+    task: str,
+    classes: list[Any] | None,
+) -> dict[str, float | None]:
+    """Measure accuracy (and ROC AUC) or RMSE, and the largest change to the model."""
     import numpy as np
 
     out: dict[str, float | None] = {}
     if task == "regression":
         values = labels.astype(float)
         if y is not None:
-            out["rmse"] = float(np.sqrt(np.mean((values - np.asarray(y, dtype=float)) ** 2)))
+            out["rmse"] = float(
+                np.sqrt(np.mean((values - np.asarray(y, dtype=float)) ** 2))
+            )
         if ref_proba is not None:
-            out["max_abs_diff"] = float(np.abs(values - ref_proba.reshape(-1)).max(initial=0.0))
+            out["max_abs_diff"] = float(
+                np.abs(values - ref_proba.reshape(-1)).max(initial=0.0)
+            )
         return out
     if y is not None:
         truth = np.asarray(y, dtype=object)
@@ -212,5 +292,7 @@ def quality(y: Any, labels: np.ndarray, proba: np.ndarray | None, ref_proba: np.
 
             out["roc_auc"] = float(roc_auc_score(truth == classes[1], proba[:, 1]))
     if ref_proba is not None and proba is not None:
-        out["max_abs_diff"] = float(np.abs(proba.astype(float) - ref_proba).max(initial=0.0))
+        out["max_abs_diff"] = float(
+            np.abs(proba.astype(float) - ref_proba).max(initial=0.0)
+        )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,13 @@ DOC_KIND = "xmo"
 REFERENCE = "ONNX export (reference)"
 NATIVE = "native model (Python)"
 _SINGLE_ROWS = 64
+#: Rows of the batch timed for throughput and predicted in the memory measurement.
+BATCH_ROWS = 5000
 
 
-def _value_setup(model: Model, y: Any, ref_proba: np.ndarray | None) -> dict[str, Any] | None:
+def _value_setup(
+    model: Model, y: Any, ref_proba: np.ndarray | None
+) -> dict[str, Any] | None:
     import numpy as np
 
     from mlops_nb.business._canvas import current_canvas
@@ -32,13 +37,21 @@ def _value_setup(model: Model, y: Any, ref_proba: np.ndarray | None) -> dict[str
     canvas = current_canvas(model.project)
     if canvas is None or model.task != "binary" or y is None or ref_proba is None:
         return None
-    matches = [i for i, c in enumerate(model.classes or []) if c == canvas.positive_class
-               or str(c) == str(canvas.positive_class)]  # fmt: skip
+    matches = [
+        i
+        for i, c in enumerate(model.classes or [])
+        if c == canvas.positive_class or str(c) == str(canvas.positive_class)
+    ]
     if not matches:
         return None
     positive = np.asarray(y, dtype=object) == model.classes[matches[0]]
     best = canvas.best_threshold(positive, ref_proba[:, matches[0]])
-    return {"canvas": canvas, "index": matches[0], "positive": positive, "threshold": best.threshold}
+    return {
+        "canvas": canvas,
+        "index": matches[0],
+        "positive": positive,
+        "threshold": best.threshold,
+    }
 
 
 def _value(setup: dict[str, Any] | None, proba: np.ndarray | None) -> float | None:
@@ -46,12 +59,18 @@ def _value(setup: dict[str, Any] | None, proba: np.ndarray | None) -> float | No
         return None
     act = proba[:, setup["index"]] >= setup["threshold"]
     pos = setup["positive"]
-    counts = {"tp": int((act & pos).sum()), "fp": int((act & ~pos).sum()),
-              "fn": int((~act & pos).sum()), "tn": int((~act & ~pos).sum())}  # fmt: skip
+    counts = {
+        "tp": int((act & pos).sum()),
+        "fp": int((act & ~pos).sum()),
+        "fn": int((~act & pos).sum()),
+        "tn": int((~act & ~pos).sum()),
+    }
     return float(setup["canvas"].value_per_1000(**counts))
 
 
-def _training(model: Model, max_rows: int, seed: int) -> tuple[pd.DataFrame, Any] | None:
+def _training(
+    model: Model, max_rows: int, seed: int
+) -> tuple[pd.DataFrame, Any] | None:
     d = model.lineage["data"][0]
     frame = model.project.asset(d["name"], d["version"]).frame
     target = model.recipe["target"]
@@ -61,10 +80,20 @@ def _training(model: Model, max_rows: int, seed: int) -> tuple[pd.DataFrame, Any
     return model._X(frame, "optimize"), frame[target]
 
 
-def optimize(model: Model, data: DataAsset, *, kinds: tuple[str, ...] | list[str] = KINDS, energy: bool = True,
-             memory: bool = True, country_iso_code: str = "FRA", max_rows: int = 20_000,
-             latency_seconds: float = 0.25, seed: int = 0) -> Variants:  # fmt: skip
-    """Build smaller, faster or cheaper variants of a model version and measure them all.
+def optimize(
+    model: Model,
+    data: DataAsset,
+    *,
+    kinds: tuple[str, ...] | list[str] = KINDS,
+    energy: bool = True,
+    memory: bool = True,
+    country_iso_code: str = "FRA",
+    max_rows: int = 20_000,
+    latency_seconds: float = 0.15,
+    tolerance: float = 1e-5,
+    seed: int = 0,
+) -> Variants:
+    """Build smaller, faster or cheaper variants of a model version; measure them all.
 
     Parameters
     ----------
@@ -89,6 +118,8 @@ def optimize(model: Model, data: DataAsset, *, kinds: tuple[str, ...] | list[str
         distillation) are used; a seeded sample beyond.
     latency_seconds : float
         How long each variant's single-row latency loop runs (at least 50 calls).
+    tolerance : float
+        Parity tolerance of the ONNX export (see :func:`export_onnx`).
     seed : int
         Seeds samples and the refitted/distilled estimators.
 
@@ -98,19 +129,22 @@ def optimize(model: Model, data: DataAsset, *, kinds: tuple[str, ...] | list[str
         A table and Pareto chart of every variant, stored with the model version;
         ``variants.choose(...)`` picks one by the 4 P's.
     """
-    import numpy as np
-
     from mlops_nb.data import DataAsset
-    from mlops_nb.deploy._export import export_onnx, store_onnx
+    from mlops_nb.deploy._export import export_onnx, store_onnx_files
     from mlops_nb.deploy._variants import Variants
 
     what = f"{model.label}.optimize"
     if not isinstance(data, DataAsset):
-        raise ValidationError(f"{what}: data must be a DataAsset (register it with proj.data first).")
+        msg = f"{what}: data must be a DataAsset (register it with proj.data first)."
+        raise ValidationError(msg)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        raise ValidationError(f"{what}(kinds={list(kinds)!r}): unknown {listing(unknown)}; use {listing(KINDS)}.")
-    export = export_onnx(model, check=data, seed=seed)
+        msg = (
+            f"{what}(kinds={list(kinds)!r}): unknown {listing(unknown)}; "
+            f"use {listing(KINDS)}."
+        )
+        raise ValidationError(msg)
+    export = export_onnx(model, check=data, tolerance=tolerance, seed=seed)
     reference, schema = export.onnx_bytes, export.schema
     frame = data.frame
     target = model.recipe["target"]
@@ -119,29 +153,55 @@ def optimize(model: Model, data: DataAsset, *, kinds: tuple[str, ...] | list[str
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed)
     if not len(frame):
-        raise ValidationError(f"{what}: {data.label} has no rows to measure on.")
+        msg = f"{what}: {data.label} has no rows to measure on."
+        raise ValidationError(msg)
     X = model._X(frame, "optimize")
     y = frame[target] if target in frame.columns else None
     feeds = frame_feeds(X, schema)
     rows = min(_SINGLE_ROWS, len(X))
     singles = [slice_feeds(feeds, slice(i, i + 1)) for i in range(rows)]
-    candidates = [Candidate(REFERENCE, "reference", reference, note="the model version's ONNX export")]
-    candidates += build(model, reference, _training(model, max_rows * 3, seed), kinds=tuple(kinds), seed=seed)
+    n_batch = min(len(X), BATCH_ROWS)
+    batch = slice_feeds(feeds, slice(0, n_batch))
+    candidates = [
+        Candidate(
+            REFERENCE, "reference", reference, note="the model version's ONNX export"
+        )
+    ]
+    candidates += build(
+        model,
+        reference,
+        _training(model, max_rows, seed),
+        kinds=tuple(kinds),
+        seed=seed,
+    )
     meter = m.EnergyMeter(country_iso_code) if energy else None
     results: list[dict[str, Any]] = []
     ref_out: np.ndarray | None = None
     value_setup = None
     try:
         for c in candidates:
-            row: dict[str, Any] = {"name": c.name, "kind": c.kind, "status": c.status, "level": c.level,
-                                   "note": c.note, "digest": None, "size_bytes": len(c.data) if c.data else None}  # fmt: skip
+            row: dict[str, Any] = {
+                "name": c.name,
+                "kind": c.kind,
+                "status": c.status,
+                "level": c.level,
+                "note": c.note,
+                "digest": None,
+                "size_bytes": len(c.data) if c.data else None,
+            }
             results.append(row)
             if c.data is None:
                 continue
             try:
-                session = make_session(c.data, what=f"{model.label} variant {c.name!r}", level=c.level)
+                session = make_session(
+                    c.data, what=f"{model.label} variant {c.name!r}", level=c.level
+                )
             except UnsupportedFormatError as err:
-                row.update(status="failed", note=f"{c.note}; {str(err).split(': ', 2)[-1]}"[:300])
+                why = str(err).split("could not load the model: ", 1)[-1]
+                row.update(
+                    status="failed",
+                    note=f"{c.note}; onnxruntime refused to load it: {why}"[:300],
+                )
                 continue
             labels, proba = run_session(session, feeds, model.task)
             out = labels.astype(float) if model.task == "regression" else proba
@@ -150,72 +210,152 @@ def optimize(model: Model, data: DataAsset, *, kinds: tuple[str, ...] | list[str
                 value_setup = _value_setup(model, y, proba)
             row.update(m.quality(y, labels, proba, ref_out, model.task, model.classes))
             row["value_per_1000"] = _value(value_setup, proba)
-            row["throughput_rows_s"] = m.throughput(lambda s=session: s.run(None, feeds), len(X))
-            loop = m.latency_loop(lambda i, s=session: s.run(None, singles[i]), rows, min_seconds=latency_seconds)
-            row["energy_wh_per_1000"], row["calls"] = meter.measure(c.name, loop) if meter else (None, loop())
-            row["latency_p50_ms"], row["latency_p99_ms"] = m.percentiles_ms(loop.samples)
-            row["digest"] = store_onnx(model, c.data, action="xmo variant", variant=c.name)
-        results.append(_native_row(model, X, y, ref_out, value_setup, meter, latency_seconds))
+            row["throughput_rows_s"] = m.throughput(
+                lambda s=session: s.run(None, batch), n_batch, repeats=2
+            )
+            loop = m.latency_loop(
+                lambda i, s=session: s.run(None, singles[i]),
+                rows,
+                min_seconds=latency_seconds,
+            )
+            row["energy_wh_per_1000"], row["calls"] = (
+                meter.measure(c.name, loop) if meter else (None, loop())
+            )
+            row["latency_p50_ms"], row["latency_p99_ms"] = m.percentiles_ms(
+                loop.samples
+            )
+            row["digest"] = hashlib.sha256(
+                c.data
+            ).hexdigest()  # stored below, in one go
+        results.append(
+            _native_row(model, X, y, ref_out, value_setup, meter, latency_seconds)
+        )
     finally:
         if meter is not None:
             meter.close()
     if memory:
         measured = [r for r in results if r["digest"] and r["status"] == "measured"]
-        jobs = [(next(c.data for c in candidates if c.name == r["name"]), r["level"]) for r in measured]
-        for r, peak in zip(measured, m.peak_memory_mb(jobs, feeds), strict=True):
+        jobs = [
+            (next(c.data for c in candidates if c.name == r["name"]), r["level"])
+            for r in measured
+        ]
+        for r, peak in zip(measured, m.peak_memory_mb(jobs, batch), strict=True):
             r["peak_memory_mb"] = peak
     _ratios(results, model.task, value_setup is not None)
+    files = {
+        r["digest"]: c.data
+        for r, c in zip(results, candidates, strict=False)
+        if r["digest"]
+    }
+    if files:  # content addresses are the SHA-256 of the bytes, as computed above
+        store_onnx_files(
+            model,
+            list(files.values()),
+            action="optimize",
+            data=data.label,
+            variants=[r["name"] for r in results if r["digest"]],
+        )
     payload = {
-        "model": model.label, "data": {"label": data.label, "content_hash": data.content_hash, "rows": len(X)},
-        "task": model.task, "currency": value_setup["canvas"].currency if value_setup else None,
+        "model": model.label,
+        "data": {
+            "label": data.label,
+            "content_hash": data.content_hash,
+            "rows": len(X),
+        },
+        "task": model.task,
+        "currency": value_setup["canvas"].currency if value_setup else None,
         "threshold": value_setup["threshold"] if value_setup else None,
         "canvas_version": value_setup["canvas"].version if value_setup else None,
         "energy_method": meter.method if meter else "not measured (energy=False)",
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
-        "parity": export.parity, "schema": schema, "variants": results,
-    }  # fmt: skip
-    doc = model.project._save_document(DOC_KIND, f"{model.name}@{model.version}", payload,
-                                       note=f"measured on {data.label}")  # fmt: skip
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "parity": export.parity,
+        "schema": schema,
+        "variants": results,
+    }
+    doc = model.project._save_document(
+        DOC_KIND,
+        f"{model.name}@{model.version}",
+        payload,
+        note=f"measured on {data.label}",
+    )
     return Variants._from_doc(model, doc)
 
 
-def _native_row(model: Model, X: pd.DataFrame, y: Any, ref_out: np.ndarray | None, value_setup: Any,
-                meter: m.EnergyMeter | None, latency_seconds: float) -> dict[str, Any]:  # fmt: skip
+def _native_row(
+    model: Model,
+    X: pd.DataFrame,
+    y: Any,
+    ref_out: np.ndarray | None,
+    value_setup: Any,
+    meter: m.EnergyMeter | None,
+    latency_seconds: float,
+) -> dict[str, Any]:
+    import time
+
     import numpy as np
 
     predictor = model._predictor()
+    t0 = time.perf_counter()
     if model.task == "regression":
         labels, proba = predictor.predict(X), None
-        call_batch = lambda: predictor.predict(X)  # noqa: E731
     else:
         proba = predictor.proba(X)
         labels = np.asarray(model.classes, dtype=object)[proba.argmax(axis=1)]
-        call_batch = lambda: predictor.proba(X)  # noqa: E731
-    row: dict[str, Any] = {"name": NATIVE, "kind": "native", "status": "measured", "level": None, "digest": None,
-                           "note": f"{model.flavor} model in Python (not an ONNX file: cannot be bundled)",
-                           "size_bytes": sum(model.project._store.artifacts.path_for(d).stat().st_size
-                                             for d in model.artifacts.values())}  # fmt: skip
+    batch_seconds = time.perf_counter() - t0
+    row: dict[str, Any] = {
+        "name": NATIVE,
+        "kind": "native",
+        "status": "measured",
+        "level": None,
+        "digest": None,
+        "note": f"{model.flavor} model in Python (not an ONNX file: cannot be bundled)",
+        "size_bytes": sum(
+            model.project._store.artifacts.path_for(d).stat().st_size
+            for d in model.artifacts.values()
+        ),
+    }
     row.update(m.quality(y, labels, proba, ref_out, model.task, model.classes))
     row["value_per_1000"] = _value(value_setup, proba)
-    row["throughput_rows_s"] = m.throughput(call_batch, len(X), repeats=1)
+    row["throughput_rows_s"] = len(X) / batch_seconds if batch_seconds > 0 else None
     rows = [X.iloc[[i]] for i in range(min(_SINGLE_ROWS, len(X)))]
     one = predictor.predict if model.task == "regression" else predictor.proba
-    loop = m.latency_loop(lambda i: one(rows[i]), len(rows), min_seconds=latency_seconds, min_calls=20,
-                          max_calls=500)  # fmt: skip
-    row["energy_wh_per_1000"], row["calls"] = meter.measure(NATIVE, loop) if meter else (None, loop())
+    loop = m.latency_loop(
+        lambda i: one(rows[i]),
+        len(rows),
+        min_seconds=latency_seconds,
+        min_calls=20,
+        max_calls=500,
+    )
+    row["energy_wh_per_1000"], row["calls"] = (
+        meter.measure(NATIVE, loop) if meter else (None, loop())
+    )
     row["latency_p50_ms"], row["latency_p99_ms"] = m.percentiles_ms(loop.samples)
     return row
 
 
 def _ratios(rows: list[dict[str, Any]], task: str, priced: bool) -> None:
-    """``value_ratio``: each variant's value (or accuracy, or inverse RMSE) over the reference's."""
+    """Set ``value_ratio``: value (or accuracy, or 1/RMSE) over the reference's."""
     ref = rows[0]
     for r in rows:
         ratio, basis = None, None
         if r.get("status") == "measured":
-            if priced and r.get("value_per_1000") is not None and (ref.get("value_per_1000") or 0) > 0:
-                ratio, basis = r["value_per_1000"] / ref["value_per_1000"], "money value"
-            elif task != "regression" and r.get("accuracy") is not None and ref.get("accuracy"):
+            if (
+                priced
+                and r.get("value_per_1000") is not None
+                and (ref.get("value_per_1000") or 0) > 0
+            ):
+                ratio, basis = (
+                    r["value_per_1000"] / ref["value_per_1000"],
+                    "money value",
+                )
+            elif (
+                task != "regression"
+                and r.get("accuracy") is not None
+                and ref.get("accuracy")
+            ):
                 ratio, basis = r["accuracy"] / ref["accuracy"], "accuracy"
             elif task == "regression" and r.get("rmse") and ref.get("rmse") is not None:
                 ratio, basis = ref["rmse"] / r["rmse"], "1 / RMSE"

@@ -16,12 +16,13 @@ to resolve anything against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import UnsafeFormatError, UnsupportedFormatError, listing
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
 
@@ -52,7 +53,9 @@ def _graphs(graph: Any) -> Iterator[Any]:
 def _tensors(proto: Any) -> Iterator[tuple[str, Any]]:
     """Every tensor of a model: initializers and attribute tensors, in all subgraphs."""
     graphs = list(_graphs(proto.graph))
-    nodes = [n for g in graphs for n in g.node] + [n for f in proto.functions for n in f.node]
+    nodes = [n for g in graphs for n in g.node] + [
+        n for f in proto.functions for n in f.node
+    ]
     for g in graphs:
         for t in g.initializer:
             yield t.name or "(unnamed initializer)", t
@@ -72,7 +75,9 @@ def _tensors(proto: Any) -> Iterator[tuple[str, Any]]:
                 yield where, s.values
 
 
-def check_onnx(data: bytes, *, what: str, allowed_domains: frozenset[str] = ALLOWED_DOMAINS) -> Any:
+def check_onnx(
+    data: bytes, *, what: str, allowed_domains: frozenset[str] = ALLOWED_DOMAINS
+) -> Any:
     """Parse ONNX bytes and refuse what the runtime should never see.
 
     Parameters
@@ -101,36 +106,53 @@ def check_onnx(data: bytes, *, what: str, allowed_domains: frozenset[str] = ALLO
 
     data = bytes(data)
     if data[:2] in _PICKLE_MAGIC or data[:2] == b"\x1f\x8b":
-        msg = f"{what}: these bytes are a pickle (or compressed) file, not ONNX; refused."
+        msg = (
+            f"{what}: these bytes are a pickle (or compressed) file, not ONNX; refused."
+        )
         raise UnsafeFormatError(msg)
     try:
         proto = onnx.load_model_from_string(data)
     except Exception as err:  # protobuf's DecodeError and friends
-        raise UnsupportedFormatError(f"{what}: not an ONNX model ({err}).") from err
+        msg = f"{what}: not an ONNX model ({err})."
+        raise UnsupportedFormatError(msg) from err
     if not proto.graph.node or proto.ir_version <= 0:
-        raise UnsupportedFormatError(f"{what}: not an ONNX model (no graph).")
+        msg = f"{what}: not an ONNX model (no graph)."
+        raise UnsupportedFormatError(msg)
     problems: list[dict[str, str]] = []
     for where, tensor in _tensors(proto):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
-            problems.append({"item": where, "problem": f"external data at {location!r}"})
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(
+            tensor.external_data
+        ):
+            location = next(
+                (e.value for e in tensor.external_data if e.key == "location"), "?"
+            )
+            problems.append(
+                {"item": where, "problem": f"external data at {location!r}"}
+            )
     domains = {o.domain for o in proto.opset_import}
     domains |= {n.domain for g in _graphs(proto.graph) for n in g.node}
-    domains |= {f.domain for f in proto.functions} | {n.domain for f in proto.functions for n in f.node}
+    domains |= {f.domain for f in proto.functions} | {
+        n.domain for f in proto.functions for n in f.node
+    }
     for domain in sorted(domains - allowed_domains):
-        problems.append({"item": f"domain {domain!r}", "problem": "operator domain not allowed"})
+        problems.append(
+            {"item": f"domain {domain!r}", "problem": "operator domain not allowed"}
+        )
     if problems:
         lines = "; ".join(f"{p['item']}: {p['problem']}" for p in problems[:10])
         msg = (
-            f"{what}: refused before loading: {lines}. mlops_nb runs only self-contained "
+            f"{what}: refused before loading: {lines}. mlops_nb runs only "
+            "self-contained "
             f"models with operators from {listing(sorted(allowed_domains))}."
         )
         raise UnsafeFormatError(msg, problems)
     return proto
 
 
-def make_session(data: bytes, *, what: str, level: str = "all", threads: int = 1) -> Any:
-    """An onnxruntime session on checked bytes (CPU, ``threads`` intra-op threads).
+def make_session(
+    data: bytes, *, what: str, level: str = "all", threads: int = 1
+) -> Any:
+    """Open an onnxruntime session on checked bytes (CPU, ``threads`` threads).
 
     Raises
     ------
@@ -142,19 +164,38 @@ def make_session(data: bytes, *, what: str, level: str = "all", threads: int = 1
     check_onnx(data, what=what)
     ort = import_onnxruntime()
     if level not in LEVELS:
-        msg = f"{what}: graph optimization level {level!r} unknown; use one of {listing(LEVELS)}."
+        msg = (
+            f"{what}: graph optimization level {level!r} unknown; "
+            f"use one of {listing(LEVELS)}."
+        )
         raise UnsupportedFormatError(msg)
     options = ort.SessionOptions()
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[level])
+    options.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, LEVELS[level]
+    )
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    options.log_severity_level = (
+        4  # failures come back as exceptions; keep notebooks clean
+    )
     try:
-        return ort.InferenceSession(bytes(data), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            bytes(data), options, providers=["CPUExecutionProvider"]
+        )
     except Exception as err:  # onnxruntime raises its own exception types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        msg = f"{what}: onnxruntime could not load the model: {first}"
+        msg = f"{what}: onnxruntime could not load the model: {ort_message(err)}"
         raise UnsupportedFormatError(msg) from err
+
+
+def ort_message(err: BaseException) -> str:
+    """Shorten onnxruntime's error: no source paths, no status prefix."""
+    import re
+
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    if "was false." in text:
+        text = text.split("was false.", 1)[1].strip() or text
+    return text[:240]
 
 
 def frame_feeds(X: pd.DataFrame, schema: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -172,12 +213,14 @@ def frame_feeds(X: pd.DataFrame, schema: dict[str, Any]) -> dict[str, np.ndarray
 
 
 def slice_feeds(feeds: dict[str, np.ndarray], rows: Any) -> dict[str, np.ndarray]:
-    """The same feeds restricted to some rows (a slice or index array)."""
+    """Restrict feeds to some rows (a slice or index array)."""
     return {k: v[rows] for k, v in feeds.items()}
 
 
-def run_session(session: Any, feeds: dict[str, np.ndarray], task: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(labels, probabilities)`` for classification, ``(values, None)`` for regression."""
+def run_session(
+    session: Any, feeds: dict[str, np.ndarray], task: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run: ``(labels, probabilities)``, or ``(values, None)`` for regression."""
     out = session.run(None, feeds)
     if task == "regression":
         return out[0].reshape(-1), None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import secrets
 import socket
 import threading
@@ -30,7 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.deploy._app import Limits, Stats, build_app
+from mlops_nb.deploy._app import Limits, Stats, build_app, http_protocol
+from mlops_nb.deploy._recorder import Recorder
 from mlops_nb.errors import MlopsNbError, ValidationError
 from mlops_nb.ui import Displayable, KeyValues, Tab, Text, View
 
@@ -48,139 +48,45 @@ class ServeError(MlopsNbError, OSError):
     """The service could not start (port taken, address unavailable)."""
 
 
-def _protocol(header_timeout: float) -> type:
-    """uvicorn's h11 protocol with a deadline for receiving each request's headers."""
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class HeaderDeadlineH11(H11Protocol):
-        _deadline: Any = None
-
-        def _arm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-            self._deadline = self.loop.call_later(header_timeout, self._expire)
-
-        def _expire(self) -> None:
-            self._deadline = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self.transport.close()  # no complete request headers in time
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-            super().connection_lost(exc)
-
-    return HeaderDeadlineH11
-
-
-class Recorder:
-    """Buffers served rows and writes them as versions of ``<model>-served``."""
-
-    def __init__(self, model: Model, schema: dict[str, Any], *, rows: int, seconds: float, note: str):
-        from mlops_nb._config import get_config
-
-        self.model, self.schema, self.rows, self.seconds, self.note = model, schema, rows, seconds, note
-        self.name = f"{model.name}-served"
-        self.user = get_config()["user"]
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
-        self.versions: list[int] = []
-        self.dropped = 0
-        self.errors = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="mlops-nb-recorder", daemon=True)
-        self._thread.start()
-
-    def add(self, columns: dict[str, list[Any]], outputs: list[Any]) -> None:
-        """Queue one scored batch (never blocks the service)."""
-        try:
-            self.queue.put_nowait((dt.datetime.now(dt.timezone.utc), columns, outputs))
-        except queue.Full:
-            self.dropped += len(next(iter(columns.values()), []))
-
-    def _loop(self) -> None:
-        from mlops_nb._config import config_context
-
-        buffer: list[Any] = []
-        first = 0.0
-        with config_context(user=self.user):
-            while True:
-                try:
-                    item = self.queue.get(timeout=0.2)
-                    if not buffer:
-                        first = time.monotonic()
-                    buffer.append(item)
-                except queue.Empty:
-                    pass
-                n = sum(len(next(iter(c.values()), [])) for _, c, _ in buffer)
-                stopping = self._stop.is_set() and self.queue.empty()
-                if buffer and (n >= self.rows or time.monotonic() - first >= self.seconds or stopping):
-                    self._flush(buffer)
-                    buffer = []
-                if stopping:
-                    return
-
-    def _flush(self, batches: list[Any]) -> None:
-        import numpy as np
-        import pandas as pd
-
-        marker = self.schema.get("missing_category")
-        classes = self.schema["model"]["classes"]
-        kinds = {i["name"]: i["kind"] for i in self.schema["inputs"]}
-        parts = []
-        for at, columns, outputs in batches:
-            frame = pd.DataFrame({
-                k: np.asarray([np.nan if v is None else v for v in vals], dtype=float) if kinds[k] == "numeric"
-                else pd.Series([None if v == marker else v for v in vals], dtype=object)
-                for k, vals in columns.items()
-            })  # fmt: skip
-            frame["prediction"] = outputs[0].reshape(-1)
-            if len(outputs) > 1 and classes:
-                for i, c in enumerate(classes):
-                    frame[f"proba_{c}"] = outputs[1][:, i].astype(float)
-            frame["served_at"] = pd.Timestamp(at).tz_localize(None)
-            parts.append(frame)
-        data = pd.concat(parts, ignore_index=True)
-        try:
-            asset = self.model.project.data(self.name, data, time="served_at",
-                                            note=f"{self.note}: {len(data)} rows from {len(batches)} requests")  # fmt: skip
-            self.versions.append(asset.version)
-        except Exception:
-            self.errors += 1
-            log.exception("recording %d served rows as %r failed", len(data), self.name)
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Write what is buffered and stop."""
-        self._stop.set()
-        self._thread.join(timeout)
-
-
-def _resolve(model: Model, variant: Variant | None) -> tuple[bytes, dict[str, Any], str, str, str]:
-    """ONNX bytes, schema, graph optimization level, variant name and SHA-256 to serve."""
+def _resolve(
+    model: Model, variant: Variant | None
+) -> tuple[bytes, dict[str, Any], str, str, str]:
+    """Find what to serve: ONNX bytes, schema, level, variant name and SHA-256."""
     from mlops_nb.deploy._export import export_onnx, stored_exports
 
     if variant is not None:
-        return (variant.onnx_bytes, variant.variants.schema, variant.row["level"], variant.name,
-                variant.row["digest"])  # fmt: skip
+        return (
+            variant.onnx_bytes,
+            variant.variants.schema,
+            variant.row["level"],
+            variant.name,
+            variant.row["digest"],
+        )
     exports = stored_exports(model)
     export = exports[-1] if exports else export_onnx(model)
     return export.onnx_bytes, export.schema, "all", "ONNX export", export.digest
 
 
-def serve(model: Model, *, port: int = 8765, host: str = "127.0.0.1", token: str | None = None,
-          expose: bool = False, allowed_hosts: list[str] | None = None, cors_origins: list[str] | None = None,
-          max_body_bytes: int = 1_000_000, max_rows: int = 1000, rate_limit: float = 50.0, burst: int = 100,
-          timeout_s: float = 5.0, header_timeout_s: float = 10.0, record: bool = True, record_rows: int = 500,
-          record_seconds: float = 30.0, variant: Variant | None = None) -> Server:  # fmt: skip
+def serve(
+    model: Model,
+    *,
+    port: int = 8765,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    expose: bool = False,
+    allowed_hosts: list[str] | None = None,
+    cors_origins: list[str] | None = None,
+    max_body_bytes: int = 1_000_000,
+    max_rows: int = 1000,
+    rate_limit: float = 50.0,
+    burst: int = 100,
+    timeout_s: float = 5.0,
+    header_timeout_s: float = 10.0,
+    record: bool = True,
+    record_rows: int = 500,
+    record_seconds: float = 30.0,
+    variant: Variant | None = None,
+) -> Server:
     """Serve a model version (or one of its variants) over authenticated HTTP.
 
     Parameters
@@ -234,40 +140,85 @@ def serve(model: Model, *, port: int = 8765, host: str = "127.0.0.1", token: str
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(32)
-    if not isinstance(token, str) or len(token) < MIN_TOKEN or token.strip() != token or " " in token:
-        problems.append(f"token must be text of at least {MIN_TOKEN} characters without spaces "
-                        "(e.g. secrets.token_urlsafe(32))")  # fmt: skip
+    if (
+        not isinstance(token, str)
+        or len(token) < MIN_TOKEN
+        or token.strip() != token
+        or " " in token
+    ):
+        problems.append(
+            f"token must be text of at least {MIN_TOKEN} characters without spaces "
+            "(e.g. secrets.token_urlsafe(32))"
+        )
     loopback = host in LOOPBACK
     if not loopback:
         if not expose:
-            problems.append(f"host={host!r} would accept connections from other machines; pass expose=True "
-                            "if that is intended (default host is 127.0.0.1)")  # fmt: skip
+            problems.append(
+                f"host={host!r} would accept connections from other machines; pass "
+                "expose=True "
+                "if that is intended (default host is 127.0.0.1)"
+            )
         if generated:
-            problems.append(f"host={host!r} needs a token you chose (token=...), not a generated one")
+            problems.append(
+                f"host={host!r} needs a token you chose (token=...), not a generated "
+                "one"
+            )
         if not allowed_hosts:
-            problems.append(f"host={host!r} needs allowed_hosts=[...]: the host names clients will use")
+            problems.append(
+                f"host={host!r} needs allowed_hosts=[...]: the host names clients "
+                "will use"
+            )
     if not (isinstance(port, int) and 0 <= port <= 65535):
-        problems.append(f"port={port!r} must be a whole number 0-65535 (0 picks a free port)")
-    for name, value in (("max_body_bytes", max_body_bytes), ("max_rows", max_rows), ("rate_limit", rate_limit),
-                        ("burst", burst), ("timeout_s", timeout_s), ("header_timeout_s", header_timeout_s),
-                        ("record_rows", record_rows), ("record_seconds", record_seconds)):  # fmt: skip
+        problems.append(
+            f"port={port!r} must be a whole number 0-65535 (0 picks a free port)"
+        )
+    for name, value in (
+        ("max_body_bytes", max_body_bytes),
+        ("max_rows", max_rows),
+        ("rate_limit", rate_limit),
+        ("burst", burst),
+        ("timeout_s", timeout_s),
+        ("header_timeout_s", header_timeout_s),
+        ("record_rows", record_rows),
+        ("record_seconds", record_seconds),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             problems.append(f"{name}={value!r} must be a number > 0")
     if problems:
         raise ValidationError(f"{what}(): " + "; ".join(problems) + ".")
     if record:
-        validate_name(f"{model.name}-served", what=f"{what}(record=True): the served-data asset name")
+        validate_name(
+            f"{model.name}-served",
+            what=f"{what}(record=True): the served-data asset name",
+        )
     data, schema, level, variant_name, digest = _resolve(model, variant)
-    return Server._start(model, data, schema, level, variant_name, digest, host=host, port=port, token=token,
-                         allowed_hosts=list(allowed_hosts or LOOPBACK), cors_origins=cors_origins,
-                         limits=Limits(int(max_body_bytes), int(max_rows), float(rate_limit), int(burst),
-                                       float(timeout_s)), header_timeout=float(header_timeout_s),
-                         record=(record_rows, record_seconds) if record else None)  # fmt: skip
+    return Server._start(
+        model,
+        data,
+        schema,
+        level,
+        variant_name,
+        digest,
+        host=host,
+        port=port,
+        token=token,
+        allowed_hosts=list(allowed_hosts or LOOPBACK),
+        cors_origins=cors_origins,
+        limits=Limits(
+            int(max_body_bytes),
+            int(max_rows),
+            float(rate_limit),
+            int(burst),
+            float(timeout_s),
+        ),
+        header_timeout=float(header_timeout_s),
+        record=(record_rows, record_seconds) if record else None,
+    )
 
 
 @dataclass(eq=False, repr=False)
 class Server(Displayable):
-    """A running (or stopped) model service: ``.url``, ``.token``, ``.stats``, ``.stop()``."""
+    """A running (or stopped) model service: ``.url``, ``.token``, ``.stop()``."""
 
     model: Model
     variant: str
@@ -283,47 +234,110 @@ class Server(Displayable):
     stopped_at: str = ""
 
     @classmethod
-    def _start(cls, model: Model, data: bytes, schema: dict[str, Any], level: str, variant: str, digest: str, *,
-               host: str, port: int, token: str, allowed_hosts: list[str], cors_origins: list[str] | None,
-               limits: Limits, header_timeout: float, record: tuple[int, float] | None) -> Server:  # fmt: skip
+    def _start(
+        cls,
+        model: Model,
+        data: bytes,
+        schema: dict[str, Any],
+        level: str,
+        variant: str,
+        digest: str,
+        *,
+        host: str,
+        port: int,
+        token: str,
+        allowed_hosts: list[str],
+        cors_origins: list[str] | None,
+        limits: Limits,
+        header_timeout: float,
+        record: tuple[int, float] | None,
+    ) -> Server:
         import uvicorn
 
         from mlops_nb.deploy._runtime import make_session
 
         session = make_session(data, what=f"{model.label} served model", level=level)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (else
+        # Nagle + delayed ACK add ~40 ms to every response written in two parts)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("::1" if host == "localhost" and family == socket.AF_INET6 else
-                       ("127.0.0.1" if host == "localhost" else host), port))  # fmt: skip
+            sock.bind(
+                (
+                    "::1"
+                    if host == "localhost" and family == socket.AF_INET6
+                    else ("127.0.0.1" if host == "localhost" else host),
+                    port,
+                )
+            )
         except OSError as err:
             sock.close()
-            raise ServeError(f"{model.label}.serve(): cannot listen on {host}:{port} ({err.strerror}); "
-                             "pick another port= (port=0 picks a free one).") from err  # fmt: skip
+            msg = (
+                f"{model.label}.serve(): cannot listen on {host}:{port} "
+                f"({err.strerror}); "
+                "pick another port= (port=0 picks a free one)."
+            )
+            raise ServeError(msg) from err
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{bound}"
         stats = Stats()
         recorder = None
         if record is not None:
-            recorder = Recorder(model, schema, rows=record[0], seconds=record[1],
-                                note=f"served by {model.label} ({variant}) at {url}")  # fmt: skip
-        metadata = {"model": model.label, "variant": variant, "task": schema["model"]["task"],
-                    "classes": schema["model"]["classes"], "onnx_sha256": digest,
-                    "inputs": [{k: i[k] for k in ("name", "kind", "categories") if k in i} for i in schema["inputs"]],
-                    "missing": {"numeric": None, "categorical": None},
-                    "limits": {"max_rows": limits.max_rows, "max_body_bytes": limits.max_body_bytes}}  # fmt: skip
-        app = build_app(lambda feeds: session.run(None, feeds), schema, token=token, allowed_hosts=allowed_hosts,
-                        limits=limits, stats=stats, metadata=metadata,
-                        on_scored=recorder.add if recorder else None, cors_origins=cors_origins)  # fmt: skip
-        config = uvicorn.Config(app, http=_protocol(header_timeout), loop="asyncio", lifespan="off",
-                                log_level="warning", access_log=False, server_header=False,
-                                timeout_keep_alive=5, limit_concurrency=64,
-                                h11_max_incomplete_event_size=16 * 1024)  # fmt: skip
+            recorder = Recorder(
+                model,
+                schema,
+                rows=record[0],
+                seconds=record[1],
+                note=f"served by {model.label} ({variant}) at {url}",
+            )
+        metadata = {
+            "model": model.label,
+            "variant": variant,
+            "task": schema["model"]["task"],
+            "classes": schema["model"]["classes"],
+            "onnx_sha256": digest,
+            "inputs": [
+                {k: i[k] for k in ("name", "kind", "categories") if k in i}
+                for i in schema["inputs"]
+            ],
+            "missing": {"numeric": None, "categorical": None},
+            "limits": {
+                "max_rows": limits.max_rows,
+                "max_body_bytes": limits.max_body_bytes,
+            },
+        }
+        app = build_app(
+            lambda feeds: session.run(None, feeds),
+            schema,
+            token=token,
+            allowed_hosts=allowed_hosts,
+            limits=limits,
+            stats=stats,
+            metadata=metadata,
+            on_scored=recorder.add if recorder else None,
+            cors_origins=cors_origins,
+        )
+        config = uvicorn.Config(
+            app,
+            http=http_protocol(header_timeout),
+            loop="asyncio",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=5,
+            limit_concurrency=64,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                  name=f"mlops-nb-serve-{bound}")  # fmt: skip
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            daemon=True,
+            name=f"mlops-nb-serve-{bound}",
+        )
         thread.start()
         deadline = time.monotonic() + 15
         while not server.started and thread.is_alive() and time.monotonic() < deadline:
@@ -333,18 +347,39 @@ class Server(Displayable):
             sock.close()
             if recorder:
                 recorder.close()
-            raise ServeError(f"{model.label}.serve(): the service did not start; see the log.")
+            msg = f"{model.label}.serve(): the service did not start; see the log."
+            raise ServeError(msg)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         store = model.project._store
         with store.write() as conn:
-            store.audit(conn, "serve start", f"model:{model.name}@{model.version}", url=url, variant=variant,
-                        onnx=digest)  # fmt: skip
-        return cls(model, variant, url, token, limits, stats, schema, server, thread, recorder, now)
+            store.audit(
+                conn,
+                "serve start",
+                f"model:{model.name}@{model.version}",
+                url=url,
+                variant=variant,
+                onnx=digest,
+            )
+        return cls(
+            model,
+            variant,
+            url,
+            token,
+            limits,
+            stats,
+            schema,
+            server,
+            thread,
+            recorder,
+            now,
+        )
 
     @property
     def running(self) -> bool:
         """Whether the service is answering."""
-        return self._thread is not None and self._thread.is_alive() and not self.stopped_at
+        return (
+            self._thread is not None and self._thread.is_alive() and not self.stopped_at
+        )
 
     @property
     def recorded_versions(self) -> list[int]:
@@ -364,38 +399,69 @@ class Server(Displayable):
         self.stopped_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         store = self.model.project._store
         with store.write() as conn:
-            store.audit(conn, "serve stop", f"model:{self.model.name}@{self.model.version}", url=self.url,
-                        **self.stats.to_dict(), recorded=self.recorded_versions)  # fmt: skip
+            store.audit(
+                conn,
+                "serve stop",
+                f"model:{self.model.name}@{self.model.version}",
+                url=self.url,
+                **self.stats.to_dict(),
+                recorded=self.recorded_versions,
+            )
 
     def example(self) -> dict[str, Any]:
         """One row of the model's training data, as a request body would hold it."""
         d = self.model.lineage["data"][0]
-        X = self.model._X(self.model.project.asset(d["name"], d["version"]).frame.head(1), "example")
+        X = self.model._X(
+            self.model.project.asset(d["name"], d["version"]).frame.head(1), "example"
+        )
         marker = self.schema.get("missing_category")
         return {k: (None if v == marker else v) for k, v in X.iloc[0].to_dict().items()}
 
     def _facts(self) -> list[tuple[str, Any]]:
         s = self.stats.to_dict()
-        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(s["rejected"].items())) or "none"
-        return [("url", self.url), ("status", "running" if self.running else "stopped"),
-                ("serving", f"{self.model.label} ({self.variant})"),
-                ("auth", f"Authorization: Bearer … (token ending …{self.token[-4:]}; in server.token)"),
-                ("routes", "POST /predict, GET /metadata (token); GET /health (open)"),
-                ("limits", f"{self.limits.max_rows} rows, {self.limits.max_body_bytes:,} bytes, "
-                           f"{self.limits.rate_per_second:g} req/s per client"),
-                ("scored", f"{s['scored_requests']} requests, {s['scored_rows']} rows"), ("rejected", rejected),
-                ("recorded as", f"{self.model.name}-served v{', v'.join(map(str, self.recorded_versions))}"
-                 if self.recorded_versions else ("—" if self._recorder else "not recorded"))]  # fmt: skip
+        rejected = (
+            ", ".join(f"{k}: {v}" for k, v in sorted(s["rejected"].items())) or "none"
+        )
+        return [
+            ("url", self.url),
+            ("status", "running" if self.running else "stopped"),
+            ("serving", f"{self.model.label} ({self.variant})"),
+            (
+                "auth",
+                f"Authorization: Bearer … (token ending …{self.token[-4:]}; in "
+                "server.token)",
+            ),
+            ("routes", "POST /predict, GET /metadata (token); GET /health (open)"),
+            (
+                "limits",
+                f"{self.limits.max_rows} rows, {self.limits.max_body_bytes:,} bytes, "
+                f"{self.limits.rate_per_second:g} req/s per client",
+            ),
+            ("scored", f"{s['scored_requests']} requests, {s['scored_rows']} rows"),
+            ("rejected", rejected),
+            (
+                "recorded as",
+                f"{self.model.name}-served "
+                f"v{', v'.join(map(str, self.recorded_versions))}"
+                if self.recorded_versions
+                else ("—" if self._recorder else "not recorded"),
+            ),
+        ]
 
     def _view(self) -> View:
-        curl = (f"curl -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' "
-                f"-d '[{{...one object per row...}}]' {self.url}/predict")  # fmt: skip
+        curl = (
+            "curl -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: "
+            "application/json' "
+            f"-d '[{{...one object per row...}}]' {self.url}/predict"
+        )
         tabs = [Tab("Service", [KeyValues(self._facts()), Text(curl, "muted")])]
         badge = ("running", "ok") if self.running else ("stopped", "muted")
-        return View("Server", self.model.label, f"{self.url} ({self.variant})", [badge], tabs)
+        return View(
+            "Server", self.model.label, f"{self.url} ({self.variant})", [badge], tabs
+        )
 
     def widget(self) -> Any:
-        """Status, a refresh and a stop button, and a try-it form that calls the service."""
+        """Show status, refresh and stop buttons, and a try-it form for the service."""
         import json
         import urllib.error
         import urllib.request
@@ -405,7 +471,10 @@ class Server(Displayable):
         from mlops_nb.ui._html import block_html, esc
 
         status = w.HTML()
-        refresh, stop = w.Button(description="Refresh"), w.Button(description="Stop", button_style="warning")
+        refresh, stop = (
+            w.Button(description="Refresh"),
+            w.Button(description="Stop", button_style="warning"),
+        )
         try:
             example = json.dumps([self.example()], indent=1)
         except Exception:  # the form still works with a typed body
@@ -417,19 +486,27 @@ class Server(Displayable):
             status.value = block_html(KeyValues(self._facts()))
 
         def call(_: Any = None) -> None:
-            req = urllib.request.Request(f"{self.url}/predict", data=body.value.encode(), method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": f"Bearer {self.token}"})  # fmt: skip
+            req = urllib.request.Request(
+                f"{self.url}/predict",
+                data=body.value.encode(),
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self.token}",
+                },
+            )
             t0 = time.perf_counter()
             try:
-                with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our own loopback URL
+                with urllib.request.urlopen(req, timeout=10) as resp:
                     code, text = resp.status, resp.read().decode()
             except urllib.error.HTTPError as err:
                 code, text = err.code, err.read().decode()
             except OSError as err:
                 code, text = 0, str(err)
             ms = (time.perf_counter() - t0) * 1000
-            answer.value = f"<b>HTTP {code}</b> in {ms:.1f} ms<pre>{esc(text[:4000])}</pre>"
+            answer.value = (
+                f"<b>HTTP {code}</b> in {ms:.1f} ms<pre>{esc(text[:4000])}</pre>"
+            )
             update()
 
         def halt(_: Any = None) -> None:
@@ -440,7 +517,21 @@ class Server(Displayable):
         stop.on_click(halt)
         send.on_click(call)
         update()
-        box = w.VBox([w.HTML(f"<b>Server</b> {esc(self.model.label)}"), status, w.HBox([refresh, stop]),
-                      w.HTML("<b>Try it</b>: rows as JSON"), body, send, answer])  # fmt: skip
-        box.status_html, box.body, box.send_button, box.answer = status, body, send, answer  # for tests
+        box = w.VBox(
+            [
+                w.HTML(f"<b>Server</b> {esc(self.model.label)}"),
+                status,
+                w.HBox([refresh, stop]),
+                w.HTML("<b>Try it</b>: rows as JSON"),
+                body,
+                send,
+                answer,
+            ]
+        )
+        box.status_html, box.body, box.send_button, box.answer = (
+            status,
+            body,
+            send,
+            answer,
+        )  # for tests
         return box

@@ -3,7 +3,7 @@
 
 Usage::
 
-    python predict.py rows.csv            # or rows.json (a list of objects), or - for stdin
+    python predict.py rows.csv            # or rows.json (objects), or - for stdin
     python predict.py rows.csv --format csv > predictions.csv
     python predict.py --verify            # check the bundle's files and exit
 
@@ -58,10 +58,13 @@ class _NonFinite:
         self.token = token
 
 
-# -- the manifest ------------------------------------------------------------------------
+# -- the manifest ----------------------------------------------------------------
 def canonical(obj: Any) -> bytes:
-    """The one byte form of a manifest: sorted keys, two-space indent, ASCII."""
-    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False) + "\n").encode()
+    """Serialise a manifest the one way: sorted keys, two-space indent, ASCII."""
+    return (
+        json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False)
+        + "\n"
+    ).encode()
 
 
 def manifest_digest(manifest: dict[str, Any]) -> str:
@@ -73,7 +76,8 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
 def _read_regular(path: Path) -> bytes:
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
-        raise OSError("not a regular file (a link or a folder)")
+        msg = "not a regular file (a link or a folder)"
+        raise OSError(msg)
     with path.open("rb") as fh:
         return fh.read()
 
@@ -91,26 +95,38 @@ def read_verified(folder: Path, expect_manifest: str | None = None) -> dict[str,
     try:
         raw = _read_regular(folder / MANIFEST)
     except OSError as err:
-        raise BundleError(f"{MANIFEST}: cannot be read ({err}); refusing to run.") from err
+        msg = f"{MANIFEST}: cannot be read ({err}); refusing to run."
+        raise BundleError(msg) from err
     problems = []
     if expect_manifest and hashlib.sha256(raw).hexdigest() != expect_manifest.lower():
         problems.append(f"{MANIFEST}: SHA-256 is not the expected {expect_manifest}")
     try:
         manifest = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as err:
-        raise BundleError(f"{MANIFEST}: not valid JSON ({err}); refusing to run.") from err
+        msg = f"{MANIFEST}: not valid JSON ({err}); refusing to run."
+        raise BundleError(msg) from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{MANIFEST}: not an mlops_nb bundle manifest ({FORMAT}); refusing to run.")
+        msg = (
+            f"{MANIFEST}: not an mlops_nb bundle manifest ({FORMAT}); refusing to run."
+        )
+        raise BundleError(msg)
     if canonical(manifest) != raw:
         problems.append(f"{MANIFEST}: its bytes changed (not in canonical form)")
     if manifest.get("manifest_sha256") != manifest_digest(manifest):
         problems.append(f"{MANIFEST}: its own checksum does not match")
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        raise BundleError(f"{MANIFEST}: lists no files; refusing to run.")
+        msg = f"{MANIFEST}: lists no files; refusing to run."
+        raise BundleError(msg)
     out = {}
     for name, digest in sorted(files.items()):
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+        if (
+            not isinstance(name, str)
+            or "/" in name
+            or "\\" in name
+            or name.startswith(".")
+            or name == MANIFEST
+        ):
             problems.append(f"{name!r}: not a plain file name")
             continue
         try:
@@ -126,17 +142,20 @@ def read_verified(folder: Path, expect_manifest: str | None = None) -> dict[str,
             continue
         out[name] = data
     if problems:
-        raise BundleError("integrity check failed, refusing to run: " + "; ".join(problems))
+        raise BundleError(
+            "integrity check failed, refusing to run: " + "; ".join(problems)
+        )
     return out
 
 
-# -- input rows --------------------------------------------------------------------------
+# -- input rows ------------------------------------------------------------------
 def _refuse_constant(token: str) -> Any:
-    raise ValueError(f"{token} is not allowed in JSON")
+    msg = f"{token} is not allowed in JSON"
+    raise ValueError(msg)
 
 
 def parse_json(text: str | bytes) -> Any:
-    """Parse JSON, marking ``NaN``/``Infinity`` tokens so validation can name their field.
+    """Parse JSON, marking ``NaN``/``Infinity`` so validation can name their field.
 
     Raises
     ------
@@ -146,31 +165,63 @@ def parse_json(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_NonFinite)
     except RecursionError as err:
-        raise InputError("the JSON is nested too deeply", [{"row": None, "field": None,
-                         "rule": "nesting", "message": "the JSON is nested too deeply"}]) from err  # fmt: skip
+        msg = "the JSON is nested too deeply"
+        raise InputError(
+            msg,
+            [
+                {
+                    "row": None,
+                    "field": None,
+                    "rule": "nesting",
+                    "message": "the JSON is nested too deeply",
+                }
+            ],
+        ) from err
     except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"not valid JSON: {err}", [{"row": None, "field": None,
-                         "rule": "json", "message": f"not valid JSON: {err}"}]) from err  # fmt: skip
+        msg = f"not valid JSON: {err}"
+        raise InputError(
+            msg,
+            [
+                {
+                    "row": None,
+                    "field": None,
+                    "rule": "json",
+                    "message": f"not valid JSON: {err}",
+                }
+            ],
+        ) from err
 
 
 def records_of(payload: Any) -> list[Any]:
-    """A batch of records: a JSON array of objects, or a single object."""
+    """Return the records of a payload: an array of objects, or one object."""
     if isinstance(payload, dict):
         return [payload]
     if isinstance(payload, list):
         return payload
-    problem = {"row": None, "field": None, "rule": "shape",
-               "message": "expected an object (one row) or an array of objects (a batch)"}  # fmt: skip
+    problem = {
+        "row": None,
+        "field": None,
+        "rule": "shape",
+        "message": "expected an object (one row) or an array of objects (a batch)",
+    }
     raise InputError(problem["message"], [problem])
 
 
 def _short(values: list[str], limit: int = 8) -> str:
     shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values) - limit} more)" if len(values) > limit else "")
+    return shown + (
+        f", ... ({len(values) - limit} more)" if len(values) > limit else ""
+    )
 
 
-def validate_records(records: list[Any], schema: dict[str, Any], *, max_rows: int | None = None,
-                     allow_unseen: bool = False, from_text: bool = False) -> dict[str, list[Any]]:  # fmt: skip
+def validate_records(
+    records: list[Any],
+    schema: dict[str, Any],
+    *,
+    max_rows: int | None = None,
+    allow_unseen: bool = False,
+    from_text: bool = False,
+) -> dict[str, list[Any]]:
     """Check rows against the schema and return one list of values per input column.
 
     Numbers become floats (``None`` when missing); categories become text (the
@@ -189,7 +240,12 @@ def validate_records(records: list[Any], schema: dict[str, Any], *, max_rows: in
         problems.append({"row": row, "field": field, "rule": rule, "message": message})
 
     if max_rows is not None and len(records) > max_rows:
-        problem(None, None, "max_rows", f"{len(records)} rows in one request; at most {max_rows} allowed")
+        problem(
+            None,
+            None,
+            "max_rows",
+            f"{len(records)} rows in one request; at most {max_rows} allowed",
+        )
         raise InputError(problems[0]["message"], problems)
     if not records:
         problem(None, None, "empty", "no rows to predict")
@@ -198,16 +254,30 @@ def validate_records(records: list[Any], schema: dict[str, Any], *, max_rows: in
     names = [i["name"] for i in inputs]
     known = set(names)
     missing_marker = schema.get("missing_category", "(missing)")
-    categories = {i["name"]: set(i.get("categories") or []) for i in inputs if i["kind"] == "categorical"}
+    categories = {
+        i["name"]: set(i.get("categories") or [])
+        for i in inputs
+        if i["kind"] == "categorical"
+    }
     columns: dict[str, list[Any]] = {n: [] for n in names}
     for r, record in enumerate(records):
         if len(problems) >= MAX_PROBLEMS:
             break
         if not isinstance(record, dict):
-            problem(r, None, "type", f"row {r} is a {type(record).__name__}, expected an object")
+            problem(
+                r,
+                None,
+                "type",
+                f"row {r} is a {type(record).__name__}, expected an object",
+            )
             continue
         for extra in sorted(set(record) - known):
-            problem(r, str(extra), "extra", f"unknown column {str(extra)!r}; the model reads {_short(names)}")
+            problem(
+                r,
+                str(extra),
+                "extra",
+                f"unknown column {str(extra)!r}; the model reads {_short(names)}",
+            )
         for spec in inputs:
             name = spec["name"]
             if name not in record:
@@ -215,26 +285,53 @@ def validate_records(records: list[Any], schema: dict[str, Any], *, max_rows: in
                 continue
             value = record[name]
             if isinstance(value, (dict, list)):
-                problem(r, name, "nesting", f"column {name!r} holds a nested {type(value).__name__}; expected a plain value")
+                problem(
+                    r,
+                    name,
+                    "nesting",
+                    f"column {name!r} holds a nested {type(value).__name__}; expected "
+                    "a plain value",
+                )
             elif isinstance(value, _NonFinite):
-                problem(r, name, "not_finite", f"column {name!r} is {value.token}; numbers must be finite (use null for missing)")
+                problem(
+                    r,
+                    name,
+                    "not_finite",
+                    f"column {name!r} is {value.token}; numbers must be finite (use "
+                    "null for missing)",
+                )
             elif spec["kind"] == "numeric":
                 columns[name].append(_number(value, name, r, from_text, problem))
             else:
                 text = _category(value, name, r, from_text, missing_marker, problem)
-                if text is not None and not allow_unseen and categories[name] and text not in categories[name] \
-                        and text != missing_marker:  # fmt: skip
-                    problem(r, name, "unseen_category",
-                            f"column {name!r} has {text!r}, a value never seen in training; known: "
-                            f"{_short(sorted(categories[name]))}")  # fmt: skip
+                if (
+                    text is not None
+                    and not allow_unseen
+                    and categories[name]
+                    and text not in categories[name]
+                    and text != missing_marker
+                ):
+                    problem(
+                        r,
+                        name,
+                        "unseen_category",
+                        f"column {name!r} has {text!r}, a value never seen in "
+                        "training; known: "
+                        f"{_short(sorted(categories[name]))}",
+                    )
                 columns[name].append(text)
     if problems:
         more = "" if len(problems) < MAX_PROBLEMS else f" (first {MAX_PROBLEMS} shown)"
-        raise InputError("; ".join(p["message"] for p in problems[:3]) + more, problems[:MAX_PROBLEMS])
+        raise InputError(
+            "; ".join(p["message"] for p in problems[:3]) + more,
+            problems[:MAX_PROBLEMS],
+        )
     return columns
 
 
-def _number(value: Any, name: str, r: int, from_text: bool, problem: Any) -> float | None:
+def _number(
+    value: Any, name: str, r: int, from_text: bool, problem: Any
+) -> float | None:
     if value is None or (from_text and isinstance(value, str) and not value.strip()):
         return None
     if from_text and isinstance(value, str):
@@ -244,7 +341,13 @@ def _number(value: Any, name: str, r: int, from_text: bool, problem: Any) -> flo
             problem(r, name, "type", f"column {name!r} is {value!r}, not a number")
             return None
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        problem(r, name, "type", f"column {name!r} is a {type(value).__name__} ({value!r}); expected a number")
+        problem(
+            r,
+            name,
+            "type",
+            f"column {name!r} is a {type(value).__name__} ({value!r}); expected a "
+            "number",
+        )
         return None
     else:
         try:
@@ -252,15 +355,27 @@ def _number(value: Any, name: str, r: int, from_text: bool, problem: Any) -> flo
         except OverflowError:
             number = math.inf
     if not math.isfinite(number):
-        problem(r, name, "not_finite", f"column {name!r} is {value!r}; numbers must be finite")
+        problem(
+            r,
+            name,
+            "not_finite",
+            f"column {name!r} is {value!r}; numbers must be finite",
+        )
         return None
     if abs(number) > FLOAT32_MAX:
-        problem(r, name, "range", f"column {name!r} is {value!r}, outside the float32 range the model reads")
+        problem(
+            r,
+            name,
+            "range",
+            f"column {name!r} is {value!r}, outside the float32 range the model reads",
+        )
         return None
     return number
 
 
-def _category(value: Any, name: str, r: int, from_text: bool, marker: str, problem: Any) -> str | None:
+def _category(
+    value: Any, name: str, r: int, from_text: bool, marker: str, problem: Any
+) -> str | None:
     if value is None or (from_text and value == ""):
         return marker
     if isinstance(value, bool):
@@ -269,7 +384,9 @@ def _category(value: Any, name: str, r: int, from_text: bool, marker: str, probl
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
         return str(value)
-    problem(r, name, "type", f"column {name!r} is a {type(value).__name__}; expected text")
+    problem(
+        r, name, "type", f"column {name!r} is a {type(value).__name__}; expected text"
+    )
     return None
 
 
@@ -286,7 +403,9 @@ def to_feeds(columns: dict[str, list[Any]], schema: dict[str, Any]) -> dict[str,
     for spec in schema["inputs"]:
         values = columns[spec["name"]]
         if spec["kind"] == "numeric":
-            arr = np.array([np.nan if v is None else v for v in values], dtype=np.float32)
+            arr = np.array(
+                [np.nan if v is None else v for v in values], dtype=np.float32
+            )
         else:
             arr = np.array(values, dtype=object)
         feeds[spec["name"]] = arr.reshape(-1, 1)
@@ -294,7 +413,7 @@ def to_feeds(columns: dict[str, list[Any]], schema: dict[str, Any]) -> dict[str,
 
 
 def format_outputs(outputs: list[Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The JSON answer: predictions (and probabilities with the class order)."""
+    """Build the JSON answer: predictions (and probabilities, in class order)."""
     model = schema["model"]
     if model["task"] == "regression":
         return {"predictions": [float(v) for v in outputs[0].reshape(-1)]}
@@ -303,38 +422,66 @@ def format_outputs(outputs: list[Any], schema: dict[str, Any]) -> dict[str, Any]
     return {"classes": model["classes"], "predictions": labels, "probabilities": proba}
 
 
-# -- loading and running -----------------------------------------------------------------
+# -- loading and running ---------------------------------------------------------
 class Bundle:
     """A verified bundle: its schema and an onnxruntime session on its model."""
 
-    def __init__(self, folder: Path | str | None = None, *, expect_manifest: str | None = None):
-        files = read_verified(Path(folder) if folder else Path(__file__).resolve().parent, expect_manifest)
+    def __init__(
+        self, folder: Path | str | None = None, *, expect_manifest: str | None = None
+    ):
+        files = read_verified(
+            Path(folder) if folder else Path(__file__).resolve().parent, expect_manifest
+        )
         self.schema = json.loads(files["schema.json"].decode("utf-8"))
         import onnxruntime as ort
 
         if hasattr(ort, "disable_telemetry_events"):
             ort.disable_telemetry_events()
         options = ort.SessionOptions()
-        level = self.schema.get("runtime", {}).get("graph_optimization_level", "ORT_ENABLE_ALL")
+        level = self.schema.get("runtime", {}).get(
+            "graph_optimization_level", "ORT_ENABLE_ALL"
+        )
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
         options.intra_op_num_threads = 1
         # from the verified bytes, never from a path: nothing else is read
-        self.session = ort.InferenceSession(files["model.onnx"], options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            files["model.onnx"], options, providers=["CPUExecutionProvider"]
+        )
 
-    def predict(self, records: list[Any], *, allow_unseen: bool = False, from_text: bool = False) -> dict[str, Any]:
+    def predict(
+        self, records: list[Any], *, allow_unseen: bool = False, from_text: bool = False
+    ) -> dict[str, Any]:
         """Validate rows and predict them."""
-        columns = validate_records(records, self.schema, allow_unseen=allow_unseen, from_text=from_text)
-        return format_outputs(self.session.run(None, to_feeds(columns, self.schema)), self.schema)
+        columns = validate_records(
+            records, self.schema, allow_unseen=allow_unseen, from_text=from_text
+        )
+        return format_outputs(
+            self.session.run(None, to_feeds(columns, self.schema)), self.schema
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: predict rows from a CSV or JSON file (or stdin)."""
-    parser = argparse.ArgumentParser(description="Predict with this bundle (numpy + onnxruntime only).")
-    parser.add_argument("rows", nargs="?", help="a .csv or .json file, or - for JSON on stdin")
-    parser.add_argument("--format", choices=("json", "csv"), default="json", help="output format")
-    parser.add_argument("--allow-unseen", action="store_true", help="accept categories not seen in training")
-    parser.add_argument("--manifest-sha256", help="refuse unless manifest.json has this SHA-256")
-    parser.add_argument("--verify", action="store_true", help="only check the bundle's files")
+    parser = argparse.ArgumentParser(
+        description="Predict with this bundle (numpy + onnxruntime only)."
+    )
+    parser.add_argument(
+        "rows", nargs="?", help="a .csv or .json file, or - for JSON on stdin"
+    )
+    parser.add_argument(
+        "--format", choices=("json", "csv"), default="json", help="output format"
+    )
+    parser.add_argument(
+        "--allow-unseen",
+        action="store_true",
+        help="accept categories not seen in training",
+    )
+    parser.add_argument(
+        "--manifest-sha256", help="refuse unless manifest.json has this SHA-256"
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="only check the bundle's files"
+    )
     args = parser.parse_args(argv)
     try:
         if args.verify:
@@ -348,7 +495,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.rows:
         parser.error("give a .csv or .json file of rows (or - for JSON on stdin)")
     try:
-        text = sys.stdin.read() if args.rows == "-" else Path(args.rows).read_text(encoding="utf-8")
+        text = (
+            sys.stdin.read()
+            if args.rows == "-"
+            else Path(args.rows).read_text(encoding="utf-8")
+        )
         is_csv = args.rows.lower().endswith(".csv")
         rows = read_csv_rows(text) if is_csv else records_of(parse_json(text))
         result = bundle.predict(rows, allow_unseen=args.allow_unseen, from_text=is_csv)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean, listing
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import pandas as pd
     import plotly.graph_objects as go
@@ -22,13 +23,28 @@ if TYPE_CHECKING:
     from mlops_nb.model import Model
 
 #: Objectives of the Pareto front: (key, better) — every measured one counts.
-OBJECTIVES = (("value_ratio", "max"), ("latency_p50_ms", "min"), ("size_bytes", "min"),
-              ("energy_wh_per_1000", "min"), ("peak_memory_mb", "min"))  # fmt: skip
+OBJECTIVES = (
+    ("value_ratio", "max"),
+    ("latency_p50_ms", "min"),
+    ("size_bytes", "min"),
+    ("energy_wh_per_1000", "min"),
+    ("peak_memory_mb", "min"),
+)
 
 
-def pareto_flags(rows: list[dict[str, Any]]) -> list[bool]:
-    """Whether each row is on the Pareto front (no other row is at least as good everywhere and better somewhere)."""
-    keys = [(k, b) for k, b in OBJECTIVES if all(r.get(k) is not None for r in rows)]
+#: The chart's objectives: value, latency and size.
+CHART_OBJECTIVES = OBJECTIVES[:3]
+
+
+def pareto_flags(
+    rows: list[dict[str, Any]], objectives: tuple[tuple[str, str], ...] = OBJECTIVES
+) -> list[bool]:
+    """Flag the rows on the Pareto front.
+
+    A row is on it when no other row is at least as good on every objective and
+    better on one.
+    """
+    keys = [(k, b) for k, b in objectives if all(r.get(k) is not None for r in rows)]
 
     def score(r: dict[str, Any]) -> list[float]:
         return [r[k] if b == "min" else -r[k] for k, b in keys]
@@ -36,8 +52,12 @@ def pareto_flags(rows: list[dict[str, Any]]) -> list[bool]:
     scores = [score(r) for r in rows]
     flags = []
     for i, s in enumerate(scores):
-        dominated = any(all(o[j] <= s[j] for j in range(len(s))) and any(o[j] < s[j] for j in range(len(s)))
-                        for k, o in enumerate(scores) if k != i)  # fmt: skip
+        dominated = any(
+            all(o[j] <= s[j] for j in range(len(s)))
+            and any(o[j] < s[j] for j in range(len(s)))
+            for k, o in enumerate(scores)
+            if k != i
+        )
         flags.append(not dominated)
     return flags
 
@@ -73,8 +93,11 @@ class Variant(Displayable):
     def _require_onnx(self, action: str) -> None:
         if not self.row.get("digest"):
             why = self.row.get("note") or self.status
-            msg = (f"variant {self.name!r} cannot {action}: it has no ONNX file ({self.status}: {why}). "
-                   f"Pick a measured ONNX variant: {listing(self.variants.choosable)}.")  # fmt: skip
+            msg = (
+                f"variant {self.name!r} cannot {action}: it has no ONNX file "
+                f"({self.status}: {why}). "
+                f"Pick a measured ONNX variant: {listing(self.variants.choosable)}."
+            )
             raise ValidationError(msg)
 
     @property
@@ -84,19 +107,25 @@ class Variant(Displayable):
         return self.model.project._store.read_blob(self.row["digest"])
 
     def session(self) -> Any:
-        """An onnxruntime session at the variant's graph optimization level."""
+        """Open an onnxruntime session at the variant's graph optimization level."""
         from mlops_nb.deploy._runtime import make_session
 
-        return make_session(self.onnx_bytes, what=f"variant {self.name!r}", level=self.row["level"])
+        return make_session(
+            self.onnx_bytes, what=f"variant {self.name!r}", level=self.row["level"]
+        )
 
     def predict_proba(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Class probabilities computed by this variant."""
         from mlops_nb.deploy._runtime import frame_feeds, run_session
 
-        out = run_session(self.session(), frame_feeds(self.model._X(X, "variant"), self.variants.schema),
-                          self.model.task)  # fmt: skip
+        out = run_session(
+            self.session(),
+            frame_feeds(self.model._X(X, "variant"), self.variants.schema),
+            self.model.task,
+        )
         if out[1] is None:
-            raise ValidationError(f"{self.model.label} is a regression model; use the labels output.")
+            msg = f"{self.model.label} is a regression model; use the labels output."
+            raise ValidationError(msg)
         return out[1]
 
     def bundle(self, path: str | Path, *, overwrite: bool = False) -> EdgeBundle:
@@ -117,14 +146,25 @@ class Variant(Displayable):
         from mlops_nb.deploy._bundle import write_bundle
 
         self._require_onnx("be bundled")
-        measured = {"accuracy": self.row.get("accuracy"), "value share of the model": self.row.get("value_ratio"),
-                    "p50 latency (ms)": self.row.get("latency_p50_ms"), "size (bytes)": self.row.get("size_bytes"),
-                    "measured on": self.variants.data_label}  # fmt: skip
-        return write_bundle(self.model, self.onnx_bytes, self.variants.schema, path, overwrite=overwrite,
-                            level=self.row["level"], variant={"name": self.name, "measured": measured})  # fmt: skip
+        measured = {
+            "accuracy": self.row.get("accuracy"),
+            "value share of the model": self.row.get("value_ratio"),
+            "p50 latency (ms)": self.row.get("latency_p50_ms"),
+            "size (bytes)": self.row.get("size_bytes"),
+            "measured on": self.variants.data_label,
+        }
+        return write_bundle(
+            self.model,
+            self.onnx_bytes,
+            self.variants.schema,
+            path,
+            overwrite=overwrite,
+            level=self.row["level"],
+            variant={"name": self.name, "measured": measured},
+        )
 
     def serve(self, **options: Any) -> Server:
-        """Serve this variant over authenticated HTTP; see :func:`mlops_nb.deploy.serve`."""
+        """Serve this variant over authenticated HTTP; see :func:`serve`."""
         from mlops_nb.deploy._serve import serve
 
         self._require_onnx("be served")
@@ -132,10 +172,26 @@ class Variant(Displayable):
 
     def _view(self) -> View:
         items = [(k, _fmt(v)) for k, v in self.metrics.items()]
-        tabs = [Tab("Measured", [KeyValues([("status", self.status), ("note", self.row.get("note") or "—"),
-                                            ("graph optimization", self.row.get("level") or "—"), *items])])]  # fmt: skip
-        summary = f"{self.status}; " + (f"p50 {self.row['latency_p50_ms']:.3f} ms" if self.row.get("latency_p50_ms")
-                                        else self.row.get("note", ""))  # fmt: skip
+        tabs = [
+            Tab(
+                "Measured",
+                [
+                    KeyValues(
+                        [
+                            ("status", self.status),
+                            ("note", self.row.get("note") or "—"),
+                            ("graph optimization", self.row.get("level") or "—"),
+                            *items,
+                        ]
+                    )
+                ],
+            )
+        ]
+        summary = f"{self.status}; " + (
+            f"p50 {self.row['latency_p50_ms']:.3f} ms"
+            if self.row.get("latency_p50_ms")
+            else self.row.get("note", "")
+        )
         return View("Variant", f"{self.model.label}: {self.name}", summary, [], tabs)
 
 
@@ -181,7 +237,11 @@ class Variants(Displayable):
     @property
     def choosable(self) -> list[str]:
         """Measured ONNX variants (what :meth:`choose` picks from)."""
-        return [r["name"] for r in self.rows if r["status"] == "measured" and r.get("digest")]
+        return [
+            r["name"]
+            for r in self.rows
+            if r["status"] == "measured" and r.get("digest")
+        ]
 
     @property
     def reference(self) -> Variant:
@@ -200,10 +260,12 @@ class Variants(Displayable):
         for r in self.rows:
             if r["name"] == key:
                 return Variant(self, r)
-        raise NotFoundError(f"no variant named {key!r}. Variants: {listing(self.names)}.{did_you_mean(key, self.names)}")
+        hint = did_you_mean(key, self.names)
+        msg = f"no variant named {key!r}. Variants: {listing(self.names)}.{hint}"
+        raise NotFoundError(msg)
 
     def choose(self, **budgets: Any) -> Choice:
-        """Pick the best variant within budgets, by the 4 P's; see :func:`mlops_nb.deploy.choose`."""
+        """Pick the best variant within budgets, by the 4 P's; see :func:`choose`."""
         from mlops_nb.deploy._choose import choose
 
         return choose(self, **budgets)
@@ -213,58 +275,129 @@ class Variants(Displayable):
         import pandas as pd
 
         onnx = [r for r in self.rows if r["status"] == "measured" and r.get("digest")]
-        front = dict(zip([r["name"] for r in onnx], pareto_flags(onnx), strict=True))
+        front = dict(
+            zip(
+                [r["name"] for r in onnx],
+                pareto_flags(onnx, CHART_OBJECTIVES),
+                strict=True,
+            )
+        )
         cur = self.payload.get("currency")
         quality = "rmse" if self.payload["task"] == "regression" else "accuracy"
         out = []
         for r in self.rows:
-            out.append({
-                "variant": r["name"], "status": r["status"], quality: r.get(quality), "roc_auc": r.get("roc_auc"),
-                "max |Δ| vs model": r.get("max_abs_diff"),
-                f"value / 1,000 ({cur})" if cur else "value / 1,000": r.get("value_per_1000"),
-                "value share": r.get("value_ratio"),
-                "size (KB)": None if r.get("size_bytes") is None else r["size_bytes"] / 1000,
-                "p50 (ms)": r.get("latency_p50_ms"), "p99 (ms)": r.get("latency_p99_ms"),
-                "rows/s (batch)": r.get("throughput_rows_s"), "peak memory (MB)": r.get("peak_memory_mb"),
-                "Wh / 1,000": r.get("energy_wh_per_1000"),
-                "Pareto": "yes" if front.get(r["name"]) else "", "note": r.get("note", ""),
-            })  # fmt: skip
+            out.append(
+                {
+                    "variant": r["name"],
+                    "status": r["status"],
+                    quality: r.get(quality),
+                    "roc_auc": r.get("roc_auc"),
+                    "max |Δ| vs model": r.get("max_abs_diff"),
+                    f"value / 1,000 ({cur})" if cur else "value / 1,000": r.get(
+                        "value_per_1000"
+                    ),
+                    "value share": r.get("value_ratio"),
+                    "size (KB)": None
+                    if r.get("size_bytes") is None
+                    else r["size_bytes"] / 1000,
+                    "p50 (ms)": r.get("latency_p50_ms"),
+                    "p99 (ms)": r.get("latency_p99_ms"),
+                    "rows/s (batch)": r.get("throughput_rows_s"),
+                    "peak memory (MB)": r.get("peak_memory_mb"),
+                    "Wh / 1,000": r.get("energy_wh_per_1000"),
+                    "Pareto": "yes" if front.get(r["name"]) else "",
+                    "note": r.get("note", ""),
+                }
+            )
         frame = pd.DataFrame(out)
         if "roc_auc" in frame and frame["roc_auc"].isna().all():
             frame = frame.drop(columns="roc_auc")
         return frame
 
     def plot(self) -> go.Figure:
-        """Pareto chart: value share against single-row latency and against file size."""
+        """Pareto chart: value share against single-row latency and against file size.
+
+        One colour per variant (legend); diamonds are on the Pareto front of value,
+        latency and size; the cross is the native model; hover shows the energy.
+        """
+        import plotly.colors
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        pts = [r for r in self.rows if r["status"] == "measured" and r.get("value_ratio") is not None]
+        pts = [
+            r
+            for r in self.rows
+            if r["status"] == "measured" and r.get("value_ratio") is not None
+        ]
         onnx = [r for r in pts if r.get("digest")]
-        front = dict(zip([r["name"] for r in onnx], pareto_flags(onnx), strict=True))
+        front = dict(
+            zip(
+                [r["name"] for r in onnx],
+                pareto_flags(onnx, CHART_OBJECTIVES),
+                strict=True,
+            )
+        )
         basis = next((r["value_basis"] for r in pts if r.get("value_basis")), "value")
-        fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                            subplot_titles=("share of the model's value vs latency", "vs file size"))  # fmt: skip
-        energy = [r.get("energy_wh_per_1000") for r in pts]
-        color = energy if all(e is not None for e in energy) and energy else None
-        for col, key, scale in ((1, "latency_p50_ms", 1.0), (2, "size_bytes", 1 / 1000)):
-            fig.add_trace(go.Scatter(
-                x=[r[key] * scale if r.get(key) is not None else None for r in pts], y=[r["value_ratio"] for r in pts],
-                mode="markers+text", text=[_short(r["name"]) for r in pts], textposition="top center",
-                textfont={"size": 9}, showlegend=False, customdata=[r["name"] for r in pts],
-                hovertemplate="%{customdata}<br>x %{x:.4g}<br>share %{y:.4f}<extra></extra>",
-                marker={"size": [14 if front.get(r["name"]) else 9 for r in pts],
-                        "symbol": ["diamond" if front.get(r["name"]) else ("x" if not r.get("digest") else "circle")
-                                   for r in pts],
-                        "color": color if color else "#4c78a8", "colorscale": "Viridis", "showscale": bool(color) and col == 2,
-                        "colorbar": {"title": "Wh/1,000"} if color else None,
-                        "line": {"width": 1, "color": "#333"}},
-            ), row=1, col=col)  # fmt: skip
-            fig.update_xaxes(type="log", row=1, col=col,
-                             title_text="single-row p50 latency (ms)" if col == 1 else "file size (KB)")  # fmt: skip
+        fig = make_subplots(
+            rows=1,
+            cols=2,
+            horizontal_spacing=0.08,
+            subplot_titles=("vs single-row latency", "vs file size"),
+        )
+        palette = plotly.colors.qualitative.D3 + plotly.colors.qualitative.Set2
+        for i, r in enumerate(pts):
+            symbol = (
+                "x"
+                if not r.get("digest")
+                else ("diamond" if front.get(r["name"]) else "circle")
+            )
+            energy = r.get("energy_wh_per_1000")
+            hover = (
+                f"{r['name']}<br>%{{x:.4g}}<br>share %{{y:.4f}}"
+                + (f"<br>{energy:.3g} Wh / 1,000" if energy is not None else "")
+                + "<extra></extra>"
+            )
+            for col, x in (
+                (1, r.get("latency_p50_ms")),
+                (2, (r.get("size_bytes") or 0) / 1000 or None),
+            ):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x],
+                        y=[r["value_ratio"]],
+                        mode="markers",
+                        name=r["name"],
+                        legendgroup=r["name"],
+                        showlegend=col == 1,
+                        hovertemplate=hover,
+                        marker={
+                            "size": 13 if symbol != "circle" else 10,
+                            "symbol": symbol,
+                            "color": palette[i % len(palette)],
+                            "line": {"width": 1, "color": "#333"},
+                        },
+                    ),
+                    row=1,
+                    col=col,
+                )
+        fig.update_xaxes(
+            type="log", dtick=1, row=1, col=1, title_text="p50 latency (ms, log)"
+        )
+        fig.update_xaxes(
+            type="log", dtick=1, row=1, col=2, title_text="file size (KB, log)"
+        )
         fig.update_yaxes(title_text=f"share of the model's {basis}", row=1, col=1)
-        fig.update_layout(template="plotly_white", height=380, margin={"l": 60, "r": 20, "t": 50, "b": 50},
-                          title={"text": "Variants (diamonds: Pareto front; x: native model)", "font": {"size": 14}})  # fmt: skip
+        fig.update_layout(
+            template="plotly_white",
+            height=400,
+            margin={"l": 60, "r": 20, "t": 60, "b": 50},
+            legend={"font": {"size": 10}},
+            title={
+                "text": "Variants: diamonds are on the Pareto front, "
+                "the cross is the native model",
+                "font": {"size": 13},
+            },
+        )
         return fig
 
     def _view(self) -> View:
@@ -273,21 +406,36 @@ class Variants(Displayable):
         measured = [r for r in self.rows if r["status"] == "measured"]
         ref = self.rows[0]
         native = next((r for r in self.rows if r["kind"] == "native"), None)
-        facts = [("model", p["model"]), ("measured on", f"{p['data']['label']} ({p['data']['rows']:,} rows)"),
-                 ("value basis", next((r["value_basis"] for r in measured if r.get("value_basis")), "—")),
-                 ("decision threshold (canvas)", _fmt(p.get("threshold"))), ("energy", p["energy_method"]),
-                 ("machine", f"{p['machine']['platform']} ({p['machine']['processor']})")]  # fmt: skip
+        facts = [
+            ("model", p["model"]),
+            ("measured on", f"{p['data']['label']} ({p['data']['rows']:,} rows)"),
+            (
+                "value basis",
+                next((r["value_basis"] for r in measured if r.get("value_basis")), "—"),
+            ),
+            ("decision threshold (canvas)", _fmt(p.get("threshold"))),
+            ("energy", p["energy_method"]),
+            ("machine", f"{p['machine']['platform']} ({p['machine']['processor']})"),
+        ]
         if native and native.get("latency_p50_ms") and ref.get("latency_p50_ms"):
-            facts.append(("ONNX vs native, single row", f"{native['latency_p50_ms'] / ref['latency_p50_ms']:.0f}x faster"))
-        text = ("Every number was measured here, on this machine and this data. Rows that failed or had no "
-                "effect stay in the table with what happened.")  # fmt: skip
-        tabs = [Tab("Variants", [Text(text, "muted"), Table(frame, max_rows=40)]),
-                Tab("Pareto", [Figure(self.plot())]), Tab("Measured how", [KeyValues(facts)])]  # fmt: skip
+            facts.append(
+                (
+                    "ONNX vs native, single row",
+                    f"{native['latency_p50_ms'] / ref['latency_p50_ms']:.0f}x faster",
+                )
+            )
+        text = (
+            "Every number was measured here, on this machine and this data. Rows that "
+            "failed or had no "
+            "effect stay in the table with what happened."
+        )
+        tabs = [
+            Tab("Variants", [Text(text, "muted"), Table(frame, max_rows=40)]),
+            Tab("Pareto", [Figure(self.plot())]),
+            Tab("Measured how", [KeyValues(facts)]),
+        ]
         failed = sum(r["status"] != "measured" for r in self.rows)
-        summary = f"{len(measured)} variants measured on {p['data']['label']}" + (f", {failed} failed or no effect" if failed else "")
+        summary = f"{len(measured)} variants measured on {p['data']['label']}" + (
+            f", {failed} failed or no effect" if failed else ""
+        )
         return View("Variants", p["model"], summary, [], tabs)
-
-
-def _short(name: str) -> str:
-    return (name.replace("ONNX export (reference)", "reference").replace("ORT ", "").replace(" graph optimizations", " opt")
-            .replace("native model (Python)", "native").replace("int8 dynamic quantization", "int8"))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Drift Ops: watch a model in production, chunk by chunk, against an anchored reference.
+"""Drift Ops: watch a model in production, chunk by chunk, against a fixed reference.
 
 A :class:`Monitor` belongs to one model version (``model.monitor(reference=test)``).
 Its *reference* is labelled data the model is known to do well on; it is anchored and
@@ -20,7 +20,12 @@ the concept-drift verdict. :meth:`Monitor.retrain` hands the labelled data to Mo
 Ops' retraining, closing the loop.
 """
 
-from mlops_nb.drift._monitor import Monitor, create_monitor
+from mlops_nb.drift._monitor import (
+    Monitor,
+    create_monitor,
+    list_monitors,
+    open_monitor,
+)
 from mlops_nb.drift._records import Observation, Rebaseline, TargetsReport
 from mlops_nb.drift._review import DriftReview
 from mlops_nb.drift._table import DriftTable, univariate_drift
@@ -36,5 +41,7 @@ __all__ = [
     "Rebaseline",
     "TargetsReport",
     "create_monitor",
+    "list_monitors",
+    "open_monitor",
     "univariate_drift",
 ]

@@ -27,14 +27,20 @@ SCORE = "model score"
 UNVERIFIED = "unverified: label-free estimate assumes no concept drift"
 
 
-def _decisions(model: Model, proba: np.ndarray, canvas: Any, threshold: float) -> dict[str, Any]:
+def _decisions(
+    model: Model, proba: np.ndarray, canvas: Any, threshold: float
+) -> dict[str, Any]:
     """Which class counts as 'act', and who the model acts on at ``threshold``."""
     import numpy as np
 
     classes = list(model.classes or [])
     pos = len(classes) - 1
     if canvas is not None:
-        match = [i for i, c in enumerate(classes) if c == canvas.positive_class or str(c) == str(canvas.positive_class)]
+        match = [
+            i
+            for i, c in enumerate(classes)
+            if c == canvas.positive_class or str(c) == str(canvas.positive_class)
+        ]
         pos = match[0] if match else pos
     score = proba[:, pos]
     decided = score >= threshold if len(classes) == 2 else proba.argmax(axis=1) == pos
@@ -42,8 +48,14 @@ def _decisions(model: Model, proba: np.ndarray, canvas: Any, threshold: float) -
         labels = np.where(decided, classes[pos], classes[1 - pos])
     else:
         labels = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
-    return {"pos": pos, "positive_class": classes[pos], "score": score, "decided": decided, "labels": labels,
-            "proba": proba}  # fmt: skip
+    return {
+        "pos": pos,
+        "positive_class": classes[pos],
+        "score": score,
+        "decided": decided,
+        "labels": labels,
+        "proba": proba,
+    }
 
 
 def _is_class(y: pd.Series, cls: Any) -> np.ndarray:
@@ -54,10 +66,14 @@ def _is_class(y: pd.Series, cls: Any) -> np.ndarray:
 
 
 def analyze(
-    model: Model, reference: pd.DataFrame, analysis: pd.DataFrame, options: dict[str, Any], *,
+    model: Model,
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    options: dict[str, Any],
+    *,
     canvas: Any = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Compute the drift review of ``analysis`` against ``reference`` (see module doc)."""
+) -> dict[str, Any]:
+    """Compute the drift review of ``analysis`` against ``reference`` (module doc)."""
     import numpy as np
     import pandas as pd
 
@@ -68,10 +84,16 @@ def analyze(
     ref_chunks, ref_note = reference_split(reference, spec)
     target = model.recipe["target"]
     task = model.task
-    labels = analysis[target] if target in analysis.columns else pd.Series(np.nan, index=analysis.index)
+    labels = (
+        analysis[target]
+        if target in analysis.columns
+        else pd.Series(np.nan, index=analysis.index)
+    )
     labelled = labels.notna().to_numpy()
     feats = model.recipe["features"]
-    kinds = {c: "continuous" for c in feats["numeric"]} | {c: "categorical" for c in feats["categorical"]}
+    kinds = dict.fromkeys(feats["numeric"], "continuous") | dict.fromkeys(
+        feats["categorical"], "categorical"
+    )
 
     # -- model outputs ---------------------------------------------------------------
     threshold = float(options.get("decision_threshold") or 0.5)
@@ -80,7 +102,10 @@ def analyze(
         ref_score, ana_score = ref_pred.astype(float), ana_pred.astype(float)
         ref_dec = ana_dec = None
     else:
-        ref_proba, ana_proba = model.predict_proba(reference), model.predict_proba(analysis)
+        ref_proba, ana_proba = (
+            model.predict_proba(reference),
+            model.predict_proba(analysis),
+        )
         ref_dec = _decisions(model, ref_proba, canvas, threshold)
         ana_dec = _decisions(model, ana_proba, canvas, threshold)
         ref_score, ana_score = ref_dec["score"], ana_dec["score"]
@@ -89,16 +114,32 @@ def analyze(
     # -- univariate drift: features, model score, target -----------------------------
     t = time.perf_counter()
     target_row = f"target ({target})"
-    kinds_all = {**kinds, SCORE: "continuous",
-                 target_row: "continuous" if task == "regression" else "categorical"}  # fmt: skip
-    ref_u = reference[list(kinds)].assign(**{SCORE: ref_score, target_row: _as_target(reference[target], task)})
-    ana_u = analysis[list(kinds)].assign(**{SCORE: ana_score, target_row: _as_target(labels, task)})
+    kinds_all = {
+        **kinds,
+        SCORE: "continuous",
+        target_row: "continuous" if task == "regression" else "categorical",
+    }
+    ref_u = reference[list(kinds)].assign(
+        **{SCORE: ref_score, target_row: _as_target(reference[target], task)}
+    )
+    ana_u = analysis[list(kinds)].assign(
+        **{SCORE: ana_score, target_row: _as_target(labels, task)}
+    )
     uni = _univariate.run(
-        ref_u, ana_u, kinds_all, ref_chunks.codes, ref_chunks.n, chunks.codes, chunks.n,
-        continuous_stats=tuple(options["continuous"]), categorical_stats=tuple(options["categorical"]),
-        exact=options.get("exact"), threshold_settings=options.get("thresholds") or {},
-        std=float(options["std"]), alert_on=tuple(options["alert_on"]),
-    )  # fmt: skip
+        ref_u,
+        ana_u,
+        kinds_all,
+        ref_chunks.codes,
+        ref_chunks.n,
+        chunks.codes,
+        chunks.n,
+        continuous_stats=tuple(options["continuous"]),
+        categorical_stats=tuple(options["categorical"]),
+        exact=options.get("exact"),
+        threshold_settings=options.get("thresholds") or {},
+        std=float(options["std"]),
+        alert_on=tuple(options["alert_on"]),
+    )
     timings["univariate"] = time.perf_counter() - t
 
     # -- multivariate drift ----------------------------------------------------------
@@ -107,15 +148,31 @@ def analyze(
         t = time.perf_counter()
         from mlops_nb.drift._multivariate import multivariate
 
-        multi = multivariate(reference.assign(**{CHUNK_COL: ref_chunks.codes}),
-                             analysis.assign(**{CHUNK_COL: chunks.codes}), numeric=list(feats["numeric"]),
-                             categorical=list(feats["categorical"]), methods=tuple(options["multivariate"]))  # fmt: skip
+        multi = multivariate(
+            reference.assign(**{CHUNK_COL: ref_chunks.codes}),
+            analysis.assign(**{CHUNK_COL: chunks.codes}),
+            numeric=list(feats["numeric"]),
+            categorical=list(feats["categorical"]),
+            methods=tuple(options["multivariate"]),
+        )
         timings["multivariate"] = time.perf_counter() - t
 
     # -- performance -----------------------------------------------------------------
     t = time.perf_counter()
-    perf = _performance(model, reference, analysis, labels, chunks, ref_chunks, options, task,
-                        ref_dec, ana_dec, ref_score, ana_score)  # fmt: skip
+    perf = _performance(
+        model,
+        reference,
+        analysis,
+        labels,
+        chunks,
+        ref_chunks,
+        options,
+        task,
+        ref_dec,
+        ana_dec,
+        ref_score,
+        ana_score,
+    )
     timings["performance"] = time.perf_counter() - t
 
     # -- fairness over time ----------------------------------------------------------
@@ -129,24 +186,58 @@ def analyze(
         for col in options.get("sensitive") or []:
             if col in reference.columns and col in analysis.columns:
                 fairness[col] = fairness_over_time(
-                    reference[col], ref_chunks.codes, ref_chunks.n, ref_dec["decided"], ref_actual,
-                    analysis[col], chunks.codes, chunks.n, ana_dec["decided"], ana_actual, labelled,
+                    reference[col],
+                    ref_chunks.codes,
+                    ref_chunks.n,
+                    ref_dec["decided"],
+                    ref_actual,
+                    analysis[col],
+                    chunks.codes,
+                    chunks.n,
+                    ana_dec["decided"],
+                    ana_actual,
+                    labelled,
                     std=float(options["std"]),
-                )  # fmt: skip
+                )
     timings["fairness"] = time.perf_counter() - t
 
-    value = _value(canvas, perf, ref_dec, reference[target], chunks, labels, ana_dec) if ref_dec else None
+    value = (
+        _value(canvas, perf, ref_dec, reference[target], chunks, labels, ana_dec)
+        if ref_dec
+        else None
+    )
     payload = {
-        "model": model.label, "task": task, "target": target,
-        "chunking": spec.describe(), "reference_chunks": {"n": ref_chunks.n, "note": ref_note},
-        "chunks": {"keys": chunks.keys, "starts": chunks.starts, "ends": chunks.ends,
-                   "sizes": chunks.sizes.tolist(),
-                   "labelled": np.bincount(chunks.codes[labelled], minlength=chunks.n).tolist()},
-        "univariate": uni, "multivariate": multi, "performance": perf, "fairness": fairness,
-        "value": value, "decision": None if ref_dec is None else {
-            "positive_class": _jsonable(ref_dec["positive_class"]), "threshold": threshold},
-        "rows": {"reference": len(reference), "analysis": len(analysis), "labelled": int(labelled.sum())},
-    }  # fmt: skip
+        "model": model.label,
+        "task": task,
+        "target": target,
+        "chunking": spec.describe(),
+        "reference_chunks": {"n": ref_chunks.n, "note": ref_note},
+        "chunks": {
+            "keys": chunks.keys,
+            "starts": chunks.starts,
+            "ends": chunks.ends,
+            "sizes": chunks.sizes.tolist(),
+            "labelled": np.bincount(
+                chunks.codes[labelled], minlength=chunks.n
+            ).tolist(),
+        },
+        "univariate": uni,
+        "multivariate": multi,
+        "performance": perf,
+        "fairness": fairness,
+        "value": value,
+        "decision": None
+        if ref_dec is None
+        else {
+            "positive_class": _jsonable(ref_dec["positive_class"]),
+            "threshold": threshold,
+        },
+        "rows": {
+            "reference": len(reference),
+            "analysis": len(analysis),
+            "labelled": int(labelled.sum()),
+        },
+    }
     from mlops_nb.drift._verdict import judge
 
     payload.update(judge(payload))
@@ -160,40 +251,72 @@ def _jsonable(value: Any) -> Any:
 
 
 def _as_target(y: pd.Series, task: str) -> pd.Series:
-    """The target as drift input: numbers for regression, text categories otherwise."""
+    """Return the target as drift input: numbers (regression) or text categories."""
     import pandas as pd
 
     if task == "regression":
         return pd.to_numeric(y, errors="coerce")
-    return y.astype(object).where(y.notna()).map(lambda v: v if v is None or v != v else str(_num(v)))
+    return (
+        y.astype(object)
+        .where(y.notna())
+        .map(lambda v: v if v is None or v != v else str(_num(v)))
+    )
 
 
 def _num(v: Any) -> Any:
-    """1.0 -> 1, so labels read as floats (because of missing values) match int labels."""
+    """Turn 1.0 into 1: labels read as floats (missing values) then match int labels."""
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
 
 
-def _performance(model: Model, reference: pd.DataFrame, analysis: pd.DataFrame, labels: pd.Series,
-                 chunks: Any, ref_chunks: Any, options: dict[str, Any], task: str, ref_dec: Any,
-                 ana_dec: Any, ref_score: Any, ana_score: Any) -> dict[str, Any]:  # fmt: skip
+def _performance(
+    model: Model,
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    labels: pd.Series,
+    chunks: Any,
+    ref_chunks: Any,
+    options: dict[str, Any],
+    task: str,
+    ref_dec: Any,
+    ana_dec: Any,
+    ref_score: Any,
+    ana_score: Any,
+) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from mlops_nb.drift._performance import concept_verdict, estimate_cbpe, estimate_dle, realized
+    from mlops_nb.drift._performance import (
+        concept_verdict,
+        estimate_cbpe,
+        estimate_dle,
+        realized,
+    )
 
     target = model.recipe["target"]
     classes = list(model.classes or [])
     if task == "regression":
         metric = "rmse"
         feats = model.features
-        ref = model._X(reference, "monitor").assign(__pred__=ref_score, __y__=pd.to_numeric(reference[target]),
-                                                    **{CHUNK_COL: ref_chunks.codes})  # fmt: skip
-        ana = model._X(analysis, "monitor").assign(__pred__=ana_score, **{CHUNK_COL: chunks.codes})
+        ref = model._X(reference, "monitor").assign(
+            __pred__=ref_score,
+            __y__=pd.to_numeric(reference[target]),
+            **{CHUNK_COL: ref_chunks.codes},
+        )
+        ana = model._X(analysis, "monitor").assign(
+            __pred__=ana_score, **{CHUNK_COL: chunks.codes}
+        )
         est = estimate_dle(ref, ana, features=feats, metrics=("rmse", "mae"))
-        real = realized(labels, np.column_stack([ana_score]), ana_score, chunks.codes, chunks.n,
-                        task=task, classes=None)  # fmt: skip
+        real = realized(
+            labels,
+            np.column_stack([ana_score]),
+            ana_score,
+            chunks.codes,
+            chunks.n,
+            task=task,
+            classes=None,
+        )
         method = "DLE (direct loss estimation)"
     else:
         metric = "roc_auc"
@@ -203,40 +326,79 @@ def _performance(model: Model, reference: pd.DataFrame, analysis: pd.DataFrame, 
         def frame(proba: Any, dec: Any, codes: Any) -> pd.DataFrame:
             cols = {f"__score_{i}": proba[:, i] for i in range(len(classes))}
             pred = dec["labels"]
-            cols["__pred__"] = (np.array([p == positive for p in pred], dtype=int) if positive is not None
-                                else np.array([str(p) for p in pred], dtype=object))  # fmt: skip
+            cols["__pred__"] = (
+                np.array([p == positive for p in pred], dtype=int)
+                if positive is not None
+                else np.array([str(p) for p in pred], dtype=object)
+            )
             cols[CHUNK_COL] = codes
             return pd.DataFrame(cols)
 
         ref = frame(ref_proba, ref_dec, ref_chunks.codes)
-        ref["__y__"] = (_is_class(reference[target], positive).astype(int) if positive is not None
-                        else reference[target].astype(str).to_numpy())  # fmt: skip
+        ref["__y__"] = (
+            _is_class(reference[target], positive).astype(int)
+            if positive is not None
+            else reference[target].astype(str).to_numpy()
+        )
         ana = frame(ana_proba, ana_dec, chunks.codes)
         est = estimate_cbpe(ref, ana, classes=classes, metrics=("roc_auc",))
-        real = realized(labels, ana_proba, ana_dec["labels"], chunks.codes, chunks.n, task=task, classes=classes)
+        real = realized(
+            labels,
+            ana_proba,
+            ana_dec["labels"],
+            chunks.codes,
+            chunks.n,
+            task=task,
+            classes=classes,
+        )
         method = "CBPE (confidence-based performance estimation)"
     m = est[metric]
-    verdict = concept_verdict(real[metric], m["lower_band"], m["upper_band"], chunks.keys,
-                              consecutive=int(options["consecutive"]))  # fmt: skip
+    verdict = concept_verdict(
+        real[metric],
+        m["lower_band"],
+        m["upper_band"],
+        chunks.keys,
+        consecutive=int(options["consecutive"]),
+    )
     lower_t, upper_t = m["lower_threshold"][0], m["upper_threshold"][0]
     higher_better = metric != "rmse"
     realized_alert = []
     for r in real[metric]:
-        bad = r is not None and ((lower_t is not None and r < lower_t) if higher_better
-                                 else (upper_t is not None and r > upper_t))  # fmt: skip
+        bad = r is not None and (
+            (lower_t is not None and r < lower_t)
+            if higher_better
+            else (upper_t is not None and r > upper_t)
+        )
         realized_alert.append(bool(bad))
-    estimated_alert = [bool(a) and ((e is not None and lower_t is not None and e < lower_t) if higher_better
-                                    else (e is not None and upper_t is not None and e > upper_t))
-                       for a, e in zip(m["alert"], m["estimated"], strict=True)]  # fmt: skip
-    return {"method": method, "metric": metric, **m, "estimated_alert": estimated_alert,
-            "realized": real[metric], "realized_alert": realized_alert,
-            "realized_all": {k: v for k, v in real.items() if k != "labelled"},
-            "concept": verdict, "confusion": est.get("confusion"),
-            "reference_value": _reference_metric(model, reference, ref_score, ref_dec, metric)}  # fmt: skip
+    estimated_alert = [
+        bool(a)
+        and (
+            (e is not None and lower_t is not None and e < lower_t)
+            if higher_better
+            else (e is not None and upper_t is not None and e > upper_t)
+        )
+        for a, e in zip(m["alert"], m["estimated"], strict=True)
+    ]
+    return {
+        "method": method,
+        "metric": metric,
+        **m,
+        "estimated_alert": estimated_alert,
+        "realized": real[metric],
+        "realized_alert": realized_alert,
+        "realized_all": {k: v for k, v in real.items() if k != "labelled"},
+        "concept": verdict,
+        "confusion": est.get("confusion"),
+        "reference_value": _reference_metric(
+            model, reference, ref_score, ref_dec, metric
+        ),
+    }
 
 
-def _reference_metric(model: Model, reference: pd.DataFrame, score: Any, dec: Any, metric: str) -> float | None:
-    """The metric on the whole reference (realized: the reference has labels)."""
+def _reference_metric(
+    model: Model, reference: pd.DataFrame, score: Any, dec: Any, metric: str
+) -> float | None:
+    """Compute the metric on the whole reference (realized: it has labels)."""
     import numpy as np
     from sklearn import metrics as m
 
@@ -249,18 +411,27 @@ def _reference_metric(model: Model, reference: pd.DataFrame, score: Any, dec: An
     return float(m.roc_auc_score(_is_class(y, classes[1]), dec["proba"][:, 1]))
 
 
-def _value(canvas: Any, perf: dict[str, Any], ref_dec: Any, ref_y: pd.Series, chunks: Any,
-           labels: pd.Series, ana_dec: Any) -> dict[str, Any] | None:  # fmt: skip
-    """Money value per 1,000 decisions per chunk (estimated and realized) and value at risk."""
+def _value(
+    canvas: Any,
+    perf: dict[str, Any],
+    ref_dec: Any,
+    ref_y: pd.Series,
+    chunks: Any,
+    labels: pd.Series,
+    ana_dec: Any,
+) -> dict[str, Any] | None:
+    """Price each chunk: value per 1,000 decisions, estimated and realized; at risk."""
     import numpy as np
 
     if canvas is None or perf.get("confusion") is None:
         return None
     conf = perf["confusion"]
-    # CBPE counts are for the model's second class; the canvas may call the first one positive
+    # CBPE counts the model's second class; the canvas may call the first positive
     flip = ref_dec["pos"] == 0
     est = []
-    for tp, fp, fn, tn in zip(conf["tp"], conf["fp"], conf["fn"], conf["tn"], strict=True):
+    for tp, fp, fn, tn in zip(
+        conf["tp"], conf["fp"], conf["fn"], conf["tn"], strict=True
+    ):
         if None in (tp, fp, fn, tn):
             est.append(None)
             continue
@@ -275,16 +446,32 @@ def _value(canvas: Any, perf: dict[str, Any], ref_dec: Any, ref_y: pd.Series, ch
     real = []
     for c in range(chunks.n):
         rows = has & (chunks.codes == c)
-        real.append(canvas.value_per_1000(*_cells(ana_dec["decided"][rows], actual[rows]))
-                    if rows.sum() and rows.sum() >= 0.5 * sizes[c] else None)  # fmt: skip
+        real.append(
+            canvas.value_per_1000(*_cells(ana_dec["decided"][rows], actual[rows]))
+            if rows.sum() and rows.sum() >= 0.5 * sizes[c]
+            else None
+        )
     # realized value once labels arrived, else the label-free estimate
     basis = [r if r is not None else e for r, e in zip(real, est, strict=True)]
-    at_risk = [None if b is None else (ref_value - b) * int(n) / 1000 for b, n in zip(basis, sizes, strict=True)]
-    return {"currency": canvas.currency, "canvas_version": canvas.version, "reference_per_1000": ref_value,
-            "estimated_per_1000": est, "realized_per_1000": real, "value_at_risk": at_risk,
-            "at_risk_basis": ["realized" if r is not None else "estimated" for r in real]}  # fmt: skip
+    at_risk = [
+        None if b is None else (ref_value - b) * int(n) / 1000
+        for b, n in zip(basis, sizes, strict=True)
+    ]
+    return {
+        "currency": canvas.currency,
+        "canvas_version": canvas.version,
+        "reference_per_1000": ref_value,
+        "estimated_per_1000": est,
+        "realized_per_1000": real,
+        "value_at_risk": at_risk,
+        "at_risk_basis": ["realized" if r is not None else "estimated" for r in real],
+    }
 
 
 def _cells(decided: np.ndarray, actual: np.ndarray) -> tuple[int, int, int, int]:
-    return (int((decided & actual).sum()), int((decided & ~actual).sum()),
-            int((~decided & actual).sum()), int((~decided & ~actual).sum()))  # fmt: skip
+    return (
+        int((decided & actual).sum()),
+        int((decided & ~actual).sum()),
+        int((~decided & actual).sum()),
+        int((~decided & ~actual).sum()),
+    )

@@ -57,32 +57,45 @@ class ChunkSpec:
         """
         if n_chunks is not None:
             if chunk is not None:
-                msg = f"{what}: give either chunk={chunk!r} or n_chunks={n_chunks!r}, not both."
+                msg = (
+                    f"{what}: give chunk={chunk!r} or n_chunks={n_chunks!r}, not both."
+                )
                 raise ValidationError(msg)
-            if isinstance(n_chunks, bool) or not isinstance(n_chunks, int) or n_chunks < 1:
-                msg = f"{what}(n_chunks={n_chunks!r}): expected a whole number of chunks >= 1, e.g. 10."
+            if (
+                isinstance(n_chunks, bool)
+                or not isinstance(n_chunks, int)
+                or n_chunks < 1
+            ):
+                msg = (
+                    f"{what}(n_chunks={n_chunks!r}): expected a whole number of chunks "
+                    ">= 1, e.g. 10."
+                )
                 raise ValidationError(msg)
             return cls("count", int(n_chunks), time_column)
         if chunk is None:
             return cls("count", FALLBACK_REFERENCE_CHUNKS, time_column)
         if isinstance(chunk, bool) or not isinstance(chunk, (int, str)):
             msg = (
-                f"{what}(chunk={chunk!r}): expected a column name (e.g. 'year'), a pandas "
-                "period of the time column (e.g. 'M', '30D') or a number of rows (e.g. 5000)."
+                f"{what}(chunk={chunk!r}): expected a column name (e.g. 'year'), a "
+                "pandas "
+                "period of the time column (e.g. 'M', '30D') or a number of rows "
+                "(e.g. 5000)."
             )
             raise ValidationError(msg)
         if isinstance(chunk, int):
             if chunk < 2:
-                msg = f"{what}(chunk={chunk}): a chunk needs at least 2 rows; use e.g. 5000."
+                msg = f"{what}(chunk={chunk}): a chunk needs 2 rows or more; e.g. 5000."
                 raise ValidationError(msg)
             return cls("size", int(chunk), time_column)
         if chunk in columns:
             return cls("column", chunk, time_column)
         if time_column is None:
             msg = (
-                f"{what}(chunk={chunk!r}): {chunk!r} is not a column, and a period needs a "
+                f"{what}(chunk={chunk!r}): {chunk!r} is not a column, and a period "
+                "needs a "
                 f"time column, but the reference has none. Columns: {listing(columns)}."
-                f"{did_you_mean(chunk, columns)} Register the data with time='...' or chunk "
+                f"{did_you_mean(chunk, columns)} Register the data with time='...' "
+                "or chunk "
                 "by rows (chunk=5000)."
             )
             raise ValidationError(msg)
@@ -90,7 +103,7 @@ class ChunkSpec:
         return cls("period", chunk, time_column)
 
     def describe(self) -> str:
-        """The chunking in words."""
+        """Describe the chunking in words."""
         if self.kind == "column":
             return f"one chunk per value of {self.value!r}"
         if self.kind == "period":
@@ -141,18 +154,30 @@ class Chunks:
         return np.bincount(self.codes, minlength=self.n)
 
 
-def _check_period(value: str, what: str) -> None:
+def _period_kind(value: str) -> str | None:
+    """``"floor"`` for fixed steps ("30D", "h"), ``"period"`` for calendar periods."""
     import pandas as pd
 
     try:
-        pd.tseries.frequencies.to_offset(value)
-    except (TypeError, ValueError) as err:
+        pd.Timestamp("2024-01-01").floor(value)
+        return "floor"
+    except (TypeError, ValueError):
+        pass
+    try:
+        pd.Period("2024-01-01", freq=value)
+    except (TypeError, ValueError):
+        return None
+    return "period"
+
+
+def _check_period(value: str, what: str) -> None:
+    if _period_kind(value) is None:
         msg = (
-            f"{what}(chunk={value!r}): not a column and not a pandas period. Use a column "
-            "name such as 'year', a period such as 'D', 'W', 'M', 'Q', 'Y' or '30D', or a "
-            "number of rows."
+            f"{what}(chunk={value!r}): not a column and not a pandas period. Use a "
+            "column name such as 'year', a period such as 'D', 'W', 'M', 'Q', 'Y' or "
+            "'30D', or a number of rows."
         )
-        raise ValidationError(msg) from err
+        raise ValidationError(msg)
 
 
 def _order(frame: pd.DataFrame, time_column: str | None) -> np.ndarray:
@@ -186,22 +211,25 @@ def split(frame: pd.DataFrame, spec: ChunkSpec) -> Chunks:
     n = len(frame)
     if spec.kind in ("size", "count"):
         order = _order(frame, spec.time_column)
-        if spec.kind == "size":
-            size = int(spec.value)
-        else:
-            size = max(1, n // int(spec.value))
+        size = int(spec.value) if spec.kind == "size" else max(1, n // int(spec.value))
         k = max(1, n // size)
         if spec.kind == "size" and n - k * size >= size / 2:
             k += 1  # a remainder of at least half a chunk is a chunk of its own
         pos_chunk = np.minimum(np.arange(n) // size, k - 1)
         codes = np.empty(n, dtype=np.int64)
         codes[order] = pos_chunk
-        bounds = [(c * size, (c + 1) * size - 1 if c < k - 1 else n - 1) for c in range(k)]
+        bounds = [
+            (c * size, (c + 1) * size - 1 if c < k - 1 else n - 1) for c in range(k)
+        ]
         keys = [f"[{a}:{b}]" for a, b in bounds]
         if spec.time_column and spec.time_column in frame.columns:
             t = frame[spec.time_column].to_numpy()[order]
-            starts = [_text(pd.Timestamp(t[a]) if _is_time(t) else t[a]) for a, _ in bounds]
-            ends = [_text(pd.Timestamp(t[b]) if _is_time(t) else t[b]) for _, b in bounds]
+            starts = [
+                _text(pd.Timestamp(t[a]) if _is_time(t) else t[a]) for a, _ in bounds
+            ]
+            ends = [
+                _text(pd.Timestamp(t[b]) if _is_time(t) else t[b]) for _, b in bounds
+            ]
         else:
             starts = [str(a) for a, _ in bounds]
             ends = [str(b) for _, b in bounds]
@@ -222,20 +250,24 @@ def split(frame: pd.DataFrame, spec: ChunkSpec) -> Chunks:
                 f"(chunk={column!r}) or by rows (chunk=5000)."
             )
             raise ValidationError(msg)
-        try:
+        if _period_kind(str(spec.value)) == "floor":
+            sort_key = values.dt.floor(str(spec.value))
+            groups = sort_key.astype(str)
+        else:
             labels = values.dt.to_period(str(spec.value))
             groups = labels.astype(str)
             sort_key = labels.dt.start_time
-        except (TypeError, ValueError):
-            sort_key = values.dt.floor(str(spec.value))
-            groups = sort_key.astype(str)
         uniques, codes = np.unique(sort_key.to_numpy(), return_inverse=True)
         keys = []
         for c in range(len(uniques)):
             keys.append(str(groups.iloc[int(np.flatnonzero(codes == c)[0])]))
     else:
-        uniques, codes = np.unique(values.astype(str).to_numpy() if values.dtype == object
-                                   else values.to_numpy(), return_inverse=True)  # fmt: skip
+        uniques, codes = np.unique(
+            values.astype(str).to_numpy()
+            if values.dtype == object
+            else values.to_numpy(),
+            return_inverse=True,
+        )
         keys = [_text(u) for u in uniques]
     codes = codes.astype(np.int64).ravel()
     t = frame[spec.time_column] if spec.time_column in frame.columns else None
@@ -258,7 +290,7 @@ def _is_time(values: np.ndarray) -> bool:
 
 
 def reference_split(frame: pd.DataFrame, spec: ChunkSpec) -> tuple[Chunks, str]:
-    """Cut the reference the same way; fall back to equal chunks when that gives too few.
+    """Cut the reference the same way, or in equal chunks when that gives too few.
 
     Returns
     -------

@@ -26,10 +26,15 @@ MIN_GROUP_SHARE = 0.02
 
 
 def group_counts(
-    groups: np.ndarray, n_groups: int, codes: np.ndarray, k: int, decided: np.ndarray,
-    actual: np.ndarray | None = None, labelled: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """Counts per chunk and group: ``n``, ``selected`` and, with labels, ``tp fp fn tn``.
+    groups: np.ndarray,
+    n_groups: int,
+    codes: np.ndarray,
+    k: int,
+    decided: np.ndarray,
+    actual: np.ndarray | None = None,
+    labelled: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Count per chunk and group: ``n``, ``selected`` and with labels ``tp fp fn tn``.
 
     Parameters
     ----------
@@ -66,7 +71,7 @@ def group_counts(
 
 
 def rates(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Selection rate, and TPR / FPR when labels were counted (NaN for empty cells)."""
+    """Return selection rates, and TPR / FPR when labels were counted (NaN if empty)."""
     import numpy as np
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -78,7 +83,7 @@ def rates(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _disparity(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Largest minus smallest rate among the kept groups, per chunk (NaN if < 2 rates)."""
+    """Return the largest minus the smallest rate of the kept groups, per chunk."""
     import numpy as np
 
     sub = np.where(np.isfinite(values[:, keep]), values[:, keep], np.nan)
@@ -89,11 +94,21 @@ def _disparity(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def fairness_over_time(
-    ref_groups: pd.Series, ref_codes: np.ndarray, ref_k: int, ref_decided: np.ndarray,
-    ref_actual: np.ndarray, groups: pd.Series, codes: np.ndarray, k: int, decided: np.ndarray,
-    actual: np.ndarray, labelled: np.ndarray, *, std: float = 3.0,
-) -> dict[str, Any]:  # fmt: skip
-    """Group rates per analysis chunk, their disparities and bands from reference chunks.
+    ref_groups: pd.Series,
+    ref_codes: np.ndarray,
+    ref_k: int,
+    ref_decided: np.ndarray,
+    ref_actual: np.ndarray,
+    groups: pd.Series,
+    codes: np.ndarray,
+    k: int,
+    decided: np.ndarray,
+    actual: np.ndarray,
+    labelled: np.ndarray,
+    *,
+    std: float = 3.0,
+) -> dict[str, Any]:
+    """Compute group rates per chunk, their disparities and bands from the reference.
 
     Returns
     -------
@@ -104,39 +119,67 @@ def fairness_over_time(
     import numpy as np
     import pandas as pd
 
-    ref_codes_g, uniques = pd.factorize(ref_groups.astype(str).where(ref_groups.notna()), sort=True)
+    ref_codes_g, uniques = pd.factorize(
+        ref_groups.astype(str).where(ref_groups.notna()), sort=True
+    )
     index = pd.Index(uniques)
     ana_g = index.get_indexer(groups.astype(str).where(groups.notna()))
     n_groups = len(uniques)
-    ref_counts = group_counts(ref_codes_g, n_groups, ref_codes, ref_k, ref_decided,
-                              ref_actual, np.ones(len(ref_actual), bool))  # fmt: skip
+    ref_counts = group_counts(
+        ref_codes_g,
+        n_groups,
+        ref_codes,
+        ref_k,
+        ref_decided,
+        ref_actual,
+        np.ones(len(ref_actual), bool),
+    )
     ana_counts = group_counts(ana_g, n_groups, codes, k, decided, actual, labelled)
     share = ref_counts["n"].sum(axis=0) / max(1, ref_counts["n"].sum())
     keep = share >= MIN_GROUP_SHARE
     ref_rates, ana_rates = rates(ref_counts), rates(ana_counts)
-    out: dict[str, Any] = {"groups": [str(g) for g in uniques], "reference_share": share.tolist(),
-                           "compared": [str(g) for g, kp in zip(uniques, keep, strict=True) if kp],
-                           "rows": ana_counts["n"].tolist(), "rates": {}}  # fmt: skip
-    labelled_rows = ana_counts["tp"] + ana_counts["fp"] + ana_counts["fn"] + ana_counts["tn"]
+    out: dict[str, Any] = {
+        "groups": [str(g) for g in uniques],
+        "reference_share": share.tolist(),
+        "compared": [str(g) for g, kp in zip(uniques, keep, strict=True) if kp],
+        "rows": ana_counts["n"].tolist(),
+        "rates": {},
+    }
+    labelled_rows = (
+        ana_counts["tp"] + ana_counts["fp"] + ana_counts["fn"] + ana_counts["tn"]
+    )
     for name, ana_values in ana_rates.items():
         if name != "selection_rate":  # TPR/FPR only where the chunk has labels
-            ana_values = np.where(labelled_rows.sum(axis=1, keepdims=True) > 0, ana_values, np.nan)
-        ref_disp = _disparity(ref_rates[name], keep) if keep.sum() >= 2 else np.full(ref_k, np.nan)
+            ana_values = np.where(
+                labelled_rows.sum(axis=1, keepdims=True) > 0, ana_values, np.nan
+            )
+        ref_disp = (
+            _disparity(ref_rates[name], keep)
+            if keep.sum() >= 2
+            else np.full(ref_k, np.nan)
+        )
         disp = _disparity(ana_values, keep) if keep.sum() >= 2 else np.full(k, np.nan)
         finite = ref_disp[np.isfinite(ref_disp)]
         upper = float(finite.mean() + std * finite.std()) if len(finite) else None
         alert = [bool(upper is not None and np.isfinite(d) and d > upper) for d in disp]
         out["rates"][name] = {
-            "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in ana_values],
-            "reference": [None if not np.isfinite(v) else float(v) for v in _pooled(ref_counts, name)],
+            "values": [
+                [None if not np.isfinite(v) else float(v) for v in row]
+                for row in ana_values
+            ],
+            "reference": [
+                None if not np.isfinite(v) else float(v)
+                for v in _pooled(ref_counts, name)
+            ],
             "disparity": [None if not np.isfinite(d) else float(d) for d in disp],
-            "upper": upper, "alert": alert,
-        }  # fmt: skip
+            "upper": upper,
+            "alert": alert,
+        }
     return out
 
 
 def _pooled(counts: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A rate per group over all chunks together."""
+    """Return a rate per group over all chunks together."""
     import numpy as np
 
     total = {key: v.sum(axis=0) for key, v in counts.items()}

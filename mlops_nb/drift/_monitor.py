@@ -31,16 +31,21 @@ KIND = "monitor"
 
 
 def _ref_record(asset: DataAsset) -> dict[str, Any]:
-    return {"name": asset.name, "version": asset.version, "content_hash": asset.content_hash,
-            "rows": asset.n_rows}  # fmt: skip
+    return {
+        "name": asset.name,
+        "version": asset.version,
+        "content_hash": asset.content_hash,
+        "rows": asset.n_rows,
+    }
 
 
 def create_monitor(model: Model, reference: DataAsset, **options: Any) -> Monitor:
     """Create the monitor of ``model`` anchored to ``reference``, or reopen it.
 
-    Called by :meth:`mlops_nb.Model.monitor`; see :func:`mlops_nb.drift._options.resolve`
-    for the options. Reopening with the same reference returns the stored monitor
-    (options that are given replace the stored ones, recorded as a new version).
+    Called by :meth:`mlops_nb.Model.monitor`; the options are described in
+    :mod:`mlops_nb.drift._options`. Reopening with the same reference returns the
+    stored monitor (options that are given replace the stored ones, recorded as a new
+    version).
 
     Raises
     ------
@@ -53,39 +58,61 @@ def create_monitor(model: Model, reference: DataAsset, **options: Any) -> Monito
     what = f"{model.label}.monitor"
     if not isinstance(reference, DataAsset):
         msg = (
-            f"{what}(reference=...): expected a DataAsset with labels (e.g. the test split), got "
-            f"{type(reference).__name__}. Register a frame first: proj.data(name, frame, target=...)."
+            f"{what}(reference=...): expected a DataAsset with labels (e.g. the "
+            "test split), got "
+            f"{type(reference).__name__}. Register a frame first: proj.data(name, "
+            "frame, target=...)."
         )
         raise ValidationError(msg)
     needed = [*model.features, model.recipe["target"]]
     missing = [c for c in needed if c not in reference.schema.names]
     if missing:
         msg = (
-            f"{what}(reference={reference.label}): missing column(s) {listing(missing)}. The reference "
-            f"needs the model's features and its target {model.recipe['target']!r} (performance "
+            f"{what}(reference={reference.label}): missing column(s) "
+            f"{listing(missing)}. The reference "
+            f"needs the model's features and its target {model.recipe['target']!r} "
+            "(performance "
             "estimation is fitted on the reference's labels)."
         )
         raise SchemaError(msg, [{"column": c, "problem": "missing"} for c in missing])
     mon = Monitor(model)
     existing = model.project._document(KIND, mon.name)
     if existing is None:
-        opts = _options.resolve(options, reference=reference, model=model, base=None, what=what)
-        payload = {"model": {"name": model.name, "version": model.version}, "reference": _ref_record(reference),
-                   "options": opts, "batches": [], "targets": [], "rebaselines": [], "retrains": []}  # fmt: skip
-        model.project._save_document(KIND, mon.name, payload, note=f"monitor {model.label} on {reference.label}")
+        opts = _options.resolve(
+            options, reference=reference, model=model, base=None, what=what
+        )
+        payload = {
+            "model": {"name": model.name, "version": model.version},
+            "reference": _ref_record(reference),
+            "options": opts,
+            "batches": [],
+            "targets": [],
+            "rebaselines": [],
+            "retrains": [],
+        }
+        model.project._save_document(
+            KIND, mon.name, payload, note=f"monitor {model.label} on {reference.label}"
+        )
         return mon
     anchored = existing["payload"]["reference"]
     if anchored["content_hash"] != reference.content_hash:
         msg = (
             f"{what}(reference={reference.label}): this model's monitor is anchored to "
-            f"{anchored['name']} v{anchored['version']}, and an anchored reference changes only on "
+            f"{anchored['name']} v{anchored['version']}, and an anchored reference "
+            "changes only on "
             f"purpose. Reopen it with that reference, or change it with "
-            f"mon.approve_rebaseline({reference.label!r} asset, reason='...'), which is audited."
+            f"mon.approve_rebaseline({reference.label!r} asset, reason='...'), "
+            "which is audited."
         )
         raise ValidationError(msg)
     if options:
-        opts = _options.resolve(options, reference=reference, model=model,
-                                base=existing["payload"]["options"], what=what)  # fmt: skip
+        opts = _options.resolve(
+            options,
+            reference=reference,
+            model=model,
+            base=existing["payload"]["options"],
+            what=what,
+        )
         mon._update(lambda p: p.__setitem__("options", opts), note="options changed")
     return mon
 
@@ -112,16 +139,23 @@ class Monitor(Displayable):
     def _doc(self) -> dict[str, Any]:
         doc = self.project._document(KIND, self.name)
         if doc is None:  # pragma: no cover - created before any Monitor object exists
-            raise NotFoundError(f"no monitor {self.name!r} in this project; create it with model.monitor(...)")
+            msg = (
+                f"no monitor {self.name!r} in this project; create it with "
+                "model.monitor(...)"
+            )
+            raise NotFoundError(msg)
         return doc
 
     @property
     def state(self) -> dict[str, Any]:
-        """The newest stored definition (a copy): reference, options, batches, labels."""
+        """The newest stored definition (a copy): reference, options, batches."""
         return copy.deepcopy(self._doc()["payload"])
 
     def _update(self, change: Any, *, note: str) -> dict[str, Any]:
-        """Apply ``change`` to the newest state and store it; retried if another kernel wrote meanwhile."""
+        """Apply ``change`` to the newest state and store it.
+
+        Retried when another kernel stored a version in between, so no change is lost.
+        """
         for _ in range(5):
             base = self._doc()
             payload = copy.deepcopy(base["payload"])
@@ -152,7 +186,9 @@ class Monitor(Displayable):
     @property
     def targets(self) -> list[DataAsset]:
         """The label batches added with :meth:`add_targets`, oldest first."""
-        return [self.project.asset(t["name"], t["version"]) for t in self.state["targets"]]
+        return [
+            self.project.asset(t["name"], t["version"]) for t in self.state["targets"]
+        ]
 
     def _asset_name(self, part: str) -> str:
         return f"{self.model.name}-v{self.model.version}-{part}"
@@ -184,28 +220,43 @@ class Monitor(Displayable):
             Naming every missing or retyped column; nothing is stored.
         """
         from mlops_nb.data import DataAsset
-        from mlops_nb.drift._records import observe_summary
         from mlops_nb.drift._data import check_batch
+        from mlops_nb.drift._records import observe_summary
 
         ref = self.reference
         frame = data.frame if isinstance(data, DataAsset) else data
-        check_batch(frame, ref, self.model, self.options, what=f"Monitor {self.name}.observe")
+        check_batch(
+            frame, ref, self.model, self.options, what=f"Monitor {self.name}.observe"
+        )
         if isinstance(data, DataAsset):
             asset = data
         else:
-            roles = {r: v for r, v in ref.schema.roles().items()
-                     if r != "target" and v and all(c in frame.columns for c in (v if isinstance(v, list) else [v]))}  # fmt: skip
+            roles = {
+                r: v
+                for r, v in ref.schema.roles().items()
+                if r != "target"
+                and v
+                and all(c in frame.columns for c in (v if isinstance(v, list) else [v]))
+            }
             if ref.schema.target in frame.columns:
                 roles["target"] = ref.schema.target
-            asset = self.project.data(self._asset_name("analysis"), frame, **roles,
-                                      note=note or f"production data observed by monitor {self.name}")  # fmt: skip
+            asset = self.project.data(
+                self._asset_name("analysis"),
+                frame,
+                **roles,
+                note=note or f"production data observed by monitor {self.name}",
+            )
         entry = [asset.name, asset.version]
         new = entry not in self.state["batches"]
         if new:
-            self._update(lambda p: p["batches"].append(entry), note=f"observe {asset.label}")
+            self._update(
+                lambda p: p["batches"].append(entry), note=f"observe {asset.label}"
+            )
         return observe_summary(self, asset, new=new)
 
-    def add_targets(self, targets: pd.DataFrame | DataAsset, *, on: str | None = None) -> TargetsReport:
+    def add_targets(
+        self, targets: pd.DataFrame | DataAsset, *, on: str | None = None
+    ) -> TargetsReport:
         """Join labels that arrived later to the observed rows, by id.
 
         Parameters
@@ -226,8 +277,8 @@ class Monitor(Displayable):
             When the id or target column is missing, or ids repeat; nothing is stored.
         """
         from mlops_nb.data import DataAsset
-        from mlops_nb.drift._records import targets_report
         from mlops_nb.drift._data import check_targets
+        from mlops_nb.drift._records import targets_report
 
         what = f"Monitor {self.name}.add_targets"
         on = on or self.reference.schema.id
@@ -237,15 +288,22 @@ class Monitor(Displayable):
         if isinstance(targets, DataAsset):
             asset = targets
         else:
-            asset = self.project.data(self._asset_name("targets"), frame[[on, target]], id=on, target=target,
-                                      note=f"labels for monitor {self.name}")  # fmt: skip
+            asset = self.project.data(
+                self._asset_name("targets"),
+                frame[[on, target]],
+                id=on,
+                target=target,
+                note=f"labels for monitor {self.name}",
+            )
         entry = {"name": asset.name, "version": asset.version, "on": on}
         if entry not in self.state["targets"]:
-            self._update(lambda p: p["targets"].append(entry), note=f"labels {asset.label}")
+            self._update(
+                lambda p: p["targets"].append(entry), note=f"labels {asset.label}"
+            )
         return targets_report(self, asset, on)
 
     def review(self) -> DriftReview:
-        """The drift review: heatmap, distributions, performance, fairness, value, alerts.
+        """Review drift: heatmap, distributions, performance, fairness, value, alerts.
 
         Computed once per monitor state (and value canvas) and stored, so reopening
         the project shows it without recomputing.
@@ -254,7 +312,9 @@ class Monitor(Displayable):
 
         return compute_review(self)
 
-    def approve_rebaseline(self, new_reference: DataAsset, *, reason: str) -> Rebaseline:
+    def approve_rebaseline(
+        self, new_reference: DataAsset, *, reason: str
+    ) -> Rebaseline:
         """Anchor the monitor to a new reference, on purpose and on the record.
 
         The reference never follows the data by itself (a slow drift would then
@@ -271,16 +331,35 @@ class Monitor(Displayable):
 
         what = f"Monitor {self.name}.approve_rebaseline"
         if not isinstance(reason, str) or len(reason.strip()) < 3:
-            raise ValidationError(f"{what}: give a reason (why the new reference is right), e.g. reason='new "
-                                  "product line launched in March, reviewed by the data owner'.")  # fmt: skip
+            msg = (
+                f"{what}: give a reason (why the new reference is right), e.g. "
+                "reason='new "
+                "product line launched in March, reviewed by the data owner'."
+            )
+            raise ValidationError(msg)
         if not isinstance(new_reference, DataAsset):
-            raise ValidationError(f"{what}: the new reference must be a DataAsset, got {type(new_reference).__name__}.")
-        missing = [c for c in [*self.model.features, self.model.recipe["target"]] if c not in new_reference.schema.names]
+            msg = (
+                f"{what}: the new reference must be a DataAsset, got "
+                f"{type(new_reference).__name__}."
+            )
+            raise ValidationError(msg)
+        missing = [
+            c
+            for c in [*self.model.features, self.model.recipe["target"]]
+            if c not in new_reference.schema.names
+        ]
         if missing:
-            raise SchemaError(f"{what}: {new_reference.label} lacks column(s) {listing(missing)}.")
+            msg = f"{what}: {new_reference.label} lacks column(s) {listing(missing)}."
+            raise SchemaError(msg)
         old = self.state["reference"]
         new = _ref_record(new_reference)
-        record = {"at": now(), "by": self.project._user(), "reason": reason.strip(), "old": old, "new": new}
+        record = {
+            "at": now(),
+            "by": self.project._user(),
+            "reason": reason.strip(),
+            "old": old,
+            "new": new,
+        }
 
         def change(p: dict[str, Any]) -> None:
             p["reference"] = new
@@ -288,14 +367,27 @@ class Monitor(Displayable):
 
         self._update(change, note=f"rebaseline: {reason.strip()}")
         with self.project._store.write() as conn:
-            self.project._store.audit(conn, "approve rebaseline", f"monitor:{self.name}", reason=reason.strip(),
-                                      old_reference=f"{old['name']} v{old['version']}",
-                                      old_sha256=old["content_hash"], new_reference=new_reference.label,
-                                      new_sha256=new_reference.content_hash)  # fmt: skip
+            self.project._store.audit(
+                conn,
+                "approve rebaseline",
+                f"monitor:{self.name}",
+                reason=reason.strip(),
+                old_reference=f"{old['name']} v{old['version']}",
+                old_sha256=old["content_hash"],
+                new_reference=new_reference.label,
+                new_sha256=new_reference.content_hash,
+            )
         return Rebaseline(self.name, record)
 
-    def retrain(self, *, last_chunks: int | None = None, test: float = 0.2, tolerance: float = 0.01,
-                min_metrics: dict[str, float] | None = None, reason: str = "") -> RetrainResult:  # fmt: skip
+    def retrain(
+        self,
+        *,
+        last_chunks: int | None = None,
+        test: float = 0.2,
+        tolerance: float = 0.01,
+        min_metrics: dict[str, float] | None = None,
+        reason: str = "",
+    ) -> RetrainResult:
         """Hand the newest labelled analysis data to Model Ops' retraining.
 
         The labelled rows (of the last ``last_chunks`` labelled chunks, or all) become
@@ -307,7 +399,8 @@ class Monitor(Displayable):
         Raises
         ------
         ValidationError
-            When no observed row has a label yet, or the model has no production version.
+            When no observed row has a label yet, or the model has no production
+            version.
         """
         from mlops_nb.drift._data import labelled_frame
         from mlops_nb.model._retrain import retrain
@@ -316,17 +409,37 @@ class Monitor(Displayable):
         try:
             self.project.model(self.model.name, stage="production")
         except NotFoundError as err:
-            msg = (f"{what}: model {self.model.name!r} has no production version; retraining rebuilds the "
-                   "production recipe. Promote one first: model.promote('production', data=test).")  # fmt: skip
+            msg = (
+                f"{what}: model {self.model.name!r} has no production version; "
+                "retraining rebuilds the "
+                "production recipe. Promote one first: model.promote('production', "
+                "data=test)."
+            )
             raise ValidationError(msg) from err
         frame, described = labelled_frame(self, last_chunks=last_chunks, what=what)
         review = self.review()
         why = reason or f"drift monitor {self.name}: {review.recommendation['action']}"
-        result = retrain(self.project, self.model.name, frame, test=test, tolerance=tolerance,
-                         min_metrics=min_metrics, reason=why)  # fmt: skip
-        entry = {"data": result.data, "rows": len(frame), "chunks": described, "challenger": result.challenger,
-                 "promoted": result.promoted, "reason": why}  # fmt: skip
-        self._update(lambda p: p["retrains"].append(entry), note=f"retrain hand-off: {result.data}")
+        result = retrain(
+            self.project,
+            self.model.name,
+            frame,
+            test=test,
+            tolerance=tolerance,
+            min_metrics=min_metrics,
+            reason=why,
+        )
+        entry = {
+            "data": result.data,
+            "rows": len(frame),
+            "chunks": described,
+            "challenger": result.challenger,
+            "promoted": result.promoted,
+            "reason": why,
+        }
+        self._update(
+            lambda p: p["retrains"].append(entry),
+            note=f"retrain hand-off: {result.data}",
+        )
         return result
 
     # -- views -----------------------------------------------------------------------
@@ -335,33 +448,143 @@ class Monitor(Displayable):
         import pandas as pd
 
         rows = self.project._store.query(
-            "SELECT version, note, created_at, created_by FROM documents WHERE kind = ? AND name = ? ORDER BY version",
+            "SELECT version, note, created_at, created_by FROM documents WHERE kind "
+            "= ? AND name = ? ORDER BY version",
             (KIND, self.name),
         )
-        return pd.DataFrame([dict(r) for r in rows], columns=["version", "note", "created_at", "created_by"])
+        return pd.DataFrame(
+            [dict(r) for r in rows],
+            columns=["version", "note", "created_at", "created_by"],
+        )
 
     def _view(self) -> View:
         s = self.state
         r, o = s["reference"], s["options"]
         rows = sum(a.n_rows for a in self.batches)
-        overview = KeyValues([
-            ("model", self.model.label), ("reference (anchored)", f"{r['name']} v{r['version']} ({r['rows']:,} rows)"),
-            ("reference sha256", r["content_hash"][:16] + "…"), ("chunking", _options.describe_chunk(o)),
-            ("alerts on", ", ".join(o["alert_on"])), ("thresholds", _options.describe_thresholds(o)),
-            ("analysis batches", f"{len(s['batches'])} ({rows:,} rows)"), ("label batches", len(s["targets"])),
-            ("rebaselines", len(s["rebaselines"])),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("model", self.model.label),
+                (
+                    "reference (anchored)",
+                    f"{r['name']} v{r['version']} ({r['rows']:,} rows)",
+                ),
+                ("reference sha256", r["content_hash"][:16] + "…"),
+                ("chunking", _options.describe_chunk(o)),
+                ("alerts on", ", ".join(o["alert_on"])),
+                ("thresholds", _options.describe_thresholds(o)),
+                ("analysis batches", f"{len(s['batches'])} ({rows:,} rows)"),
+                ("label batches", len(s["targets"])),
+                ("rebaselines", len(s["rebaselines"])),
+            ]
+        )
         edges = [(f"{n} v{v}", "observed by", self.name) for n, v in s["batches"]]
-        edges += [(f"{t['name']} v{t['version']}", f"labels on {t['on']}", self.name) for t in s["targets"]]
-        tabs = [Tab("Overview", [overview, Text("Call .review() for the drift review.", "muted")]),
-                Tab("Data", [Flow(edges, [self.name])] if edges else [Text("No data observed yet: mon.observe(frame).", "muted")]),
-                Tab("History", [Table(self.history(), max_rows=20)])]  # fmt: skip
+        edges += [
+            (f"{t['name']} v{t['version']}", f"labels on {t['on']}", self.name)
+            for t in s["targets"]
+        ]
+        tabs = [
+            Tab(
+                "Overview",
+                [overview, Text("Call .review() for the drift review.", "muted")],
+            ),
+            Tab(
+                "Data",
+                [Flow(edges, [self.name])]
+                if edges
+                else [Text("No data observed yet: mon.observe(frame).", "muted")],
+            ),
+            Tab("History", [Table(self.history(), max_rows=20)]),
+        ]
         if s["rebaselines"]:
             import pandas as pd
 
-            frame = pd.DataFrame([{"at": x["at"][:19], "by": x["by"], "reason": x["reason"],
-                                   "old": f"{x['old']['name']} v{x['old']['version']}",
-                                   "new": f"{x['new']['name']} v{x['new']['version']}"} for x in s["rebaselines"]])  # fmt: skip
+            frame = pd.DataFrame(
+                [
+                    {
+                        "at": x["at"][:19],
+                        "by": x["by"],
+                        "reason": x["reason"],
+                        "old": f"{x['old']['name']} v{x['old']['version']}",
+                        "new": f"{x['new']['name']} v{x['new']['version']}",
+                    }
+                    for x in s["rebaselines"]
+                ]
+            )
             tabs.append(Tab("Rebaselines", [Table(frame)]))
-        summary = f"{len(s['batches'])} batches, {rows:,} rows observed against {r['name']} v{r['version']}"
+        summary = (
+            f"{len(s['batches'])} batches, {rows:,} rows observed against "
+            f"{r['name']} v{r['version']}"
+        )
         return View("Monitor", self.name, summary, [], tabs)
+
+
+def open_monitor(project: Project, model: str, version: int | None = None) -> Monitor:
+    """Reopen the monitor of a model version (the newest monitored one by default).
+
+    Raises
+    ------
+    NotFoundError
+        Naming the monitors that exist.
+    """
+    names = [r["name"] for r in _monitor_rows(project)]
+    if version is not None:
+        wanted = f"{model}@v{int(version)}"
+        found = [n for n in names if n == wanted]
+    else:
+        found = sorted(
+            (n for n in names if n.rsplit("@v", 1)[0] == model),
+            key=lambda n: int(n.rsplit("@v", 1)[1]),
+        )
+    if not found:
+        msg = (
+            f"no monitor for model {model!r}"
+            + (f" version {version}" if version is not None else "")
+            + f". Monitors: {listing(names)}. Create one with "
+            "model.monitor(reference=...)."
+        )
+        raise NotFoundError(msg)
+    name, v = found[-1].rsplit("@v", 1)
+    return Monitor(project.model(name, int(v)))
+
+
+def _monitor_rows(project: Project) -> list[Any]:
+    return project._store.query(
+        "SELECT name, MAX(version) AS version FROM documents WHERE kind = ? "
+        "GROUP BY name ORDER BY name",
+        (KIND,),
+    )
+
+
+def list_monitors(project: Project) -> pd.DataFrame:
+    """One row per monitor: model version, reference, batches, rows, labels, updated."""
+    import pandas as pd
+
+    rows = []
+    for r in _monitor_rows(project):
+        doc = project._document(KIND, r["name"])
+        if doc is None:  # pragma: no cover - listed a moment ago
+            continue
+        p = doc["payload"]
+        rows.append(
+            {
+                "monitor": r["name"],
+                "model": f"{p['model']['name']} v{p['model']['version']}",
+                "reference": f"{p['reference']['name']} v{p['reference']['version']}",
+                "batches": len(p["batches"]),
+                "label batches": len(p["targets"]),
+                "rebaselines": len(p["rebaselines"]),
+                "version": doc["version"],
+                "updated": doc["created_at"][:19].replace("T", " "),
+            }
+        )
+    cols = [
+        "monitor",
+        "model",
+        "reference",
+        "batches",
+        "label batches",
+        "rebaselines",
+        "version",
+        "updated",
+    ]
+    return pd.DataFrame(rows, columns=cols)

@@ -23,24 +23,36 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METHODS = ("pca", "domain_classifier")
-_COLUMN = {"pca": "reconstruction_error", "domain_classifier": "domain_classifier_auroc"}
-LABELS = {"pca": "data reconstruction error (PCA)", "domain_classifier": "domain classifier ROC AUC"}
+_COLUMN = {
+    "pca": "reconstruction_error",
+    "domain_classifier": "domain_classifier_auroc",
+}
+LABELS = {
+    "pca": "data reconstruction error (PCA)",
+    "domain_classifier": "domain classifier ROC AUC",
+}
 
 
 def _plain(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """Categorical columns as pandas categoricals (nannyml cannot handle Arrow strings)."""
+    """Turn categorical columns into pandas categoricals (not Arrow strings)."""
     import pandas as pd
 
     out = frame.copy()
     for col in categorical:
-        out[col] = pd.Categorical(out[col].astype(object).where(out[col].notna(), "(missing)").astype(str))
+        out[col] = pd.Categorical(
+            out[col].astype(object).where(out[col].notna(), "(missing)").astype(str)
+        )
     return out
 
 
 def multivariate(
-    reference: pd.DataFrame, analysis: pd.DataFrame, *, numeric: list[str], categorical: list[str],
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    *,
+    numeric: list[str],
+    categorical: list[str],
     methods: tuple[str, ...] = ("pca",),
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Run each method on frames that hold the features and the chunk codes.
 
     Returns
@@ -60,18 +72,33 @@ def multivariate(
         with warnings.catch_warnings():  # nannyml warns about few chunks
             warnings.simplefilter("ignore")
             if method == "pca":
-                calc = nml.DataReconstructionDriftCalculator(column_names=columns, chunker=chunker_by_code())
+                calc = nml.DataReconstructionDriftCalculator(
+                    column_names=columns, chunker=chunker_by_code()
+                )
             else:
-                calc = nml.DomainClassifierCalculator(feature_column_names=columns, treat_as_categorical=categorical,
-                                                      chunker=chunker_by_code())  # fmt: skip
+                calc = nml.DomainClassifierCalculator(
+                    feature_column_names=columns,
+                    treat_as_categorical=categorical,
+                    chunker=chunker_by_code(),
+                )
             calc.fit(ref)
             frame = calc.calculate(ana).filter(period="analysis").to_df()
         key = _COLUMN[method]
 
         def col(name: str, key: str = key, frame: Any = frame) -> list[Any]:
             values = frame[(key, name)].tolist()
-            return [None if v is None or v != v else (bool(v) if name == "alert" else float(v)) for v in values]
+            return [
+                None
+                if v is None or v != v
+                else (bool(v) if name == "alert" else float(v))
+                for v in values
+            ]
 
-        out[method] = {"label": LABELS[method], "values": col("value"), "upper": col("upper_threshold"),
-                       "lower": col("lower_threshold"), "alert": col("alert")}  # fmt: skip
+        out[method] = {
+            "label": LABELS[method],
+            "values": col("value"),
+            "upper": col("upper_threshold"),
+            "lower": col("lower_threshold"),
+            "alert": col("alert"),
+        }
     return out

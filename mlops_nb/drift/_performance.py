@@ -29,7 +29,7 @@ REGRESSION_METRICS = ("rmse", "mae")
 
 
 def chunker_by_code() -> Any:
-    """A nannyml Chunker that keeps the chunks given in column ``__mnb_chunk__``."""
+    """Return a nannyml Chunker that keeps the chunks of column ``__mnb_chunk__``."""
     from mlops_nb._offline import import_nannyml
 
     import_nannyml()  # first: no telemetry, no .env
@@ -52,20 +52,33 @@ def chunker_by_code() -> Any:
 def _rows(result: Any, metric: str) -> dict[str, list[Any]]:
     frame = result.filter(period="analysis").to_df()
     out = {}
-    for key, col in (("estimated", "value"), ("sampling_error", "sampling_error"),
-                     ("upper_band", "upper_confidence_boundary"), ("lower_band", "lower_confidence_boundary"),
-                     ("upper_threshold", "upper_threshold"), ("lower_threshold", "lower_threshold"),
-                     ("alert", "alert")):  # fmt: skip
+    for key, col in (
+        ("estimated", "value"),
+        ("sampling_error", "sampling_error"),
+        ("upper_band", "upper_confidence_boundary"),
+        ("lower_band", "lower_confidence_boundary"),
+        ("upper_threshold", "upper_threshold"),
+        ("lower_threshold", "lower_threshold"),
+        ("alert", "alert"),
+    ):
         if (metric, col) in frame.columns:
-            out[key] = [None if v is None or v != v else (bool(v) if col == "alert" else float(v))
-                        for v in frame[(metric, col)].tolist()]  # fmt: skip
+            out[key] = [
+                None
+                if v is None or v != v
+                else (bool(v) if col == "alert" else float(v))
+                for v in frame[(metric, col)].tolist()
+            ]
     return out
 
 
 def estimate_cbpe(
-    ref: pd.DataFrame, ana: pd.DataFrame, *, classes: list[Any], metrics: tuple[str, ...] = ("roc_auc",)
+    ref: pd.DataFrame,
+    ana: pd.DataFrame,
+    *,
+    classes: list[Any],
+    metrics: tuple[str, ...] = ("roc_auc",),
 ) -> dict[str, Any]:
-    """Run CBPE; frames hold ``__score_<i>``, ``__pred__``, ``__y__`` (reference) and chunk codes.
+    """Run CBPE on frames of ``__score_<i>``, ``__pred__``, ``__y__`` and chunk codes.
 
     Returns
     -------
@@ -77,59 +90,100 @@ def estimate_cbpe(
 
     nml = import_nannyml()
     binary = len(classes) == 2
-    proba: Any = "__score_1" if binary else {str(c): f"__score_{i}" for i, c in enumerate(classes)}
+    proba: Any = (
+        "__score_1"
+        if binary
+        else {str(c): f"__score_{i}" for i, c in enumerate(classes)}
+    )
     wanted = list(metrics) + (["confusion_matrix"] if binary else [])
     with warnings.catch_warnings():  # nannyml warns about few chunks and calibration
         warnings.simplefilter("ignore")
-        est = nml.CBPE(y_pred_proba=proba, y_pred="__pred__", y_true="__y__", metrics=wanted,
-                       problem_type="classification_binary" if binary else "classification_multiclass",
-                       chunker=chunker_by_code(), normalize_confusion_matrix=None)  # fmt: skip
+        est = nml.CBPE(
+            y_pred_proba=proba,
+            y_pred="__pred__",
+            y_true="__y__",
+            metrics=wanted,
+            problem_type="classification_binary"
+            if binary
+            else "classification_multiclass",
+            chunker=chunker_by_code(),
+            normalize_confusion_matrix=None,
+        )
         est.fit(ref)
         result = est.estimate(ana.drop(columns=["__y__"], errors="ignore"))
     out: dict[str, Any] = {m: _rows(result, m) for m in metrics}
     if binary:
         out["confusion"] = {
             cell: _rows(result, name)["estimated"]
-            for cell, name in (("tp", "true_positive"), ("fp", "false_positive"),
-                               ("fn", "false_negative"), ("tn", "true_negative"))
-        }  # fmt: skip
+            for cell, name in (
+                ("tp", "true_positive"),
+                ("fp", "false_positive"),
+                ("fn", "false_negative"),
+                ("tn", "true_negative"),
+            )
+        }
     return out
 
 
 def estimate_dle(
-    ref: pd.DataFrame, ana: pd.DataFrame, *, features: list[str], metrics: tuple[str, ...] = ("rmse",)
+    ref: pd.DataFrame,
+    ana: pd.DataFrame,
+    *,
+    features: list[str],
+    metrics: tuple[str, ...] = ("rmse",),
 ) -> dict[str, Any]:
-    """Run DLE on frames with the features (object or categorical, never Arrow strings),
-    ``__pred__``, ``__y__`` (reference) and chunk codes."""
+    """Run DLE on frames with the features, ``__pred__``, ``__y__`` and chunk codes.
+
+    nannyml 0.13's DLE casts categorical features to object, imputes them and writes
+    the result back into the frame, where pandas 3 infers its Arrow-backed string
+    dtype again; the next step (``.values.reshape``) then fails, even for object or
+    categorical input. Pandas' string inference is therefore switched off while DLE
+    runs, and string columns are handed over as object columns.
+    """
+    import pandas as pd
+
     from mlops_nb._offline import import_nannyml
 
     nml = import_nannyml()
     ref, ana = _no_arrow_strings(ref), _no_arrow_strings(ana)
     with warnings.catch_warnings():
+        # nannyml's notes, and pandas' notice that this option goes away in pandas 4
         warnings.simplefilter("ignore")
-        est = nml.DLE(feature_column_names=features, y_pred="__pred__", y_true="__y__",
-                      metrics=list(metrics), chunker=chunker_by_code())  # fmt: skip
-        est.fit(ref)
-        result = est.estimate(ana.drop(columns=["__y__"], errors="ignore"))
+        with pd.option_context("future.infer_string", False):
+            est = nml.DLE(
+                feature_column_names=features,
+                y_pred="__pred__",
+                y_true="__y__",
+                metrics=list(metrics),
+                chunker=chunker_by_code(),
+                hyperparameters={"verbosity": -1},
+            )
+            est.fit(ref)
+            result = est.estimate(ana.drop(columns=["__y__"], errors="ignore"))
     return {m: _rows(result, m) for m in metrics}
 
 
 def _no_arrow_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns instead of pandas' string dtypes: DLE cannot reshape Arrow strings."""
+    """Object columns instead of pandas' string dtypes (DLE cannot reshape those)."""
     import pandas as pd
 
     out = frame.copy()
     for col in out.columns:
-        dtype = out[col].dtype
-        if isinstance(dtype, pd.StringDtype) or (dtype == object and col != CHUNK_COL):
-            out[col] = pd.Categorical(out[col].astype(object))
+        if isinstance(out[col].dtype, pd.StringDtype):
+            out[col] = out[col].astype(object)
     return out
 
 
 def realized(
-    y: pd.Series, scores: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int, *, task: str,
+    y: pd.Series,
+    scores: np.ndarray,
+    pred: np.ndarray,
+    codes: np.ndarray,
+    k: int,
+    *,
+    task: str,
     classes: list[Any] | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Metrics per chunk on the rows that have a label (None when too few are labelled).
 
     Returns
@@ -144,7 +198,10 @@ def realized(
     sizes = np.bincount(codes, minlength=k)
     labelled = np.bincount(codes[has], minlength=k)
     names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-    out: dict[str, Any] = {"labelled": labelled.tolist(), **{n: [None] * k for n in names}}
+    out: dict[str, Any] = {
+        "labelled": labelled.tolist(),
+        **{n: [None] * k for n in names},
+    }
     yv = y.to_numpy()
     for c in range(k):
         rows = has & (codes == c)
@@ -165,11 +222,23 @@ def realized(
             if 0 < pos.sum() < len(pos):
                 out["roc_auc"][c] = float(m.roc_auc_score(pos, scores[rows, 1]))
         else:
-            out["f1"][c] = float(m.f1_score(yt_obj.astype(str), pd_obj.astype(str), average="macro",
-                                            zero_division=0))  # fmt: skip
+            out["f1"][c] = float(
+                m.f1_score(
+                    yt_obj.astype(str),
+                    pd_obj.astype(str),
+                    average="macro",
+                    zero_division=0,
+                )
+            )
             if set(yt_obj.tolist()) == set(classes or []):
-                out["roc_auc"][c] = float(m.roc_auc_score(yt_obj.astype(str), scores[rows],
-                                                          multi_class="ovr", labels=[str(x) for x in classes]))  # fmt: skip
+                out["roc_auc"][c] = float(
+                    m.roc_auc_score(
+                        yt_obj.astype(str),
+                        scores[rows],
+                        multi_class="ovr",
+                        labels=[str(x) for x in classes],
+                    )
+                )
     return out
 
 
@@ -182,9 +251,13 @@ def _same_type(value: Any, classes: list[Any] | None) -> Any:
 
 
 def concept_verdict(
-    realized_values: list[float | None], lower: list[float | None], upper: list[float | None],
-    keys: list[str], *, consecutive: int = 2,
-) -> dict[str, Any]:  # fmt: skip
+    realized_values: list[float | None],
+    lower: list[float | None],
+    upper: list[float | None],
+    keys: list[str],
+    *,
+    consecutive: int = 2,
+) -> dict[str, Any]:
     """Realized outside the estimate's band in ``consecutive`` labelled chunks in a row.
 
     Returns
@@ -213,13 +286,22 @@ def concept_verdict(
         verdict = "not assessed: no chunk has labels yet"
     elif flagged:
         verdict = (
-            f"concept drift: realized performance left the label-free estimate's band in "
-            f"{len(flagged)} consecutive chunk(s) ({', '.join(keys[i] for i in flagged)}); the "
+            "concept drift: realized performance left the label-free estimate's "
+            "band in "
+            f"{len(flagged)} consecutive chunk(s) "
+            f"({', '.join(keys[i] for i in flagged)}); the "
             "change of the inputs does not explain it"
         )
     else:
         verdict = (
-            f"no concept drift: realized performance stays within the estimate's band (or leaves it "
-            f"for fewer than {consecutive} chunks in a row) in {n_labelled} labelled chunk(s)"
+            "no concept drift: realized performance stays within the estimate's "
+            "band (or leaves it "
+            f"for fewer than {consecutive} chunks in a row) in {n_labelled} "
+            "labelled chunk(s)"
         )
-    return {"outside": outside, "chunks": flagged, "verdict": verdict, "consecutive": consecutive}
+    return {
+        "outside": outside,
+        "chunks": flagged,
+        "verdict": verdict,
+        "consecutive": consecutive,
+    }

@@ -44,16 +44,37 @@ class Observation(Displayable):
         return int(self.chunks["alerts"].sum()) if len(self.chunks) else 0
 
     def _view(self) -> View:
-        head = KeyValues([("monitor", self.monitor), ("batch", self.batch), ("rows", self.rows),
-                          ("chunks touched", len(self.chunks)), ("feature drift alerts", self.alerts)])  # fmt: skip
-        note = Text("Already observed: nothing changed." if not self.new else
-                    "Stored as a data version with lineage. mon.review() shows the whole review.",
-                    "muted" if not self.new else "info")  # fmt: skip
+        head = KeyValues(
+            [
+                ("monitor", self.monitor),
+                ("batch", self.batch),
+                ("rows", self.rows),
+                ("chunks touched", len(self.chunks)),
+                ("feature drift alerts", self.alerts),
+            ]
+        )
+        note = Text(
+            "Already observed: nothing changed."
+            if not self.new
+            else "Stored as a data version with lineage; see it all with mon.review().",
+            "muted" if not self.new else "info",
+        )
         tone = "warning" if self.alerts else "ok"
-        badge = (f"{self.alerts} drift alerts" if self.alerts else "no feature drift alert", tone)
-        summary = f"{self.rows:,} rows in {len(self.chunks)} chunk(s); {self.alerts} feature drift alert(s)"
-        return View("Observation", self.batch, summary, [badge],
-                    [Tab("Batch", [head, note, Table(self.chunks, plain_columns=("chunk",))])])  # fmt: skip
+        badge = (
+            f"{self.alerts} drift alerts" if self.alerts else "no feature drift alert",
+            tone,
+        )
+        summary = (
+            f"{self.rows:,} rows in {len(self.chunks)} chunk(s); "
+            f"{self.alerts} feature drift alert(s)"
+        )
+        return View(
+            "Observation",
+            self.batch,
+            summary,
+            [badge],
+            [Tab("Batch", [head, note, Table(self.chunks, plain_columns=("chunk",))])],
+        )
 
 
 def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation:
@@ -66,27 +87,50 @@ def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation
     from mlops_nb.drift._data import BATCH_COL, frames
 
     reference, analysis = frames(mon)
-    batch_index = [[n, v] for n, v in mon.state["batches"]].index([asset.name, asset.version])
+    batch_index = [[n, v] for n, v in mon.state["batches"]].index(
+        [asset.name, asset.version]
+    )
     options = mon.options
     spec = ChunkSpec.from_dict(options["chunk"])
     chunks = split(analysis, spec)
     ref_chunks, _ = reference_split(reference, spec)
     feats = mon.model.recipe["features"]
-    kinds = {c: "continuous" for c in feats["numeric"]} | {c: "categorical" for c in feats["categorical"]}
-    uni = _univariate.run(reference, analysis, kinds, ref_chunks.codes, ref_chunks.n, chunks.codes, chunks.n,
-                          continuous_stats=tuple(options["continuous"]),
-                          categorical_stats=tuple(options["categorical"]), exact=options.get("exact"),
-                          threshold_settings=options.get("thresholds") or {}, std=float(options["std"]),
-                          alert_on=tuple(options["alert_on"]))  # fmt: skip
+    kinds = dict.fromkeys(feats["numeric"], "continuous") | dict.fromkeys(
+        feats["categorical"], "categorical"
+    )
+    uni = _univariate.run(
+        reference,
+        analysis,
+        kinds,
+        ref_chunks.codes,
+        ref_chunks.n,
+        chunks.codes,
+        chunks.n,
+        continuous_stats=tuple(options["continuous"]),
+        categorical_stats=tuple(options["categorical"]),
+        exact=options.get("exact"),
+        threshold_settings=options.get("thresholds") or {},
+        std=float(options["std"]),
+        alert_on=tuple(options["alert_on"]),
+    )
     mine = analysis[BATCH_COL].to_numpy() == batch_index
     alerts = np.array(uni["alerts"])
     rows = []
     for c in np.unique(chunks.codes[mine]):
         drifted = [col for i, col in enumerate(uni["columns"]) if alerts[i, c]]
-        rows.append({"chunk": chunks.keys[c], "from": chunks.starts[c], "to": chunks.ends[c],
-                     "rows": int((mine & (chunks.codes == c)).sum()), "alerts": len(drifted),
-                     "drifted features": ", ".join(drifted) or "—"})  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["chunk", "from", "to", "rows", "alerts", "drifted features"])
+        rows.append(
+            {
+                "chunk": chunks.keys[c],
+                "from": chunks.starts[c],
+                "to": chunks.ends[c],
+                "rows": int((mine & (chunks.codes == c)).sum()),
+                "alerts": len(drifted),
+                "drifted features": ", ".join(drifted) or "—",
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["chunk", "from", "to", "rows", "alerts", "drifted features"]
+    )
     return Observation(mon.name, asset.label, asset.n_rows, new, frame)
 
 
@@ -103,17 +147,38 @@ class TargetsReport(Displayable):
     labelled: int
 
     def _view(self) -> View:
-        kv = KeyValues([("labels given", self.labels), ("matched observed rows", self.matched),
-                        ("ids never observed", self.unmatched), ("observed rows", self.observed),
-                        ("observed rows with a label now", self.labelled),
-                        ("still without a label", self.observed - self.labelled)])  # fmt: skip
+        kv = KeyValues(
+            [
+                ("labels given", self.labels),
+                ("matched observed rows", self.matched),
+                ("ids never observed", self.unmatched),
+                ("observed rows", self.observed),
+                ("observed rows with a label now", self.labelled),
+                ("still without a label", self.observed - self.labelled),
+            ]
+        )
         blocks: list[Any] = [kv]
         if self.unmatched:
-            blocks.append(Text(f"{self.unmatched:,} label(s) have an id no observed row has: observe their "
-                               "rows first, or check the id column.", "warning"))  # fmt: skip
-        summary = f"{self.matched:,} of {self.labels:,} labels matched observed rows ({self.labelled:,} of {self.observed:,} rows labelled)"
+            blocks.append(
+                Text(
+                    f"{self.unmatched:,} label(s) have an id no observed row has: "
+                    "observe their "
+                    "rows first, or check the id column.",
+                    "warning",
+                )
+            )
+        summary = (
+            f"{self.matched:,} of {self.labels:,} labels matched observed rows "
+            f"({self.labelled:,} of {self.observed:,} rows labelled)"
+        )
         tone = "ok" if not self.unmatched else "warning"
-        return View("Labels", self.batch, summary, [(f"{self.matched:,} matched", tone)], [Tab("Labels", blocks)])
+        return View(
+            "Labels",
+            self.batch,
+            summary,
+            [(f"{self.matched:,} matched", tone)],
+            [Tab("Labels", blocks)],
+        )
 
 
 def targets_report(mon: Monitor, asset: DataAsset, on: str) -> TargetsReport:
@@ -126,7 +191,15 @@ def targets_report(mon: Monitor, asset: DataAsset, on: str) -> TargetsReport:
     given = asset.frame[on]
     matched = int(given.isin(ids).sum())
     labelled = int(analysis[target].notna().sum()) if target in analysis.columns else 0
-    return TargetsReport(mon.name, asset.label, len(given), matched, len(given) - matched, len(analysis), labelled)
+    return TargetsReport(
+        mon.name,
+        asset.label,
+        len(given),
+        matched,
+        len(given) - matched,
+        len(analysis),
+        labelled,
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -138,9 +211,26 @@ class Rebaseline(Displayable):
 
     def _view(self) -> View:
         r = self.record
-        kv = KeyValues([("monitor", self.monitor), ("approved by", r["by"]), ("at (UTC)", r["at"][:19].replace("T", " ")),
-                        ("reason", r["reason"]), ("old reference", f"{r['old']['name']} v{r['old']['version']}"),
-                        ("old sha256", r["old"]["content_hash"]), ("new reference", f"{r['new']['name']} v{r['new']['version']}"),
-                        ("new sha256", r["new"]["content_hash"])])  # fmt: skip
-        summary = f"reference {r['old']['name']} v{r['old']['version']} -> {r['new']['name']} v{r['new']['version']}"
-        return View("Rebaseline", self.monitor, summary, [("audited", "info")], [Tab("Record", [kv])])
+        kv = KeyValues(
+            [
+                ("monitor", self.monitor),
+                ("approved by", r["by"]),
+                ("at (UTC)", r["at"][:19].replace("T", " ")),
+                ("reason", r["reason"]),
+                ("old reference", f"{r['old']['name']} v{r['old']['version']}"),
+                ("old sha256", r["old"]["content_hash"]),
+                ("new reference", f"{r['new']['name']} v{r['new']['version']}"),
+                ("new sha256", r["new"]["content_hash"]),
+            ]
+        )
+        summary = (
+            f"reference {r['old']['name']} v{r['old']['version']} -> "
+            f"{r['new']['name']} v{r['new']['version']}"
+        )
+        return View(
+            "Rebaseline",
+            self.monitor,
+            summary,
+            [("audited", "info")],
+            [Tab("Record", [kv])],
+        )

@@ -40,14 +40,17 @@ def compute_review(mon: Monitor) -> DriftReview:
     if stored is not None:
         return DriftReview(stored)
     reference, analysis = frames(mon)
-    payload = analyze(mon.model, reference, analysis, doc["payload"]["options"], canvas=canvas)
+    payload = analyze(
+        mon.model, reference, analysis, doc["payload"]["options"], canvas=canvas
+    )
     s = doc["payload"]
     payload["monitor"] = {
-        "name": mon.name, "version": doc["version"],
+        "name": mon.name,
+        "version": doc["version"],
         "reference": f"{s['reference']['name']} v{s['reference']['version']}",
         "batches": [f"{n} v{v}" for n, v in s["batches"]],
         "targets": [f"{t['name']} v{t['version']}" for t in s["targets"]],
-    }  # fmt: skip
+    }
     mon.project._save_report("document", doc["id"], key, payload)
     return DriftReview(mon.project._report("document", doc["id"], key) or payload)
 
@@ -80,7 +83,7 @@ class DriftReview(Displayable):
         return list(self.payload["chunks"]["keys"])
 
     def to_frame(self) -> pd.DataFrame:
-        """Univariate drift, long form: column, chunk, statistic, value, thresholds, alert."""
+        """Univariate drift, long form: column, chunk, statistic, value, thresholds."""
         import pandas as pd
 
         uni = self.payload["univariate"]
@@ -88,15 +91,28 @@ class DriftReview(Displayable):
         for stat, s in uni["statistics"].items():
             for i, col in enumerate(uni["columns"]):
                 for c, key in enumerate(self.chunks):
-                    if s["values"][i][c] is None and s["reference"][i] and all(v is None for v in s["reference"][i]):
+                    if (
+                        s["values"][i][c] is None
+                        and s["reference"][i]
+                        and all(v is None for v in s["reference"][i])
+                    ):
                         continue
-                    rows.append({"column": col, "kind": uni["kinds"][i], "chunk": key, "statistic": stat,
-                                 "value": s["values"][i][c], "lower": s["lower"][i], "upper": s["upper"][i],
-                                 "alert": s["alert"][i][c]})  # fmt: skip
+                    rows.append(
+                        {
+                            "column": col,
+                            "kind": uni["kinds"][i],
+                            "chunk": key,
+                            "statistic": stat,
+                            "value": s["values"][i][c],
+                            "lower": s["lower"][i],
+                            "upper": s["upper"][i],
+                            "alert": s["alert"][i][c],
+                        }
+                    )
         return pd.DataFrame(rows)
 
     def chunk_table(self) -> pd.DataFrame:
-        """One row per chunk: rows, labels, estimated and realized metric, status, alerts, value at risk."""
+        """Tabulate each chunk: rows, labels, metric, status, alerts, value at risk."""
         import pandas as pd
 
         p = self.payload
@@ -105,30 +121,65 @@ class DriftReview(Displayable):
         counts = [0] * len(ch["keys"])
         for a in p["alerts"]:
             counts[a["index"]] += 1
-        frame = pd.DataFrame({
-            "chunk": [str(k) for k in ch["keys"]], "from": ch["starts"], "to": ch["ends"], "rows": ch["sizes"],
-            "labelled": ch["labelled"], f"estimated {name}": perf["estimated"],
-            "band": [f"{lo:.3f} – {hi:.3f}" if lo is not None and hi is not None else "—"
-                     for lo, hi in zip(perf["lower_band"], perf["upper_band"], strict=True)],
-            f"realized {name}": perf["realized"], "status": p["status"], "alerts": counts,
-        })  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "chunk": [str(k) for k in ch["keys"]],
+                "from": ch["starts"],
+                "to": ch["ends"],
+                "rows": ch["sizes"],
+                "labelled": ch["labelled"],
+                f"estimated {name}": perf["estimated"],
+                "band": [
+                    f"{lo:.3f} to {hi:.3f}"
+                    if lo is not None and hi is not None
+                    else "—"
+                    for lo, hi in zip(
+                        perf["lower_band"], perf["upper_band"], strict=True
+                    )
+                ],
+                f"realized {name}": perf["realized"],
+                "status": p["status"],
+                "alerts": counts,
+            }
+        )
         if value:
             frame[f"value at risk ({value['currency']})"] = value["value_at_risk"]
-        frame["_tone"] = ["muted" if s == UNVERIFIED and not n else ("ok" if s == "healthy" else
-                          ("error" if s in ("concept drift", "performance drop") else "warning"))
-                          for s, n in zip(p["status"], counts, strict=True)]  # fmt: skip
+        frame["_tone"] = [
+            "muted"
+            if s == UNVERIFIED and not n
+            else (
+                "ok"
+                if s == "healthy"
+                else (
+                    "error" if s in ("concept drift", "performance drop") else "warning"
+                )
+            )
+            for s, n in zip(p["status"], counts, strict=True)
+        ]
         return frame
 
     def alerts(self) -> pd.DataFrame:
-        """The alerts, ranked by money value at risk, then by kind."""
+        """Return the alerts, ranked by money value at risk, then by kind."""
         import pandas as pd
 
         cols = ["chunk", "kind", "what", "detail", "value_at_risk"]
-        return pd.DataFrame([{k: a[k] for k in cols} for a in self.payload["alerts"]], columns=cols)
+        return pd.DataFrame(
+            [{k: a[k] for k in cols} for a in self.payload["alerts"]], columns=cols
+        )
 
-    def plot(self, kind: str = "heatmap", *, column: str | None = None, chunk: str | int | None = None) -> go.Figure:
-        """A figure: ``heatmap``, ``performance``, ``distribution`` (of ``column`` in ``chunk``),
-        ``fairness`` (by ``column``), ``value`` or ``multivariate`` (``column`` = method)."""
+    def plot(
+        self,
+        kind: str = "heatmap",
+        *,
+        column: str | None = None,
+        chunk: str | int | None = None,
+    ) -> go.Figure:
+        """Return a plotly figure of the review.
+
+        ``kind`` is ``heatmap``, ``performance``, ``distribution`` (of ``column`` in
+        ``chunk``), ``fairness`` (by ``column``), ``value`` or ``multivariate``
+        (``column`` names the method).
+        """
         p = self.payload
         if kind == "heatmap":
             return _plots.heatmap(p)
@@ -137,8 +188,12 @@ class DriftReview(Displayable):
         if kind == "distribution":
             cols = p["univariate"]["columns"]
             if column not in cols:
-                raise ValidationError(f"DriftReview.plot('distribution', column={column!r}): not a monitored "
-                                      f"column.{did_you_mean(str(column), cols)}")  # fmt: skip
+                msg = (
+                    f"DriftReview.plot('distribution', column={column!r}): not a "
+                    "monitored "
+                    f"column.{did_you_mean(str(column), cols)}"
+                )
+                raise ValidationError(msg)
             return _plots.distribution(p, column, self._chunk_index(chunk))
         if kind == "fairness" and p["fairness"]:
             return _plots.fairness(p, column or next(iter(p["fairness"])))
@@ -146,25 +201,40 @@ class DriftReview(Displayable):
             return _plots.value(p)
         if kind == "multivariate" and p.get("multivariate"):
             return _plots.multivariate(p, column or next(iter(p["multivariate"])))
-        raise ValidationError(f"DriftReview.plot(kind={kind!r}): no such chart in this review. Kinds: heatmap, "
-                              "performance, distribution, fairness, value, multivariate.")  # fmt: skip
+        msg = (
+            f"DriftReview.plot(kind={kind!r}): no such chart in this review. Kinds: "
+            "heatmap, "
+            "performance, distribution, fairness, value, multivariate."
+        )
+        raise ValidationError(msg)
 
     def _chunk_index(self, chunk: str | int | None) -> int:
         keys = [str(k) for k in self.chunks]
         if chunk is None:
             return len(keys) - 1
-        if isinstance(chunk, int) and not isinstance(chunk, bool) and -len(keys) <= chunk < len(keys):
+        if (
+            isinstance(chunk, int)
+            and not isinstance(chunk, bool)
+            and -len(keys) <= chunk < len(keys)
+        ):
             return chunk % len(keys)
         if str(chunk) in keys:
             return keys.index(str(chunk))
-        raise ValidationError(f"DriftReview: no chunk {chunk!r}; chunks are {', '.join(keys[:12])}"
-                              f"{' ...' if len(keys) > 12 else ''}.")  # fmt: skip
+        msg = (
+            f"DriftReview: no chunk {chunk!r}; chunks are {', '.join(keys[:12])}"
+            f"{' ...' if len(keys) > 12 else ''}."
+        )
+        raise ValidationError(msg)
 
     def _strongest(self, n: int) -> list[tuple[str, int]]:
-        """The (column, chunk) cells with the most drift relative to their threshold."""
+        """Return the (column, chunk) cells with most drift relative to threshold."""
         cols = self.payload["univariate"]["columns"]
-        cells = [(r, cols[i], c) for i, row in enumerate(_plots.ratios(self.payload))
-                 for c, r in enumerate(row) if r is not None]  # fmt: skip
+        cells = [
+            (r, cols[i], c)
+            for i, row in enumerate(_plots.ratios(self.payload))
+            for c, r in enumerate(row)
+            if r is not None
+        ]
         cells.sort(key=lambda x: -x[0])
         seen, out = set(), []
         for _, col, c in cells:  # one view per column: the chunk where it drifts most
@@ -182,50 +252,145 @@ class DriftReview(Displayable):
         m = p["monitor"]
         perf = p["performance"]
         name = METRIC_NAMES.get(perf["metric"], perf["metric"])
-        overview = KeyValues([
-            ("model", p["model"]), ("reference (anchored)", f"{m['reference']} ({p['rows']['reference']:,} rows)"),
-            ("analysis", f"{p['rows']['analysis']:,} rows in {len(m['batches'])} batch(es); "
-                         f"{p['rows']['labelled']:,} labelled"),
-            ("chunking", f"{p['chunking']}: {len(self.chunks)} chunks"),
-            ("thresholds from", p["reference_chunks"]["note"]),
-            ("performance", f"{perf['method']}; reference {name} {_f(perf.get('reference_value'))}"),
-            ("concept drift", perf["concept"]["verdict"]),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("model", p["model"]),
+                (
+                    "reference (anchored)",
+                    f"{m['reference']} ({p['rows']['reference']:,} rows)",
+                ),
+                (
+                    "analysis",
+                    f"{p['rows']['analysis']:,} rows in {len(m['batches'])} batch(es); "
+                    f"{p['rows']['labelled']:,} labelled",
+                ),
+                ("chunking", f"{p['chunking']}: {len(self.chunks)} chunks"),
+                ("thresholds from", p["reference_chunks"]["note"]),
+                (
+                    "performance",
+                    f"{perf['method']}; reference {name} "
+                    f"{_f(perf.get('reference_value'))}",
+                ),
+                ("concept drift", perf["concept"]["verdict"]),
+            ]
+        )
         summary_blocks: list[Any] = [
             Text(f"Recommendation: {rec['action'].upper()}", _TONE[rec["action"]]),
-            *[Text(r, "muted") for r in rec["reasons"]], overview,
-            Table(self.chunk_table(), caption="Chunks", max_rows=60, tone_column="_tone", plain_columns=("chunk", "from", "to")),
-        ]  # fmt: skip
-        tabs = [Tab("Summary", summary_blocks), Tab("Drift heatmap", [Figure(self.plot("heatmap"))])]
+            *[Text(r, "muted") for r in rec["reasons"]],
+            overview,
+            Table(
+                self.chunk_table(),
+                caption="Chunks",
+                max_rows=60,
+                tone_column="_tone",
+                plain_columns=("chunk", "from", "to"),
+            ),
+        ]
+        tabs = [
+            Tab("Summary", summary_blocks),
+            Tab("Drift heatmap", [Figure(self.plot("heatmap"))]),
+        ]
         strongest = self._strongest(N_DISTRIBUTIONS)
-        tabs.append(Tab("Distributions", [Text("Reference against the chunk where each column drifts most "
-                                               "(in a live notebook, choose any column and chunk).", "muted"),
-                                          *[Figure(_plots.distribution(p, col, c)) for col, c in strongest]]))  # fmt: skip
-        perf_blocks: list[Any] = [Figure(self.plot("performance")), Text(perf["concept"]["verdict"],
-                                  "error" if perf["concept"]["chunks"] else "info")]  # fmt: skip
+        tabs.append(
+            Tab(
+                "Distributions",
+                [
+                    Text(
+                        "Reference against the chunk where each column drifts most "
+                        "(in a live notebook, choose any column and chunk).",
+                        "muted",
+                    ),
+                    *[Figure(_plots.distribution(p, col, c)) for col, c in strongest],
+                ],
+            )
+        )
+        perf_blocks: list[Any] = [
+            Figure(self.plot("performance")),
+            Text(
+                perf["concept"]["verdict"],
+                "error" if perf["concept"]["chunks"] else "info",
+            ),
+        ]
         if any(s == UNVERIFIED for s in p["status"]):
-            perf_blocks.append(Text(f"Chunks without labels are {UNVERIFIED!r}: CBPE and DLE explain changes of "
-                                    "the inputs, not of how inputs relate to the target.", "warning"))  # fmt: skip
+            perf_blocks.append(
+                Text(
+                    f"Chunks without labels are {UNVERIFIED!r}: CBPE and DLE "
+                    "explain changes of "
+                    "the inputs, not of how inputs relate to the target.",
+                    "warning",
+                )
+            )
         tabs.append(Tab("Performance", perf_blocks))
         if p.get("multivariate"):
-            tabs.append(Tab("Multivariate", [Figure(_plots.multivariate(p, k)) for k in p["multivariate"]]))
+            tabs.append(
+                Tab(
+                    "Multivariate",
+                    [Figure(_plots.multivariate(p, k)) for k in p["multivariate"]],
+                )
+            )
         if p["fairness"]:
             tabs.append(Tab("Fairness over time", self._fairness_blocks()))
         if p.get("value"):
             v = p["value"]
-            tabs.append(Tab("Business value", [
-                KeyValues([(f"reference value per 1,000 decisions ({v['currency']})", round(v["reference_per_1000"], 2)),
-                           ("value at risk, all chunks", f"{sum(x for x in v['value_at_risk'] if x):,.0f} {v['currency']}"),
-                           ("decision", f"act when P({p['decision']['positive_class']}) >= {p['decision']['threshold']:g}")]),
-                Figure(self.plot("value"))]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Business value",
+                    [
+                        KeyValues(
+                            [
+                                (
+                                    "reference value per 1,000 decisions "
+                                    f"({v['currency']})",
+                                    round(v["reference_per_1000"], 2),
+                                ),
+                                (
+                                    "value at risk, all chunks",
+                                    f"{sum(x for x in v['value_at_risk'] if x):,.0f} "
+                                    f"{v['currency']}",
+                                ),
+                                (
+                                    "decision",
+                                    f"act when P({p['decision']['positive_class']}) "
+                                    f">= {p['decision']['threshold']:g}",
+                                ),
+                            ]
+                        ),
+                        Figure(self.plot("value")),
+                    ],
+                )
+            )
         alerts = self.alerts()
-        tabs.append(Tab("Alerts", [Table(alerts, caption=f"{len(alerts)} alert(s), ranked by value at risk",
-                                         max_rows=40, plain_columns=("chunk",))] if len(alerts)
-                        else [Text("No alert.", "ok")]))  # fmt: skip
+        tabs.append(
+            Tab(
+                "Alerts",
+                [
+                    Table(
+                        alerts,
+                        caption=f"{len(alerts)} alert(s), ranked by value at risk",
+                        max_rows=40,
+                        plain_columns=("chunk",),
+                    )
+                ]
+                if len(alerts)
+                else [Text("No alert.", "ok")],
+            )
+        )
         n_alerts = len(p["alerts"])
-        badges = [(rec["action"], _TONE[rec["action"]]), (f"{n_alerts} alerts", "warning" if n_alerts else "ok")]
-        summary = f"{len(self.chunks)} chunks, {n_alerts} alerts; recommendation: {rec['action']}"
-        return View("DriftReview", f"{m['name']} (monitor v{m['version']})", summary, badges, tabs)
+        badges = [
+            (rec["action"], _TONE[rec["action"]]),
+            (f"{n_alerts} alerts", "warning" if n_alerts else "ok"),
+        ]
+        summary = (
+            f"{len(self.chunks)} chunks, {n_alerts} alerts; "
+            f"recommendation: {rec['action']}"
+        )
+        return View(
+            "DriftReview",
+            f"{m['name']} (monitor v{m['version']})",
+            summary,
+            badges,
+            tabs,
+        )
 
     def _fairness_blocks(self) -> list[Any]:
         import pandas as pd
@@ -236,14 +401,27 @@ class DriftReview(Displayable):
             rows = []
             for rate, res in f["rates"].items():
                 alerts = sum(res["alert"])
-                rows.append({"rate": rate, "by": col, "reference gap band (upper)": res["upper"],
-                             "largest gap": max((d for d in res["disparity"] if d is not None), default=None),
-                             "chunks above band": alerts})  # fmt: skip
-            blocks.append(Table(pd.DataFrame(rows), caption=f"Gaps between {col} groups ({', '.join(f['compared'])})"))
+                rows.append(
+                    {
+                        "rate": rate,
+                        "by": col,
+                        "reference gap band (upper)": res["upper"],
+                        "largest gap": max(
+                            (d for d in res["disparity"] if d is not None), default=None
+                        ),
+                        "chunks above band": alerts,
+                    }
+                )
+            blocks.append(
+                Table(
+                    pd.DataFrame(rows),
+                    caption=f"Gaps between {col} groups ({', '.join(f['compared'])})",
+                )
+            )
         return blocks
 
     def widget(self) -> Any:
-        """The live view; the Distributions tab lets you choose any column and chunk."""
+        """Return the live view; its Distributions tab lets you choose a cell."""
         import ipywidgets as w
 
         from mlops_nb.ui._widget import figure_output, view_widget
@@ -253,11 +431,19 @@ class DriftReview(Displayable):
         cols = self.payload["univariate"]["columns"]
         col0, c0 = strongest[0] if strongest else (cols[0], len(self.chunks) - 1)
         column = w.Dropdown(options=cols, value=col0, description="column")
-        chunk = w.Dropdown(options=[(str(k), i) for i, k in enumerate(self.chunks)], value=c0, description="chunk")
+        chunk = w.Dropdown(
+            options=[(str(k), i) for i, k in enumerate(self.chunks)],
+            value=c0,
+            description="chunk",
+        )
         holder = w.VBox([figure_output(_plots.distribution(self.payload, col0, c0))])
 
         def update(change: Any = None) -> None:
-            holder.children = (figure_output(_plots.distribution(self.payload, column.value, chunk.value)),)
+            holder.children = (
+                figure_output(
+                    _plots.distribution(self.payload, column.value, chunk.value)
+                ),
+            )
 
         column.observe(update, names="value")
         chunk.observe(update, names="value")
@@ -265,7 +451,11 @@ class DriftReview(Displayable):
         titles = [tabs.get_title(i) for i in range(len(tabs.children))]
         page = tabs.children[titles.index("Distributions")]
         page.children = (w.HBox([column, chunk]), holder, *page.children[1:])
-        box.column_choice, box.chunk_choice, box.distribution = column, chunk, holder  # for tests
+        box.column_choice, box.chunk_choice, box.distribution = (
+            column,
+            chunk,
+            holder,
+        )  # for tests
         return box
 
 

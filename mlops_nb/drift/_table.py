@@ -26,10 +26,11 @@ def univariate_drift(
     time_column: str | None = None,
     continuous_statistics: tuple[str, ...] = _univariate.CONTINUOUS,
     categorical_statistics: tuple[str, ...] = _univariate.DEFAULT_CATEGORICAL,
-    alert_on: tuple[str, ...] = ("jensen_shannon", "kolmogorov_smirnov"),
+    alert_on: tuple[str, ...] = ("jensen_shannon",),
     thresholds: dict[str, Any] | None = None,
     std: float = 3.0,
     exact: bool | None = None,
+    in_sample: bool = False,
 ) -> DriftTable:
     """Drift of each column of ``analysis`` against ``reference``, chunk by chunk.
 
@@ -53,6 +54,9 @@ def univariate_drift(
     exact : bool, optional
         KS and Wasserstein on raw values (default: when the reference has fewer than
         10,000 rows).
+    in_sample : bool
+        Thresholds from reference chunks compared with the whole reference (nannyml's
+        way) instead of with the rest of it.
 
     Returns
     -------
@@ -65,7 +69,8 @@ def univariate_drift(
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=5000)})
-    >>> new = pd.DataFrame({"x": np.r_[rng.normal(size=2500), rng.normal(1, size=2500)]})
+    >>> shifted = np.r_[rng.normal(size=2500), rng.normal(1, size=2500)]
+    >>> new = pd.DataFrame({"x": shifted})
     >>> table = univariate_drift(ref, new, n_chunks=2)
     >>> table.alerts().tolist()
     [[False, True]]
@@ -73,24 +78,59 @@ def univariate_drift(
     import numpy as np
     import pandas as pd
 
-    columns = list(columns) if columns is not None else [c for c in reference.columns if c != time_column]
-    missing = [c for c in columns if c not in reference.columns or c not in analysis.columns]
+    columns = (
+        list(columns)
+        if columns is not None
+        else [c for c in reference.columns if c != time_column]
+    )
+    missing = [
+        c for c in columns if c not in reference.columns or c not in analysis.columns
+    ]
     if missing:
-        raise SchemaError(f"univariate_drift: column(s) {listing(missing)} missing from reference or analysis.")
+        msg = (
+            f"univariate_drift: column(s) {listing(missing)} missing from reference "
+            "or analysis."
+        )
+        raise SchemaError(msg)
     if categorical is None:
-        categorical = [c for c in columns if not pd.api.types.is_numeric_dtype(reference[c])
-                       or pd.api.types.is_bool_dtype(reference[c])]  # fmt: skip
+        categorical = [
+            c
+            for c in columns
+            if not pd.api.types.is_numeric_dtype(reference[c])
+            or pd.api.types.is_bool_dtype(reference[c])
+        ]
     kinds = {c: "categorical" if c in categorical else "continuous" for c in columns}
-    spec = ChunkSpec.parse(chunk, n_chunks, time_column=time_column, columns=list(analysis.columns),
-                           what="univariate_drift")  # fmt: skip
+    spec = ChunkSpec.parse(
+        chunk,
+        n_chunks,
+        time_column=time_column,
+        columns=list(analysis.columns),
+        what="univariate_drift",
+    )
     chunks = split(analysis, spec)
     ref_chunks, note = reference_split(reference, spec)
-    payload = _univariate.run(reference, analysis, kinds, ref_chunks.codes, ref_chunks.n, chunks.codes, chunks.n,
-                              continuous_stats=tuple(continuous_statistics),
-                              categorical_stats=tuple(categorical_statistics), exact=exact,
-                              threshold_settings=thresholds, std=std, alert_on=tuple(alert_on))  # fmt: skip
-    payload["chunks"] = {"keys": chunks.keys, "starts": chunks.starts, "ends": chunks.ends,
-                         "sizes": np.asarray(chunks.sizes).tolist()}  # fmt: skip
+    payload = _univariate.run(
+        reference,
+        analysis,
+        kinds,
+        ref_chunks.codes,
+        ref_chunks.n,
+        chunks.codes,
+        chunks.n,
+        continuous_stats=tuple(continuous_statistics),
+        categorical_stats=tuple(categorical_statistics),
+        exact=exact,
+        threshold_settings=thresholds,
+        std=std,
+        alert_on=tuple(alert_on),
+        in_sample=in_sample,
+    )
+    payload["chunks"] = {
+        "keys": chunks.keys,
+        "starts": chunks.starts,
+        "ends": chunks.ends,
+        "sizes": np.asarray(chunks.sizes).tolist(),
+    }
     payload["reference_note"] = note
     return DriftTable(payload)
 
@@ -111,13 +151,17 @@ class DriftTable(Displayable):
         import pandas as pd
 
         s = self.payload["statistics"][statistic]
-        return pd.DataFrame(s["values"], index=self.payload["columns"], columns=self.chunks, dtype=float)
+        return pd.DataFrame(
+            s["values"], index=self.payload["columns"], columns=self.chunks, dtype=float
+        )
 
     def alerts(self) -> pd.DataFrame:
         """Columns x chunks booleans: an alerting statistic crossed its threshold."""
         import pandas as pd
 
-        return pd.DataFrame(self.payload["alerts"], index=self.payload["columns"], columns=self.chunks)
+        return pd.DataFrame(
+            self.payload["alerts"], index=self.payload["columns"], columns=self.chunks
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Long form: column, chunk, statistic, value, lower, upper, alert."""
@@ -126,25 +170,51 @@ class DriftTable(Displayable):
         rows = []
         for stat, s in self.payload["statistics"].items():
             for i, col in enumerate(self.payload["columns"]):
-                if s["upper"][i] is None and s["lower"][i] is None and all(v is None for v in s["values"][i]):
+                if (
+                    s["upper"][i] is None
+                    and s["lower"][i] is None
+                    and all(v is None for v in s["values"][i])
+                ):
                     continue
                 for c, key in enumerate(self.chunks):
-                    rows.append({"column": col, "chunk": key, "statistic": stat, "value": s["values"][i][c],
-                                 "lower": s["lower"][i], "upper": s["upper"][i], "alert": s["alert"][i][c]})  # fmt: skip
+                    rows.append(
+                        {
+                            "column": col,
+                            "chunk": key,
+                            "statistic": stat,
+                            "value": s["values"][i][c],
+                            "lower": s["lower"][i],
+                            "upper": s["upper"][i],
+                            "alert": s["alert"][i][c],
+                        }
+                    )
         return pd.DataFrame(rows)
 
     def plot(self) -> go.Figure:
-        """The drift heatmap (columns x chunks)."""
+        """Plot the drift heatmap (columns x chunks)."""
         from mlops_nb.drift._plots import heatmap
 
         return heatmap({"univariate": self.payload, "chunks": self.payload["chunks"]})
 
     def _view(self) -> View:
         n_alerts = int(sum(map(sum, self.payload["alerts"])))
-        kv = KeyValues([("columns", len(self.payload["columns"])), ("chunks", len(self.chunks)),
-                        ("alerts", n_alerts), ("thresholds from", self.payload["reference_note"])])  # fmt: skip
+        kv = KeyValues(
+            [
+                ("columns", len(self.payload["columns"])),
+                ("chunks", len(self.chunks)),
+                ("alerts", n_alerts),
+                ("thresholds from", self.payload["reference_note"]),
+            ]
+        )
         frame = self.to_frame()
         alerts = frame[frame["alert"]] if len(frame) else frame
-        return View("DriftTable", f"{len(self.payload['columns'])} columns x {len(self.chunks)} chunks",
-                    f"{n_alerts} alerts", [], [Tab("Heatmap", [kv, Figure(self.plot())]),
-                                               Tab("Alerts", [Table(alerts, max_rows=40)])])  # fmt: skip
+        return View(
+            "DriftTable",
+            f"{len(self.payload['columns'])} columns x {len(self.chunks)} chunks",
+            f"{n_alerts} alerts",
+            [],
+            [
+                Tab("Heatmap", [kv, Figure(self.plot())]),
+                Tab("Alerts", [Table(alerts, max_rows=40)]),
+            ],
+        )

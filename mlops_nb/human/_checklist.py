@@ -10,8 +10,8 @@ Items are checked against what the project recorded, never against what someone 
   intervals and data sources with hashes;
 - ``security checks passed``: :meth:`Project.verify` finds every artifact, the database
   and the audit chain intact, and the audit log takes writes;
-- ``monitoring plan`` (off by default until Drift Ops records plans): a stored report
-  of kind ``monitoring-plan`` for the version;
+- ``monitoring plan``: the version has a drift monitor (:meth:`Model.monitor`), whose
+  document records the reference's hash, the statistics it alerts on and thresholds;
 - ``signed off``: a named person signed this version, with time and comment.
 
 The checklist is a gate for promotion to production (registered when
@@ -27,18 +27,31 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError, did_you_mean, listing
+from mlops_nb.human._items import (
+    _SIGNOFF,
+    _WAIVER,
+    WAIVABLE,
+    Item,
+    evaluate_items,
+    latest_signoff,
+)
 from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
     from mlops_nb._project import Project
     from mlops_nb.model import Model
 
-ITEMS = ("fairness within limits", "explanation reviewed", "card complete",
-         "security checks passed", "monitoring plan", "signed off")  # fmt: skip
-DEFAULT_ITEMS = tuple(i for i in ITEMS if i != "monitoring plan")
-WAIVABLE = ("fairness within limits", "monitoring plan")
+ITEMS = (
+    "fairness within limits",
+    "explanation reviewed",
+    "card complete",
+    "security checks passed",
+    "monitoring plan",
+    "signed off",
+)
+DEFAULT_ITEMS = ITEMS
 GATE_NAME = "release checklist"
-_CONFIG, _SIGNOFF, _WAIVER = "release-checklist", "release-signoff", "release-waiver"
+_CONFIG = "release-checklist"
 
 
 def _person(value: Any, param: str, what: str) -> str:
@@ -53,20 +66,31 @@ def _person(value: Any, param: str, what: str) -> str:
 
 
 def checklist_config(project: Project) -> dict[str, Any]:
-    """The project's checklist items and disparity limits (defaults when never set)."""
+    """Return the project's checklist items and disparity limits (or the defaults)."""
     from mlops_nb.human._fairness import DEFAULT_LIMITS
 
     doc = project._document(_CONFIG, "project")
-    config = {"items": list(DEFAULT_ITEMS), "limits": dict(DEFAULT_LIMITS), "version": 0,
-              "by": None, "note": "mlops_nb defaults"}  # fmt: skip
+    config = {
+        "items": list(DEFAULT_ITEMS),
+        "limits": dict(DEFAULT_LIMITS),
+        "version": 0,
+        "by": None,
+        "note": "mlops_nb defaults",
+    }
     if doc is not None:
         config.update(doc["payload"])
         config["version"] = doc["version"]
     return config
 
 
-def configure_checklist(project: Project, *, by: str, items: list[str] | None = None,
-                        limits: dict[str, float] | None = None, note: str = "") -> dict[str, Any]:  # fmt: skip
+def configure_checklist(
+    project: Project,
+    *,
+    by: str,
+    items: list[str] | None = None,
+    limits: dict[str, float] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     """Choose the project's checklist items and disparity limits (a recorded decision).
 
     Parameters
@@ -96,111 +120,31 @@ def configure_checklist(project: Project, *, by: str, items: list[str] | None = 
     items = list(current["items"] if items is None else items)
     bad = [i for i in items if i not in ITEMS]
     if bad:
-        msg = (f"{what}: unknown item(s) {listing(bad)}; items: {listing(ITEMS)}."
-               f"{did_you_mean(bad[0], ITEMS)}")  # fmt: skip
+        msg = (
+            f"{what}: unknown item(s) {listing(bad)}; items: {listing(ITEMS)}."
+            f"{did_you_mean(bad[0], ITEMS)}"
+        )
         raise ValidationError(msg)
     limits = {**current["limits"], **(limits or {})}
-    wrong = {k: v for k, v in limits.items() if k not in DISPARITIES or not 0 <= float(v) <= 1}
+    wrong = {
+        k: v
+        for k, v in limits.items()
+        if k not in DISPARITIES or not 0 <= float(v) <= 1
+    }
     if wrong:
-        msg = f"{what}: limits {wrong!r}: use {listing(DISPARITIES)} with values in [0, 1]."
+        msg = (
+            f"{what}: limits {wrong!r}: use {listing(DISPARITIES)} "
+            "with values in [0, 1]."
+        )
         raise ValidationError(msg)
-    payload = {"items": [i for i in ITEMS if i in items], "by": by, "note": note,
-               "limits": {k: float(v) for k, v in limits.items()}}  # fmt: skip
+    payload = {
+        "items": [i for i in ITEMS if i in items],
+        "by": by,
+        "note": note,
+        "limits": {k: float(v) for k, v in limits.items()},
+    }
     project._save_document(_CONFIG, "project", payload, note=f"by {by}: {note}")
     return checklist_config(project)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One checklist item's state."""
-
-    name: str
-    passed: bool
-    detail: str
-
-
-def _fairness_item(model: Model, limits: dict[str, float], waivers: dict[str, Any]) -> Item:
-    from mlops_nb.human._fairness import stored_fairness
-
-    name = "fairness within limits"
-    reports = stored_fairness(model)
-    if not reports:
-        return Item(name, False, "no fairness review recorded: run model.fairness(test)")
-    findings = [f"{f} on {r.payload['data']}" for r in reports for f in r.findings(limits)]
-    if not findings:
-        return Item(name, True, f"{len(reports)} review(s) within limits, newest on {reports[-1].payload['data']}")
-    if name in waivers:
-        w = waivers[name]
-        return Item(name, True, f"waived by {w['by']} ({w['at'][:10]}): {w['reason']} — {findings[0]}")
-    return Item(name, False, f"{findings[0]}" + (f" (+{len(findings) - 1} more)" if len(findings) > 1 else "")
-                + "; mitigate (model.mitigate) or record a named waiver "
-                "(checklist.waive('fairness within limits', by=..., reason=...))")  # fmt: skip
-
-
-def _evaluate(model: Model, config: dict[str, Any]) -> list[Item]:
-    from mlops_nb.human._common import stored_reports
-
-    waivers = _waivers(model)
-    out = []
-    for name in config["items"]:
-        if name == "fairness within limits":
-            out.append(_fairness_item(model, config["limits"], waivers))
-        elif name == "explanation reviewed":
-            exps = stored_reports(model, "explanation:")
-            out.append(Item(name, bool(exps), f"global explanation on {exps[-1]['payload']['data']} "
-                            f"({exps[-1]['payload']['method']}); the sign-off attests its review"
-                            if exps else "no global explanation recorded: run model.explain(test)"))  # fmt: skip
-        elif name == "card complete":
-            from mlops_nb.human._card import model_card
-
-            missing = model_card(model).missing_required()
-            out.append(Item(name, not missing, "intended use, limitations, metrics with intervals and "
-                            "data sources with hashes are recorded" if not missing
-                            else "the card lacks: " + "; ".join(missing)))  # fmt: skip
-        elif name == "security checks passed":
-            out.append(_security_item(model))
-        elif name == "monitoring plan":
-            plans = stored_reports(model, "monitoring-plan")
-            ok = bool(plans) or name in waivers
-            out.append(Item(name, ok, "monitoring plan recorded" if plans else
-                            f"waived by {waivers[name]['by']}" if ok else
-                            "no monitoring plan recorded for this version (model.monitor(reference))"))  # fmt: skip
-        elif name == "signed off":
-            s = latest_signoff(model)
-            out.append(Item(name, s is not None, f"signed off by {s['by']} on {s['at'][:19].replace('T', ' ')} UTC"
-                            + (f": {s['note']}" if s["note"] else "") if s else
-                            "no sign-off: model.checklist().sign('Name', note='...')"))  # fmt: skip
-    return out
-
-
-def _security_item(model: Model) -> Item:
-    name = "security checks passed"
-    project = model.project
-    try:
-        result = project.verify()
-        with project._store.write():
-            pass  # the audit log takes writes
-    except Exception as err:  # a broken store fails the item, closed
-        return Item(name, False, f"the checks could not run: {type(err).__name__}: {err}")
-    if not result.ok:
-        problems = "; ".join(f"{k}: {v}" for k, v in list(result.problems.items())[:3])
-        return Item(name, False, f"verify() found problems: {problems or result.result.audit}")
-    return Item(name, True, f"{result.result.checked} artifacts intact, audit chain intact, audit log writable")
-
-
-def latest_signoff(model: Model) -> dict[str, Any] | None:
-    """The newest sign-off of ``model``, or None."""
-    doc = model.project._document(_SIGNOFF, f"{model.name}@{model.version}")
-    return doc["payload"] if doc else None
-
-
-def _waivers(model: Model) -> dict[str, Any]:
-    out = {}
-    for item in WAIVABLE:
-        doc = model.project._document(_WAIVER, f"{model.name}@{model.version}:{item}")
-        if doc is not None and doc["payload"].get("active", True):
-            out[item] = doc["payload"]
-    return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -225,10 +169,12 @@ class Checklist(Displayable):
         """One row per item: name, passed, detail."""
         import pandas as pd
 
-        return pd.DataFrame([i.__dict__ for i in self.items], columns=["name", "passed", "detail"])
+        return pd.DataFrame(
+            [i.__dict__ for i in self.items], columns=["name", "passed", "detail"]
+        )
 
     def refresh(self) -> Checklist:
-        """The checklist evaluated again."""
+        """Evaluate the checklist again."""
         return checklist(self.model)
 
     def sign(self, by: str, *, note: str = "") -> Checklist:
@@ -247,30 +193,56 @@ class Checklist(Displayable):
         current = self.refresh()
         blocking = [i for i in current.open_items if i.name != "signed off"]
         if blocking:
-            msg = (f"{what}: cannot sign while {len(blocking)} item(s) fail — "
-                   + "; ".join(f"{i.name}: {i.detail}" for i in blocking) + ". Nothing was recorded.")  # fmt: skip
+            msg = (
+                f"{what}: cannot sign while {len(blocking)} item(s) fail — "
+                + "; ".join(f"{i.name}: {i.detail}" for i in blocking)
+                + ". Nothing was recorded."
+            )
             raise ValidationError(msg, [i.__dict__ for i in blocking])
-        payload = {"by": by, "note": str(note), "at": now(), "model": self.model.label,
-                   "items": [i.__dict__ for i in current.items if i.name != "signed off"]}  # fmt: skip
-        self.model.project._save_document(_SIGNOFF, f"{self.model.name}@{self.model.version}", payload,
-                                          note=f"release sign-off by {by}: {note}")  # fmt: skip
+        payload = {
+            "by": by,
+            "note": str(note),
+            "at": now(),
+            "model": self.model.label,
+            "items": [i.__dict__ for i in current.items if i.name != "signed off"],
+        }
+        self.model.project._save_document(
+            _SIGNOFF,
+            f"{self.model.name}@{self.model.version}",
+            payload,
+            note=f"release sign-off by {by}: {note}",
+        )
         return self.refresh()
 
     def waive(self, item: str, *, by: str, reason: str) -> Checklist:
-        """Record a named waiver of a waivable item (``fairness within limits``, ``monitoring plan``)."""
+        """Record a named waiver of an item in :data:`WAIVABLE`."""
         from mlops_nb.store._db import now
 
         what = f"{self.model.label}.checklist().waive"
         if item not in WAIVABLE:
-            msg = (f"{what}: item {item!r} cannot be waived; waivable: {listing(WAIVABLE)}."
-                   f"{did_you_mean(item, WAIVABLE)}")  # fmt: skip
+            msg = (
+                f"{what}: item {item!r} cannot be waived; waivable: "
+                f"{listing(WAIVABLE)}."
+                f"{did_you_mean(item, WAIVABLE)}"
+            )
             raise ValidationError(msg)
         by = _person(by, "by", what)
         if not str(reason).strip():
-            raise ValidationError(f"{what}: a waiver needs a reason (reason='...').")
-        payload = {"item": item, "by": by, "reason": str(reason), "at": now(), "active": True}
-        self.model.project._save_document(_WAIVER, f"{self.model.name}@{self.model.version}:{item}",
-                                          payload, note=f"waiver by {by}: {reason}")  # fmt: skip
+            msg = f"{what}: a waiver needs a reason (reason='...')."
+            raise ValidationError(msg)
+        payload = {
+            "item": item,
+            "by": by,
+            "reason": str(reason),
+            "at": now(),
+            "active": True,
+        }
+        self.model.project._save_document(
+            _WAIVER,
+            f"{self.model.name}@{self.model.version}:{item}",
+            payload,
+            note=f"waiver by {by}: {reason}",
+        )
         return self.refresh()
 
     def _view(self) -> View:
@@ -280,27 +252,68 @@ class Checklist(Displayable):
         frame["status"] = frame["passed"].map({True: "pass", False: "open"})
         frame["tone"] = frame["passed"].map({True: "ok", False: "error"})
         c = self.config
-        blocks: list[Any] = [Table(frame[["name", "status", "detail", "tone"]], tone_column="tone")]
+        blocks: list[Any] = [
+            Table(frame[["name", "status", "detail", "tone"]], tone_column="tone")
+        ]
         if not self.items:
-            blocks = [Text(f"No items: the release checklist is off for this project "
-                           f"(configured by {c['by']}: {c['note']}).", "warning")]  # fmt: skip
-        blocks.append(KeyValues([("limits", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c["limits"].items())),
-                                 ("configuration", f"v{c['version']} by {c['by']}: {c['note']}" if c["version"]
-                                  else "mlops_nb defaults (configure_checklist to change)")]))  # fmt: skip
+            blocks = [
+                Text(
+                    f"No items: the release checklist is off for this project "
+                    f"(configured by {c['by']}: {c['note']}).",
+                    "warning",
+                )
+            ]
+        blocks.append(
+            KeyValues(
+                [
+                    (
+                        "limits",
+                        ", ".join(
+                            f"{k.replace('_', ' ')} {v}" for k, v in c["limits"].items()
+                        ),
+                    ),
+                    (
+                        "configuration",
+                        f"v{c['version']} by {c['by']}: {c['note']}"
+                        if c["version"]
+                        else "mlops_nb defaults (configure_checklist to change)",
+                    ),
+                ]
+            )
+        )
         s = latest_signoff(self.model)
         tabs = [Tab("Items", blocks)]
         if s:
-            tabs.append(Tab("Sign-off", [KeyValues([("signed off by", s["by"]), ("at", s["at"][:19].replace("T", " ") + " UTC"),
-                                                    ("comment", s["note"] or "—")]),
-                                         Table(pd.DataFrame(s["items"]), caption="items when signed")]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Sign-off",
+                    [
+                        KeyValues(
+                            [
+                                ("signed off by", s["by"]),
+                                ("at", s["at"][:19].replace("T", " ") + " UTC"),
+                                ("comment", s["note"] or "—"),
+                            ]
+                        ),
+                        Table(pd.DataFrame(s["items"]), caption="items when signed"),
+                    ],
+                )
+            )
         n_ok = sum(i.passed for i in self.items)
         summary = f"{n_ok}/{len(self.items)} items pass; " + (
-            "ready for production" if self.passed else "promotion to production is blocked")
+            "ready for production"
+            if self.passed
+            else "promotion to production is blocked"
+        )
         badge = ("ready", "ok") if self.passed else ("blocked", "error")
         return View("Release checklist", self.model.label, summary, [badge], tabs)
 
     def widget(self) -> Any:
-        """The live view with a sign-off form (``signer``, ``note``, ``sign_button``, ``status``)."""
+        """Return the live view with a sign-off form.
+
+        The form's parts are attributes of the returned box: ``signer``, ``note``,
+        ``sign_button`` and ``status``.
+        """
         import ipywidgets as w
 
         from mlops_nb.ui._widget import view_widget
@@ -325,13 +338,13 @@ class Checklist(Displayable):
 
 
 def checklist(model: Model) -> Checklist:
-    """The release checklist of ``model``, evaluated against what the project recorded."""
+    """Evaluate the release checklist of ``model`` against what the project recorded."""
     config = checklist_config(model.project)
-    return Checklist(model, tuple(_evaluate(model, config)), config)
+    return Checklist(model, tuple(evaluate_items(model, config)), config)
 
 
 def release_gate(model: Model, stage: str, context: dict[str, Any]) -> tuple[bool, str]:
-    """The promotion gate: every configured item must pass."""
+    """Pass a promotion only when every configured checklist item passes."""
     cl = checklist(model)
     if cl.passed:
         s = latest_signoff(model)

@@ -1,4 +1,4 @@
-"""What the Human Centered Ops modules share: groups, the decision's class, stored reports.
+"""What the Human Centered Ops modules share: groups, the decision, stored reports.
 
 A *group* is a value of a sensitive column (``"SEX=2"``) or a combination of values of
 several (``"SEX=2, RAC1P=6"``, an intersection). Values are read the way the model's
@@ -38,13 +38,14 @@ def require_binary(model: Model, what: str) -> None:
     if model.task != "binary":
         msg = (
             f"{what}: {model.label} is a {model.task} model; fairness reviews and "
-            "mitigation in mlops_nb cover binary classifiers (one decision: act or not)."
+            "mitigation in mlops_nb cover binary classifiers (one decision: act or "
+            "not)."
         )
         raise ValidationError(msg)
 
 
 def require_asset(data: Any, what: str, *, labelled: str | None = None) -> DataAsset:
-    """Return ``data`` if it is a DataAsset (with the ``labelled`` column), else raise."""
+    """Return ``data`` if it is a DataAsset (with column ``labelled``), else raise."""
     from mlops_nb.data import DataAsset
 
     if not isinstance(data, DataAsset):
@@ -65,7 +66,7 @@ def require_asset(data: Any, what: str, *, labelled: str | None = None) -> DataA
 def sensitive_columns(
     data: DataAsset, sensitive: str | list[str] | None, what: str
 ) -> list[str]:
-    """The sensitive columns to review: ``sensitive`` if given, else the asset's."""
+    """Return the sensitive columns to review: ``sensitive``, else the asset's."""
     cols = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
     if not cols:
         cols = list(data.sensitive)
@@ -87,7 +88,7 @@ def sensitive_columns(
 
 
 def as_text(column: pd.Series) -> pd.Series:
-    """A column as the model's preprocessing reads categories: strings, ``(missing)``."""
+    """Return a column as the model reads categories: strings, ``(missing)``."""
     return column.astype(object).where(column.notna(), MISSING).astype(str)
 
 
@@ -103,7 +104,7 @@ def group_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def selected_class(model: Model, pos_label: Any, what: str) -> tuple[Any, str]:
-    """The class whose prediction is the decision to act, and where that choice came from."""
+    """Return the class whose prediction is the decision to act, and why."""
     from mlops_nb.business._canvas import current_canvas
 
     classes = model.classes or []
@@ -125,18 +126,20 @@ def selected_class(model: Model, pos_label: Any, what: str) -> tuple[Any, str]:
         return found, "given"
     canvas = current_canvas(model.project)
     if canvas is not None and match(canvas.positive_class) is not None:
-        return match(canvas.positive_class), f"the value canvas (v{canvas.version}) acts on it"
+        return match(
+            canvas.positive_class
+        ), f"the value canvas (v{canvas.version}) acts on it"
     return classes[-1], "the model's second class (no value canvas to say otherwise)"
 
 
 def labelled_frame(data: DataAsset, target: str) -> pd.DataFrame:
-    """The rows of ``data`` with a label."""
+    """Return the rows of ``data`` with a label."""
     frame = data.frame
     return frame[frame[target].notna()]
 
 
 def stored_reports(model: Model, prefix: str) -> list[dict[str, Any]]:
-    """Reports of ``model`` whose kind starts with ``prefix``, oldest first."""
+    """Return the reports of ``model`` whose kind starts with ``prefix``."""
     rows = model.project._store.query(
         "SELECT kind, payload, created_at FROM reports WHERE owner_kind = 'model' "
         "AND owner_id = ? AND kind LIKE ? ORDER BY id",

@@ -31,143 +31,36 @@ from mlops_nb.human._common import (
     selected_class,
     sensitive_columns,
 )
+from mlops_nb.human._groupstats import (
+    DEFAULT_LIMITS,
+    DISPARITIES,
+    RATES,
+    grouping_stats,
+)
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
     from mlops_nb.model import Model
 
-RATES = ("selection rate", "TPR", "FPR", "precision", "accuracy")
-DISPARITIES = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-)
-#: default limits of the release checklist (fairlearn's docs use 0.1 as an example;
-#: the "four-fifths rule" is a demographic parity ratio of at least 0.8)
-DEFAULT_LIMITS = {"demographic_parity_difference": 0.1, "equalized_odds_difference": 0.1}
+__all__ = ["DEFAULT_LIMITS", "DISPARITIES", "RATES", "FairnessReport", "fairness"]
 
 
-def _rates(c: np.ndarray) -> dict[str, np.ndarray]:
-    """Rates from counts ``[..., (tp, fp, fn, tn)]``; NaN where undefined."""
-    import numpy as np
-
-    tp, fp, fn, tn = (c[..., i].astype(float) for i in range(4))
-    n = tp + fp + fn + tn
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {"base rate": (tp + fn) / n, "selection rate": (tp + fp) / n,
-                "TPR": tp / (tp + fn), "FPR": fp / (fp + tn),
-                "precision": tp / (tp + fp), "accuracy": (tp + tn) / n}  # fmt: skip
-
-
-def _disparities(r: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
-    """Disparities over the kept groups (last axis); works on bootstrap stacks too."""
-    import warnings
-
-    import numpy as np
-
-    def spread(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = x[..., keep]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-            return np.nanmax(x, axis=-1), np.nanmin(x, axis=-1)
-
-    hi, lo = spread(r["selection rate"])
-    tpr_hi, tpr_lo = spread(r["TPR"])
-    fpr_hi, fpr_lo = spread(r["FPR"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(hi > 0, lo / hi, np.nan)
-    return {"demographic_parity_difference": hi - lo, "demographic_parity_ratio": ratio,
-            "equalized_odds_difference": np.fmax(tpr_hi - tpr_lo, fpr_hi - fpr_lo)}  # fmt: skip
-
-
-def _metric_frame(y: np.ndarray, d: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
-    """fairlearn's MetricFrame by group (the point values shown)."""
-    import functools
-    import warnings
-
-    import numpy as np
-    import pandas as pd
-    from fairlearn.metrics import (
-        MetricFrame,
-        count,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-    from sklearn.metrics import accuracy_score, precision_score
-
-    metrics = {"count": count, "selection rate": selection_rate, "TPR": true_positive_rate,
-               "FPR": false_positive_rate, "accuracy": accuracy_score,
-               "precision": functools.partial(precision_score, zero_division=np.nan)}  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined rates of groups without positives
-        mf = MetricFrame(metrics=metrics, y_true=y.astype(int), y_pred=d.astype(int),
-                         sensitive_features=pd.Series(keys, name="group"))  # fmt: skip
-    return mf.by_group
-
-
-def _grouping(y: np.ndarray, d: np.ndarray, keys: np.ndarray, *, name: str, min_size: int,
-              n_boot: int, ci: float, rng: Any, canvas: Any) -> tuple[list[dict], dict]:  # fmt: skip
-    import numpy as np
-    from fairlearn.metrics import (
-        demographic_parity_difference,
-        demographic_parity_ratio,
-        equalized_odds_difference,
-    )
-
-    groups, inv = np.unique(keys.astype(str), return_inverse=True)
-    cell = np.where(y, np.where(d, 0, 2), np.where(d, 1, 3))
-    counts = np.bincount(inv * 4 + cell, minlength=len(groups) * 4).reshape(-1, 4)
-    n = counts.sum(axis=1)
-    keep = n >= min_size
-    mf = _metric_frame(y, d, keys)
-    point = _rates(counts)
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    boot_r = boot_d = None
-    if n_boot:
-        draws = rng.multinomial(len(y), counts.ravel() / len(y), size=n_boot)
-        boot = draws.reshape(n_boot, len(groups), 4)
-        boot_r = _rates(boot)
-        boot_d = _disparities(boot_r, keep)
-    rows = []
-    for i, g in enumerate(groups):
-        row: dict[str, Any] = {"grouping": name, "group": g, "count": int(n[i]),
-                               "small": bool(not keep[i]), "base rate": point["base rate"][i]}  # fmt: skip
-        for m in RATES:
-            row[m] = mf.loc[g, m]
-            if boot_r is not None:
-                lo, hi = np.nanpercentile(boot_r[m][:, i], q) if np.isfinite(boot_r[m][:, i]).any() else (np.nan,) * 2
-                row[f"{m} low"], row[f"{m} high"] = lo, hi
-        row["tp"], row["fp"], row["fn"], row["tn"] = (int(v) for v in counts[i])
-        if canvas is not None:
-            row["value per 1,000"] = canvas.value_per_1000(*map(int, counts[i]))
-        rows.append(row)
-    disp: dict[str, Any] = {"grouping": name, "groups compared": int(keep.sum()),
-                            "small groups": [str(g) for g in groups[~keep]]}  # fmt: skip
-    values = _disparities(point, keep)
-    for k in DISPARITIES:
-        disp[k] = float(values[k]) if keep.sum() >= 2 else None
-        if boot_d is not None and keep.sum() >= 2 and np.isfinite(boot_d[k]).any():
-            disp[f"{k} low"], disp[f"{k} high"] = np.nanpercentile(boot_d[k], q)
-    all_groups = {"demographic_parity_difference": demographic_parity_difference,
-                  "demographic_parity_ratio": demographic_parity_ratio,
-                  "equalized_odds_difference": equalized_odds_difference}  # fmt: skip
-    for k, fn in all_groups.items():
-        disp[f"{k} (all groups)"] = float(fn(y.astype(int), d.astype(int), sensitive_features=keys))
-    base = point["base rate"][keep]
-    disp["base rate range"] = [float(np.nanmin(base)), float(np.nanmax(base))] if keep.any() else None
-    return rows, disp
-
-
-def fairness(model: Model, data: DataAsset, *, sensitive: str | list[str] | None = None,
-             intersections: bool = True, pos_label: Any = None,
-             min_group_size: int = MIN_GROUP_SIZE, n_boot: int = 200, ci: float = 0.95,
-             seed: int = 0) -> FairnessReport:  # fmt: skip
+def fairness(
+    model: Model,
+    data: DataAsset,
+    *,
+    sensitive: str | list[str] | None = None,
+    intersections: bool = True,
+    pos_label: Any = None,
+    min_group_size: int = MIN_GROUP_SIZE,
+    n_boot: int = 200,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> FairnessReport:
     """Review a binary classifier's decisions by sensitive group and intersection.
 
     Parameters
@@ -211,17 +104,25 @@ def fairness(model: Model, data: DataAsset, *, sensitive: str | list[str] | None
     target = model.recipe["target"]
     require_asset(data, what, labelled=target)
     cols = sensitive_columns(data, sensitive, what)
-    if not (isinstance(n_boot, int) and n_boot >= 0) or not 0 < ci < 1 or min_group_size < 1:
-        msg = (f"{what}: n_boot={n_boot!r}, ci={ci!r}, min_group_size={min_group_size!r}: "
-               "expected a whole number >= 0, a share in (0, 1) and a size >= 1.")  # fmt: skip
+    if (
+        not (isinstance(n_boot, int) and n_boot >= 0)
+        or not 0 < ci < 1
+        or min_group_size < 1
+    ):
+        msg = (
+            f"{what}: n_boot={n_boot!r}, ci={ci!r}, min_group_size={min_group_size!r}: "
+            "expected a whole number >= 0, a share in (0, 1) and a size >= 1."
+        )
         raise ValidationError(msg)
     pos, source = selected_class(model, pos_label, what)
     canvas = current_canvas(model.project)
     if canvas is not None and str(canvas.positive_class) != str(pos):
         canvas = None  # the canvas prices a different decision
-    key = (f"fairness:{data.name}@{data.version}:cols={'+'.join(cols)}:x={int(intersections)}"
-           f":pos={pos}:min={min_group_size}:boot={n_boot}:ci={ci}:seed={seed}"
-           f":canvas={canvas.version if canvas else 0}")  # fmt: skip
+    key = (
+        f"fairness:{data.name}@{data.version}:cols={'+'.join(cols)}:x={int(intersections)}"
+        f":pos={pos}:min={min_group_size}:boot={n_boot}:ci={ci}:seed={seed}"
+        f":canvas={canvas.version if canvas else 0}"
+    )
     stored = model.project._report("model", model.id, key)
     if stored is not None:
         return FairnessReport(model.project, stored)
@@ -235,26 +136,56 @@ def fairness(model: Model, data: DataAsset, *, sensitive: str | list[str] | None
         groupings.append((" x ".join(cols), cols))
     rows, disparities = [], []
     for name, gcols in groupings:
-        r, disp = _grouping(y, d, group_keys(frame, gcols), name=name, min_size=min_group_size,
-                            n_boot=n_boot, ci=ci, rng=rng, canvas=canvas)  # fmt: skip
+        r, disp = grouping_stats(
+            y,
+            d,
+            group_keys(frame, gcols),
+            name=name,
+            min_size=min_group_size,
+            n_boot=n_boot,
+            ci=ci,
+            rng=rng,
+            canvas=canvas,
+        )
         rows += r
         disparities.append(disp)
-    overall_rows, _ = _grouping(y, d, np.full(len(y), "all rows", dtype=object), name="overall",
-                                min_size=1, n_boot=n_boot, ci=ci, rng=rng, canvas=canvas)  # fmt: skip
-    payload = {"model": model.label, "model_id": model.id, "data": data.label,
-               "data_hash": data.content_hash, "n": len(frame), "sensitive": cols,
-               "pos_label": pos, "pos_source": source, "min_group_size": min_group_size,
-               "n_boot": n_boot, "ci": ci, "seed": seed,
-               "currency": canvas.currency if canvas else None,
-               "overall": overall_rows[0], "groups": rows, "disparities": disparities,
-               "seconds": round(time.perf_counter() - start, 3)}  # fmt: skip
+    overall_rows, _ = grouping_stats(
+        y,
+        d,
+        np.full(len(y), "all rows", dtype=object),
+        name="overall",
+        min_size=1,
+        n_boot=n_boot,
+        ci=ci,
+        rng=rng,
+        canvas=canvas,
+    )
+    payload = {
+        "model": model.label,
+        "model_id": model.id,
+        "data": data.label,
+        "data_hash": data.content_hash,
+        "n": len(frame),
+        "sensitive": cols,
+        "pos_label": pos,
+        "pos_source": source,
+        "min_group_size": min_group_size,
+        "n_boot": n_boot,
+        "ci": ci,
+        "seed": seed,
+        "currency": canvas.currency if canvas else None,
+        "overall": overall_rows[0],
+        "groups": rows,
+        "disparities": disparities,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
     payload = jsonable(payload)
     model.project._save_report("model", model.id, key, payload)
     return FairnessReport(model.project, payload)
 
 
 def limits_of(project: Project) -> dict[str, float]:
-    """The disparity limits of the project's release checklist."""
+    """Return the disparity limits of the project's release checklist."""
     from mlops_nb.human._checklist import checklist_config
 
     return dict(checklist_config(project)["limits"])
@@ -265,7 +196,11 @@ def _fmt(row: dict[str, Any], key: str) -> str:
     if v is None:
         return "—"
     lo, hi = row.get(f"{key} low"), row.get(f"{key} high")
-    return f"{v:.3f} ({lo:.3f}–{hi:.3f})" if lo is not None and hi is not None else f"{v:.3f}"
+    return (
+        f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+        if lo is not None and hi is not None
+        else f"{v:.3f}"
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -299,16 +234,19 @@ class FairnessReport(Displayable):
                     continue
                 bad = v < limit if k.endswith("ratio") else v > limit
                 if bad:
-                    out.append(f"{k.replace('_', ' ')} by {disp['grouping']} is {v:.3f} "
-                               f"({'below' if k.endswith('ratio') else 'above'} the limit {limit})")  # fmt: skip
+                    out.append(
+                        f"{k.replace('_', ' ')} by {disp['grouping']} is {v:.3f} "
+                        f"({'below' if k.endswith('ratio') else 'above'} the limit "
+                        f"{limit})"
+                    )
         return out
 
     def within(self, limits: dict[str, float] | None = None) -> bool:
-        """True when every disparity is within ``limits`` (default: the checklist's)."""
+        """Tell whether every disparity is within ``limits`` (default: checklist's)."""
         return not self.findings(limits)
 
     def plot(self, grouping: str | None = None) -> Any:
-        """Selection rate, TPR and FPR by group with bootstrap intervals (plotly)."""
+        """Plot selection rate, TPR and FPR by group with bootstrap intervals."""
         import plotly.graph_objects as go
 
         p = self.payload
@@ -316,25 +254,61 @@ class FairnessReport(Displayable):
         rows = [r for r in p["groups"] if r["grouping"] == grouping]
         if not rows:
             names = [d["grouping"] for d in p["disparities"]]
-            raise ValidationError(f"FairnessReport.plot(grouping={grouping!r}): use one of {names}.")
+            msg = f"FairnessReport.plot(grouping={grouping!r}): use one of {names}."
+            raise ValidationError(msg)
         prefix = f"{grouping}=" if " x " not in grouping else ""
-        x = [r["group"].removeprefix(prefix) + (" (small)" if r["small"] else "") for r in rows]
+        x = [
+            r["group"].removeprefix(prefix) + (" (small)" if r["small"] else "")
+            for r in rows
+        ]
         fig = go.Figure()
-        for m, color in (("selection rate", "#4c78a8"), ("TPR", "#54a24b"), ("FPR", "#e45756")):
+        for m, color in (
+            ("selection rate", "#4c78a8"),
+            ("TPR", "#54a24b"),
+            ("FPR", "#e45756"),
+        ):
             y = [r[m] for r in rows]
             err = {}
             if f"{m} low" in rows[0]:
-                err = {"type": "data", "symmetric": False,
-                       "array": [None if r[f"{m} high"] is None or r[m] is None else r[f"{m} high"] - r[m] for r in rows],
-                       "arrayminus": [None if r[f"{m} low"] is None or r[m] is None else r[m] - r[f"{m} low"] for r in rows]}  # fmt: skip
-            fig.add_bar(x=x, y=y, name=m, marker_color=color, error_y=err or None,
-                        marker_opacity=[0.35 if r["small"] else 1.0 for r in rows])  # fmt: skip
+                err = {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        None
+                        if r[f"{m} high"] is None or r[m] is None
+                        else r[f"{m} high"] - r[m]
+                        for r in rows
+                    ],
+                    "arrayminus": [
+                        None
+                        if r[f"{m} low"] is None or r[m] is None
+                        else r[m] - r[f"{m} low"]
+                        for r in rows
+                    ],
+                }
+            fig.add_bar(
+                x=x,
+                y=y,
+                name=m,
+                marker_color=color,
+                error_y=err or None,
+                marker_opacity=[0.35 if r["small"] else 1.0 for r in rows],
+            )
         overall = p["overall"]["selection rate"]
-        fig.add_hline(y=overall, line_dash="dot", line_color="#4c78a8",
-                      annotation_text=f"overall selection {overall:.3f}")  # fmt: skip
-        fig.update_layout(title=f"Decisions by {grouping} (selected: predicted {p['pos_label']})",
-                          barmode="group", template="plotly_white", height=340,
-                          margin={"l": 50, "r": 10, "t": 40, "b": 60}, yaxis_range=[0, 1.05])  # fmt: skip
+        fig.add_hline(
+            y=overall,
+            line_dash="dot",
+            line_color="#4c78a8",
+            annotation_text=f"overall selection {overall:.3f}",
+        )
+        fig.update_layout(
+            title=f"Decisions by {grouping} (selected: predicted {p['pos_label']})",
+            barmode="group",
+            template="plotly_white",
+            height=340,
+            margin={"l": 50, "r": 10, "t": 40, "b": 60},
+            yaxis_range=[0, 1.05],
+        )
         return fig
 
     def _view(self) -> View:
@@ -344,56 +318,130 @@ class FairnessReport(Displayable):
         limits = limits_of(self.project)
         findings = self.findings(limits)
         overall = p["overall"]
-        head = KeyValues([
-            ("model", p["model"]), ("data", f"{p['data']} ({p['n']:,} labelled rows)"),
-            ("decision reviewed", f"predicted {p['pos_label']!r}: {p['pos_source']}"),
-            ("sensitive columns", ", ".join(p["sensitive"])),
-            ("overall selection rate", _fmt(overall, "selection rate")),
-            ("overall accuracy", _fmt(overall, "accuracy")),
-            ("intervals", f"{p['ci']:.0%} bootstrap, {p['n_boot']} replicates" if p["n_boot"] else "none"),
-            ("small groups", f"fewer than {p['min_group_size']} rows: flagged, not compared"),
-        ])  # fmt: skip
+        head = KeyValues(
+            [
+                ("model", p["model"]),
+                ("data", f"{p['data']} ({p['n']:,} labelled rows)"),
+                (
+                    "decision reviewed",
+                    f"predicted {p['pos_label']!r}: {p['pos_source']}",
+                ),
+                ("sensitive columns", ", ".join(p["sensitive"])),
+                ("overall selection rate", _fmt(overall, "selection rate")),
+                ("overall accuracy", _fmt(overall, "accuracy")),
+                (
+                    "intervals",
+                    f"{p['ci']:.0%} bootstrap, {p['n_boot']} replicates"
+                    if p["n_boot"]
+                    else "none",
+                ),
+                (
+                    "small groups",
+                    f"fewer than {p['min_group_size']} rows: flagged, not compared",
+                ),
+            ]
+        )
         if overall.get("value per 1,000") is not None:
-            head.items.append((f"value per 1,000 decisions ({p['currency']})", round(overall["value per 1,000"], 2)))
+            head.items.append(
+                (
+                    f"value per 1,000 decisions ({p['currency']})",
+                    round(overall["value per 1,000"], 2),
+                )
+            )
         rows = []
         for d in p["disparities"]:
             ok = not any(f" by {d['grouping']} is" in f for f in findings)
-            rows.append({"grouping": d["grouping"], "groups compared": d["groups compared"],
-                         "DP difference": _fmt(d, "demographic_parity_difference"),
-                         "DP ratio": _fmt(d, "demographic_parity_ratio"),
-                         "EO difference": _fmt(d, "equalized_odds_difference"),
-                         "DP difference, all groups": d["demographic_parity_difference (all groups)"],
-                         "within limits": ok, "tone": "ok" if ok else "warning"})  # fmt: skip
-        blocks: list[Any] = [head, Table(pd.DataFrame(rows), caption="Disparities (DP: demographic parity, "
-                                         "EO: equalized odds)", tone_column="tone")]  # fmt: skip
-        blocks.append(Text("Limits (release checklist): " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in limits.items()), "muted"))
+            rows.append(
+                {
+                    "grouping": d["grouping"],
+                    "groups compared": d["groups compared"],
+                    "DP difference": _fmt(d, "demographic_parity_difference"),
+                    "DP ratio": _fmt(d, "demographic_parity_ratio"),
+                    "EO difference": _fmt(d, "equalized_odds_difference"),
+                    "DP difference, all groups": d[
+                        "demographic_parity_difference (all groups)"
+                    ],
+                    "within limits": ok,
+                    "tone": "ok" if ok else "warning",
+                }
+            )
+        blocks: list[Any] = [
+            head,
+            Table(
+                pd.DataFrame(rows),
+                caption="Disparities (DP: demographic parity, EO: equalized odds)",
+                tone_column="tone",
+            ),
+        ]
+        blocks.append(
+            Text(
+                "Limits (release checklist): "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in limits.items()),
+                "muted",
+            )
+        )
         for f in findings:
             blocks.append(Text(f, "warning"))
         for d in p["disparities"]:
             if d["small groups"]:
-                blocks.append(Text(f"{d['grouping']}: {len(d['small groups'])} group(s) below {p['min_group_size']} rows "
-                                   f"not compared: {', '.join(d['small groups'][:8])}"
-                                   + (" ..." if len(d["small groups"]) > 8 else ""), "muted"))  # fmt: skip
+                blocks.append(
+                    Text(
+                        f"{d['grouping']}: {len(d['small groups'])} group(s) below "
+                        f"{p['min_group_size']} rows "
+                        f"not compared: {'; '.join(d['small groups'][:8])}"
+                        + (" ..." if len(d["small groups"]) > 8 else ""),
+                        "muted",
+                    )
+                )
             if d.get("base rate range"):
                 lo, hi = d["base rate range"]
-                blocks.append(Text(f"{d['grouping']}: the labels themselves differ — positive rate "
-                                   f"(of {p['pos_label']!r}) from {lo:.3f} to {hi:.3f} across compared groups.", "info"))  # fmt: skip
+                blocks.append(
+                    Text(
+                        f"{d['grouping']}: the labels themselves differ — positive "
+                        "rate "
+                        f"(of {p['pos_label']!r}) from {lo:.3f} to {hi:.3f} across "
+                        "compared groups.",
+                        "info",
+                    )
+                )
         tabs = [Tab("Summary", blocks)]
         for d in p["disparities"]:
             frame = self.to_frame()
             frame = frame[frame["grouping"] == d["grouping"]]
-            shown = pd.DataFrame({"group": frame["group"], "rows": frame["count"],
-                                  "base rate": frame["base rate"].round(3),
-                                  **{m: [_fmt(r, m) for r in frame.to_dict("records")] for m in RATES},
-                                  "small": frame["small"]})  # fmt: skip
+            shown = pd.DataFrame(
+                {
+                    "group": frame["group"],
+                    "rows": frame["count"],
+                    "base rate": frame["base rate"].round(3),
+                    **{
+                        m: [_fmt(r, m) for r in frame.to_dict("records")] for m in RATES
+                    },
+                    "small": frame["small"],
+                }
+            )
             if "value per 1,000" in frame:
-                shown[f"value per 1,000 ({p['currency']})"] = frame["value per 1,000"].round(1)
-            tabs.append(Tab(f"By {d['grouping']}", [Table(shown, max_rows=40),
-                                                     Figure(self.plot(d["grouping"]))]))  # fmt: skip
-        worst = max(p["disparities"], key=lambda d: d.get("equalized_odds_difference") or 0)
-        summary = (f"{p['n']:,} rows of {p['data']}; largest EO difference "
-                   f"{worst.get('equalized_odds_difference') or float('nan'):.3f} by {worst['grouping']}; "
-                   + ("within limits" if not findings else f"{len(findings)} disparity(ies) above limits"))  # fmt: skip
+                shown[f"value per 1,000 ({p['currency']})"] = frame[
+                    "value per 1,000"
+                ].round(1)
+            tabs.append(
+                Tab(
+                    f"By {d['grouping']}",
+                    [Table(shown, max_rows=40), Figure(self.plot(d["grouping"]))],
+                )
+            )
+        worst = max(
+            p["disparities"], key=lambda d: d.get("equalized_odds_difference") or 0
+        )
+        summary = (
+            f"{p['n']:,} rows of {p['data']}; largest EO difference "
+            f"{worst.get('equalized_odds_difference') or float('nan'):.3f} by "
+            f"{worst['grouping']}; "
+            + (
+                "within limits"
+                if not findings
+                else f"{len(findings)} disparity(ies) above limits"
+            )
+        )
         badge = ("within limits", "ok") if not findings else ("above limits", "warning")
         return View("Fairness", f"{p['model']} on {p['data']}", summary, [badge], tabs)
 
@@ -402,4 +450,7 @@ def stored_fairness(model: Model) -> list[FairnessReport]:
     """Every fairness review stored for ``model``, oldest first."""
     from mlops_nb.human._common import stored_reports
 
-    return [FairnessReport(model.project, r["payload"]) for r in stored_reports(model, "fairness:")]
+    return [
+        FairnessReport(model.project, r["payload"])
+        for r in stored_reports(model, "fairness:")
+    ]

@@ -35,8 +35,14 @@ def _defaults(name: str, task: str, seed: int) -> tuple[str, str, dict[str, Any]
     clf = task != "regression"
     if name == "lightgbm":
         path = "lightgbm.LGBMClassifier" if clf else "lightgbm.LGBMRegressor"
-        params = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31,
-                  "random_state": seed, "n_jobs": 1, "verbose": -1}  # fmt: skip
+        params = {
+            "n_estimators": 200,
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "random_state": seed,
+            "n_jobs": 1,
+            "verbose": -1,
+        }
         return path, "lightgbm", params
     if name == "logistic" and clf:
         return "sklearn.linear_model.LogisticRegression", "linear", {"max_iter": 1000}
@@ -49,14 +55,31 @@ def _defaults(name: str, task: str, seed: int) -> tuple[str, str, dict[str, Any]
         return path, "tree", {"random_state": seed}
     if name == "random_forest":
         path = "sklearn.ensemble.RandomForest" + ("Classifier" if clf else "Regressor")
-        return path, "tree", {"n_estimators": 200, "random_state": seed, "n_jobs": 2,
-                              "min_samples_leaf": 2}  # fmt: skip
+        return (
+            path,
+            "tree",
+            {
+                "n_estimators": 200,
+                "random_state": seed,
+                "n_jobs": 2,
+                "min_samples_leaf": 2,
+            },
+        )
     if name == "ebm":
         path = "interpret.glassbox.ExplainableBoosting" + (
             "Classifier" if clf else "Regressor"
         )
-        return path, "tree", {"interactions": 0, "outer_bags": 2, "inner_bags": 0,
-                              "random_state": seed, "n_jobs": 2}  # fmt: skip
+        return (
+            path,
+            "tree",
+            {
+                "interactions": 0,
+                "outer_bags": 2,
+                "inner_bags": 0,
+                "random_state": seed,
+                "n_jobs": 2,
+            },
+        )
     if name in ("logistic", "linear"):
         other = "linear" if name == "logistic" else "logistic"
         msg = f"estimator={name!r} does not fit a {task} target; use {other!r}."

@@ -80,15 +80,23 @@ def _value_section(
     per_1000 = [canvas.value_per_1000(*map(int, row)) for row in grid]
     default = grid[GRID // 2]
     return {
-        "canvas_version": canvas.version, "currency": canvas.currency,
-        "positive_class": pos_class, "n": len(y),
-        "best_threshold": float(best_t), "best_value": float(best_value),
+        "canvas_version": canvas.version,
+        "currency": canvas.currency,
+        "positive_class": pos_class,
+        "n": len(y),
+        "best_threshold": float(best_t),
+        "best_value": float(best_value),
         "best_confusion": {k: int(v) for k, v in dict(best_conf).items()},
-        "best_per_1000": float(canvas.value_per_1000(**{k: int(v) for k, v in dict(best_conf).items()})),
+        "best_per_1000": float(
+            canvas.value_per_1000(**{k: int(v) for k, v in dict(best_conf).items()})
+        ),
         "at_half_per_1000": float(canvas.value_per_1000(*map(int, default))),
-        "grid": {"thresholds": thresholds.round(4).tolist(), "counts": grid.astype(int).tolist(),
-                 "per_1000": [float(v) for v in per_1000]},
-    }  # fmt: skip
+        "grid": {
+            "thresholds": thresholds.round(4).tolist(),
+            "counts": grid.astype(int).tolist(),
+            "per_1000": [float(v) for v in per_1000],
+        },
+    }
 
 
 def _segments(
@@ -160,8 +168,13 @@ def evaluate(
     frame = data.frame
     frame = frame[frame[target].notna()]
     y = frame[target]
-    payload: dict[str, Any] = {"model": model.label, "data": data.label, "task": model.task,
-                               "segment": segment, "n": len(y)}  # fmt: skip
+    payload: dict[str, Any] = {
+        "model": model.label,
+        "data": data.label,
+        "task": model.task,
+        "segment": segment,
+        "n": len(y),
+    }
     if model.task == "regression":
         pred = model.predict(frame)
         payload["metrics"] = regression_metrics(y, pred)
@@ -191,8 +204,11 @@ def evaluate(
             obs, mean_pred = calibration_curve(
                 pos, proba[:, 1], n_bins=10, strategy="quantile"
             )
-            payload["curves"] = {"roc": _thin(fpr, tpr), "pr": _thin(rec, prec),
-                                 "calibration": [mean_pred.tolist(), obs.tolist()]}  # fmt: skip
+            payload["curves"] = {
+                "roc": _thin(fpr, tpr),
+                "pr": _thin(rec, prec),
+                "calibration": [mean_pred.tolist(), obs.tolist()],
+            }
         payload["value"] = _value_section(model, y, proba)
         out = proba
     if segment is not None:
@@ -272,8 +288,14 @@ class Evaluation(Displayable):
             key=lambda j: abs(v["grid"]["thresholds"][j] - threshold),
         )
         tp, fp, fn, tn = v["grid"]["counts"][i]
-        return {"threshold": v["grid"]["thresholds"][i], "per_1000": v["grid"]["per_1000"][i],
-                "tp": tp, "fp": fp, "fn": fn, "tn": tn}  # fmt: skip
+        return {
+            "threshold": v["grid"]["thresholds"][i],
+            "per_1000": v["grid"]["per_1000"][i],
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+        }
 
     # -- figures ---------------------------------------------------------------------
     def plot(self, kind: str = "roc") -> Any:
@@ -293,15 +315,21 @@ class Evaluation(Displayable):
             fig.add_scatter(
                 x=[0, 1], y=[0, 1], name="chance", line={"dash": "dot", "color": "#999"}
             )
-            layout.update(title=f"ROC (AUC {self.metrics.get('roc_auc', float('nan')):.3f})",
-                          xaxis_title="false positive rate", yaxis_title="true positive rate")  # fmt: skip
+            layout.update(
+                title=f"ROC (AUC {self.metrics.get('roc_auc', float('nan')):.3f})",
+                xaxis_title="false positive rate",
+                yaxis_title="true positive rate",
+            )
         elif kind == "pr" and "curves" in p:
             x, y = p["curves"]["pr"]
             fig.add_scatter(
                 x=x, y=y, name="precision-recall", line={"color": "#f58518"}
             )
-            layout.update(title=f"Precision-recall (AP {self.metrics.get('pr_auc', float('nan')):.3f})",
-                          xaxis_title="recall", yaxis_title="precision")  # fmt: skip
+            layout.update(
+                title=f"Precision-recall (AP {self.metrics.get('pr_auc', float('nan')):.3f})",
+                xaxis_title="recall",
+                yaxis_title="precision",
+            )
         elif kind == "calibration" and "curves" in p:
             x, y = p["curves"]["calibration"]
             fig.add_scatter(
@@ -313,8 +341,11 @@ class Evaluation(Displayable):
                 name="perfect",
                 line={"dash": "dot", "color": "#999"},
             )
-            layout.update(title="Calibration", xaxis_title="mean predicted probability",
-                          yaxis_title="observed frequency")  # fmt: skip
+            layout.update(
+                title="Calibration",
+                xaxis_title="mean predicted probability",
+                yaxis_title="observed frequency",
+            )
         elif kind == "value" and self.value and "grid" in self.value:
             v = self.value
             fig.add_scatter(
@@ -323,14 +354,27 @@ class Evaluation(Displayable):
                 name="value",
                 line={"color": "#4c78a8"},
             )
-            fig.add_scatter(x=[v["best_threshold"]], y=[v["best_per_1000"]], mode="markers", name="best",
-                            marker={"size": 11, "color": "#e45756"})  # fmt: skip
-            layout.update(title=f"Money value per 1,000 cases ({v['currency']}) by threshold",
-                          xaxis_title=f"threshold on P({v['positive_class']})", yaxis_title=v["currency"])  # fmt: skip
+            fig.add_scatter(
+                x=[v["best_threshold"]],
+                y=[v["best_per_1000"]],
+                mode="markers",
+                name="best",
+                marker={"size": 11, "color": "#e45756"},
+            )
+            layout.update(
+                title=f"Money value per 1,000 cases ({v['currency']}) by threshold",
+                xaxis_title=f"threshold on P({v['positive_class']})",
+                yaxis_title=v["currency"],
+            )
         elif kind == "residuals" and "residuals" in p:
             r = p["residuals"]
-            fig.add_scatter(x=r["pred"], y=[a - b for a, b in zip(r["y"], r["pred"], strict=True)], mode="markers",
-                            marker={"size": 4, "opacity": 0.5}, name="residual")  # fmt: skip
+            fig.add_scatter(
+                x=r["pred"],
+                y=[a - b for a, b in zip(r["y"], r["pred"], strict=True)],
+                mode="markers",
+                marker={"size": 4, "opacity": 0.5},
+                name="residual",
+            )
             layout.update(
                 title="Residuals",
                 xaxis_title="predicted",
@@ -349,9 +393,13 @@ class Evaluation(Displayable):
         if counts is not None:
             v = self.value or {}
             pos = v.get("positive_class")
-            return pd.DataFrame({"": [f"actual {pos}", "actual other"],
-                                 f"decided {pos}": [counts["tp"], counts["fp"]],
-                                 "decided other": [counts["fn"], counts["tn"]]})  # fmt: skip
+            return pd.DataFrame(
+                {
+                    "": [f"actual {pos}", "actual other"],
+                    f"decided {pos}": [counts["tp"], counts["fp"]],
+                    "decided other": [counts["fn"], counts["tn"]],
+                }
+            )
         c = self.payload["confusion"]
         frame = pd.DataFrame(
             c["matrix"], columns=[f"predicted {x}" for x in c["labels"]]
@@ -366,8 +414,21 @@ class Evaluation(Displayable):
         metrics = pd.DataFrame(
             {"metric": list(self.metrics), "value": list(self.metrics.values())}
         )
-        tabs = [Tab("Metrics", [KeyValues([("model", self.model_label), ("data", self.data_label),
-                                           ("rows", p["n"])]), Table(metrics)])]  # fmt: skip
+        tabs = [
+            Tab(
+                "Metrics",
+                [
+                    KeyValues(
+                        [
+                            ("model", self.model_label),
+                            ("data", self.data_label),
+                            ("rows", p["n"]),
+                        ]
+                    ),
+                    Table(metrics),
+                ],
+            )
+        ]
         if self.task == "regression":
             tabs.append(Tab("Residuals", [Figure(self.plot("residuals"))]))
         else:
@@ -382,23 +443,60 @@ class Evaluation(Displayable):
                 )
             )
             if "curves" in p:
-                tabs.append(Tab("Curves", [Figure(self.plot("roc")), Figure(self.plot("pr")),
-                                           Figure(self.plot("calibration"))]))  # fmt: skip
+                tabs.append(
+                    Tab(
+                        "Curves",
+                        [
+                            Figure(self.plot("roc")),
+                            Figure(self.plot("pr")),
+                            Figure(self.plot("calibration")),
+                        ],
+                    )
+                )
         v = self.value
         if v and "grid" in v:
-            tabs.append(Tab("Value", [
-                KeyValues([("best threshold", v["best_threshold"]),
-                           (f"value per 1,000 cases at best ({v['currency']})", round(v["best_per_1000"], 2)),
-                           (f"value per 1,000 at threshold 0.5 ({v['currency']})", round(v["at_half_per_1000"], 2)),
-                           ("positive class (canvas)", v["positive_class"]), ("canvas version", v["canvas_version"])]),
-                Table(self._confusion_table(v["best_confusion"]), caption="decisions at the best threshold"),
-                Figure(self.plot("value")),
-            ]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Value",
+                    [
+                        KeyValues(
+                            [
+                                ("best threshold", v["best_threshold"]),
+                                (
+                                    f"value per 1,000 cases at best ({v['currency']})",
+                                    round(v["best_per_1000"], 2),
+                                ),
+                                (
+                                    f"value per 1,000 at threshold 0.5 ({v['currency']})",
+                                    round(v["at_half_per_1000"], 2),
+                                ),
+                                ("positive class (canvas)", v["positive_class"]),
+                                ("canvas version", v["canvas_version"]),
+                            ]
+                        ),
+                        Table(
+                            self._confusion_table(v["best_confusion"]),
+                            caption="decisions at the best threshold",
+                        ),
+                        Figure(self.plot("value")),
+                    ],
+                )
+            )
         elif v and "error" in v:
             tabs.append(Tab("Value", [Text(v["error"], "warning")]))
         elif self.task == "binary":
-            tabs.append(Tab("Value", [Text("No value canvas in this project: money value is not computed. "
-                                           "Set one with proj.canvas(...).", "muted")]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Value",
+                    [
+                        Text(
+                            "No value canvas in this project: money value is not computed. "
+                            "Set one with proj.canvas(...).",
+                            "muted",
+                        )
+                    ],
+                )
+            )
         if p.get("segments"):
             tabs.append(Tab(f"By {p['segment']}", [Table(pd.DataFrame(p["segments"]))]))
         key, val = self.primary()
@@ -420,8 +518,15 @@ class Evaluation(Displayable):
         v = self.value
         if not (v and "grid" in v):
             return box
-        slider = w.FloatSlider(value=v["best_threshold"], min=0.0, max=1.0, step=0.01,
-                               description="threshold", continuous_update=True, readout_format=".2f")  # fmt: skip
+        slider = w.FloatSlider(
+            value=v["best_threshold"],
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="threshold",
+            continuous_update=True,
+            readout_format=".2f",
+        )
         out = w.HTML()
 
         def update(change: Any = None) -> None:

@@ -8,12 +8,23 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: the metric gates compare, and whether higher is better
-PRIMARY = {"binary": ("roc_auc", True), "multiclass": ("balanced_accuracy", True),
-           "regression": ("rmse", False)}  # fmt: skip
+PRIMARY = {
+    "binary": ("roc_auc", True),
+    "multiclass": ("balanced_accuracy", True),
+    "regression": ("rmse", False),
+}
 HIGHER_IS_BETTER = {
-    "accuracy": True, "balanced_accuracy": True, "roc_auc": True, "pr_auc": True, "f1": True,
-    "log_loss": False, "brier": False, "rmse": False, "mae": False, "r2": True,
-}  # fmt: skip
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "f1": True,
+    "log_loss": False,
+    "brier": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+}
 
 
 def classification_metrics(

@@ -27,7 +27,9 @@ class Predictor:
     ):
         self.flavor, self.objects, self.task = flavor, objects, task
         self.classes = classes
-        if "prep" in objects:  # numpy between preprocessing and booster: no pandas round trip
+        if (
+            "prep" in objects
+        ):  # numpy between preprocessing and booster: no pandas round trip
             objects["prep"].set_output(transform="default")
 
     def proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -119,10 +121,11 @@ class Model(Displayable):
                 for key, digest in self.artifacts.items()
             }
             objects = {
-                key: load_booster(data, artifact=self.artifacts[key]) if key == "booster"
+                key: load_booster(data, artifact=self.artifacts[key])
+                if key == "booster"
                 else load_skops(data, artifact=self.artifacts[key])
                 for key, data in blobs.items()
-            }  # fmt: skip
+            }
             cached = Predictor(self.flavor, objects, self.task, self.classes)
             object.__setattr__(self, "_cached_predictor", cached)
         return cached
@@ -131,6 +134,11 @@ class Model(Displayable):
         from mlops_nb.data import DataAsset
 
         frame = X.frame if isinstance(X, DataAsset) else X
+        generated = self.recipe.get("feature_recipe")
+        if generated and any(c not in frame.columns for c in generated["outputs"]):
+            from mlops_nb.data._recipe import apply_recipe
+
+            frame = apply_recipe(frame, generated)
         return prepare_X(
             frame,
             Features.from_dict(self.recipe["features"]),
@@ -177,8 +185,15 @@ class Model(Displayable):
 
         return evaluate(self, data, segment=segment)
 
-    def promote(self, stage: str, *, reason: str = "", data: DataAsset | None = None,
-                tolerance: float = 0.01, min_metrics: dict[str, float] | None = None) -> PromotionReport:  # fmt: skip
+    def promote(
+        self,
+        stage: str,
+        *,
+        reason: str = "",
+        data: DataAsset | None = None,
+        tolerance: float = 0.01,
+        min_metrics: dict[str, float] | None = None,
+    ) -> PromotionReport:
         """Move this version to ``stage`` if every gate passes; otherwise change nothing.
 
         Gates: not worse than the production champion beyond ``tolerance`` on the same
@@ -274,22 +289,44 @@ class Model(Displayable):
 
         v = self.metrics["validation"]
         r = self.recipe
-        overview = KeyValues([
-            ("name", self.name), ("version", self.version), ("stage", self.stage),
-            ("estimator", r["estimator"]), ("task", f"{r['task']} on {r['target']!r}"),
-            ("trained on", ", ".join(self.data)), ("rows", r.get("n_rows")),
-            ("features", f"{len(r['features']['numeric'])} numeric, "
-                         f"{len(r['features']['categorical'])} categorical"),
-            ("sensitive columns", "used" if r.get("use_sensitive") else
-             f"left out ({', '.join(r.get('sensitive') or []) or 'none'})"),
-            ("seed", r.get("seed")), ("training time", f"{self.metrics['duration_s']:.2f} s"),
-            ("created", f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}"),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("name", self.name),
+                ("version", self.version),
+                ("stage", self.stage),
+                ("estimator", r["estimator"]),
+                ("task", f"{r['task']} on {r['target']!r}"),
+                ("trained on", ", ".join(self.data)),
+                ("rows", r.get("n_rows")),
+                (
+                    "features",
+                    f"{len(r['features']['numeric'])} numeric, "
+                    f"{len(r['features']['categorical'])} categorical",
+                ),
+                (
+                    "sensitive columns",
+                    "used"
+                    if r.get("use_sensitive")
+                    else f"left out ({', '.join(r.get('sensitive') or []) or 'none'})",
+                ),
+                ("seed", r.get("seed")),
+                ("training time", f"{self.metrics['duration_s']:.2f} s"),
+                (
+                    "created",
+                    f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}",
+                ),
+            ]
+        )
         metrics = pd.DataFrame(
             {"metric": list(v["metrics"]), "value": list(v["metrics"].values())}
         )
-        tabs = [Tab("Overview", [overview]),
-                Tab("Metrics", [Text(f"Validation: {v['scheme']}.", "muted"), Table(metrics)])]  # fmt: skip
+        tabs = [
+            Tab("Overview", [overview]),
+            Tab(
+                "Metrics",
+                [Text(f"Validation: {v['scheme']}.", "muted"), Table(metrics)],
+            ),
+        ]
         evals = self.evaluations()
         if evals:
             rows = [
@@ -303,9 +340,21 @@ class Model(Displayable):
             edges.append((f"{pn} v{pv}", "recipe of", self.label))
         tabs.append(Tab("Lineage", [Flow(edges, [self.label])]))
         env = self.environment
-        tabs.append(Tab("Environment", [KeyValues([("python", env["python"]), ("platform", env["platform"]),
-                                                  ("source", env.get("source") or "—"),
-                                                  *[(k, v or "—") for k, v in env["packages"].items()]])]))  # fmt: skip
+        tabs.append(
+            Tab(
+                "Environment",
+                [
+                    KeyValues(
+                        [
+                            ("python", env["python"]),
+                            ("platform", env["platform"]),
+                            ("source", env.get("source") or "—"),
+                            *[(k, v or "—") for k, v in env["packages"].items()],
+                        ]
+                    )
+                ],
+            )
+        )
         primary = next(iter(v["metrics"]))
         from mlops_nb.model._metrics import PRIMARY
 
@@ -322,9 +371,17 @@ class Model(Displayable):
 def model_from_row(project: Project, row: Any) -> Model:
     """Build a Model from its registry row."""
     return Model(
-        project=project, id=row["id"], name=row["name"], version=row["version"],
-        stage=row["stage"], flavor=row["flavor"], artifacts=json.loads(row["artifacts"]),
-        recipe=json.loads(row["recipe"]), metrics=json.loads(row["metrics"]),
-        lineage=json.loads(row["lineage"]), environment=json.loads(row["environment"]),
-        created_at=row["created_at"], created_by=row["created_by"],
-    )  # fmt: skip
+        project=project,
+        id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        stage=row["stage"],
+        flavor=row["flavor"],
+        artifacts=json.loads(row["artifacts"]),
+        recipe=json.loads(row["recipe"]),
+        metrics=json.loads(row["metrics"]),
+        lineage=json.loads(row["lineage"]),
+        environment=json.loads(row["environment"]),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )

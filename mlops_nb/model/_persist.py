@@ -78,16 +78,22 @@ def load_skops(data: bytes, *, artifact: str) -> Any:
         return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException as err:
         try:
-            refused = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+            refused = sorted(
+                set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
+            )
         except Exception:  # the file is unreadable beyond the audit
             refused = [str(err)]
         msg = (
             f"artifact {artifact} contains type(s) {listing(refused)} that are not on "
             "mlops_nb's trusted list; refusing to load it (it could run code)."
         )
-        raise UnsafeFormatError(msg, [{"artifact": artifact, "type": t} for t in refused]) from err
+        raise UnsafeFormatError(
+            msg, [{"artifact": artifact, "type": t} for t in refused]
+        ) from err
     except Exception as err:
-        raise UnsafeFormatError(f"artifact {artifact} is not a readable skops file: {err}") from err
+        raise UnsafeFormatError(
+            f"artifact {artifact} is not a readable skops file: {err}"
+        ) from err
 
 
 def dump_booster(booster: Any) -> bytes:

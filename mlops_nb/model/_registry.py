@@ -92,8 +92,14 @@ def _evaluation_data(model: Model, data: DataAsset | None) -> DataAsset | None:
     return model.project.asset(name, int(version))
 
 
-def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: float,
-               min_metrics: dict[str, float] | None, reason: str) -> list[GateResult]:  # fmt: skip
+def _run_gates(
+    model: Model,
+    stage: str,
+    data: DataAsset | None,
+    tolerance: float,
+    min_metrics: dict[str, float] | None,
+    reason: str,
+) -> list[GateResult]:
     results: list[GateResult] = []
     champion = current_stage_model(model.project, model.name, "production")
     if champion == model:
@@ -104,16 +110,26 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
     ev = None
     if needs_eval:
         if data is None:
-            results.append(GateResult("evaluation data", False,
-                                      "no labelled data to compare on: evaluate the model first "
-                                      "(model.evaluate(test)) or pass data=..."))  # fmt: skip
+            results.append(
+                GateResult(
+                    "evaluation data",
+                    False,
+                    "no labelled data to compare on: evaluate the model first "
+                    "(model.evaluate(test)) or pass data=...",
+                )
+            )
         else:
             ev = model.evaluate(data)
     if ev is not None and min_metrics:
         for metric, threshold in min_metrics.items():
             if metric not in ev.metrics:
-                results.append(GateResult(f"minimum {metric}", False,
-                                          f"unknown metric {metric!r}; available: {listing(ev.metrics)}"))  # fmt: skip
+                results.append(
+                    GateResult(
+                        f"minimum {metric}",
+                        False,
+                        f"unknown metric {metric!r}; available: {listing(ev.metrics)}",
+                    )
+                )
                 continue
             value = ev.metrics[metric]
             ok = (
@@ -121,9 +137,14 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
                 if HIGHER_IS_BETTER.get(metric, True)
                 else value <= threshold
             )
-            results.append(GateResult(f"minimum {metric}", ok,
-                                      f"{metric} {value:.4f} {'meets' if ok else 'misses'} the threshold "
-                                      f"{threshold} on {ev.data_label}"))  # fmt: skip
+            results.append(
+                GateResult(
+                    f"minimum {metric}",
+                    ok,
+                    f"{metric} {value:.4f} {'meets' if ok else 'misses'} the threshold "
+                    f"{threshold} on {ev.data_label}",
+                )
+            )
     if ev is not None and stage == "production" and champion is not None:
         key, ours = ev.primary()
         theirs = champion.evaluate(data).metrics.get(key)  # type: ignore[arg-type]
@@ -135,9 +156,14 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
             higher = HIGHER_IS_BETTER.get(key, True)
             gap = (ours - theirs) if higher else (theirs - ours)
             ok = gap >= -tolerance
-            results.append(GateResult("not worse than champion", ok,
-                                      f"{key} {ours:.4f} vs champion {champion.label} {theirs:.4f} on "
-                                      f"{ev.data_label} (tolerance {tolerance})"))  # fmt: skip
+            results.append(
+                GateResult(
+                    "not worse than champion",
+                    ok,
+                    f"{key} {ours:.4f} vs champion {champion.label} {theirs:.4f} on "
+                    f"{ev.data_label} (tolerance {tolerance})",
+                )
+            )
     context = {"data": data, "reason": reason}
     for name, (check, stages) in _GATES.items():
         if stage not in stages:
@@ -153,8 +179,15 @@ def _run_gates(model: Model, stage: str, data: DataAsset | None, tolerance: floa
     return results
 
 
-def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | None = None,
-            tolerance: float = 0.01, min_metrics: dict[str, float] | None = None) -> PromotionReport:  # fmt: skip
+def promote(
+    model: Model,
+    stage: str,
+    *,
+    reason: str = "",
+    data: DataAsset | None = None,
+    tolerance: float = 0.01,
+    min_metrics: dict[str, float] | None = None,
+) -> PromotionReport:
     """Run the gates and move ``model`` to ``stage`` (see :meth:`Model.promote`)."""
     _check_stage(stage)
     project = model.project
@@ -169,8 +202,14 @@ def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | Non
     store = project._store
     if failures:
         with store.write() as conn:
-            store.audit(conn, "promotion refused", f"model:{model.label}", to=stage, reason=reason,
-                        failed=[r.__dict__ for r in failures])  # fmt: skip
+            store.audit(
+                conn,
+                "promotion refused",
+                f"model:{model.label}",
+                to=stage,
+                reason=reason,
+                failed=[r.__dict__ for r in failures],
+            )
         lines = "; ".join(f"{r.gate}: {r.message}" for r in failures)
         msg = f"{model.label} cannot move to {stage!r}: {len(failures)} gate(s) failed — {lines}. Nothing changed."
         raise GateError(msg, [r.__dict__ for r in failures])
@@ -190,8 +229,15 @@ def promote(model: Model, stage: str, *, reason: str = "", data: DataAsset | Non
                 )
         if current != stage:
             _set_stage(conn, model.id, current, stage, reason, project)
-        store.audit(conn, "promote", f"model:{model.label}", frm=current, to=stage, reason=reason,
-                    gates=[r.__dict__ for r in results])  # fmt: skip
+        store.audit(
+            conn,
+            "promote",
+            f"model:{model.label}",
+            frm=current,
+            to=stage,
+            reason=reason,
+            gates=[r.__dict__ for r in results],
+        )
     object.__setattr__(model, "stage", stage)
     return PromotionReport(model.label, current, stage, tuple(results), reason)
 
@@ -284,8 +330,16 @@ class PromotionReport(Displayable):
     def _view(self) -> View:
         import pandas as pd
 
-        blocks: list[Any] = [KeyValues([("model", self.model), ("from", self.from_stage), ("to", self.to_stage),
-                                        ("reason", self.reason or "—")])]  # fmt: skip
+        blocks: list[Any] = [
+            KeyValues(
+                [
+                    ("model", self.model),
+                    ("from", self.from_stage),
+                    ("to", self.to_stage),
+                    ("reason", self.reason or "—"),
+                ]
+            )
+        ]
         if self.gates:
             frame = pd.DataFrame(
                 [
@@ -333,12 +387,24 @@ class Comparison(Displayable):
                 (c for c in metric_cols if c.startswith("test ")), metric_cols[0]
             )
             colors = ["#54a24b" if s == "production" else "#4c78a8" for s in t["stage"]]
-            fig = go.Figure(go.Bar(x=[f"v{v}" for v in t["version"]], y=t[col], marker_color=colors,
-                                   text=[f"{x:.4f}" for x in t[col]], textposition="outside"))  # fmt: skip
+            fig = go.Figure(
+                go.Bar(
+                    x=[f"v{v}" for v in t["version"]],
+                    y=t[col],
+                    marker_color=colors,
+                    text=[f"{x:.4f}" for x in t[col]],
+                    textposition="outside",
+                )
+            )
             lo, hi = float(t[col].min()), float(t[col].max())
             pad = max((hi - lo) * 0.5, 0.01)
-            fig.update_layout(title=f"{col} (production in green)", template="plotly_white", height=300,
-                              margin={"t": 40, "b": 30}, yaxis_range=[lo - pad, hi + pad])  # fmt: skip
+            fig.update_layout(
+                title=f"{col} (production in green)",
+                template="plotly_white",
+                height=300,
+                margin={"t": 40, "b": 30},
+                yaxis_range=[lo - pad, hi + pad],
+            )
             blocks.append(Figure(fig))
         summary = f"{len(t)} versions" + (
             f", evaluated on {self.data_label}" if self.data_label else ""
@@ -359,8 +425,12 @@ def compare(project: Project, name: str, data: DataAsset | None = None) -> Compa
     for r in rows:
         m = project.model(name, version=r["version"])
         val = m.metrics["validation"]["metrics"]
-        row: dict[str, Any] = {"version": m.version, "stage": m.stage, "estimator": m.recipe["estimator"],
-                               "trained on": ", ".join(m.data)}  # fmt: skip
+        row: dict[str, Any] = {
+            "version": m.version,
+            "stage": m.stage,
+            "estimator": m.recipe["estimator"],
+            "trained on": ", ".join(m.data),
+        }
         from mlops_nb.model._metrics import PRIMARY
 
         key = PRIMARY[m.task][0]

@@ -44,6 +44,8 @@ class RetrainResult:
 def _source_asset(project: Project, champion_data: dict[str, Any]) -> DataAsset:
     """The asset new data continues: the parent of a split, else the training asset."""
     trained_on = project.asset(champion_data["name"], champion_data["version"])
+    while trained_on.operation == "features" and trained_on.parents:
+        trained_on = project.asset(*trained_on.parents[0])
     if trained_on.operation == "split" and trained_on.parents:
         return project.asset(*trained_on.parents[0])
     return trained_on
@@ -80,27 +82,54 @@ def retrain(
     train_part, test_part = new.split(
         test=test, seed=recipe.get("seed", 0), stratify=stratify
     )
+    generated = recipe.get("feature_recipe")
+    if generated:  # the champion used generated features: the same frozen steps
+        from mlops_nb.data._features import apply_to_asset
+
+        train_part = apply_to_asset(train_part, generated)
     challenger = train_model(
-        project, name, train_part, estimator=recipe["estimator"], params=recipe.get("user_params") or None,
-        cv=recipe.get("cv"), holdout=recipe.get("holdout", 0.2), seed=recipe.get("seed", 0),
-        use_sensitive=recipe.get("use_sensitive", False), note=reason, parent=champion,
-    )  # fmt: skip
+        project,
+        name,
+        train_part,
+        estimator=recipe["estimator"],
+        params=recipe.get("user_params") or None,
+        cv=recipe.get("cv"),
+        holdout=recipe.get("holdout", 0.2),
+        seed=recipe.get("seed", 0),
+        use_sensitive=recipe.get("use_sensitive", False),
+        note=reason,
+        parent=champion,
+    )
     metrics = {
         f"champion v{champion.version}": champion.evaluate(test_part).metrics,
         f"challenger v{challenger.version}": challenger.evaluate(test_part).metrics,
     }
-    result = RetrainResult(name, champion.version, challenger.version, new.label, test_part.label,
-                           promoted=False, metrics=metrics)  # fmt: skip
+    result = RetrainResult(
+        name,
+        champion.version,
+        challenger.version,
+        new.label,
+        test_part.label,
+        promoted=False,
+        metrics=metrics,
+    )
     try:
-        challenger.promote("production", reason=reason, data=test_part, tolerance=tolerance,
-                           min_metrics=min_metrics)  # fmt: skip
+        challenger.promote(
+            "production",
+            reason=reason,
+            data=test_part,
+            tolerance=tolerance,
+            min_metrics=min_metrics,
+        )
         result.promoted = True
     except GateError as err:
         result.failures = err._failure_cases
     return result
 
 
-def write_report(project: Project, result: RetrainResult, html_path: Path) -> dict[str, Path]:
+def write_report(
+    project: Project, result: RetrainResult, html_path: Path
+) -> dict[str, Path]:
     """Run the retraining report notebook; write ``.html`` and a ``.json`` summary beside it.
 
     The JSON holds the retraining result (``promoted``, ``failures``, ``metrics``, ...)
@@ -109,10 +138,21 @@ def write_report(project: Project, result: RetrainResult, html_path: Path) -> di
     from mlops_nb._report import run_report
 
     if not REPORT_NOTEBOOK.is_file():  # pragma: no cover - packaging error
-        raise NotFoundError(f"the retraining report notebook is missing: {REPORT_NOTEBOOK}")
+        raise NotFoundError(
+            f"the retraining report notebook is missing: {REPORT_NOTEBOOK}"
+        )
     html_path = Path(html_path)
     summary = json.loads(json.dumps(result.to_dict(), default=str))
-    params = {"project_dir": str(project.path), "model_name": result.model, "summary": summary}
-    out = run_report(REPORT_NOTEBOOK, html_path, parameters=params, cwd=html_path.parent,
-                     extra=summary)  # fmt: skip
+    params = {
+        "project_dir": str(project.path),
+        "model_name": result.model,
+        "summary": summary,
+    }
+    out = run_report(
+        REPORT_NOTEBOOK,
+        html_path,
+        parameters=params,
+        cwd=html_path.parent,
+        extra=summary,
+    )
     return {"html": out["html"], "json": out["json"]}

@@ -62,8 +62,12 @@ def environment() -> dict[str, Any]:
         and not sys.argv[0].endswith("ipykernel_launcher.py")
     ):
         source = sys.argv[0]
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "packages": versions, "source": source}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "source": source,
+    }
 
 
 def _pipeline(prep: Any, est: Any) -> Any:
@@ -80,9 +84,18 @@ def _scores(
     return classification_metrics(y, pipe.predict_proba(X), classes or [])
 
 
-def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, classes: list[Any] | None,
-                     cv: int | None, holdout: float, seed: int,
-                     bar: Progress | None = None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+def fit_and_validate(
+    pipe: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: str,
+    classes: list[Any] | None,
+    cv: int | None,
+    holdout: float,
+    seed: int,
+    bar: Progress | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """Fit the pipeline and measure it.
 
     With a holdout, the stored model is the one fitted on the other rows, so its
@@ -105,9 +118,14 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
             if bar is not None:
                 bar.step(f"fold {len(folds)}/{cv}")
         keys = folds[0].keys()
-        validation = {"scheme": f"{cv}-fold cross-validation", "rows_fitted": len(X),
-                      "metrics": {k: float(np.mean([f[k] for f in folds if k in f])) for k in keys},
-                      "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys}}  # fmt: skip
+        validation = {
+            "scheme": f"{cv}-fold cross-validation",
+            "rows_fitted": len(X),
+            "metrics": {
+                k: float(np.mean([f[k] for f in folds if k in f])) for k in keys
+            },
+            "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys},
+        }
         return pipe.fit(X, y), validation
     X_tr, X_te, y_tr, y_te = train_test_split(
         X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
@@ -115,8 +133,12 @@ def fit_and_validate(pipe: Any, X: pd.DataFrame, y: pd.Series, *, task: str, cla
     pipe.fit(X_tr, y_tr)
     if bar is not None:
         bar.step("fitted")
-    return pipe, {"scheme": f"{holdout:.0%} holdout of the training data", "rows_fitted": len(X_tr),
-                  "metrics": _scores(pipe, X_te, y_te, task, classes), "rows": len(X_te)}  # fmt: skip
+    return pipe, {
+        "scheme": f"{holdout:.0%} holdout of the training data",
+        "rows_fitted": len(X_tr),
+        "metrics": _scores(pipe, X_te, y_te, task, classes),
+        "rows": len(X_te),
+    }
 
 
 def train_model(
@@ -171,13 +193,39 @@ def train_model(
     pipe = _pipeline(make_preprocessor(features, family), est)
     start = time.perf_counter()
     with progress((int(cv) + 1) if cv else 2, f"training {name}") as bar:
-        pipe, validation = fit_and_validate(pipe, X, y, task=task, classes=classes, cv=cv, holdout=holdout,
-                                        seed=seed, bar=bar)  # fmt: skip
+        pipe, validation = fit_and_validate(
+            pipe,
+            X,
+            y,
+            task=task,
+            classes=classes,
+            cv=cv,
+            holdout=holdout,
+            seed=seed,
+            bar=bar,
+        )
         duration = time.perf_counter() - start
-        result = _store_version(project, name, data, pipe, est_name, family, features, task, classes,
-                                validation, duration, seed=seed, cv=cv, holdout=holdout,
-                                use_sensitive=use_sensitive, params=params, note=note, parent=parent,
-                                n_rows=len(X))  # fmt: skip
+        result = _store_version(
+            project,
+            name,
+            data,
+            pipe,
+            est_name,
+            family,
+            features,
+            task,
+            classes,
+            validation,
+            duration,
+            seed=seed,
+            cv=cv,
+            holdout=holdout,
+            use_sensitive=use_sensitive,
+            params=params,
+            note=note,
+            parent=parent,
+            n_rows=len(X),
+        )
         bar.step("stored")
     return result
 
@@ -189,14 +237,29 @@ def _jsonable_params(est: Any) -> dict[str, Any]:
     return out
 
 
-def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_name: str,
-                   family: str, features: Features, task: str, classes: list[Any] | None,
-                   validation: dict[str, Any], duration: float, **info: Any) -> Model:  # fmt: skip
+def _store_version(
+    project: Project,
+    name: str,
+    data: DataAsset,
+    pipe: Any,
+    est_name: str,
+    family: str,
+    features: Features,
+    task: str,
+    classes: list[Any] | None,
+    validation: dict[str, Any],
+    duration: float,
+    **info: Any,
+) -> Model:
+    from mlops_nb.data._features import recipe_of
+
     store = project._store
     what = f"Project.train({name!r})"
     if family == "lightgbm":
-        blobs = {"prep": (dump_skops(pipe.named_steps["prep"], what=what), SKOPS),
-                 "booster": (dump_booster(pipe.named_steps["model"].booster_), LGB_TEXT)}  # fmt: skip
+        blobs = {
+            "prep": (dump_skops(pipe.named_steps["prep"], what=what), SKOPS),
+            "booster": (dump_booster(pipe.named_steps["model"].booster_), LGB_TEXT),
+        }
         flavor = "lightgbm"
     else:
         blobs = {"pipeline": (dump_skops(pipe, what=what), SKOPS)}
@@ -206,11 +269,18 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
     }
     parent = info.pop("parent")
     recipe = {
-        "estimator": est_name, "family": family, "params": _jsonable_params(pipe.named_steps["model"]),
-        "user_params": info.pop("params") or {}, "features": features.to_dict(),
-        "target": data.schema.target, "task": task, "classes": classes,
-        "sensitive": list(data.schema.sensitive), **info,
-    }  # fmt: skip
+        "estimator": est_name,
+        "family": family,
+        "params": _jsonable_params(pipe.named_steps["model"]),
+        "user_params": info.pop("params") or {},
+        "features": features.to_dict(),
+        "target": data.schema.target,
+        "task": task,
+        "classes": classes,
+        "sensitive": list(data.schema.sensitive),
+        "feature_recipe": recipe_of(data),  # generated features, recomputed at prediction
+        **info,
+    }
     lineage = {
         "data": [
             {
@@ -233,18 +303,30 @@ def _store_version(project: Project, name: str, data: DataAsset, pipe: Any, est_
         for key, (b, mt) in blobs.items():
             store.record_blob(conn, artifacts[key], len(b), mt, data=b)
         row = {
-            "name": name, "version": version, "stage": "candidate", "flavor": flavor,
-            "artifacts": json.dumps(artifacts), "recipe": json.dumps(recipe, default=str),
-            "metrics": json.dumps(metrics), "lineage": json.dumps(lineage),
-            "environment": json.dumps(environment()), "created_at": now(),
+            "name": name,
+            "version": version,
+            "stage": "candidate",
+            "flavor": flavor,
+            "artifacts": json.dumps(artifacts),
+            "recipe": json.dumps(recipe, default=str),
+            "metrics": json.dumps(metrics),
+            "lineage": json.dumps(lineage),
+            "environment": json.dumps(environment()),
+            "created_at": now(),
             "created_by": project._user(),
-        }  # fmt: skip
+        }
         conn.execute(
             f"INSERT INTO model_versions({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
             row,
         )
-        store.audit(conn, "train", f"model:{name}@{version}", data=data.label,
-                    estimator=est_name, duration_s=round(duration, 3))  # fmt: skip
+        store.audit(
+            conn,
+            "train",
+            f"model:{name}@{version}",
+            data=data.label,
+            estimator=est_name,
+            duration_s=round(duration, 3),
+        )
     return project.model(
         name, version=version
     )  # predictions come from the stored bytes

@@ -235,8 +235,12 @@ def summary_script(view: View) -> str:
     It is a ``<script type="application/json">``: browsers do not run it and sanitisers
     drop it; :mod:`mlops_nb._report` reads it to write the JSON next to a report.
     """
-    data = {"kind": view.kind, "title": view.title, "summary": view.summary,
-            "badges": [[text, tone] for text, tone in view.badges]}  # fmt: skip
+    data = {
+        "kind": view.kind,
+        "title": view.title,
+        "summary": view.summary,
+        "badges": [[text, tone] for text, tone in view.badges],
+    }
     payload = json.dumps(data, default=str).replace("</", "<\\/")
     return f'<script type="application/json" class="mnb-summary">{payload}</script>'
 

@@ -34,7 +34,9 @@ class Progress:
             self._sink.description = note[:20] or self.description[:20]
         else:
             elapsed = time.perf_counter() - self._start
-            self._sink.write(f"\r{self.description}: {self.done}/{self.total} {note} ({elapsed:.1f} s)\033[K")
+            self._sink.write(
+                f"\r{self.description}: {self.done}/{self.total} {note} ({elapsed:.1f} s)\033[K"
+            )
             self._sink.flush()
 
     def close(self) -> None:
@@ -57,7 +59,9 @@ def _sink(total: int, description: str) -> Any:
             import ipywidgets as w
             from IPython.display import display
 
-            bar = w.IntProgress(value=0, min=0, max=max(total, 1), description=description[:20])
+            bar = w.IntProgress(
+                value=0, min=0, max=max(total, 1), description=description[:20]
+            )
             display(bar)
             return bar
         except Exception:  # no widget support: stay quiet

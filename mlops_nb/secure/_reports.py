@@ -1,0 +1,134 @@
+"""The report of one poisoning screen (see :mod:`mlops_nb.secure._poisoning`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_nb.data import DataAsset
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+@dataclass(frozen=True, repr=False)
+class PoisoningReport(Displayable):
+    """Suspected flipped labels and outliers in one data version.
+
+    Attributes
+    ----------
+    asset : DataAsset
+        The screened version.
+    payload : dict
+        Everything the screen found, as stored with the version.
+    """
+
+    asset: DataAsset
+    payload: dict[str, Any]
+
+    @property
+    def suspicious_rate(self) -> float | None:
+        """Share of screened rows whose label is suspected wrong (None: not screened)."""
+        return self.payload.get("suspicious_rate")
+
+    @property
+    def noise_rate(self) -> float | None:
+        """Confident learning's estimate of the share of wrong labels."""
+        return self.payload.get("noise_rate")
+
+    @property
+    def base_model(self) -> str | None:
+        """The model whose out-of-fold probabilities were used."""
+        return self.payload.get("base_model")
+
+    @property
+    def label_issues(self) -> pd.DataFrame:
+        """Suspected label errors, least confident first: id, row, given, suggested, confidence."""
+        import pandas as pd
+
+        cols = ["id", "row", "given", "suggested", "confidence"]
+        return pd.DataFrame(self.payload.get("label_issues", []), columns=cols)
+
+    @property
+    def outliers(self) -> pd.DataFrame:
+        """Outlying rows, most extreme first: id, row, column, score."""
+        import pandas as pd
+
+        return pd.DataFrame(self.payload.get("outliers", []), columns=["id", "row", "column", "score"])
+
+    def drop_flagged(self, *, labels: bool = True, outliers: bool = True, name: str | None = None,
+                     note: str = "") -> DataAsset:  # fmt: skip
+        """A new version without the suspected rows (this version stays as it is).
+
+        Parameters
+        ----------
+        labels, outliers : bool
+            Which findings to drop.
+        name : str, optional
+            Register under another name; by default a new version of this asset.
+        note : str
+            Recorded in lineage.
+        """
+        import numpy as np
+
+        rows: set[int] = set()
+        if labels:
+            rows |= {int(r["row"]) for r in self.payload.get("label_issues", [])}
+        if outliers:
+            rows |= {int(r["row"]) for r in self.payload.get("outliers", [])}
+        frame = self.asset.frame
+        keep = np.ones(len(frame), dtype=bool)
+        keep[sorted(rows)] = False
+        params = {"dropped_rows": len(rows), "labels": labels, "outliers": outliers,
+                  "screen": self.base_model or self.payload.get("outlier_method")}  # fmt: skip
+        return self.asset._derive(frame[keep], self.asset.name if name is None else name, "drop suspected poisoning", params,
+                                  note or f"dropped {len(rows)} rows suspected of poisoning")  # fmt: skip
+
+    def _view(self) -> View:
+        import pandas as pd
+
+        p = self.payload
+        n_issues, n_out = len(p.get("label_issues", [])), len(p.get("outliers", []))
+        overview = KeyValues([
+            ("data", self.asset.label),
+            ("rows screened", f"{p['rows_screened']:,} of {p['rows_total']:,}"
+             + (" (seeded sample)" if p["sampled"] else "")),
+            ("suspected label errors", f"{n_issues:,} ({_pct(p.get('suspicious_rate'))})"
+             if p.get("base_model") else p.get("label_note", "not screened (no classification target)")),
+            ("estimated noise rate", _pct(p.get("noise_rate"))),
+            ("base model", p.get("base_model") or "—"),
+            ("method", "confident learning, prune by noise rate (Northcutt et al. 2021)"
+             if p.get("base_model") else "—"),
+            ("outliers", f"{n_out:,} ({_pct(p.get('outlier_rate'))})" if p.get("outlier_method") else "not screened"),
+            ("outlier rule", p.get("outlier_method") or "—"),
+        ])  # fmt: skip
+        tabs = [Tab("Overview", [overview])]
+        if p.get("base_model"):
+            blocks: list[Any] = [Table(pd.DataFrame(p["per_class"]), caption="suspected errors by given label")]
+            if n_issues:
+                blocks.append(Table(self.label_issues, caption="least confident first", max_rows=20))
+            else:
+                blocks.append(Text("No label looks flipped.", "ok"))
+            import plotly.graph_objects as go
+
+            names = [str(c) for c in p["classes"]]
+            fig = go.Figure(go.Heatmap(z=p["confident_joint"], x=names, y=names, colorscale="Blues",
+                                       text=p["confident_joint"], texttemplate="%{text}"))  # fmt: skip
+            fig.update_layout(title="Confident joint: given label (rows) x likely true label (columns)",
+                              height=320, xaxis_title="likely true", yaxis_title="given")  # fmt: skip
+            blocks.append(Figure(fig))
+            tabs.append(Tab("Labels", blocks))
+        if p.get("outlier_method"):
+            tabs.append(Tab("Outliers", [Table(self.outliers, caption="most extreme first", max_rows=20)]
+                            if n_out else [Text("No outliers.", "ok")]))  # fmt: skip
+        rate = p.get("suspicious_rate")
+        summary = (f"{n_issues:,} suspected label errors ({_pct(rate)}), {n_out:,} outliers"
+                   if p.get("base_model") else f"{n_out:,} outliers")  # fmt: skip
+        badges = [(f"{_pct(rate)} suspicious", "warning" if rate and rate > 0.05 else "info")] if rate is not None else []
+        return View("PoisoningReport", self.asset.label, summary, badges, tabs)
