@@ -8,6 +8,7 @@ Examples
     mlops-nb report notebooks/01_dataops.ipynb -p seed 1 -o dataops.html
     mlops-nb verify employment-demo
     mlops-nb retrain employment-demo --model employment --data new.parquet --report retrain.html
+    mlops-nb serve employment-demo employment --stage production
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check every artifact of a project")
     verify.add_argument("project")
     verify.set_defaults(func=_cmd_verify)
+    from mlops_nb.deploy._cli import add_serve_parser  # light: stdlib only
+
+    add_serve_parser(sub)
     return parser
 
 

@@ -24,6 +24,19 @@ REMOTE = re.compile(
 )
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
+    "04_edge_export_xmo": [
+        "OnnxExport", "parity ok", "max |p_onnx - p_native|", "Variants", "Pareto",
+        "float16 weights", "no effect", "native model (Python)", "Choice", "Purpose",
+        "Performance", "Power", "Price", "No variant meets every budget", "EdgeBundle",
+        "verified manifest", "exit status 3", "Server", "a bearer token is required",
+        "never seen in training", "employment-served v1", "serve stop",
+    ],
+    "06_human_centered_ops": [
+        "Fairness", "Disparities", "SEX x RAC1P", "Mitigation", "Trade-off", "threshold_optimizer",
+        "Export and serving", "Explanation", "Morris sensitivity", "Local explanation", "What-if",
+        "Model card", "Gap: no carbon", "Monitoring plan", "Release checklist", "Nothing changed",
+        "signed off by A. Reviewer", "save release-signoff",
+    ],
     "03_annotation_synthetic_features": [
         "Annotation", "acs-2016-to-label v1", "Resumed: 10 saved actions replayed",
         "20 of 20 labelled", "Agreement", "kappa", "labels by ana", "acs-2016-to-label v2",

@@ -18,13 +18,27 @@ zip that run with numpy and onnxruntime alone and refuse to run if one byte chan
 notebook; served batches are recorded as data versions for Drift Ops.
 """
 
-from mlops_nb.deploy._bundle import EdgeBundle
-from mlops_nb.deploy._choose import Choice, choose
-from mlops_nb.deploy._export import OnnxExport, export_onnx
-from mlops_nb.deploy._optimize import optimize
-from mlops_nb.deploy._runtime import ALLOWED_DOMAINS, check_onnx
-from mlops_nb.deploy._serve import Server, serve
-from mlops_nb.deploy._variants import Variant, Variants
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> private module; loaded on first use, so `mlops-nb` and
+# `import mlops_nb.deploy` stay fast
+_LAZY = {
+    "ALLOWED_DOMAINS": "_runtime",
+    "Choice": "_choose",
+    "EdgeBundle": "_bundle",
+    "OnnxExport": "_export",
+    "Server": "_serve",
+    "Variant": "_variants",
+    "Variants": "_variants",
+    "check_onnx": "_runtime",
+    "choose": "_choose",
+    "export_onnx": "_export",
+    "optimize": "_optimize",
+    "serve": "_serve",
+}
 
 __all__ = [
     "ALLOWED_DOMAINS",
@@ -40,3 +54,27 @@ __all__ = [
     "optimize",
     "serve",
 ]
+
+if TYPE_CHECKING:
+    from mlops_nb.deploy._bundle import EdgeBundle
+    from mlops_nb.deploy._choose import Choice, choose
+    from mlops_nb.deploy._export import OnnxExport, export_onnx
+    from mlops_nb.deploy._optimize import optimize
+    from mlops_nb.deploy._runtime import ALLOWED_DOMAINS, check_onnx
+    from mlops_nb.deploy._serve import Server, serve
+    from mlops_nb.deploy._variants import Variant, Variants
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        msg = f"module 'mlops_nb.deploy' has no attribute {name!r}"
+        raise AttributeError(msg) from None
+    value = getattr(importlib.import_module(f"mlops_nb.deploy.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

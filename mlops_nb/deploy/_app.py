@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_nb.deploy import _standalone as std
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from starlette.requests import Request
 
@@ -102,8 +102,8 @@ def json_body(status: int, error: str, message: str, **extra: Any) -> tuple[int,
 
 
 async def send_json(
-    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] = ()
-) -> None:  # type: ignore[assignment]
+    send: Any, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     """Send a complete JSON response on a raw ASGI channel."""
     await send(
         {

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlops_nb.deploy._bundle import EdgeBundle
     from mlops_nb.deploy._serve import Server
     from mlops_nb.deploy._variants import Variant, Variants
+    from mlops_nb.ui._blocks import Tone
 
 # budget parameter -> (measured key, unit scale, "max"/"min", label)
 BUDGETS: dict[str, tuple[str, float, str, str]] = {
@@ -316,12 +317,14 @@ class Choice(Displayable):
                 ("preferred", self.prefer),
             ]
         )
-        tone = "ok" if self.ok else "error"
+        tone: Tone = "ok" if self.ok else "error"
         tabs = [
             Tab("Choice", [Text(self.explanation, tone), four]),
             Tab("Candidates", [Table(self.to_frame(), max_rows=40)]),
         ]
         title = self.variants.payload["model"]
         summary = self.variant.name if self.variant else "no variant meets every budget"
-        badge = ("chosen", "ok") if self.ok else ("nothing fits", "error")
+        badge: tuple[str, Tone] = (
+            ("chosen", "ok") if self.ok else ("nothing fits", "error")
+        )
         return View("Choice", title, summary, [badge], tabs)

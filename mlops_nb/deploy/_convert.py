@@ -312,6 +312,17 @@ def _ebm_error(what: str, name: str) -> UnsupportedFormatError:
 def convert_model(model: Model) -> bytes:
     """Convert a model version (preprocessing included) to ONNX bytes."""
     what = f"{model.label}.export_onnx"
+    mitigation = model.recipe.get("mitigation") or {}
+    if mitigation.get("method") == "threshold_optimizer":
+        base = "{} v{}".format(*mitigation["base"])
+        msg = (
+            f"{what}: this version decides with a threshold per "
+            f"{' x '.join(mitigation['sensitive'])} group applied after {base}'s score; an "
+            "ONNX export covers the model alone and would not reproduce its decisions. "
+            f"Export {base} and apply recipe['mitigation']['thresholds'] after it, or "
+            "use this version in Python (model.predict)."
+        )
+        raise UnsupportedFormatError(msg)
     if model.recipe.get("estimator") == "ebm":
         raise _ebm_error(
             what,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlops_nb.deploy._serve import Server
     from mlops_nb.deploy._variants import Variants
     from mlops_nb.model import Model
+    from mlops_nb.ui._blocks import Tone
 
 ONNX_MEDIA_TYPE = "application/onnx"
 DOC_KIND = "onnx"
@@ -77,7 +78,7 @@ def parity(
             "label_agreement": None,
         }
     ref = native.proba(X)
-    diff = np.abs(proba.astype(float) - ref)
+    diff = np.abs(np.asarray(proba, dtype=float) - ref)
     ref_labels = np.asarray(model.classes, dtype=object)[ref.argmax(axis=1)]
     agree = np.asarray(labels, dtype=object) == ref_labels
     return {
@@ -89,7 +90,7 @@ def parity(
 
 
 def _versions() -> dict[str, str | None]:
-    out = {}
+    out: dict[str, str | None] = {}
     for pkg in _VERSIONED:
         try:
             out[pkg] = metadata.version(pkg)
@@ -379,7 +380,7 @@ class OnnxExport(Displayable):
                 for i in self.schema["inputs"]
             ]
         )
-        tone = "ok" if ok else "error"
+        tone: Tone = "ok" if ok else "error"
         verdict = (
             f"ONNX matches the native model within {p['tolerance']:g}."
             if ok
@@ -406,5 +407,7 @@ class OnnxExport(Displayable):
                 else f", labels agree {p['label_agreement']:.2%}"
             )
         )
-        badge = ("parity ok", "ok") if ok else ("parity failed", "error")
+        badge: tuple[str, Tone] = (
+            ("parity ok", "ok") if ok else ("parity failed", "error")
+        )
         return View("OnnxExport", self.model.label, summary, [badge], tabs)

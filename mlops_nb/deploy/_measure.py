@@ -154,33 +154,50 @@ class EnergyMeter:
             self.tracker = None
 
 
-def latency_loop(
-    call: Callable[[int], Any],
-    n_rows: int,
-    *,
-    min_seconds: float = 0.25,
-    min_calls: int = 50,
-    max_calls: int = 3000,
-) -> Callable[[], int]:
-    """Make a work function that times single-row calls (``.samples``)."""
-    samples: list[float] = []
+class LatencyLoop:
+    """Work that times single-row calls; ``samples`` holds the timings after a run.
 
-    def work() -> int:
-        for i in range(3):  # warm-up
-            call(i % n_rows)
+    Parameters
+    ----------
+    call : callable
+        ``call(i)`` predicts row ``i``.
+    n_rows : int
+        Rows to cycle through.
+    min_seconds, min_calls, max_calls
+        Run at least ``min_calls`` calls and ``min_seconds``, at most ``max_calls``.
+    """
+
+    def __init__(
+        self,
+        call: Callable[[int], Any],
+        n_rows: int,
+        *,
+        min_seconds: float = 0.25,
+        min_calls: int = 50,
+        max_calls: int = 3000,
+    ):
+        self.call, self.n_rows = call, n_rows
+        self.min_seconds, self.min_calls, self.max_calls = (
+            min_seconds,
+            min_calls,
+            max_calls,
+        )
+        self.samples: list[float] = []
+
+    def __call__(self) -> int:
+        """Warm up, then time calls; return how many were timed."""
+        for i in range(3):
+            self.call(i % self.n_rows)
         start = time.perf_counter()
         i = 0
-        while i < max_calls and (
-            i < min_calls or time.perf_counter() - start < min_seconds
+        while i < self.max_calls and (
+            i < self.min_calls or time.perf_counter() - start < self.min_seconds
         ):
             t0 = time.perf_counter()
-            call(i % n_rows)
-            samples.append(time.perf_counter() - t0)
+            self.call(i % self.n_rows)
+            self.samples.append(time.perf_counter() - t0)
             i += 1
         return i
-
-    work.samples = samples  # type: ignore[attr-defined]
-    return work
 
 
 def percentiles_ms(samples: list[float]) -> tuple[float | None, float | None]:
@@ -221,7 +238,7 @@ def peak_memory_mb(
             k: (v.astype(str) if v.dtype == object else v) for k, v in feeds.items()
         }
         feeds_path = Path(tmp) / "feeds.npz"
-        np.savez(feeds_path, **arrays)
+        np.savez(feeds_path, **arrays)  # type: ignore[arg-type]
 
         def one(i: int) -> float | None:
             data, level = jobs[i]
@@ -287,7 +304,12 @@ def quality(
     if y is not None:
         truth = np.asarray(y, dtype=object)
         out["accuracy"] = float((np.asarray(labels, dtype=object) == truth).mean())
-        if task == "binary" and proba is not None and len(set(truth.tolist())) == 2:
+        if (
+            task == "binary"
+            and classes
+            and proba is not None
+            and len(set(truth.tolist())) == 2
+        ):
             from sklearn.metrics import roc_auc_score
 
             out["roc_auc"] = float(roc_auc_score(truth == classes[1], proba[:, 1]))

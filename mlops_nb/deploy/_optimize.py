@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ def _value_setup(
     ]
     if not matches:
         return None
-    positive = np.asarray(y, dtype=object) == model.classes[matches[0]]
+    positive = np.asarray(y, dtype=object) == (model.classes or [])[matches[0]]
     best = canvas.best_threshold(positive, ref_proba[:, matches[0]])
     return {
         "canvas": canvas,
@@ -210,11 +211,10 @@ def optimize(
                 value_setup = _value_setup(model, y, proba)
             row.update(m.quality(y, labels, proba, ref_out, model.task, model.classes))
             row["value_per_1000"] = _value(value_setup, proba)
-            row["throughput_rows_s"] = m.throughput(
-                lambda s=session: s.run(None, batch), n_batch, repeats=2
-            )
-            loop = m.latency_loop(
-                lambda i, s=session: s.run(None, singles[i]),
+            run_batch = functools.partial(session.run, None, batch)
+            row["throughput_rows_s"] = m.throughput(run_batch, n_batch, repeats=2)
+            loop = m.LatencyLoop(
+                functools.partial(_run_one, session, singles),
                 rows,
                 min_seconds=latency_seconds,
             )
@@ -224,9 +224,7 @@ def optimize(
             row["latency_p50_ms"], row["latency_p99_ms"] = m.percentiles_ms(
                 loop.samples
             )
-            row["digest"] = hashlib.sha256(
-                c.data
-            ).hexdigest()  # stored below, in one go
+            row["digest"] = hashlib.sha256(c.data).hexdigest()  # stored below
         results.append(
             _native_row(model, X, y, ref_out, value_setup, meter, latency_seconds)
         )
@@ -235,17 +233,15 @@ def optimize(
             meter.close()
     if memory:
         measured = [r for r in results if r["digest"] and r["status"] == "measured"]
-        jobs = [
-            (next(c.data for c in candidates if c.name == r["name"]), r["level"])
-            for r in measured
-        ]
+        data_of = {c.name: c.data for c in candidates if c.data is not None}
+        jobs = [(data_of[r["name"]], r["level"]) for r in measured]
         for r, peak in zip(measured, m.peak_memory_mb(jobs, batch), strict=True):
             r["peak_memory_mb"] = peak
     _ratios(results, model.task, value_setup is not None)
     files = {
         r["digest"]: c.data
         for r, c in zip(results, candidates, strict=False)
-        if r["digest"]
+        if r["digest"] and c.data is not None
     }
     if files:  # content addresses are the SHA-256 of the bytes, as computed above
         store_onnx_files(
@@ -282,6 +278,10 @@ def optimize(
         note=f"measured on {data.label}",
     )
     return Variants._from_doc(model, doc)
+
+
+def _run_one(session: Any, singles: list[dict[str, Any]], i: int) -> Any:
+    return session.run(None, singles[i])
 
 
 def _native_row(
@@ -322,7 +322,7 @@ def _native_row(
     row["throughput_rows_s"] = len(X) / batch_seconds if batch_seconds > 0 else None
     rows = [X.iloc[[i]] for i in range(min(_SINGLE_ROWS, len(X)))]
     one = predictor.predict if model.task == "regression" else predictor.proba
-    loop = m.latency_loop(
+    loop = m.LatencyLoop(
         lambda i: one(rows[i]),
         len(rows),
         min_seconds=latency_seconds,

@@ -45,7 +45,8 @@ class Recorder:
         )
         self.name = f"{model.name}-served"
         self.user = get_config()["user"]
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        # bounded: a flood of requests cannot grow memory (extra rows are dropped)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1000)
         self.versions: list[int] = []
         self.dropped = 0
         self.errors = 0

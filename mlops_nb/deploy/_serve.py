@@ -37,6 +37,7 @@ from mlops_nb.ui import Displayable, KeyValues, Tab, Text, View
 if TYPE_CHECKING:
     from mlops_nb.deploy._variants import Variant
     from mlops_nb.model import Model
+    from mlops_nb.ui._blocks import Tone
 
 log = logging.getLogger("mlops_nb.deploy")
 
@@ -455,7 +456,9 @@ class Server(Displayable):
             f"-d '[{{...one object per row...}}]' {self.url}/predict"
         )
         tabs = [Tab("Service", [KeyValues(self._facts()), Text(curl, "muted")])]
-        badge = ("running", "ok") if self.running else ("stopped", "muted")
+        badge: tuple[str, Tone] = (
+            ("running", "ok") if self.running else ("stopped", "muted")
+        )
         return View(
             "Server", self.model.label, f"{self.url} ({self.variant})", [badge], tabs
         )

@@ -198,13 +198,9 @@ def records_of(payload: Any) -> list[Any]:
         return [payload]
     if isinstance(payload, list):
         return payload
-    problem = {
-        "row": None,
-        "field": None,
-        "rule": "shape",
-        "message": "expected an object (one row) or an array of objects (a batch)",
-    }
-    raise InputError(problem["message"], [problem])
+    message = "expected an object (one row) or an array of objects (a batch)"
+    problem = {"row": None, "field": None, "rule": "shape", "message": message}
+    raise InputError(message, [problem])
 
 
 def _short(values: list[str], limit: int = 8) -> str:

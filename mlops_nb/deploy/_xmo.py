@@ -166,7 +166,7 @@ def refit_shallower(
     if family == "lightgbm":
         import lightgbm as lgb
 
-        params = {
+        params: dict[str, Any] = {
             "n_estimators": 100,
             "num_leaves": 7,
             "learning_rate": 0.1,
@@ -207,7 +207,7 @@ def distilled(
     X = training[0]  # type: ignore[index]
     prep = preprocessor_of(model)
     Xt = prep.transform(X)
-    params = {
+    params: dict[str, Any] = {
         "n_estimators": 100,
         "num_leaves": 15,
         "learning_rate": 0.1,

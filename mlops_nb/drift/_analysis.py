@@ -11,6 +11,7 @@ recommendation. The result is a JSON-ready dict that is stored with the monitor.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.drift import _univariate
@@ -72,8 +73,16 @@ def analyze(
     options: dict[str, Any],
     *,
     canvas: Any = None,
+    keys: tuple[str, str] | None = None,
+    reuse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute the drift review of ``analysis`` against ``reference`` (module doc)."""
+    """Compute the drift review of ``analysis`` against ``reference`` (module doc).
+
+    ``keys`` name the reference's and the analysis's content, so the model's
+    outputs are computed once per kernel; ``reuse`` holds sections of an earlier
+    review of the same data and chunking (multivariate drift does not depend on
+    labels, so it is not computed again when only labels arrived).
+    """
     import numpy as np
     import pandas as pd
 
@@ -97,15 +106,15 @@ def analyze(
 
     # -- model outputs ---------------------------------------------------------------
     threshold = float(options.get("decision_threshold") or 0.5)
+    ref_key, ana_key = keys or (None, None)
     if task == "regression":
-        ref_pred, ana_pred = model.predict(reference), model.predict(analysis)
+        ref_pred = _outputs(model, reference, ref_key, "predict")
+        ana_pred = _outputs(model, analysis, ana_key, "predict")
         ref_score, ana_score = ref_pred.astype(float), ana_pred.astype(float)
         ref_dec = ana_dec = None
     else:
-        ref_proba, ana_proba = (
-            model.predict_proba(reference),
-            model.predict_proba(analysis),
-        )
+        ref_proba = _outputs(model, reference, ref_key, "predict_proba")
+        ana_proba = _outputs(model, analysis, ana_key, "predict_proba")
         ref_dec = _decisions(model, ref_proba, canvas, threshold)
         ana_dec = _decisions(model, ana_proba, canvas, threshold)
         ref_score, ana_score = ref_dec["score"], ana_dec["score"]
@@ -143,8 +152,8 @@ def analyze(
     timings["univariate"] = time.perf_counter() - t
 
     # -- multivariate drift ----------------------------------------------------------
-    multi = None
-    if options.get("multivariate"):
+    multi = (reuse or {}).get("multivariate")
+    if options.get("multivariate") and multi is None:
         t = time.perf_counter()
         from mlops_nb.drift._multivariate import multivariate
 
@@ -178,7 +187,7 @@ def analyze(
     # -- fairness over time ----------------------------------------------------------
     t = time.perf_counter()
     fairness = {}
-    if task != "regression":
+    if ref_dec is not None and ana_dec is not None:
         from mlops_nb.drift._fairness import fairness_over_time
 
         ref_actual = _is_class(reference[target], ref_dec["positive_class"])
@@ -244,6 +253,25 @@ def analyze(
     timings["total"] = time.perf_counter() - t0
     payload["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return payload
+
+
+_OUTPUTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MAX_OUTPUTS = 6
+
+
+def _outputs(model: Model, frame: pd.DataFrame, key: str | None, method: str) -> Any:
+    """Return ``model.<method>(frame)``, remembered per kernel for stored data."""
+    if key is None:
+        return getattr(model, method)(frame)
+    cache_key = (str(model.project.path), model.id, key, method)
+    if cache_key in _OUTPUTS:
+        _OUTPUTS.move_to_end(cache_key)
+        return _OUTPUTS[cache_key]
+    out = getattr(model, method)(frame)
+    _OUTPUTS[cache_key] = out
+    while len(_OUTPUTS) > _MAX_OUTPUTS:
+        _OUTPUTS.popitem(last=False)
+    return out
 
 
 def _jsonable(value: Any) -> Any:
@@ -428,7 +456,7 @@ def _value(
     conf = perf["confusion"]
     # CBPE counts the model's second class; the canvas may call the first positive
     flip = ref_dec["pos"] == 0
-    est = []
+    est: list[float | None] = []
     for tp, fp, fn, tn in zip(
         conf["tp"], conf["fp"], conf["fn"], conf["tn"], strict=True
     ):

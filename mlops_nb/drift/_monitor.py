@@ -300,7 +300,7 @@ class Monitor(Displayable):
             self._update(
                 lambda p: p["targets"].append(entry), note=f"labels {asset.label}"
             )
-        return targets_report(self, asset, on)
+        return targets_report(self, asset, str(on))
 
     def review(self) -> DriftReview:
         """Review drift: heatmap, distributions, performance, fairness, value, alerts.

@@ -213,10 +213,11 @@ def realized(
             out["rmse"][c] = float(np.sqrt(np.mean((yt - pred[rows]) ** 2)))
             out["mae"][c] = float(np.mean(np.abs(yt - pred[rows])))
             continue
+        classes = list(classes or [])
         yt_obj = np.array([_same_type(v, classes) for v in yt], dtype=object)
         pd_obj = pred[rows].astype(object)
         out["accuracy"][c] = float(np.mean(yt_obj == pd_obj))
-        if len(classes or []) == 2:
+        if len(classes) == 2:
             pos = yt_obj == classes[1]
             out["f1"][c] = float(m.f1_score(pos, pd_obj == classes[1], zero_division=0))
             if 0 < pos.sum() < len(pos):

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from mlops_nb.data import DataAsset
     from mlops_nb.drift._monitor import Monitor
+    from mlops_nb.ui._blocks import Tone
 
 
 @dataclass(frozen=True, repr=False)
@@ -59,7 +60,7 @@ class Observation(Displayable):
             else "Stored as a data version with lineage; see it all with mon.review().",
             "muted" if not self.new else "info",
         )
-        tone = "warning" if self.alerts else "ok"
+        tone: Tone = "warning" if self.alerts else "ok"
         badge = (
             f"{self.alerts} drift alerts" if self.alerts else "no feature drift alert",
             tone,
@@ -171,7 +172,7 @@ class TargetsReport(Displayable):
             f"{self.matched:,} of {self.labels:,} labels matched observed rows "
             f"({self.labelled:,} of {self.observed:,} rows labelled)"
         )
-        tone = "ok" if not self.unmatched else "warning"
+        tone: Tone = "ok" if not self.unmatched else "warning"
         return View(
             "Labels",
             self.batch,

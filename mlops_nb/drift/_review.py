@@ -22,9 +22,14 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from mlops_nb.drift._monitor import Monitor
+    from mlops_nb.ui._blocks import Tone
 
 N_DISTRIBUTIONS = 4
-_TONE = {"retrain": "error", "investigate": "warning", "no action": "ok"}
+_TONE: dict[str, Tone] = {
+    "retrain": "error",
+    "investigate": "warning",
+    "no action": "ok",
+}
 
 
 def compute_review(mon: Monitor) -> DriftReview:
@@ -39,10 +44,20 @@ def compute_review(mon: Monitor) -> DriftReview:
     stored = mon.project._report("document", doc["id"], key)
     if stored is not None:
         return DriftReview(stored)
+    s = doc["payload"]
+    inputs = _inputs_key(mon, s)
     reference, analysis = frames(mon)
+    ref_key = s["reference"]["content_hash"]
     payload = analyze(
-        mon.model, reference, analysis, doc["payload"]["options"], canvas=canvas
+        mon.model,
+        reference,
+        analysis,
+        s["options"],
+        canvas=canvas,
+        keys=(ref_key, inputs),
+        reuse=_reusable(mon, inputs),
     )
+    payload["inputs"] = inputs
     s = doc["payload"]
     payload["monitor"] = {
         "name": mon.name,
@@ -53,6 +68,34 @@ def compute_review(mon: Monitor) -> DriftReview:
     }
     mon.project._save_report("document", doc["id"], key, payload)
     return DriftReview(mon.project._report("document", doc["id"], key) or payload)
+
+
+def _inputs_key(mon: Monitor, state: dict[str, Any]) -> str:
+    """Hash what label-free sections depend on: data, chunking, methods."""
+    import hashlib
+    import json
+
+    batches = [mon.project.asset(n, v).content_hash for n, v in state["batches"]]
+    o = state["options"]
+    what = [state["reference"]["content_hash"], batches, o["chunk"], o["multivariate"]]
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def _reusable(mon: Monitor, inputs: str) -> dict[str, Any] | None:
+    """Label-free sections of the newest stored review of the same inputs."""
+    import json
+
+    rows = mon.project._store.query(
+        "SELECT r.payload FROM reports r JOIN documents d ON r.owner_id = d.id "
+        "WHERE r.owner_kind = 'document' AND d.kind = 'monitor' AND d.name = ? "
+        "AND r.kind LIKE 'drift-review:%' ORDER BY d.version DESC LIMIT 3",
+        (mon.name,),
+    )
+    for row in rows:
+        payload = json.loads(row["payload"])
+        if payload.get("inputs") == inputs:
+            return {"multivariate": payload.get("multivariate")}
+    return None
 
 
 @dataclass(frozen=True, repr=False)
@@ -194,7 +237,7 @@ class DriftReview(Displayable):
                     f"column.{did_you_mean(str(column), cols)}"
                 )
                 raise ValidationError(msg)
-            return _plots.distribution(p, column, self._chunk_index(chunk))
+            return _plots.distribution(p, str(column), self._chunk_index(chunk))
         if kind == "fairness" and p["fairness"]:
             return _plots.fairness(p, column or next(iter(p["fairness"])))
         if kind == "value" and p.get("value"):
@@ -376,9 +419,10 @@ class DriftReview(Displayable):
             )
         )
         n_alerts = len(p["alerts"])
+        alert_tone: Tone = "warning" if n_alerts else "ok"
         badges = [
             (rec["action"], _TONE[rec["action"]]),
-            (f"{n_alerts} alerts", "warning" if n_alerts else "ok"),
+            (f"{n_alerts} alerts", alert_tone),
         ]
         summary = (
             f"{len(self.chunks)} chunks, {n_alerts} alerts; "

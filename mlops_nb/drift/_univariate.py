@@ -199,14 +199,15 @@ def continuous(
         return nan, {"kind": "continuous", "edges": [], "reference": []}
     doane = doane_edges(ref)
     need_eq = not exact and {"kolmogorov_smirnov", "wasserstein"} & set(stats)
-    eq = np.histogram_bin_edges(ref, bins=N_EQUAL_BINS) if need_eq else None
-    ref_bins = (_bin(ref, doane), _bin(ref, eq) if need_eq else None)
+    # without KS/Wasserstein on bins, these are never used: placeholders for typing
+    eq = np.histogram_bin_edges(ref, bins=N_EQUAL_BINS) if need_eq else doane
+    ref_d = _bin(ref, doane)
+    ref_bins = (ref_d, _bin(ref, eq) if need_eq else ref_d)
     ref_doane_n = np.bincount(ref_bins[0], minlength=len(doane) + 1)[1:-1]
     ref_doane = ref_doane_n / len(ref)
-    if need_eq:
-        ref_eq_n = np.bincount(ref_bins[1], minlength=N_EQUAL_BINS + 2)[1:-1]
-        ref_cdf = np.cumsum(ref_eq_n / len(ref))
-    ref_sorted = np.sort(ref) if exact else None
+    ref_eq_n = np.bincount(ref_bins[1], minlength=len(eq) + 1)[1:-1]
+    ref_cdf = np.cumsum(ref_eq_n / len(ref))
+    ref_sorted = np.sort(ref) if exact else ref
     out = []
     shown: dict[str, Any] = {
         "kind": "continuous",
@@ -223,7 +224,8 @@ def continuous(
         if values is ref_input:  # the reference's own chunks: binned already
             d_bins, e_bins = ref_bins
         else:
-            d_bins, e_bins = _bin(x, doane), (_bin(x, eq) if need_eq else None)
+            d_bins = _bin(x, doane)
+            e_bins = _bin(x, eq) if need_eq else d_bins
         n = np.bincount(codes, minlength=part.k).astype(float)
         rest_n = (len(ref) - n)[:, None]
         inside_n = _counts(d_bins, codes, part.k, len(doane) + 1)[:, 1:-1]

@@ -96,6 +96,9 @@ class Explainer:
                 raise ValidationError(msg)
             self.k = classes.index(want)
             self.target = f"P({model.recipe['target']}={model.classes[self.k]})"
+            mit = model.recipe.get("mitigation") or {}
+            if mit.get("method") == "threshold_optimizer":  # shifted, not calibrated
+                self.target = f"score of {self.target[2:-1]} (0.5: group threshold)"
         self.ebm = self._ebm()
         self.background = self.train.sample(min(len(self.train), 25), random_state=seed)
         self.rng = np.random.default_rng(seed)

@@ -127,6 +127,11 @@ class Model(Displayable):
                 for key, data in blobs.items()
             }
             cached = Predictor(self.flavor, objects, self.task, self.classes)
+            if (self.recipe.get("mitigation") or {}).get("method") == "threshold_optimizer":
+                # a fairness-mitigated version: the original's files plus per-group thresholds
+                from mlops_nb.human._thresholds import GroupThresholds
+
+                cached = GroupThresholds(cached, self.recipe)
             object.__setattr__(self, "_cached_predictor", cached)
         return cached
 

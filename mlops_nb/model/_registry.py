@@ -45,6 +45,16 @@ class GateResult:
 
 GateCheck = Callable[["Model", str, dict[str, Any]], "GateResult | tuple[bool, str]"]
 _GATES: dict[str, tuple[GateCheck, tuple[str, ...]]] = {}
+#: stages whose import registers promotion gates; imported before any promotion so their
+#: gates apply even in a kernel that never imported them (the release checklist, T40)
+GATE_PROVIDERS = ("mlops_nb.human",)
+
+
+def _load_gate_providers() -> None:
+    import importlib
+
+    for module in GATE_PROVIDERS:
+        importlib.import_module(module)
 
 
 def register_gate(
@@ -165,7 +175,8 @@ def _run_gates(
                 )
             )
     context = {"data": data, "reason": reason}
-    for name, (check, stages) in _GATES.items():
+    _load_gate_providers()
+    for name, (check, stages) in list(_GATES.items()):
         if stage not in stages:
             continue
         try:

@@ -28,21 +28,25 @@ from __future__ import annotations
 
 from mlops_nb.secure._aggregate import METHODS, aggregate
 from mlops_nb.secure._aggregate_report import AggregationResult
+from mlops_nb.secure._envelope import sign_manifest, verify_envelope
 from mlops_nb.secure._keys import generate_key, public_key
-from mlops_nb.secure._manifest import ManifestDiff, diff_manifest, folder_manifest, scan_folder
+from mlops_nb.secure._manifest import (
+    ManifestDiff,
+    diff_manifest,
+    folder_manifest,
+    scan_folder,
+)
 from mlops_nb.secure._pinning import assemble, ingest
 from mlops_nb.secure._poisoning import find_label_issues, poisoning
 from mlops_nb.secure._privacy import PrivacyReport, privacy
 from mlops_nb.secure._reports import PoisoningReport
+from mlops_nb.secure._signature_check import SignatureCheck
 from mlops_nb.secure._signing import (
-    SignatureCheck,
     model_digest,
     model_manifest,
     require_signatures,
-    sign_manifest,
     sign_model,
     signature_problems,
-    verify_envelope,
     verify_model,
 )
 from mlops_nb.secure._transfer import BaseModel, require_trusted_base, trust_base_model

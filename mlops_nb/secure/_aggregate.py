@@ -40,30 +40,50 @@ METHODS = ("mean", "median", "trimmed_mean", "krum", "bulyan")
 
 
 def max_faulty(method: str, n: int, beta: float) -> int:
-    """The most hostile partners ``method`` tolerates among ``n``."""
-    return {"mean": 0, "median": (n - 1) // 2, "trimmed_mean": math.floor(beta * n + 1e-9),
-            "krum": max((n - 3) // 2, 0), "bulyan": max((n - 3) // 4, 0)}[method]  # fmt: skip
+    """Return the most hostile partners ``method`` tolerates among ``n``."""
+    return {
+        "mean": 0,
+        "median": (n - 1) // 2,
+        "trimmed_mean": math.floor(beta * n + 1e-9),
+        "krum": max((n - 3) // 2, 0),
+        "bulyan": max((n - 3) // 4, 0),
+    }[method]
 
 
 def check_preconditions(method: str, n: int, f: int, beta: float) -> None:
-    """Raise before aggregating when ``method`` cannot resist ``f`` of ``n`` partners."""
+    """Raise before aggregating when ``method`` cannot resist ``f`` of ``n``."""
     what = f"aggregate(method={method!r}, f={f}) with {n} partners"
     if f < 0:
-        raise ValidationError(f"{what}: f must be >= 0.")
+        msg = f"{what}: f must be >= 0."
+        raise ValidationError(msg)
     if method == "median" and f >= n / 2:
-        raise ValidationError(f"{what}: the median needs f < n/2; with {f} hostile partners use more partners.")
+        msg = (
+            f"{what}: the median needs f < n/2; with {f} hostile partners use "
+            f"more partners."
+        )
+        raise ValidationError(msg)
     if method == "trimmed_mean":
         if not 0 <= beta < 0.5:
-            raise ValidationError(f"{what}: beta={beta!r} must be in [0, 0.5) (share trimmed on each side).")
+            msg = (
+                f"{what}: beta={beta!r} must be in [0, 0.5) (share trimmed on "
+                f"each side)."
+            )
+            raise ValidationError(msg)
         k = math.floor(beta * n + 1e-9)
         if k < f:
-            msg = (f"{what}: beta={beta} trims {k} value(s) per side, fewer than f={f}; hostile values "
-                   f"would survive. Use beta >= {f / n:.2f} (below 0.5) or method='median'.")  # fmt: skip
+            msg = (
+                f"{what}: beta={beta} trims {k} value(s) per side, fewer than "
+                f"f={f}; hostile values "
+                f"would survive. Use beta >= {f / n:.2f} (below 0.5) or "
+                f"method='median'."
+            )
             raise ValidationError(msg)
     if method == "krum" and n < 2 * f + 3:
-        raise ValidationError(f"{what}: Krum needs n >= 2f + 3 = {2 * f + 3} partners.")
+        msg_0 = f"{what}: Krum needs n >= 2f + 3 = {2 * f + 3} partners."
+        raise ValidationError(msg_0)
     if method == "bulyan" and n < 4 * f + 3:
-        raise ValidationError(f"{what}: Bulyan needs n >= 4f + 3 = {4 * f + 3} partners.")
+        msg_0 = f"{what}: Bulyan needs n >= 4f + 3 = {4 * f + 3} partners."
+        raise ValidationError(msg_0)
 
 
 def _krum_scores(V: np.ndarray, f: int) -> np.ndarray:
@@ -84,8 +104,10 @@ def _trimmed(V: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return (vals * ws).sum(axis=0) / ws.sum(axis=0)
 
 
-def combine(V: np.ndarray, w: np.ndarray, method: str, f: int, beta: float, m: int | None) -> tuple[np.ndarray, list[int]]:
-    """The aggregate vector and the rows that contributed to it."""
+def combine(
+    V: np.ndarray, w: np.ndarray, method: str, f: int, beta: float, m: int | None
+) -> tuple[np.ndarray, list[int]]:
+    """Return the aggregate vector and the rows that contributed to it."""
     import numpy as np
 
     n = len(V)
@@ -97,7 +119,9 @@ def combine(V: np.ndarray, w: np.ndarray, method: str, f: int, beta: float, m: i
         return _trimmed(V, w, math.floor(beta * n + 1e-9)), list(range(n))
     if method == "krum":
         chosen = np.argsort(_krum_scores(V, f), kind="stable")[: (m or n - f)]
-        return (V[chosen] * w[chosen, None]).sum(axis=0) / w[chosen].sum(), sorted(chosen.tolist())
+        return (V[chosen] * w[chosen, None]).sum(axis=0) / w[chosen].sum(), sorted(
+            chosen.tolist()
+        )
     remaining, chosen = list(range(n)), []
     for _ in range(n - 2 * f):  # bulyan: repeated krum
         scores = _krum_scores(V[remaining], f)
@@ -109,11 +133,22 @@ def combine(V: np.ndarray, w: np.ndarray, method: str, f: int, beta: float, m: i
     return np.take_along_axis(S, nearest, axis=0).mean(axis=0), sorted(chosen)
 
 
-def aggregate(models: Mapping[str, Any] | Sequence[Any], *,
-              method: Literal["mean", "median", "trimmed_mean", "krum", "bulyan"] = "trimmed_mean",
-              f: int | None = None, beta: float = 0.3, m: int | None = None, weights: Any = None,
-              trust: Literal["low", "high"] = "low", unsafe: bool = False, clip_norm: Any = "auto",
-              weight_cap: float = 2.0, reference: Any = None) -> AggregationResult:  # fmt: skip
+def aggregate(
+    models: Mapping[str, Any] | Sequence[Any],
+    *,
+    method: Literal[
+        "mean", "median", "trimmed_mean", "krum", "bulyan"
+    ] = "trimmed_mean",
+    f: int | None = None,
+    beta: float = 0.3,
+    m: int | None = None,
+    weights: Any = None,
+    trust: Literal["low", "high"] = "low",
+    unsafe: bool = False,
+    clip_norm: Any = "auto",
+    weight_cap: float = 2.0,
+    reference: Any = None,
+) -> AggregationResult:
     """Aggregate partner models with the same schema, robustly.
 
     Parameters
@@ -161,15 +196,25 @@ def aggregate(models: Mapping[str, Any] | Sequence[Any], *,
     from mlops_nb.secure._sanitize import params_of
 
     if method not in METHODS:
-        raise ValidationError(f"aggregate(method={method!r}): use one of {', '.join(METHODS)}.")
-    if trust not in ("low", "high"):
-        raise ValidationError(f"aggregate(trust={trust!r}): use 'low' or 'high'.")
-    if method == "mean" and trust == "low" and not unsafe:
-        msg = ("aggregate(method='mean'): in low-trust mode one hostile partner can move the plain mean "
-               "anywhere. Use 'trimmed_mean', 'median' or 'krum', or pass unsafe=True if every partner "
-               "is trusted.")  # fmt: skip
+        msg = f"aggregate(method={method!r}): use one of {', '.join(METHODS)}."
         raise ValidationError(msg)
-    partners = dict(models) if isinstance(models, Mapping) else {f"partner-{i + 1}": p for i, p in enumerate(models)}
+    if trust not in ("low", "high"):
+        msg = f"aggregate(trust={trust!r}): use 'low' or 'high'."
+        raise ValidationError(msg)
+    if method == "mean" and trust == "low" and not unsafe:
+        msg = (
+            "aggregate(method='mean'): in low-trust mode one hostile partner can "
+            "move the plain mean "
+            "anywhere. Use 'trimmed_mean', 'median' or 'krum', or pass unsafe=True "
+            "if every partner "
+            "is trusted."
+        )
+        raise ValidationError(msg)
+    partners = (
+        dict(models)
+        if isinstance(models, Mapping)
+        else {f"partner-{i + 1}": p for i, p in enumerate(models)}
+    )
     partners = {str(k): v for k, v in partners.items()}
     events: list[dict[str, Any]] = []
     accepted, template = sanitize(partners, events=events)
@@ -177,30 +222,46 @@ def aggregate(models: Mapping[str, Any] | Sequence[Any], *,
     n = len(ids)
     f_eff = max_faulty(method, n, beta) if f is None else int(f)
     if n == 0 or (method != "mean" and n < 3):
-        why = "; ".join(f"{e['partner']}: {e['reason']}" for e in events if e["action"] == "rejected")
-        msg = (f"aggregate: quorum not met: {n} valid partner(s) of {len(partners)}"
-               + (f" (rejected: {why})" if why else "") + "; nothing was aggregated and the global "
-               "model is unchanged.")  # fmt: skip
+        why = "; ".join(
+            f"{e['partner']}: {e['reason']}"
+            for e in events
+            if e["action"] == "rejected"
+        )
+        msg = (
+            f"aggregate: quorum not met: {n} valid partner(s) of {len(partners)}"
+            + (f" (rejected: {why})" if why else "")
+            + "; nothing was aggregated and the global "
+            "model is unchanged."
+        )
         raise ValidationError(msg)
     try:
         check_preconditions(method, n, f_eff, beta)
     except ValidationError as err:
         rejected = len(partners) - n
         note = f" ({rejected} partner(s) rejected by sanitation)" if rejected else ""
-        raise ValidationError(f"{err}{note} Nothing was aggregated; the global model is unchanged.") from None
+        msg_0 = f"{err}{note} Nothing was aggregated; the global model is unchanged."
+        raise ValidationError(msg_0) from None
     names = [(name, a.shape) for name, a in accepted[ids[0]]]
-    V = np.stack([np.concatenate([a.ravel().astype(float) for _, a in accepted[p]]) for p in ids])
+    V = np.stack(
+        [np.concatenate([a.ravel().astype(float) for _, a in accepted[p]]) for p in ids]
+    )
     raw = V.copy()
     centre = np.median(V, axis=0)
     if reference is not None:
         ref = params_of(reference)[0]
         if [(k, a.shape) for k, a in ref] != names:
-            raise ValidationError("aggregate(reference=...): the global model's parameters do not match the partners'.")
+            msg_0 = (
+                "aggregate(reference=...): the global model's parameters do not "
+                "match the partners'."
+            )
+            raise ValidationError(msg_0)
         centre_for_clip = np.concatenate([a.ravel().astype(float) for _, a in ref])
     else:
         centre_for_clip = centre
     V, bound = clip(V, ids, centre_for_clip, clip_norm, events=events)
-    w = capped_weights(ids, weights, low_trust=trust == "low", cap=weight_cap, events=events)
+    w = capped_weights(
+        ids, weights, low_trust=trust == "low", cap=weight_cap, events=events
+    )
     vector, used = combine(V, w, method, f_eff, beta, m)
     dist = np.linalg.norm(raw - centre, axis=1)
     typical = float(np.median(dist)) or 1e-12
@@ -217,11 +278,35 @@ def aggregate(models: Mapping[str, Any] | Sequence[Any], *,
     for pid in partners:
         if pid in ids:
             i = ids.index(pid)
-            rows.append({"partner": pid, "status": ", ".join(dict.fromkeys(actions.get(pid, ["accepted"]))), "distance": float(dist[i]),
-                         "trust": round(float(trust_scores[i]), 3), "weight": float(w[i]), "used": i in used})  # fmt: skip
+            rows.append(
+                {
+                    "partner": pid,
+                    "status": ", ".join(dict.fromkeys(actions.get(pid, ["accepted"]))),
+                    "distance": float(dist[i]),
+                    "trust": round(float(trust_scores[i]), 3),
+                    "weight": float(w[i]),
+                    "used": i in used,
+                }
+            )
         else:
-            rows.append({"partner": pid, "status": "rejected", "distance": None, "trust": 0.0, "weight": 0.0,
-                         "used": False})  # fmt: skip
-    info = {"method": method, "f": f_eff, "beta": beta if method == "trimmed_mean" else None, "n": n,
-            "partners": len(partners), "trust_mode": trust, "clip_bound": bound, "unsafe": unsafe}  # fmt: skip
+            rows.append(
+                {
+                    "partner": pid,
+                    "status": "rejected",
+                    "distance": None,
+                    "trust": 0.0,
+                    "weight": 0.0,
+                    "used": False,
+                }
+            )
+    info = {
+        "method": method,
+        "f": f_eff,
+        "beta": beta if method == "trimmed_mean" else None,
+        "n": n,
+        "partners": len(partners),
+        "trust_mode": trust,
+        "clip_bound": bound,
+        "unsafe": unsafe,
+    }
     return AggregationResult(with_params(template, params), params, rows, events, info)

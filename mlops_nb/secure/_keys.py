@@ -37,19 +37,19 @@ def key_path(project: Project) -> Path:
 
 
 def raw_public(public: Ed25519PublicKey) -> bytes:
-    """The 32 raw bytes of a public key."""
+    """Return the 32 raw bytes of a public key."""
     from cryptography.hazmat.primitives import serialization as ser
 
     return public.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
 
 
 def key_id(public: Ed25519PublicKey) -> str:
-    """A short, stable id of a public key: the first 16 hex digits of its SHA-256."""
+    """Return a short, stable id of a public key: 16 hex digits of its SHA-256."""
     return hashlib.sha256(raw_public(public)).hexdigest()[:16]
 
 
 def as_private_key(key: Any, *, what: str) -> Ed25519PrivateKey:
-    """Accept an Ed25519 private key object, PEM bytes/text, 32 raw bytes or a PEM path."""
+    """Accept an Ed25519 private key: object, PEM bytes/text, 32 raw bytes or a path."""
     from cryptography.hazmat.primitives import serialization as ser
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -66,7 +66,10 @@ def as_private_key(key: Any, *, what: str) -> Ed25519PrivateKey:
                 return Ed25519PrivateKey.from_private_bytes(bytes(data))
             loaded = ser.load_pem_private_key(bytes(data), password=None)
         except (ValueError, TypeError) as err:
-            msg = f"{what}: the key is not a readable unencrypted Ed25519 PEM key ({err})."
+            msg = (
+                f"{what}: the key is not a readable unencrypted Ed25519 PEM key "
+                f"({err})."
+            )
             raise ValidationError(msg) from err
         if isinstance(loaded, Ed25519PrivateKey):
             return loaded
@@ -101,7 +104,8 @@ def as_public_key(key: Any, *, what: str) -> Ed25519PublicKey:
             if isinstance(loaded, Ed25519PublicKey):
                 return loaded
     except ValueError as err:
-        raise ValidationError(f"{what}: not an Ed25519 public key ({err}).") from err
+        msg = f"{what}: not an Ed25519 public key ({err})."
+        raise ValidationError(msg) from err
     msg = (
         f"{what}: public_key must be an Ed25519 public key (object, PEM, 32 raw bytes "
         f"or 64 hex digits), got {type(key).__name__}."
@@ -120,7 +124,8 @@ def _read_key_file(path: Path, *, what: str) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise IntegrityError(f"{what}: key file {str(path)!r} is not a regular file.")
+            msg_0 = f"{what}: key file {str(path)!r} is not a regular file."
+            raise IntegrityError(msg_0)
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             msg = (
                 f"{what}: key file {str(path)!r} is accessible to other users (mode "
@@ -137,7 +142,7 @@ def _read_key_file(path: Path, *, what: str) -> bytes:
 
 
 def load_project_key(project: Project) -> Ed25519PrivateKey | None:
-    """The project's private key, or ``None`` when it has none."""
+    """Return the project's private key, or ``None`` when it has none."""
     path = key_path(project)
     if not path.exists() and not path.is_symlink():
         return None
@@ -180,34 +185,53 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
             "overwrite=True to replace it."
         )
         raise ValidationError(msg)
-    private = as_private_key(key, what=what) if key is not None else Ed25519PrivateKey.generate()
-    pem = private.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    private = (
+        as_private_key(key, what=what)
+        if key is not None
+        else Ed25519PrivateKey.generate()
+    )
+    pem = private.private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
+    )
     try:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         if path.parent.is_symlink():
-            raise StoreError(f"{what}: {path.parent} is a symbolic link; refusing to write a key through it.")
-        os.chmod(path.parent, 0o700)
+            msg_0 = (
+                f"{what}: {path.parent} is a symbolic link; refusing to write a "
+                f"key through it."
+            )
+            raise StoreError(msg_0)
+        path.parent.chmod(0o700)
         tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+            0o600,
+        )
         try:
             os.write(fd, pem)
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except OSError as err:
         if isinstance(err, StoreError):
             raise
-        raise StoreError(f"{what}: could not write the key to {path}: {err}") from err
+        msg_0 = f"{what}: could not write the key to {path}: {err}"
+        raise StoreError(msg_0) from err
     public = private.public_key()
     kid = key_id(public)
-    project._save_document(KEY_DOC, "project", {"public_key": raw_public(public).hex(), "key_id": kid,
-                                                "algorithm": "Ed25519"}, note="signing key")  # fmt: skip
+    project._save_document(
+        KEY_DOC,
+        "project",
+        {"public_key": raw_public(public).hex(), "key_id": kid, "algorithm": "Ed25519"},
+        note="signing key",
+    )
     return kid
 
 
 def trusted_public_key(project: Project) -> Ed25519PublicKey | None:
-    """The key a project verifies with: from its key file, else the recorded one."""
+    """Return the key a project verifies with: its key file's, else the recorded one."""
     private = load_project_key(project)
     if private is not None:
         return private.public_key()
@@ -218,7 +242,7 @@ def trusted_public_key(project: Project) -> Ed25519PublicKey | None:
 
 
 def public_key(project: Project) -> str:
-    """The project's public key as 64 hex digits (to pin on devices and in CI).
+    """Return the project's public key as 64 hex digits (to pin on devices and in CI).
 
     Raises
     ------
@@ -227,11 +251,14 @@ def public_key(project: Project) -> str:
     """
     pub = trusted_public_key(project)
     if pub is None:
-        msg = f"project {project.name!r} has no signing key yet: call mnb.secure.generate_key(proj)."
+        msg = (
+            f"project {project.name!r} has no signing key yet: call "
+            f"mnb.secure.generate_key(proj)."
+        )
         raise ValidationError(msg)
     return raw_public(pub).hex()
 
 
 def public_key_id(project: Project) -> str:
-    """The id of the project's public key."""
+    """Return the id of the project's public key."""
     return hashlib.sha256(bytes.fromhex(public_key(project))).hexdigest()[:16]

@@ -18,7 +18,6 @@ import fnmatch
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ from mlops_nb.errors import IntegrityError, ValidationError
 from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     import pandas as pd
 
 CHANGES = ("added", "deleted", "renamed", "modified", "swapped", "symlink", "special")
@@ -107,7 +108,7 @@ def scan_folder(folder: str | Path, *, ignore: Iterable[str] = ()) -> Scan:
                 continue
             mode = full.lstat().st_mode
             if stat.S_ISLNK(mode):
-                links[rel] = os.readlink(full)
+                links[rel] = str(full.readlink())
                 if name in dirnames:
                     dirnames.remove(name)
             elif stat.S_ISREG(mode):
@@ -119,8 +120,10 @@ def scan_folder(folder: str | Path, *, ignore: Iterable[str] = ()) -> Scan:
     return Scan(files, links, special)
 
 
-def folder_manifest(folder: str | Path, *, ignore: Iterable[str] = ()) -> dict[str, str]:
-    """The manifest of a folder: relative path -> SHA-256 of every file.
+def folder_manifest(
+    folder: str | Path, *, ignore: Iterable[str] = ()
+) -> dict[str, str]:
+    """Return the manifest of a folder: relative path -> SHA-256 of every file.
 
     Raises
     ------
@@ -185,7 +188,7 @@ class ManifestDiff(Displayable):
         )
 
     def message(self) -> str:
-        """A sentence listing every change, for an error."""
+        """Return a sentence listing every change, for an error."""
         items = "; ".join(f"{c.path}: {c.change} ({c.detail})" for c in self.changes)
         return f"{self.subject} differs from its manifest: {items}"
 
@@ -195,16 +198,25 @@ class ManifestDiff(Displayable):
             raise IntegrityError(self.message())
 
     def _view(self) -> View:
-        overview = KeyValues([("compared", self.subject), ("paths in manifest", self.checked),
-                              ("differences", len(self.changes))])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("compared", self.subject),
+                ("paths in manifest", self.checked),
+                ("differences", len(self.changes)),
+            ]
+        )
         blocks: list[Any] = [overview]
         if self.changes:
             blocks.append(Table(self.to_frame(), max_rows=100))
         else:
             blocks.append(Text("Every file matches its recorded SHA-256.", "ok"))
-        badge = ("matches", "ok") if self.ok else (f"{len(self.changes)} changes", "error")
+        badge = (
+            ("matches", "ok") if self.ok else (f"{len(self.changes)} changes", "error")
+        )
         summary = "matches its manifest" if self.ok else self.message()
-        return View("ManifestDiff", self.subject, summary, [badge], [Tab("Changes", blocks)])
+        return View(
+            "ManifestDiff", self.subject, summary, [badge], [Tab("Changes", blocks)]
+        )
 
 
 def diff_manifest(
@@ -234,7 +246,8 @@ def diff_manifest(
 
     Examples
     --------
-    >>> diff_manifest({"a": "1" * 64, "b": "2" * 64}, {"a": "2" * 64, "b": "1" * 64}).by_path()
+    >>> recorded = {"a": "1" * 64, "b": "2" * 64}
+    >>> diff_manifest(recorded, {"a": "2" * 64, "b": "1" * 64}).by_path()
     {'a': 'swapped', 'b': 'swapped'}
     """
     ignore = list(ignore)
@@ -249,7 +262,9 @@ def diff_manifest(
     for path, target in actual.links.items():
         if not _ignored(path, ignore):
             was = "replaces a recorded file" if path in exp else "not in the manifest"
-            changes.append(Change(path, "symlink", f"symbolic link to {target!r}; {was}"))
+            changes.append(
+                Change(path, "symlink", f"symbolic link to {target!r}; {was}")
+            )
     for path, what in actual.special.items():
         if not _ignored(path, ignore):
             changes.append(Change(path, "special", what))
@@ -263,16 +278,22 @@ def diff_manifest(
             deleted.remove(old)
             added.remove(new)
     changes += [Change(p, "deleted", "in the manifest, missing now") for p in deleted]
-    changes += [Change(p, "added", f"not in the manifest (sha256 {files[p][:12]}…)")
-                for p in added]  # fmt: skip
+    changes += [
+        Change(p, "added", f"not in the manifest (sha256 {files[p][:12]}…)")
+        for p in added
+    ]
     modified = sorted(p for p in exp if p in files and files[p] != exp[p])
     swapped: set[str] = set()
     for a in modified:
         for b in modified:
             if a < b and files[a] == exp[b] and files[b] == exp[a]:
                 swapped |= {a, b}
-                changes.append(Change(a, "swapped", f"holds the recorded bytes of {b!r}"))
-                changes.append(Change(b, "swapped", f"holds the recorded bytes of {a!r}"))
+                changes.append(
+                    Change(a, "swapped", f"holds the recorded bytes of {b!r}")
+                )
+                changes.append(
+                    Change(b, "swapped", f"holds the recorded bytes of {a!r}")
+                )
     by_digest = {d: p for p, d in exp.items()}
     for p in modified:
         if p in swapped:

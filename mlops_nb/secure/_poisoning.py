@@ -32,18 +32,30 @@ if TYPE_CHECKING:
     from mlops_nb.data import DataAsset
     from mlops_nb.secure._reports import PoisoningReport
 
-DEFAULTS: dict[str, Any] = {"folds": 5, "seed": 0, "n_estimators": 100, "outliers": "robust_z",
-                            "z_threshold": 5.0, "max_rows": 20_000}  # fmt: skip
-BASE_MODEL = "RandomForestClassifier(n_estimators={n}, min_samples_leaf=1, random_state={seed})"
+DEFAULTS: dict[str, Any] = {
+    "folds": 5,
+    "seed": 0,
+    "n_estimators": 100,
+    "outliers": "robust_z",
+    "z_threshold": 5.0,
+    "max_rows": 20_000,
+}
+BASE_MODEL = (
+    "RandomForestClassifier(n_estimators={n}, min_samples_leaf=1, random_state={seed})"
+)
 
 
-def confident_joint(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class thresholds, the confident joint, and each row's confident class (-1: none)."""
+def confident_joint(
+    P: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class thresholds, confident joint and each row's confident class (or -1)."""
     import numpy as np
 
     k = P.shape[1]
-    thresholds = np.array([P[y == j, j].mean() if (y == j).any() else 1.0 for j in range(k)])
-    above = P >= thresholds - 1e-12
+    thresholds = np.array(
+        [P[y == j, j].mean() if (y == j).any() else 1.0 for j in range(k)]
+    )
+    above = thresholds - 1e-12 <= P
     confident = np.where(above.any(axis=1), np.where(above, P, -1.0).argmax(axis=1), -1)
     joint = np.zeros((k, k), dtype=int)
     has = confident >= 0
@@ -51,8 +63,10 @@ def confident_joint(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return thresholds, joint, confident
 
 
-def find_label_issues(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Flag likely label errors by confident learning, pruning by the estimated noise rate.
+def find_label_issues(
+    P: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Flag likely label errors by confident learning, pruning by the noise rate.
 
     Parameters
     ----------
@@ -76,7 +90,9 @@ def find_label_issues(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     n, k = P.shape
     thresholds, joint, _ = confident_joint(P, y)
     counts = np.bincount(y, minlength=k)
-    calibrated = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1) * counts[:, None]
+    calibrated = (
+        joint / np.maximum(joint.sum(axis=1, keepdims=True), 1) * counts[:, None]
+    )
     q = calibrated / max(calibrated.sum(), 1)
     flagged = np.zeros(n, dtype=bool)
     suggested = y.copy()
@@ -91,27 +107,39 @@ def find_label_issues(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
             fresh = top[~flagged[top]]
             flagged[fresh] = True
             suggested[fresh] = j
-    flagged &= P.argmax(axis=1) != y  # as cleanlab: never flag a row the model agrees with
+    flagged &= (
+        P.argmax(axis=1) != y
+    )  # as cleanlab: never flag a row the model agrees with
     suggested[~flagged] = y[~flagged]
-    info = {"thresholds": thresholds.round(4).tolist(), "confident_joint": joint.tolist(),
-            "joint": q.round(5).tolist(), "noise_rate": float(1 - np.trace(q))}  # fmt: skip
+    info = {
+        "thresholds": thresholds.round(4).tolist(),
+        "confident_joint": joint.tolist(),
+        "joint": q.round(5).tolist(),
+        "noise_rate": float(1 - np.trace(q)),
+    }
     return flagged, suggested, info
 
 
-def out_of_fold(X: Any, y: np.ndarray, *, folds: int, seed: int, n_estimators: int, prep: Any) -> np.ndarray:
-    """Out-of-fold probabilities of the fixed random forest (columns: classes 0..k-1)."""
+def out_of_fold(
+    X: Any, y: np.ndarray, *, folds: int, seed: int, n_estimators: int, prep: Any
+) -> np.ndarray:
+    """Out-of-fold probabilities of the fixed random forest (columns: classes)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import Pipeline
 
-    rf = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=1, random_state=seed, n_jobs=2)
+    rf = RandomForestClassifier(
+        n_estimators=n_estimators, min_samples_leaf=1, random_state=seed, n_jobs=2
+    )
     pipe = Pipeline([("prep", prep), ("rf", rf)])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return cross_val_predict(pipe, X, y, cv=cv, method="predict_proba")
 
 
-def robust_outliers(X: Any, numeric: list[str], threshold: float) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Rows with a robust |z| >= threshold on some numeric column; that column; the |z|."""
+def robust_outliers(
+    X: Any, numeric: list[str], threshold: float
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Rows with robust |z| >= threshold on a numeric column; that column; the |z|."""
     import numpy as np
 
     n = len(X)
@@ -165,10 +193,17 @@ def poisoning(asset: DataAsset, **options: Any) -> PoisoningReport:
         raise ValidationError(msg)
     opts = {**DEFAULTS, **options}
     if opts["outliers"] not in ("robust_z", "isolation_forest", None):
-        msg = f"poisoning(outliers={opts['outliers']!r}): use 'robust_z', 'isolation_forest' or None."
+        msg = (
+            f"poisoning(outliers={opts['outliers']!r}): use 'robust_z', "
+            f"'isolation_forest' or None."
+        )
         raise ValidationError(msg)
-    key = "poisoning" if opts == DEFAULTS else \
-        "poisoning:" + hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:12]  # fmt: skip
+    key = (
+        "poisoning"
+        if opts == DEFAULTS
+        else "poisoning:"
+        + hashlib.sha256(json.dumps(opts, sort_keys=True).encode()).hexdigest()[:12]
+    )
     payload = asset.project._report("asset", asset.id, key)
     if payload is None:
         payload = _screen(asset, opts)
@@ -179,7 +214,7 @@ def poisoning(asset: DataAsset, **options: Any) -> PoisoningReport:
 def _screen(asset: DataAsset, opts: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    from mlops_nb.model._prep import features_from_schema, make_preprocessor, prepare_X
+    from mlops_nb.model._prep import features_from_schema, prepare_X
 
     schema, frame = asset.schema, asset._frame_nocopy()
     features = features_from_schema(schema)
@@ -187,21 +222,41 @@ def _screen(asset: DataAsset, opts: dict[str, Any]) -> dict[str, Any]:
     positions = np.flatnonzero(frame.index.isin(labelled.index))
     sampled = len(labelled) > opts["max_rows"]
     if sampled:
-        keep = np.sort(np.random.default_rng(opts["seed"]).choice(len(labelled), opts["max_rows"], replace=False))
+        keep = np.sort(
+            np.random.default_rng(opts["seed"]).choice(
+                len(labelled), opts["max_rows"], replace=False
+            )
+        )
         labelled, positions = labelled.iloc[keep], positions[keep]
     X = prepare_X(labelled, features, what=f"{asset.label}.poisoning")
     ids = labelled[schema.id].tolist() if schema.id else positions.tolist()
-    out: dict[str, Any] = {"rows_total": len(frame), "rows_screened": len(labelled), "sampled": sampled,
-                           "options": opts, "task": schema.task, "target": schema.target,
-                           "base_model": None, "label_issues": [], "per_class": [],
-                           "suspicious_rate": None, "noise_rate": None}  # fmt: skip
+    out: dict[str, Any] = {
+        "rows_total": len(frame),
+        "rows_screened": len(labelled),
+        "sampled": sampled,
+        "options": opts,
+        "task": schema.task,
+        "target": schema.target,
+        "base_model": None,
+        "label_issues": [],
+        "per_class": [],
+        "suspicious_rate": None,
+        "noise_rate": None,
+    }
     if schema.target is not None and schema.task in ("binary", "multiclass"):
         out.update(_labels(X, labelled[schema.target], ids, positions, features, opts))
     out.update(_outliers(X, ids, positions, features, opts))
     return out
 
 
-def _labels(X: Any, target: Any, ids: list[Any], positions: Any, features: Any, opts: dict[str, Any]) -> dict[str, Any]:
+def _labels(
+    X: Any,
+    target: Any,
+    ids: list[Any],
+    positions: Any,
+    features: Any,
+    opts: dict[str, Any],
+) -> dict[str, Any]:
     import numpy as np
 
     from mlops_nb.model._prep import make_preprocessor
@@ -210,25 +265,61 @@ def _labels(X: Any, target: Any, ids: list[Any], positions: Any, features: Any, 
     counts = np.bincount(y)
     folds = int(min(opts["folds"], counts.min()))
     if len(classes) < 2 or folds < 2:
-        return {"label_note": f"not screened: a class has {counts.min()} row(s); confident learning needs 2+ per class"}
-    P = out_of_fold(X, y, folds=folds, seed=opts["seed"], n_estimators=opts["n_estimators"],
-                    prep=make_preprocessor(features, "tree"))  # fmt: skip
+        return {
+            "label_note": f"not screened: a class has {counts.min()} row(s); "
+            f"confident learning needs 2+ per class"
+        }
+    P = out_of_fold(
+        X,
+        y,
+        folds=folds,
+        seed=opts["seed"],
+        n_estimators=opts["n_estimators"],
+        prep=make_preprocessor(features, "tree"),
+    )
     flagged, suggested, info = find_label_issues(P, y)
     order = np.flatnonzero(flagged)
     order = order[np.argsort(P[order, y[order]], kind="stable")]
-    issues = [{"id": ids[i], "row": int(positions[i]), "given": classes[y[i]].item() if hasattr(classes[y[i]], "item")
-               else classes[y[i]], "suggested": classes[suggested[i]].item() if hasattr(classes[suggested[i]], "item")
-               else classes[suggested[i]], "confidence": round(float(P[i, y[i]]), 4)} for i in order]  # fmt: skip
-    per_class = [{"class": c.item() if hasattr(c, "item") else c, "rows": int(counts[j]),
-                  "suspected": int(flagged[y == j].sum()), "rate": round(float(flagged[y == j].mean()), 5)}
-                 for j, c in enumerate(classes)]  # fmt: skip
-    base = BASE_MODEL.format(n=opts["n_estimators"], seed=opts["seed"]) + f", {folds}-fold out-of-fold"
-    return {"base_model": base, "label_issues": issues, "per_class": per_class, **info,
-            "classes": [c.item() if hasattr(c, "item") else c for c in classes],
-            "suspicious_rate": round(float(flagged.mean()), 5)}  # fmt: skip
+    issues = [
+        {
+            "id": ids[i],
+            "row": int(positions[i]),
+            "given": classes[y[i]].item()
+            if hasattr(classes[y[i]], "item")
+            else classes[y[i]],
+            "suggested": classes[suggested[i]].item()
+            if hasattr(classes[suggested[i]], "item")
+            else classes[suggested[i]],
+            "confidence": round(float(P[i, y[i]]), 4),
+        }
+        for i in order
+    ]
+    per_class = [
+        {
+            "class": c.item() if hasattr(c, "item") else c,
+            "rows": int(counts[j]),
+            "suspected": int(flagged[y == j].sum()),
+            "rate": round(float(flagged[y == j].mean()), 5),
+        }
+        for j, c in enumerate(classes)
+    ]
+    base = (
+        BASE_MODEL.format(n=opts["n_estimators"], seed=opts["seed"])
+        + f", {folds}-fold out-of-fold"
+    )
+    return {
+        "base_model": base,
+        "label_issues": issues,
+        "per_class": per_class,
+        **info,
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes],
+        "suspicious_rate": round(float(flagged.mean()), 5),
+    }
 
 
-def _outliers(X: Any, ids: list[Any], positions: Any, features: Any, opts: dict[str, Any]) -> dict[str, Any]:
+def _outliers(
+    X: Any, ids: list[Any], positions: Any, features: Any, opts: dict[str, Any]
+) -> dict[str, Any]:
     import numpy as np
 
     method = opts["outliers"]
@@ -237,9 +328,15 @@ def _outliers(X: Any, ids: list[Any], positions: Any, features: Any, opts: dict[
     numeric = list(features.numeric)
     if method == "robust_z":
         if not numeric:
-            return {"outliers": [], "outlier_rate": 0.0, "outlier_method": "robust z (no numeric features)"}
+            return {
+                "outliers": [],
+                "outlier_rate": 0.0,
+                "outlier_method": "robust z (no numeric features)",
+            }
         flags, where, score = robust_outliers(X, numeric, opts["z_threshold"])
-        label = f"robust z >= {opts['z_threshold']:g} (median/MAD) on any numeric feature"
+        label = (
+            f"robust z >= {opts['z_threshold']:g} (median/MAD) on any numeric feature"
+        )
     else:
         from sklearn.ensemble import IsolationForest
 
@@ -252,6 +349,17 @@ def _outliers(X: Any, ids: list[Any], positions: Any, features: Any, opts: dict[
         label = "IsolationForest (contamination='auto')"
     idx = np.flatnonzero(flags)
     idx = idx[np.argsort(-score[idx], kind="stable")]
-    rows = [{"id": ids[i], "row": int(positions[i]), "column": where[i], "score": round(float(score[i]), 3)}
-            for i in idx]  # fmt: skip
-    return {"outliers": rows, "outlier_rate": round(float(flags.mean()), 5), "outlier_method": label}
+    rows = [
+        {
+            "id": ids[i],
+            "row": int(positions[i]),
+            "column": where[i],
+            "score": round(float(score[i]), 3),
+        }
+        for i in idx
+    ]
+    return {
+        "outliers": rows,
+        "outlier_rate": round(float(flags.mean()), 5),
+        "outlier_method": label,
+    }

@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
     from mlops_nb.data import DataAsset
 
-_HINT = re.compile(r"e-?mail|phone|mobile|\btel|ssn|social.?sec|iban|card.?n|first.?name|last.?name|"
-                   r"surname|full.?name|passport|birth|\bdob\b|address", re.IGNORECASE)  # fmt: skip
+_HINT = re.compile(
+    r"e-?mail|phone|mobile|\btel|ssn|social.?sec|iban|card.?n|first.?name|last.?name|"
+    r"surname|full.?name|passport|birth|\bdob\b|address",
+    re.IGNORECASE,
+)
 _DEFAULTS = {"max_values": 20_000, "min_rows": 1, "seed": 0}
 
 
@@ -39,26 +42,42 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     out = []
     for name in frame.columns:
         col = frame[name]
-        if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(col) or col.dtype == object:
+        if (
+            isinstance(col.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(col)
+            or col.dtype == object
+        ):
             out.append(name)
-        elif pd.api.types.is_integer_dtype(col) and col.abs().max() >= 10**12:  # card numbers as ints
+        elif (
+            pd.api.types.is_integer_dtype(col) and col.abs().max() >= 10**12
+        ):  # card numbers as ints
             out.append(name)
     return out
 
 
-def _scan_column(col: pd.Series, *, max_values: int, seed: int) -> tuple[dict[str, dict[str, Any]], bool]:
+def _scan_column(
+    col: pd.Series, *, max_values: int, seed: int
+) -> tuple[dict[str, dict[str, Any]], bool]:
     import numpy as np
 
     counts = col.dropna().astype(str).value_counts(sort=False)
     sampled = len(counts) > max_values
     if sampled:
-        pick = np.random.default_rng(seed).choice(len(counts), size=max_values, replace=False)
+        pick = np.random.default_rng(seed).choice(
+            len(counts), size=max_values, replace=False
+        )
         counts = counts.iloc[np.sort(pick)]
     found: dict[str, dict[str, Any]] = {}
     for value, n in counts.items():
         for start, end, kind in _pii.find(value):
-            entry = found.setdefault(kind, {"rows": 0, "example": _pii.redact_example(kind, value[start:end]),
-                                            "seen": set()})  # fmt: skip
+            entry = found.setdefault(
+                kind,
+                {
+                    "rows": 0,
+                    "example": _pii.redact_example(kind, value[start:end]),
+                    "seen": set(),
+                },
+            )
             if value not in entry["seen"]:
                 entry["seen"].add(value)
                 entry["rows"] += int(n)
@@ -71,8 +90,14 @@ def _scan_column(col: pd.Series, *, max_values: int, seed: int) -> tuple[dict[st
     return found, sampled
 
 
-def privacy(asset: DataAsset, *, columns: list[str] | None = None, max_values: int = 20_000,
-            min_rows: int = 1, seed: int = 0) -> PrivacyReport:  # fmt: skip
+def privacy(
+    asset: DataAsset,
+    *,
+    columns: list[str] | None = None,
+    max_values: int = 20_000,
+    min_rows: int = 1,
+    seed: int = 0,
+) -> PrivacyReport:
     """Find personal data in each column of a data version.
 
     Parameters
@@ -94,9 +119,18 @@ def privacy(asset: DataAsset, *, columns: list[str] | None = None, max_values: i
         Findings per column and kind; ``mask()`` and ``pseudonymize(key=...)`` make
         new versions. Computed once per version and options, then stored.
     """
-    options = {"columns": columns, "max_values": int(max_values), "min_rows": int(min_rows), "seed": int(seed)}
-    kind = "privacy" if options == {**_DEFAULTS, "columns": None} else \
-        "privacy:" + hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]  # fmt: skip
+    options = {
+        "columns": columns,
+        "max_values": int(max_values),
+        "min_rows": int(min_rows),
+        "seed": int(seed),
+    }
+    kind = (
+        "privacy"
+        if options == {**_DEFAULTS, "columns": None}
+        else "privacy:"
+        + hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
+    )
     payload = asset.project._report("asset", asset.id, kind)
     if payload is None:
         frame = asset._frame_nocopy()
@@ -111,12 +145,29 @@ def privacy(asset: DataAsset, *, columns: list[str] | None = None, max_values: i
             for k in _pii.KINDS:
                 if k in found and found[k]["rows"] >= min_rows:
                     share = found[k]["rows"] / max(present, 1)
-                    findings.append({"column": name, "kind": k, "rows": found[k]["rows"], "share": round(share, 4),
-                                     "example": found[k]["example"], "estimated": sampled,
-                                     "severity": "high" if share >= 0.5 else "medium" if share >= 0.05 else "low"})  # fmt: skip
+                    findings.append(
+                        {
+                            "column": name,
+                            "kind": k,
+                            "rows": found[k]["rows"],
+                            "share": round(share, 4),
+                            "example": found[k]["example"],
+                            "estimated": sampled,
+                            "severity": "high"
+                            if share >= 0.5
+                            else "medium"
+                            if share >= 0.05
+                            else "low",
+                        }
+                    )
         flagged = {f["column"] for f in findings}
         hints = [c for c in frame.columns if _HINT.search(str(c)) and c not in flagged]
-        payload = {"columns_scanned": scanned, "rows": len(frame), "findings": findings, "name_hints": hints}
+        payload = {
+            "columns_scanned": scanned,
+            "rows": len(frame),
+            "findings": findings,
+            "name_hints": hints,
+        }
         asset.project._save_report("asset", asset.id, kind, payload)
     return PrivacyReport(asset, payload)
 
@@ -125,8 +176,10 @@ def _key_bytes(key: Any) -> bytes:
     raw = key.encode() if isinstance(key, str) else key
     if not isinstance(raw, (bytes, bytearray)) or len(raw) < 16:
         msg = (
-            "pseudonymize(key=...): give a secret of at least 16 bytes (str or bytes), e.g. "
-            "secrets.token_hex(32), kept outside the project; the same key keeps tokens stable "
+            "pseudonymize(key=...): give a secret of at least 16 bytes (str or "
+            "bytes), e.g. "
+            "secrets.token_hex(32), kept outside the project; the same key keeps "
+            "tokens stable "
             "across versions."
         )
         raise ValidationError(msg)
@@ -156,21 +209,27 @@ class PrivacyReport(Displayable):
         return not self.payload["findings"]
 
     def to_frame(self) -> pd.DataFrame:
-        """The findings as a table."""
+        """Return the findings as a table."""
         import pandas as pd
 
         cols = ["column", "kind", "rows", "share", "example", "estimated", "severity"]
         return pd.DataFrame(self.payload["findings"], columns=cols)
 
-    # -- new versions --------------------------------------------------------------------
+    # -- new versions -----------------------------------------------------------------
     def _targets(self, columns: list[str] | None, what: str) -> list[str]:
         targets = self.columns if columns is None else list(columns)
         missing = [c for c in targets if c not in self.asset.schema.names]
         if missing:
-            msg = f"PrivacyReport.{what}(columns=...): {listing(missing)} not in {self.asset.label}."
+            msg = (
+                f"PrivacyReport.{what}(columns=...): {listing(missing)} not in "
+                f"{self.asset.label}."
+            )
             raise SchemaError(msg)
         if not targets:
-            msg = f"PrivacyReport.{what}: no personal data was found in {self.asset.label}; nothing to {what}."
+            msg = (
+                f"PrivacyReport.{what}: no personal data was found in "
+                f"{self.asset.label}; nothing to {what}."
+            )
             raise ValidationError(msg)
         return targets
 
@@ -186,11 +245,19 @@ class PrivacyReport(Displayable):
                     last = end
                 mapping[value] = "".join(out) + value[last:]
             text = col.astype(object).where(col.isna(), col.astype(str))
-            frame[name] = text.map(lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v).astype(object)
+            frame[name] = text.map(
+                lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v
+            ).astype(object)
         return frame
 
-    def mask(self, columns: list[str] | None = None, *, name: str | None = None, note: str = "") -> DataAsset:
-        """A new version in which every finding is replaced by its label (``[EMAIL]``).
+    def mask(
+        self,
+        columns: list[str] | None = None,
+        *,
+        name: str | None = None,
+        note: str = "",
+    ) -> DataAsset:
+        """Make a new version in which every finding is replaced by its label.
 
         Parameters
         ----------
@@ -204,12 +271,23 @@ class PrivacyReport(Displayable):
         """
         targets = self._targets(columns, "mask")
         frame = self._rewrite(targets, lambda kind, _value: _pii.LABELS[kind])
-        return self.asset._derive(frame, self.asset.name if name is None else name, "mask", {"columns": targets},
-                                  note or f"personal data masked in {', '.join(targets)}")  # fmt: skip
+        return self.asset._derive(
+            frame,
+            self.asset.name if name is None else name,
+            "mask",
+            {"columns": targets},
+            note or f"personal data masked in {', '.join(targets)}",
+        )
 
-    def pseudonymize(self, key: str | bytes, columns: list[str] | None = None, *, name: str | None = None,
-                     note: str = "") -> DataAsset:  # fmt: skip
-        """A new version in which every finding is replaced by a keyed token.
+    def pseudonymize(
+        self,
+        key: str | bytes,
+        columns: list[str] | None = None,
+        *,
+        name: str | None = None,
+        note: str = "",
+    ) -> DataAsset:
+        """Make a new version in which every finding is replaced by a keyed token.
 
         ``token = kind + "_" + HMAC-SHA256(key, kind + ":" + normalised value)[:16]``;
         values are normalised first (e-mail lower-cased, spaces and dashes dropped from
@@ -227,42 +305,91 @@ class PrivacyReport(Displayable):
         targets = self._targets(columns, "pseudonymize")
 
         def token(kind: str, value: str) -> str:
-            mac = hmac.new(secret, f"{kind}:{_pii.normalise(kind, value)}".encode(), hashlib.sha256)
+            mac = hmac.new(
+                secret, f"{kind}:{_pii.normalise(kind, value)}".encode(), hashlib.sha256
+            )
             return f"{kind}_{mac.hexdigest()[:16]}"
 
         frame = self._rewrite(targets, token)
         key_id = hmac.new(secret, b"mlops_nb key id", hashlib.sha256).hexdigest()[:16]
-        return self.asset._derive(frame, self.asset.name if name is None else name, "pseudonymize",
-                                  {"columns": targets, "key_id": key_id},
-                                  note or f"personal data pseudonymized (key {key_id}) in {', '.join(targets)}")  # fmt: skip
+        return self.asset._derive(
+            frame,
+            self.asset.name if name is None else name,
+            "pseudonymize",
+            {"columns": targets, "key_id": key_id},
+            note
+            or f"personal data pseudonymized (key {key_id}) in {', '.join(targets)}",
+        )
 
-    # -- rendering ----------------------------------------------------------------------
+    # -- rendering --------------------------------------------------------------------
     def _view(self) -> View:
         p = self.payload
-        overview = KeyValues([("data", self.asset.label), ("rows", p["rows"]),
-                              ("columns scanned", len(p["columns_scanned"])),
-                              ("columns with personal data", ", ".join(self.columns) or "none"),
-                              ("column names suggesting personal data", ", ".join(p["name_hints"]) or "none")])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("data", self.asset.label),
+                ("rows", p["rows"]),
+                ("columns scanned", len(p["columns_scanned"])),
+                ("columns with personal data", ", ".join(self.columns) or "none"),
+                (
+                    "column names suggesting personal data",
+                    ", ".join(p["name_hints"]) or "none",
+                ),
+            ]
+        )
         blocks: list[Any] = [overview]
         if self.ok:
-            blocks.append(Text("No personal data recognised in the scanned columns.", "ok"))
+            blocks.append(
+                Text("No personal data recognised in the scanned columns.", "ok")
+            )
         else:
             table = self.to_frame()
-            table["tone"] = table["severity"].map({"high": "error", "medium": "warning", "low": "muted"})
-            blocks.append(Table(table, caption="findings (examples redacted)", tone_column="tone"))
-            blocks.append(Text("Next: report.mask() or report.pseudonymize(key=...) make a new version; "
-                               "this one stays as it is.", "info"))  # fmt: skip
-        blocks.append(Text("Recognised: e-mail, phone, national IDs (US SSN, UK NINO, French NIR), payment "
-                           "cards (Luhn), IBAN (mod-97), person names in free text (a built-in list of common "
-                           "first names + a capitalised word, or a title such as Mrs.).", "muted"))  # fmt: skip
+            table["tone"] = table["severity"].map(
+                {"high": "error", "medium": "warning", "low": "muted"}
+            )
+            blocks.append(
+                Table(table, caption="findings (examples redacted)", tone_column="tone")
+            )
+            blocks.append(
+                Text(
+                    "Next: report.mask() or report.pseudonymize(key=...) make a new "
+                    "version; "
+                    "this one stays as it is.",
+                    "info",
+                )
+            )
+        blocks.append(
+            Text(
+                "Recognised: e-mail, phone, national IDs (US SSN, UK NINO, French "
+                "NIR), payment "
+                "cards (Luhn), IBAN (mod-97), person names in free text (a built-in "
+                "list of common "
+                "first names + a capitalised word, or a title such as Mrs.).",
+                "muted",
+            )
+        )
         tabs = [Tab("Findings", blocks)]
         if not self.ok:
             import plotly.express as px
 
-            fig = px.bar(self.to_frame(), x="column", y="share", color="kind", barmode="group",
-                         title="Share of rows with personal data", height=320)  # fmt: skip
+            fig = px.bar(
+                self.to_frame(),
+                x="column",
+                y="share",
+                color="kind",
+                barmode="group",
+                title="Share of rows with personal data",
+                height=320,
+            )
             fig.update_yaxes(tickformat=".0%")
             tabs.append(Tab("Chart", [Figure(fig)]))
-        badge = ("no personal data", "ok") if self.ok else (f"personal data in {len(self.columns)} columns", "warning")
-        summary = "no personal data found" if self.ok else f"personal data in {listing(self.columns)}"
+        badge = (
+            ("no personal data", "ok")
+            if self.ok
+            else (f"personal data in {len(self.columns)} columns", "warning")
+        )
+        summary = (
+            "no personal data found"
+            if self.ok
+            else f"personal data in {listing(self.columns)}"
+        )
         return View("PrivacyReport", self.asset.label, summary, [badge], tabs)

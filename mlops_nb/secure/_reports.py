@@ -34,7 +34,7 @@ class PoisoningReport(Displayable):
 
     @property
     def suspicious_rate(self) -> float | None:
-        """Share of screened rows whose label is suspected wrong (None: not screened)."""
+        """Share of screened rows with a suspected wrong label (None: not screened)."""
         return self.payload.get("suspicious_rate")
 
     @property
@@ -49,7 +49,10 @@ class PoisoningReport(Displayable):
 
     @property
     def label_issues(self) -> pd.DataFrame:
-        """Suspected label errors, least confident first: id, row, given, suggested, confidence."""
+        """Suspected label errors, least confident first.
+
+        Columns: id, row, given, suggested, confidence.
+        """
         import pandas as pd
 
         cols = ["id", "row", "given", "suggested", "confidence"]
@@ -60,11 +63,19 @@ class PoisoningReport(Displayable):
         """Outlying rows, most extreme first: id, row, column, score."""
         import pandas as pd
 
-        return pd.DataFrame(self.payload.get("outliers", []), columns=["id", "row", "column", "score"])
+        return pd.DataFrame(
+            self.payload.get("outliers", []), columns=["id", "row", "column", "score"]
+        )
 
-    def drop_flagged(self, *, labels: bool = True, outliers: bool = True, name: str | None = None,
-                     note: str = "") -> DataAsset:  # fmt: skip
-        """A new version without the suspected rows (this version stays as it is).
+    def drop_flagged(
+        self,
+        *,
+        labels: bool = True,
+        outliers: bool = True,
+        name: str | None = None,
+        note: str = "",
+    ) -> DataAsset:
+        """Make a new version without the suspected rows (this one stays as it is).
 
         Parameters
         ----------
@@ -85,50 +96,117 @@ class PoisoningReport(Displayable):
         frame = self.asset.frame
         keep = np.ones(len(frame), dtype=bool)
         keep[sorted(rows)] = False
-        params = {"dropped_rows": len(rows), "labels": labels, "outliers": outliers,
-                  "screen": self.base_model or self.payload.get("outlier_method")}  # fmt: skip
-        return self.asset._derive(frame[keep], self.asset.name if name is None else name, "drop suspected poisoning", params,
-                                  note or f"dropped {len(rows)} rows suspected of poisoning")  # fmt: skip
+        params = {
+            "dropped_rows": len(rows),
+            "labels": labels,
+            "outliers": outliers,
+            "screen": self.base_model or self.payload.get("outlier_method"),
+        }
+        return self.asset._derive(
+            frame[keep],
+            self.asset.name if name is None else name,
+            "drop suspected poisoning",
+            params,
+            note or f"dropped {len(rows)} rows suspected of poisoning",
+        )
 
     def _view(self) -> View:
         import pandas as pd
 
         p = self.payload
         n_issues, n_out = len(p.get("label_issues", [])), len(p.get("outliers", []))
-        overview = KeyValues([
-            ("data", self.asset.label),
-            ("rows screened", f"{p['rows_screened']:,} of {p['rows_total']:,}"
-             + (" (seeded sample)" if p["sampled"] else "")),
-            ("suspected label errors", f"{n_issues:,} ({_pct(p.get('suspicious_rate'))})"
-             if p.get("base_model") else p.get("label_note", "not screened (no classification target)")),
-            ("estimated noise rate", _pct(p.get("noise_rate"))),
-            ("base model", p.get("base_model") or "—"),
-            ("method", "confident learning, prune by noise rate (Northcutt et al. 2021)"
-             if p.get("base_model") else "—"),
-            ("outliers", f"{n_out:,} ({_pct(p.get('outlier_rate'))})" if p.get("outlier_method") else "not screened"),
-            ("outlier rule", p.get("outlier_method") or "—"),
-        ])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("data", self.asset.label),
+                (
+                    "rows screened",
+                    f"{p['rows_screened']:,} of {p['rows_total']:,}"
+                    + (" (seeded sample)" if p["sampled"] else ""),
+                ),
+                (
+                    "suspected label errors",
+                    f"{n_issues:,} ({_pct(p.get('suspicious_rate'))})"
+                    if p.get("base_model")
+                    else p.get("label_note", "not screened (no classification target)"),
+                ),
+                ("estimated noise rate", _pct(p.get("noise_rate"))),
+                ("base model", p.get("base_model") or "—"),
+                (
+                    "method",
+                    "confident learning, prune by noise rate (Northcutt et al. 2021)"
+                    if p.get("base_model")
+                    else "—",
+                ),
+                (
+                    "outliers",
+                    f"{n_out:,} ({_pct(p.get('outlier_rate'))})"
+                    if p.get("outlier_method")
+                    else "not screened",
+                ),
+                ("outlier rule", p.get("outlier_method") or "—"),
+            ]
+        )
         tabs = [Tab("Overview", [overview])]
         if p.get("base_model"):
-            blocks: list[Any] = [Table(pd.DataFrame(p["per_class"]), caption="suspected errors by given label")]
+            blocks: list[Any] = [
+                Table(
+                    pd.DataFrame(p["per_class"]),
+                    caption="suspected errors by given label",
+                )
+            ]
             if n_issues:
-                blocks.append(Table(self.label_issues, caption="least confident first", max_rows=20))
+                blocks.append(
+                    Table(
+                        self.label_issues, caption="least confident first", max_rows=20
+                    )
+                )
             else:
                 blocks.append(Text("No label looks flipped.", "ok"))
             import plotly.graph_objects as go
 
             names = [str(c) for c in p["classes"]]
-            fig = go.Figure(go.Heatmap(z=p["confident_joint"], x=names, y=names, colorscale="Blues",
-                                       text=p["confident_joint"], texttemplate="%{text}"))  # fmt: skip
-            fig.update_layout(title="Confident joint: given label (rows) x likely true label (columns)",
-                              height=320, xaxis_title="likely true", yaxis_title="given")  # fmt: skip
+            fig = go.Figure(
+                go.Heatmap(
+                    z=p["confident_joint"],
+                    x=names,
+                    y=names,
+                    colorscale="Blues",
+                    text=p["confident_joint"],
+                    texttemplate="%{text}",
+                )
+            )
+            fig.update_layout(
+                title="Confident joint: given label (rows) x likely true label "
+                "(columns)",
+                height=320,
+                xaxis_title="likely true",
+                yaxis_title="given",
+            )
             blocks.append(Figure(fig))
             tabs.append(Tab("Labels", blocks))
         if p.get("outlier_method"):
-            tabs.append(Tab("Outliers", [Table(self.outliers, caption="most extreme first", max_rows=20)]
-                            if n_out else [Text("No outliers.", "ok")]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Outliers",
+                    [Table(self.outliers, caption="most extreme first", max_rows=20)]
+                    if n_out
+                    else [Text("No outliers.", "ok")],
+                )
+            )
         rate = p.get("suspicious_rate")
-        summary = (f"{n_issues:,} suspected label errors ({_pct(rate)}), {n_out:,} outliers"
-                   if p.get("base_model") else f"{n_out:,} outliers")  # fmt: skip
-        badges = [(f"{_pct(rate)} suspicious", "warning" if rate and rate > 0.05 else "info")] if rate is not None else []
+        summary = (
+            f"{n_issues:,} suspected label errors ({_pct(rate)}), {n_out:,} outliers"
+            if p.get("base_model")
+            else f"{n_out:,} outliers"
+        )
+        badges = (
+            [
+                (
+                    f"{_pct(rate)} suspicious",
+                    "warning" if rate and rate > 0.05 else "info",
+                )
+            ]
+            if rate is not None
+            else []
+        )
         return View("PoisoningReport", self.asset.label, summary, badges, tabs)

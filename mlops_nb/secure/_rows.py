@@ -36,18 +36,24 @@ def _column_hash(col: pd.Series, *, near: bool, decimals: int) -> np.ndarray:
     return hashed[np.where(codes < 0, len(text), codes)]
 
 
-def row_hashes(frame: pd.DataFrame, columns: list[str], *, near: bool = False, decimals: int = 2) -> np.ndarray:
+def row_hashes(
+    frame: pd.DataFrame, columns: list[str], *, near: bool = False, decimals: int = 2
+) -> np.ndarray:
     """One 64-bit fingerprint per row over ``columns`` (in the given order)."""
     import numpy as np
 
     out = np.zeros(len(frame), dtype="uint64")
     with np.errstate(over="ignore"):
         for name in columns:
-            out = out * np.uint64(1_000_003) + _column_hash(frame[name], near=near, decimals=decimals)
+            out = out * np.uint64(1_000_003) + _column_hash(
+                frame[name], near=near, decimals=decimals
+            )
     return out
 
 
-def js_distance(ref: pd.Series, new: pd.Series, *, bins: int = 10, top: int = 20) -> float | None:
+def js_distance(
+    ref: pd.Series, new: pd.Series, *, bins: int = 10, top: int = 20
+) -> float | None:
     """Jensen-Shannon distance (base 2, 0 = same, 1 = disjoint) between two columns.
 
     Numbers are binned at the reference's deciles; other values compare their ``top``
@@ -59,16 +65,33 @@ def js_distance(ref: pd.Series, new: pd.Series, *, bins: int = 10, top: int = 20
     r, n = ref.dropna(), new.dropna()
     if not len(r) or not len(n):
         return None
-    numeric = all(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (r, n))
+    numeric = all(
+        pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        for s in (r, n)
+    )
     if numeric:
-        edges = np.unique(np.nanquantile(r.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
-        p = np.bincount(np.searchsorted(edges, r.astype(float), side="right"), minlength=len(edges) + 1)
-        q = np.bincount(np.searchsorted(edges, n.astype(float), side="right"), minlength=len(edges) + 1)
+        edges = np.unique(
+            np.nanquantile(r.astype(float), np.linspace(0, 1, bins + 1)[1:-1])
+        )
+        p = np.bincount(
+            np.searchsorted(edges, r.astype(float), side="right"),
+            minlength=len(edges) + 1,
+        )
+        q = np.bincount(
+            np.searchsorted(edges, n.astype(float), side="right"),
+            minlength=len(edges) + 1,
+        )
     else:
         rs, ns = r.astype(str), n.astype(str)
         cats = rs.value_counts().index[:top].tolist()
-        p = np.array([int((rs == c).sum()) for c in cats] + [int((~rs.isin(cats)).sum())], dtype=float)
-        q = np.array([int((ns == c).sum()) for c in cats] + [int((~ns.isin(cats)).sum())], dtype=float)
+        p = np.array(
+            [int((rs == c).sum()) for c in cats] + [int((~rs.isin(cats)).sum())],
+            dtype=float,
+        )
+        q = np.array(
+            [int((ns == c).sum()) for c in cats] + [int((~ns.isin(cats)).sum())],
+            dtype=float,
+        )
     p, q = p / p.sum(), q / q.sum()
     m = (p + q) / 2
 

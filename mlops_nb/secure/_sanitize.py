@@ -34,25 +34,36 @@ def params_of(model: Any) -> tuple[list[tuple[str, Any]], list[Any] | None]:
     import numpy as np
 
     classes = getattr(model, "classes_", None)
-    classes = [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
+    classes = (
+        [c.item() if hasattr(c, "item") else c for c in classes]
+        if classes is not None
+        else None
+    )
     if hasattr(model, "coefs_") and hasattr(model, "intercepts_"):
         out = [(f"coefs_{i}", np.asarray(a)) for i, a in enumerate(model.coefs_)]
-        return out + [(f"intercepts_{i}", np.asarray(a)) for i, a in enumerate(model.intercepts_)], classes
+        return out + [
+            (f"intercepts_{i}", np.asarray(a)) for i, a in enumerate(model.intercepts_)
+        ], classes
     if hasattr(model, "coef_"):
-        return [("coef_", np.asarray(model.coef_)), ("intercept_", np.atleast_1d(np.asarray(model.intercept_)))], classes
+        return [
+            ("coef_", np.asarray(model.coef_)),
+            ("intercept_", np.atleast_1d(np.asarray(model.intercept_))),
+        ], classes
     if isinstance(model, Mapping):
         return [(str(k), np.asarray(v)) for k, v in model.items()], None
     if isinstance(model, (np.ndarray, list, tuple)):
         return [("weights", np.asarray(model))], None
     msg = (
-        f"aggregate: cannot read parameters from a {type(model).__name__}. Send a fitted linear "
-        "model (coef_/intercept_), an MLP (coefs_/intercepts_), a dict of arrays or an array."
+        f"aggregate: cannot read parameters from a {type(model).__name__}. Send a "
+        f"fitted linear "
+        "model (coef_/intercept_), an MLP (coefs_/intercepts_), a dict of arrays or "
+        "an array."
     )
     raise ValidationError(msg)
 
 
 def with_params(template: Any, params: list[tuple[str, np.ndarray]]) -> Any:
-    """A copy of ``template`` carrying ``params`` (same kind of object as the partners)."""
+    """Return a copy of ``template`` carrying ``params`` (the partners' kind)."""
     import copy
 
     import numpy as np
@@ -61,7 +72,9 @@ def with_params(template: Any, params: list[tuple[str, np.ndarray]]) -> Any:
     if hasattr(template, "coefs_"):
         out = copy.deepcopy(template)
         out.coefs_ = [values[f"coefs_{i}"] for i in range(len(template.coefs_))]
-        out.intercepts_ = [values[f"intercepts_{i}"] for i in range(len(template.intercepts_))]
+        out.intercepts_ = [
+            values[f"intercepts_{i}"] for i in range(len(template.intercepts_))
+        ]
         return out
     if hasattr(template, "coef_"):
         out = copy.deepcopy(template)
@@ -74,8 +87,10 @@ def with_params(template: Any, params: list[tuple[str, np.ndarray]]) -> Any:
     return values["weights"]
 
 
-def sanitize(partners: dict[str, Any], *, events: list[dict[str, Any]]) -> tuple[dict[str, list[tuple[str, Any]]], Any]:
-    """Reject malformed updates; return accepted parameters and the template partner id."""
+def sanitize(
+    partners: dict[str, Any], *, events: list[dict[str, Any]]
+) -> tuple[dict[str, list[tuple[str, Any]]], Any]:
+    """Reject malformed updates; return accepted parameters and a template model."""
     import numpy as np
 
     parsed, classes = {}, {}
@@ -94,24 +109,50 @@ def sanitize(partners: dict[str, Any], *, events: list[dict[str, Any]]) -> tuple
         if signature[pid] != majority:
             got = ", ".join(f"{n}{a.shape}" for n, a in ps)
             want = ", ".join(f"{n}{s}" for n, s in majority)
-            _event(events, pid, "shape", "rejected", f"parameters {got}; expected {want}")
+            _event(
+                events, pid, "shape", "rejected", f"parameters {got}; expected {want}"
+            )
         elif repr(classes[pid]) != class_majority:
-            _event(events, pid, "classes", "rejected", f"classes {classes[pid]}; expected {class_majority}")
+            _event(
+                events,
+                pid,
+                "classes",
+                "rejected",
+                f"classes {classes[pid]}; expected {class_majority}",
+            )
         elif any(a.dtype.kind != "f" for _, a in ps):
             bad = sorted({str(a.dtype) for _, a in ps if a.dtype.kind != "f"})
-            _event(events, pid, "dtype", "rejected", f"dtype {', '.join(bad)}; expected floating point")
+            _event(
+                events,
+                pid,
+                "dtype",
+                "rejected",
+                f"dtype {', '.join(bad)}; expected floating point",
+            )
         elif not all(np.isfinite(a).all() for _, a in ps):
             n_nan = sum(int(np.isnan(a).sum()) for _, a in ps)
             n_inf = sum(int(np.isinf(a).sum()) for _, a in ps)
-            _event(events, pid, "finite", "rejected", f"{n_nan} NaN and {n_inf} infinite values")
+            _event(
+                events,
+                pid,
+                "finite",
+                "rejected",
+                f"{n_nan} NaN and {n_inf} infinite values",
+            )
         else:
             accepted[pid] = ps
     template = next(iter(accepted), None)
     return accepted, (partners[template] if template is not None else None)
 
 
-def clip(V: np.ndarray, ids: list[str], centre: np.ndarray, clip_norm: Any, *,
-         events: list[dict[str, Any]]) -> tuple[np.ndarray, float | None]:  # fmt: skip
+def clip(
+    V: np.ndarray,
+    ids: list[str],
+    centre: np.ndarray,
+    clip_norm: Any,
+    *,
+    events: list[dict[str, Any]],
+) -> tuple[np.ndarray, float | None]:
     """Scale each row's distance from ``centre`` down to the bound; log every clip."""
     import numpy as np
 
@@ -123,20 +164,36 @@ def clip(V: np.ndarray, ids: list[str], centre: np.ndarray, clip_norm: Any, *,
     elif isinstance(clip_norm, (int, float)) and clip_norm > 0:
         bound = float(clip_norm)
     else:
-        raise ValidationError(f"aggregate(clip_norm={clip_norm!r}): use 'auto', None or a positive number.")
+        msg = (
+            f"aggregate(clip_norm={clip_norm!r}): use 'auto', None or a positive "
+            f"number."
+        )
+        raise ValidationError(msg)
     if bound <= 0:
         return V, bound
     out = V.copy()
     for i, d in enumerate(dist):
         if d > bound:
             out[i] = centre + (V[i] - centre) * (bound / d)
-            _event(events, ids[i], "norm", "clipped", f"distance {d:.4g} from the centre clipped to {bound:.4g}")
+            _event(
+                events,
+                ids[i],
+                "norm",
+                "clipped",
+                f"distance {d:.4g} from the centre clipped to {bound:.4g}",
+            )
     return out, bound
 
 
-def capped_weights(ids: list[str], weights: Any, *, low_trust: bool, cap: float,
-                   events: list[dict[str, Any]]) -> np.ndarray:  # fmt: skip
-    """Per-partner weights: validated, and capped at ``cap`` x median in low-trust mode."""
+def capped_weights(
+    ids: list[str],
+    weights: Any,
+    *,
+    low_trust: bool,
+    cap: float,
+    events: list[dict[str, Any]],
+) -> np.ndarray:
+    """Per-partner weights, validated; capped at ``cap`` x median in low-trust mode."""
     import numpy as np
 
     if weights is None or weights == "equal":
@@ -144,24 +201,39 @@ def capped_weights(ids: list[str], weights: Any, *, low_trust: bool, cap: float,
     if isinstance(weights, Mapping):
         missing = [p for p in ids if p not in weights]
         if missing:
-            raise ValidationError(f"aggregate(weights=...): no weight for partner(s) {missing}.")
+            msg = f"aggregate(weights=...): no weight for partner(s) {missing}."
+            raise ValidationError(msg)
         w = np.array([weights[p] for p in ids], dtype=float)
     else:
-        raise ValidationError("aggregate(weights=...): pass a dict partner id -> number of examples, or 'equal'.")
+        msg = (
+            "aggregate(weights=...): pass a dict partner id -> number of "
+            "examples, or 'equal'."
+        )
+        raise ValidationError(msg)
     if not np.isfinite(w).all() or (w < 0).any():
-        raise ValidationError("aggregate(weights=...): weights must be finite and >= 0.")
+        msg = "aggregate(weights=...): weights must be finite and >= 0."
+        raise ValidationError(msg)
     if low_trust:
         limit = cap * float(np.median(w))
         for i, pid in enumerate(ids):
             if w[i] > limit:
-                _event(events, pid, "weight", "capped", f"reported weight {w[i]:.6g} capped to {limit:.6g} "
-                       f"({cap:g}x the median)")  # fmt: skip
+                _event(
+                    events,
+                    pid,
+                    "weight",
+                    "capped",
+                    f"reported weight {w[i]:.6g} capped to {limit:.6g} "
+                    f"({cap:g}x the median)",
+                )
                 w[i] = limit
     if w.sum() <= 0:
-        raise ValidationError("aggregate(weights=...): all weights are zero.")
+        msg = "aggregate(weights=...): all weights are zero."
+        raise ValidationError(msg)
     return w
 
 
-def _event(events: list[dict[str, Any]], pid: str, check: str, action: str, reason: str) -> None:
+def _event(
+    events: list[dict[str, Any]], pid: str, check: str, action: str, reason: str
+) -> None:
     events.append({"partner": pid, "check": check, "action": action, "reason": reason})
     log.info("aggregate: partner %s %s (%s): %s", pid, action, check, reason)

@@ -34,15 +34,21 @@ class BaseModel:
     basis: str  # "signature" or "trusted: <reason>"
 
     def lineage(self) -> dict[str, Any]:
-        """The ``base_model`` entry to store in the fine-tuned version's lineage."""
-        return {"name": self.name, "version": self.version, "sha256": self.sha256, "basis": self.basis}
+        """Return the ``base_model`` entry for the fine-tuned version's lineage."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "basis": self.basis,
+        }
 
 
 def _check_hash(sha256: Any, what: str) -> str:
     if not isinstance(sha256, str) or not _HEX64.match(sha256):
         msg = (
             f"{what}: {sha256!r} is not a SHA-256 (64 lower-case hex digits). Use "
-            "mnb.secure.model_digest(model) for a model version, or the sha256 of the file."
+            "mnb.secure.model_digest(model) for a model version, or the sha256 of "
+            "the file."
         )
         raise ValidationError(msg)
     return sha256
@@ -68,21 +74,34 @@ def trust_base_model(project: Project, sha256: str, *, reason: str) -> dict[str,
     what = "trust_base_model"
     sha256 = _check_hash(sha256, what)
     if not isinstance(reason, str) or len(reason.strip()) < 5:
-        msg = f"{what}: give a reason of at least 5 characters (who supplied the model, how it was checked)."
+        msg = (
+            f"{what}: give a reason of at least 5 characters (who supplied the "
+            f"model, how it was checked)."
+        )
         raise ValidationError(msg)
-    doc = project._save_document(TRUST_DOC, sha256, {"sha256": sha256, "reason": reason.strip()},
-                                 note=reason.strip())  # fmt: skip
-    return {"sha256": sha256, "reason": doc["payload"]["reason"], "by": doc["created_by"],
-            "at": doc["created_at"]}  # fmt: skip
+    doc = project._save_document(
+        TRUST_DOC,
+        sha256,
+        {"sha256": sha256, "reason": reason.strip()},
+        note=reason.strip(),
+    )
+    return {
+        "sha256": sha256,
+        "reason": doc["payload"]["reason"],
+        "by": doc["created_by"],
+        "at": doc["created_at"],
+    }
 
 
 def trusted_reason(project: Project, sha256: str) -> str | None:
-    """The recorded reason a hash is trusted, or ``None``."""
+    """Return the recorded reason a hash is trusted, or ``None``."""
     doc = project._document(TRUST_DOC, sha256)
     return doc["payload"]["reason"] if doc else None
 
 
-def require_trusted_base(project: Project, base: Model | str, *, what: str = "fine-tune") -> BaseModel:
+def require_trusted_base(
+    project: Project, base: Model | str, *, what: str = "fine-tune"
+) -> BaseModel:
     """Check a base model's provenance before training continues from it.
 
     Parameters
@@ -116,11 +135,17 @@ def require_trusted_base(project: Project, base: Model | str, *, what: str = "fi
         reason = trusted_reason(project, sha)
         if reason is not None:
             return BaseModel(base.name, base.version, sha, f"trusted: {reason}")
-        problem = ("it is not signed" if check.status == "unsigned" else
-                   "its signature fails: " + "; ".join(p["problem"] for p in check.problems))  # fmt: skip
+        problem = (
+            "it is not signed"
+            if check.status == "unsigned"
+            else "its signature fails: "
+            + "; ".join(p["problem"] for p in check.problems)
+        )
         msg = (
-            f"{what}: base model {base.label} (manifest sha256 {sha}) is refused: {problem}. "
-            "Sign it (mnb.secure.sign_model(base)) or, if you checked it otherwise, record "
+            f"{what}: base model {base.label} (manifest sha256 {sha}) is refused: "
+            f"{problem}. "
+            "Sign it (mnb.secure.sign_model(base)) or, if you checked it otherwise, "
+            "record "
             f"mnb.secure.trust_base_model(proj, {sha!r}, reason='...')."
         )
         raise IntegrityError(msg)
@@ -128,8 +153,10 @@ def require_trusted_base(project: Project, base: Model | str, *, what: str = "fi
     reason = trusted_reason(project, sha)
     if reason is None:
         msg = (
-            f"{what}: base model with sha256 {sha} has no signature or trust record in this "
-            f"project. If you checked its origin, record mnb.secure.trust_base_model(proj, "
+            f"{what}: base model with sha256 {sha} has no signature or trust record "
+            f"in this "
+            f"project. If you checked its origin, record "
+            f"mnb.secure.trust_base_model(proj, "
             f"{sha!r}, reason='...') first."
         )
         raise IntegrityError(msg)

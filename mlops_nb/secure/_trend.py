@@ -10,7 +10,8 @@ previous version, so the reference cannot drift along with the attack.
 For version ``t`` with rate ``x_t`` on ``n_t`` rows, ``z_t = (x_t - mu0) / s_t`` where
 ``mu0`` is the baseline mean and ``s_t`` the largest of the binomial standard error
 ``sqrt(mu0 (1 - mu0) / n_t)``, the spread of the baseline versions, ``rel_floor * mu0``
-and ``abs_floor`` (screens vary more than sampling alone). ``S_t = max(0, S_{t-1} + z_t - k)``;
+and ``abs_floor`` (screens vary more than sampling alone).
+``S_t = max(0, S_{t-1} + z_t - k)``;
 an alert is raised when ``S_t > h``.
 """
 
@@ -29,8 +30,16 @@ if TYPE_CHECKING:
     from mlops_nb._project import Project
 
 
-def cusum(rates: list[float], sizes: list[int], *, baseline: int, k: float, h: float,
-          rel_floor: float, abs_floor: float) -> tuple[list[float], int | None, float, float]:  # fmt: skip
+def cusum(
+    rates: list[float],
+    sizes: list[int],
+    *,
+    baseline: int,
+    k: float,
+    h: float,
+    rel_floor: float,
+    abs_floor: float,
+) -> tuple[list[float], int | None, float, float]:
     """One-sided CUSUM of rates against the mean of the first ``baseline`` of them.
 
     Returns
@@ -39,13 +48,22 @@ def cusum(rates: list[float], sizes: list[int], *, baseline: int, k: float, h: f
     """
     base = rates[:baseline]
     mu0 = sum(base) / len(base)
-    spread = math.sqrt(sum((r - mu0) ** 2 for r in base) / (len(base) - 1)) if len(base) > 1 else 0.0
+    spread = (
+        math.sqrt(sum((r - mu0) ** 2 for r in base) / (len(base) - 1))
+        if len(base) > 1
+        else 0.0
+    )
     scores, s, first = [], 0.0, None
     for t, (x, n) in enumerate(zip(rates, sizes, strict=True)):
         if t < baseline:
             scores.append(0.0)
             continue
-        sd = max(math.sqrt(max(mu0 * (1 - mu0), 1e-6) / max(n, 1)), spread, rel_floor * mu0, abs_floor)
+        sd = max(
+            math.sqrt(max(mu0 * (1 - mu0), 1e-6) / max(n, 1)),
+            spread,
+            rel_floor * mu0,
+            abs_floor,
+        )
         s = max(0.0, s + (x - mu0) / sd - k)
         scores.append(round(s, 3))
         if first is None and s > h:
@@ -53,9 +71,18 @@ def cusum(rates: list[float], sizes: list[int], *, baseline: int, k: float, h: f
     return scores, first, mu0, spread
 
 
-def poisoning_trend(project: Project, name: str, *, baseline: int = 3, k: float = 0.5, h: float = 5.0,
-                    rel_floor: float = 0.25, abs_floor: float = 0.003, versions: list[int] | None = None,
-                    **options: Any) -> PoisoningTrend:  # fmt: skip
+def poisoning_trend(
+    project: Project,
+    name: str,
+    *,
+    baseline: int = 3,
+    k: float = 0.5,
+    h: float = 5.0,
+    rel_floor: float = 0.25,
+    abs_floor: float = 0.003,
+    versions: list[int] | None = None,
+    **options: Any,
+) -> PoisoningTrend:
     """Follow the suspicious-label rate across the versions of ``name``.
 
     Parameters
@@ -85,14 +112,22 @@ def poisoning_trend(project: Project, name: str, *, baseline: int = 3, k: float 
 
     project.asset(name)  # clear error for an unknown name
     if versions is None:
-        versions = [int(r[0]) for r in project._store.query(
-            "SELECT version FROM asset_versions WHERE name = ? ORDER BY version", (name,))]  # fmt: skip
+        versions = [
+            int(r[0])
+            for r in project._store.query(
+                "SELECT version FROM asset_versions WHERE name = ? ORDER BY version",
+                (name,),
+            )
+        ]
     if not isinstance(baseline, int) or baseline < 1:
-        raise ValidationError(f"poisoning_trend(baseline={baseline!r}): use a whole number >= 1.")
+        msg = f"poisoning_trend(baseline={baseline!r}): use a whole number >= 1."
+        raise ValidationError(msg)
     if len(versions) <= baseline:
         msg = (
-            f"poisoning_trend({name!r}): {len(versions)} version(s) and baseline={baseline}; a trend "
-            f"needs more versions than the baseline. Register more versions or lower baseline."
+            f"poisoning_trend({name!r}): {len(versions)} version(s) and "
+            f"baseline={baseline}; a trend "
+            f"needs more versions than the baseline. Register more versions or "
+            f"lower baseline."
         )
         raise ValidationError(msg)
     rows = []
@@ -100,26 +135,62 @@ def poisoning_trend(project: Project, name: str, *, baseline: int = 3, k: float 
         report = poisoning(project.asset(name, v), **options)
         p = report.payload
         if p.get("suspicious_rate") is None:
-            msg = f"poisoning_trend({name!r}): version {v} has no classification target to screen."
+            msg = (
+                f"poisoning_trend({name!r}): version {v} has no classification "
+                f"target to screen."
+            )
             raise ValidationError(msg)
-        row = {"version": v, "rows": p["rows_screened"], "all": p["suspicious_rate"],
-               "outliers": p.get("outlier_rate")}  # fmt: skip
+        row = {
+            "version": v,
+            "rows": p["rows_screened"],
+            "all": p["suspicious_rate"],
+            "outliers": p.get("outlier_rate"),
+        }
         for c in p["per_class"]:
             row[f"label {c['class']}"] = c["rate"]
             row[f"n {c['class']}"] = c["rows"]
         rows.append(row)
-    series = ["all"] + sorted({k2 for r in rows for k2 in r if k2.startswith("label ")})
-    result: dict[str, Any] = {"name": name, "rows": rows, "series": {}, "alerts": [],
-                              "params": {"baseline": baseline, "k": k, "h": h, "rel_floor": rel_floor, "abs_floor": abs_floor}}  # fmt: skip
+    series = ["all", *sorted({k2 for r in rows for k2 in r if k2.startswith("label ")})]
+    result: dict[str, Any] = {
+        "name": name,
+        "rows": rows,
+        "series": {},
+        "alerts": [],
+        "params": {
+            "baseline": baseline,
+            "k": k,
+            "h": h,
+            "rel_floor": rel_floor,
+            "abs_floor": abs_floor,
+        },
+    }
     for s in series:
         sizes = [r["rows"] if s == "all" else r.get("n " + s[6:], 0) for r in rows]
         rates = [r.get(s) or 0.0 for r in rows]
-        scores, first, mu0, spread = cusum(rates, sizes, baseline=baseline, k=k, h=h,
-                                           rel_floor=rel_floor, abs_floor=abs_floor)
-        result["series"][s] = {"scores": scores, "baseline_rate": mu0, "baseline_spread": spread}
+        scores, first, mu0, spread = cusum(
+            rates,
+            sizes,
+            baseline=baseline,
+            k=k,
+            h=h,
+            rel_floor=rel_floor,
+            abs_floor=abs_floor,
+        )
+        result["series"][s] = {
+            "scores": scores,
+            "baseline_rate": mu0,
+            "baseline_spread": spread,
+        }
         if first is not None:
-            result["alerts"].append({"series": s, "version": rows[first]["version"], "rate": rates[first],
-                                     "baseline_rate": round(mu0, 5), "cusum": scores[first]})  # fmt: skip
+            result["alerts"].append(
+                {
+                    "series": s,
+                    "version": rows[first]["version"],
+                    "rate": rates[first],
+                    "baseline_rate": round(mu0, 5),
+                    "cusum": scores[first],
+                }
+            )
     result["alerts"].sort(key=lambda a: a["version"])
     return PoisoningTrend(result)
 
@@ -137,7 +208,7 @@ class PoisoningTrend(Displayable):
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
-        """One dict per alarmed series: series, first alarming version, rate, baseline, cusum."""
+        """One dict per alarmed series: series, first version, rate, baseline, cusum."""
         return list(self.result["alerts"])
 
     @property
@@ -162,31 +233,76 @@ class PoisoningTrend(Displayable):
         frame = self.to_frame()
         fig = go.Figure()
         for s in r["series"]:
-            fig.add_scatter(x=frame["version"], y=frame[s], mode="lines+markers", name=s)
+            fig.add_scatter(
+                x=frame["version"], y=frame[s], mode="lines+markers", name=s
+            )
         for a in r["alerts"]:
             fig.add_vline(x=a["version"], line_dash="dash", line_color="#8a1c1c")
-            fig.add_annotation(x=a["version"], y=a["rate"], text=f"alert: {a['series']}", showarrow=True)
+            fig.add_annotation(
+                x=a["version"],
+                y=a["rate"],
+                text=f"alert: {a['series']}",
+                showarrow=True,
+            )
         base = r["params"]["baseline"]
-        fig.add_vrect(x0=frame["version"].iloc[0] - 0.5, x1=frame["version"].iloc[base - 1] + 0.5,
-                      fillcolor="#e8f5ec", opacity=0.5, line_width=0, annotation_text="anchored baseline")  # fmt: skip
-        fig.update_layout(title=f"Suspicious-label rate per version of {r['name']}", height=340,
-                          xaxis_title="version", yaxis_title="share of rows", yaxis_tickformat=".1%")  # fmt: skip
-        overview = KeyValues([("asset", r["name"]), ("versions", len(frame)),
-                              ("baseline", f"first {base} versions (anchored)"),
-                              ("rule", f"one-sided CUSUM, k={r['params']['k']}, h={r['params']['h']}"),
-                              ("first alert", self.first_alarm or "none")])  # fmt: skip
+        fig.add_vrect(
+            x0=frame["version"].iloc[0] - 0.5,
+            x1=frame["version"].iloc[base - 1] + 0.5,
+            fillcolor="#e8f5ec",
+            opacity=0.5,
+            line_width=0,
+            annotation_text="anchored baseline",
+        )
+        fig.update_layout(
+            title=f"Suspicious-label rate per version of {r['name']}",
+            height=340,
+            xaxis_title="version",
+            yaxis_title="share of rows",
+            yaxis_tickformat=".1%",
+        )
+        overview = KeyValues(
+            [
+                ("asset", r["name"]),
+                ("versions", len(frame)),
+                ("baseline", f"first {base} versions (anchored)"),
+                (
+                    "rule",
+                    f"one-sided CUSUM, k={r['params']['k']}, h={r['params']['h']}",
+                ),
+                ("first alert", self.first_alarm or "none"),
+            ]
+        )
         blocks: list[Any] = [overview]
         if r["alerts"]:
             import pandas as pd
 
-            blocks.append(Text("Change point: the suspicious-label rate has risen above the anchored "
-                               "baseline. Inspect the flagged rows of the alerting versions and the "
-                               "sources that supplied them before training on them.", "error"))  # fmt: skip
+            blocks.append(
+                Text(
+                    "Change point: the suspicious-label rate has risen above the "
+                    "anchored "
+                    "baseline. Inspect the flagged rows of the alerting versions "
+                    "and the "
+                    "sources that supplied them before training on them.",
+                    "error",
+                )
+            )
             blocks.append(Table(pd.DataFrame(r["alerts"]), caption="alerts"))
         else:
-            blocks.append(Text("No change point: rates stay within the baseline's range.", "ok"))
-        tabs = [Tab("Trend", [*blocks, Figure(fig)]), Tab("Versions", [Table(frame, max_rows=100)])]
-        badge = (f"alert at v{self.first_alarm}", "error") if self.alarm else ("no alert", "ok")
-        summary = (f"{len(frame)} versions; change point at v{self.first_alarm}" if self.alarm
-                   else f"{len(frame)} versions; no change point")  # fmt: skip
+            blocks.append(
+                Text("No change point: rates stay within the baseline's range.", "ok")
+            )
+        tabs = [
+            Tab("Trend", [*blocks, Figure(fig)]),
+            Tab("Versions", [Table(frame, max_rows=100)]),
+        ]
+        badge = (
+            (f"alert at v{self.first_alarm}", "error")
+            if self.alarm
+            else ("no alert", "ok")
+        )
+        summary = (
+            f"{len(frame)} versions; change point at v{self.first_alarm}"
+            if self.alarm
+            else f"{len(frame)} versions; no change point"
+        )
         return View("PoisoningTrend", r["name"], summary, [badge], tabs)

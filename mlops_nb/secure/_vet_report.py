@@ -18,7 +18,7 @@ _VERDICT = {"accept": "ok", "review": "warning", "reject": "error"}
 
 @dataclass(frozen=True, repr=False)
 class VetReport(Displayable):
-    """Provenance, duplicates/leakage, relevance and personal data of an open dataset."""
+    """Provenance, duplicates/leakage, relevance and personal data of open data."""
 
     asset: DataAsset
     payload: dict[str, Any]
@@ -38,7 +38,9 @@ class VetReport(Displayable):
         """One row per check: check, status (ok / warn / fail), detail."""
         import pandas as pd
 
-        return pd.DataFrame(self.payload["checks"], columns=["check", "status", "detail"])
+        return pd.DataFrame(
+            self.payload["checks"], columns=["check", "status", "detail"]
+        )
 
     @property
     def overlaps(self) -> pd.DataFrame:
@@ -48,7 +50,7 @@ class VetReport(Displayable):
         return pd.DataFrame(self.payload["overlaps"])
 
     def status(self, check: str) -> str:
-        """The status of one check (``provenance``, ``leakage``, ...)."""
+        """Return the status of one check (``provenance``, ``leakage``, ...)."""
         return next(c["status"] for c in self.payload["checks"] if c["check"] == check)
 
     def _view(self) -> View:
@@ -57,31 +59,83 @@ class VetReport(Displayable):
         p = self.payload
         checks = self.checks
         checks["tone"] = checks["status"].map(_TONE)
-        overview = KeyValues([("data", p["asset"]), ("verdict", p["verdict"]), ("source", p["source"]),
-                              ("licence", p["licence"]), ("content hash", p["content_hash"][:16] + "…")])  # fmt: skip
+        overview = KeyValues(
+            [
+                ("data", p["asset"]),
+                ("verdict", p["verdict"]),
+                ("source", p["source"]),
+                ("licence", p["licence"]),
+                ("content hash", p["content_hash"][:16] + "…"),
+            ]
+        )
         tabs = [Tab("Verdict", [overview, Table(checks, tone_column="tone")])]
         if p["overlaps"]:
-            cols = ["asset", "test", "by_id", "exact_rows", "exact_expected", "near_rows", "near_expected",
-                    "near_excess"]  # fmt: skip
+            cols = [
+                "asset",
+                "test",
+                "by_id",
+                "exact_rows",
+                "exact_expected",
+                "near_rows",
+                "near_expected",
+                "near_excess",
+            ]
             frame = pd.DataFrame(p["overlaps"])[cols]
-            tabs.append(Tab("Overlap", [Table(frame, caption="rows also found in project assets"),
-                                        Text("expected = matches by chance for records of this kind "
-                                             "(Good-Turing coverage of the other asset); 0 when an id "
-                                             "column is shared.", "muted")]))  # fmt: skip
+            tabs.append(
+                Tab(
+                    "Overlap",
+                    [
+                        Table(frame, caption="rows also found in project assets"),
+                        Text(
+                            "expected = matches by chance for records of this kind "
+                            "(Good-Turing coverage of the other asset); 0 when an id "
+                            "column is shared.",
+                            "muted",
+                        ),
+                    ],
+                )
+            )
         rel = p["relevance"]
         if rel["columns"]:
             import plotly.express as px
 
-            frame = pd.DataFrame(rel["columns"]).sort_values("distance", ascending=False)
-            fig = px.bar(frame, x="column", y="distance", height=300,
-                         title=f"Jensen-Shannon distance to {rel['reference']} (0 = same)")  # fmt: skip
-            blocks: list[Any] = [KeyValues([("reference", rel["reference"]), ("coverage", f"{rel['coverage']:.0%}"),
-                                            ("mean distance", rel["mean_distance"]),
-                                            ("missing columns", ", ".join(rel["missing"]) or "none")]),
-                                 Figure(fig)]  # fmt: skip
+            frame = pd.DataFrame(rel["columns"]).sort_values(
+                "distance", ascending=False
+            )
+            fig = px.bar(
+                frame,
+                x="column",
+                y="distance",
+                height=300,
+                title=f"Jensen-Shannon distance to {rel['reference']} (0 = same)",
+            )
+            blocks: list[Any] = [
+                KeyValues(
+                    [
+                        ("reference", rel["reference"]),
+                        ("coverage", f"{rel['coverage']:.0%}"),
+                        ("mean distance", rel["mean_distance"]),
+                        ("missing columns", ", ".join(rel["missing"]) or "none"),
+                    ]
+                ),
+                Figure(fig),
+            ]
             tabs.append(Tab("Relevance", blocks))
         if p["pii"]:
-            tabs.append(Tab("Personal data", [Table(pd.DataFrame(p["pii"]), caption="examples redacted")]))
+            tabs.append(
+                Tab(
+                    "Personal data",
+                    [Table(pd.DataFrame(p["pii"]), caption="examples redacted")],
+                )
+            )
         failed = [c["check"] for c in p["checks"] if c["status"] != "ok"]
-        summary = f"{p['verdict']}" + (f" ({', '.join(failed)})" if failed else ": every check passed")
-        return View("VetReport", p["asset"], summary, [(p["verdict"], _VERDICT[p["verdict"]])], tabs)
+        summary = f"{p['verdict']}" + (
+            f" ({', '.join(failed)})" if failed else ": every check passed"
+        )
+        return View(
+            "VetReport",
+            p["asset"],
+            summary,
+            [(p["verdict"], _VERDICT[p["verdict"]])],
+            tabs,
+        )

@@ -32,7 +32,7 @@ def fit_warm(
 
     from mlops_nb.model._estimators import make_estimator
     from mlops_nb.model._persist import load_booster, load_skops
-    from mlops_nb.model._prep import Features, prepare_X
+    from mlops_nb.model._prep import Features
     from mlops_nb.model._train import _pipeline, _scores, _store_version
 
     what = f"{model.label}.retrain_warm"
@@ -41,7 +41,7 @@ def fit_warm(
     features = Features.from_dict(recipe["features"])
     frame = data.frame
     labelled = frame[target].notna()
-    X = prepare_X(frame[labelled], features, what=what)
+    X = model._X(frame[labelled], "retrain_warm")  # applies generated features
     y = frame.loc[labelled, target]
     clf = task != "regression"
     if clf:
@@ -109,5 +109,6 @@ def fit_warm(
         note=note,
         parent=model,
         n_rows=len(X),
+        feature_recipe=recipe.get("feature_recipe"),  # the parent's, kept with its prep
         warm_start=warm_start,
     )

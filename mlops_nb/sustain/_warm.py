@@ -173,6 +173,14 @@ def retrain_warm(
         train_part, test_part = data.split(
             test=float(test), seed=recipe.get("seed", 0), stratify=stratify
         )
+    generated = recipe.get("feature_recipe")
+    if generated and any(
+        c not in train_part.schema.names for c in generated["outputs"]
+    ):
+        from mlops_nb.data._features import apply_to_asset
+
+        # the model's generated features, with the same frozen steps (as in retrain)
+        train_part = apply_to_asset(train_part, generated)
     why = note or f"warm start from {model.label} on {train_part.label}"
     train_part._frame_nocopy()  # read once, outside both measurements
     with measure(

@@ -37,6 +37,8 @@ for name, folder, argv in json.loads(sys.argv[1]):
             runpy.run_path(folder + "/predict.py", run_name="__main__")
         except SystemExit as stop:
             code = stop.code
+        except SyntaxError:  # a changed byte can break the script itself
+            code = "SyntaxError"
     results[name] = {"code": code, "out": out.getvalue(), "err": err.getvalue()}
 heavy = ("pandas", "sklearn", "mlops_nb", "lightgbm", "skl2onnx")
 results["_modules"] = sorted(m for m in heavy if m in sys.modules)
@@ -160,10 +162,17 @@ def test_predict_py_runs_without_mlops_nb_and_refuses_changed_bytes(
         copy = tmp_path / f"tampered-{name}"
         shutil.copytree(b.folder, copy)
         data = bytearray((copy / name).read_bytes())
-        i = len(data) // 2
+        i = (
+            200 if name == "predict.py" else len(data) // 2
+        )  # predict.py: in its docstring
         data[i] = (data[i] + 1) % 256  # one changed byte
         (copy / name).write_bytes(bytes(data))
         cases.append([f"tampered {name}", str(copy), [str(tmp_path / "rows.json")]])
+    broken = tmp_path / "broken-predict"
+    shutil.copytree(b.folder, broken)
+    code = (broken / "predict.py").read_text().replace("def main(", "def main((", 1)
+    (broken / "predict.py").write_text(code)
+    cases.append(["broken", str(broken), [str(tmp_path / "rows.json")]])
     missing = tmp_path / "missing-schema"
     shutil.copytree(b.folder, missing)
     (missing / "schema.json").unlink()
@@ -197,6 +206,8 @@ def test_predict_py_runs_without_mlops_nb_and_refuses_changed_bytes(
         assert r["code"] == 3, (name, r)
         assert "refusing to run" in r["err"]
         assert r["out"] == ""
+    assert out["broken"]["code"] == "SyntaxError"
+    assert out["broken"]["out"] == ""
     assert out["missing"]["code"] == 3
     assert "schema.json: missing" in out["missing"]["err"]
 

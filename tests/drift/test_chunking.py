@@ -71,7 +71,7 @@ def test_bad_chunk_options_say_what_to_do():
         _spec("M", time=None)
     with pytest.raises(ValidationError, match="not both"):
         _spec(100, 3)
-    with pytest.raises(ValidationError, match="at least 2 rows"):
+    with pytest.raises(ValidationError, match="2 rows or more"):
         _spec(1)
 
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from _drift_helpers import scenario_frames
 
 import mlops_nb as mnb
-from conftest import scenario_frames
 from mlops_nb.drift import Monitor, list_monitors, open_monitor
 from mlops_nb.drift._verdict import UNVERIFIED
 from mlops_nb.errors import (
@@ -235,3 +235,16 @@ def test_retrain_needs_a_production_version(drift_project, test_split, analysis)
     mon.observe(analysis)
     with pytest.raises(ValidationError, match="has no production version"):
         mon.retrain()
+
+
+def test_labels_do_not_recompute_label_free_sections(model, test_split):
+    _, _, ana = scenario_frames()
+    mon = model.monitor(reference=test_split, chunk=3000)  # multivariate on
+    mon.observe(ana.drop(columns="y"))
+    before = mon.review()
+    mon.add_targets(ana[["id", "y"]])
+    after = mon.review()
+    assert "multivariate" in before.payload["timings"]
+    assert "multivariate" not in after.payload["timings"]
+    assert after.payload["multivariate"] == before.payload["multivariate"]
+    assert after.payload["performance"]["realized"][0] is not None

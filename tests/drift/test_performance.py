@@ -61,7 +61,7 @@ def _regression_frames(dtype):
         f[CHUNK_COL] = np.repeat(np.arange(5), n // 5)
         return f
 
-    return frame(5000, 0.0), frame(5000, 1.0)
+    return frame(2500, 0.0), frame(2500, 1.0)
 
 
 @pytest.mark.parametrize("dtype", [object, "category", "str", "string[pyarrow]"])
@@ -121,3 +121,24 @@ def test_concept_verdict_needs_consecutive_chunks_outside_the_band():
     assert two["outside"] == [False, True, True, True, False, None]
     none = concept_verdict([None] * 6, lo, hi, keys)
     assert none["verdict"].startswith("not assessed")
+
+
+def test_multiclass_models_are_monitored_with_cbpe(tmp_path):
+    proj = mnb.Project.open(tmp_path / "mc")
+    s = mnb.datasets.scenario(9000, seed=2, drift={"features": ["x1"], "start": 0.8})
+    frame = s.frame.drop(columns="y")
+    ref = proj.data("mc", frame.iloc[:5000], target="region", time="timestamp", id="id")
+    train, test = ref.split(test=0.5, seed=0, stratify="region")
+    model = proj.train("mc", train, params={"n_estimators": 10})
+    mon = model.monitor(reference=test, chunk=2000, multivariate=[])
+    mon.observe(frame.iloc[5000:].drop(columns="region"))
+    mon.add_targets(frame.iloc[5000:][["id", "region"]])
+    perf = mon.review().payload["performance"]
+    assert perf["method"].startswith("CBPE")
+    assert all(0.4 < r < 0.6 for r in perf["realized"])  # region is not predictable
+    assert all(
+        lo <= e <= hi
+        for lo, e, hi in zip(
+            perf["lower_band"], perf["estimated"], perf["upper_band"], strict=True
+        )
+    )

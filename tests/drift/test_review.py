@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from _drift_helpers import scenario_frames
 
 import mlops_nb as mnb
-from conftest import scenario_frames
 from mlops_nb.drift import DriftReview, univariate_drift
 from mlops_nb.errors import ValidationError
 

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _drift_helpers import scenario_frames
 from scipy import stats as st
 
-from conftest import scenario_frames
 from mlops_nb._offline import import_nannyml
 from mlops_nb.drift import univariate_drift
 from mlops_nb.drift._univariate import _ks_exact, _w_exact

@@ -16,6 +16,7 @@ from mlops_nb.human import configure_checklist
 def _ready(case):
     """Record everything the checklist asks for except the sign-off."""
     proj, model, test = case["project"], case["model"], case["test"]
+    configure_checklist(proj, by="Release manager", note="this project requires release sign-off")
     proj.canvas(
         process="Approve small loans",
         value_level="optimize",
@@ -27,6 +28,15 @@ def _ready(case):
     model.explain(test)
     model.monitor(test)
     return model
+
+
+def test_the_gate_is_off_until_a_project_requires_a_checklist(tmp_path):
+    from _human_cases import build
+
+    case = build(tmp_path / "proj", bias=False)
+    report = case["model"].promote("production", reason="first experiment", data=case["test"])
+    gate = next(g for g in report.gates if g.gate == "release checklist")
+    assert gate.passed and "configure_checklist" in gate.message
 
 
 def test_checklist_blocks_production_until_signed(clean):
@@ -116,6 +126,8 @@ def test_sign_off_form_in_the_widget(clean):
 
 @pytest.mark.slow
 def test_the_gate_applies_in_a_kernel_that_never_imported_human(tmp_path):
+    # this project requires a release checklist (recorded here, in another process)
+    configure_checklist(mnb.Project.open(tmp_path / "proj"), by="Release manager")
     script = textwrap.dedent(f"""
         import json, sys
         import pandas as pd, numpy as np

@@ -119,3 +119,13 @@ def test_mitigation_errors(biased, demographic):
         model.mitigate(
             biased["valid"], method="exponentiated_gradient", estimator="lightgbm"
         )
+
+
+def test_a_threshold_mitigated_version_refuses_onnx_export(biased):
+    from mlops_nb import errors
+    from mlops_nb.human import mitigate
+
+    fixed = mitigate(biased["model"], biased["valid"], method="threshold_optimizer",
+                     constraint="demographic_parity", test=biased["test"]).model  # fmt: skip
+    with pytest.raises(errors.UnsupportedFormatError, match="threshold per .* group"):
+        fixed.export_onnx(check=biased["test"])

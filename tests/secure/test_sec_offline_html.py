@@ -1,4 +1,4 @@
-"""T24 for Sec Ops reports: HTML embeds its JavaScript, loads nothing, opens no server."""
+"""T24 for Sec Ops reports: HTML embeds its JavaScript, loads nothing, no server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from plotly.offline import get_plotlyjs
 
 import mlops_nb as mnb
 
-REMOTE = re.compile(r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I)
+REMOTE = re.compile(
+    r"""<(script|link)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""", re.I
+)
 CDNS = ("unpkg", "cdn.plot.ly", "jsdelivr", "cdnjs", "googleapis")
 
 
@@ -34,10 +36,17 @@ def no_server(monkeypatch):
     return calls
 
 
-def test_every_sec_ops_report_is_offline_html(sec_project, two_versions, tmp_path, no_server):
+def test_every_sec_ops_report_is_offline_html(
+    sec_project, two_versions, tmp_path, no_server
+):
     m1, _ = two_versions
-    frame = pd.DataFrame({"email": [f"u{i}@example.org" for i in range(200)],
-                          "x": np.random.default_rng(0).normal(size=200), "y": [0, 1] * 100})
+    frame = pd.DataFrame(
+        {
+            "email": [f"u{i}@example.org" for i in range(200)],
+            "x": np.random.default_rng(0).normal(size=200),
+            "y": [0, 1] * 100,
+        }
+    )
     asset = sec_project.data("people", frame, target="y")
     (tmp_path / "bundle").mkdir()
     (tmp_path / "bundle" / "a").write_bytes(b"a")
@@ -45,20 +54,27 @@ def test_every_sec_ops_report_is_offline_html(sec_project, two_versions, tmp_pat
     reports = {
         "privacy": asset.privacy(),
         "poisoning": asset.poisoning(n_estimators=10),
-        "vet": sec_project.vet(asset, source="https://example.org/people.csv", licence="CC0-1.0"),
+        "vet": sec_project.vet(
+            asset, source="https://example.org/people.csv", licence="CC0-1.0"
+        ),
         "signature": mnb.secure.sign_model(m1),
         "manifest": mnb.secure.diff_manifest({"a": "0" * 64}, tmp_path / "bundle"),
         "aggregate": mnb.secure.aggregate(updates, method="median"),
     }
     for v in range(3):
-        sec_project.data("people", frame.assign(y=np.random.default_rng(v).permutation(frame["y"])), target="y")
+        sec_project.data(
+            "people",
+            frame.assign(y=np.random.default_rng(v).permutation(frame["y"])),
+            target="y",
+        )
     reports["trend"] = sec_project.poisoning_trend("people", n_estimators=10)
     for name, report in reports.items():
         page = report.to_html()
         assert not REMOTE.search(page), name
-        # plotly.js itself names CDNs for geo maps and map icons, which these charts never use
+        # plotly.js itself names CDNs for geo maps and map icons; these charts use none
         ours = page.replace(get_plotlyjs(), "")
         assert not any(cdn in ours for cdn in CDNS), name
         if report._view().figures():
-            assert "Plotly" in page and len(page) > 1_000_000, name   # plotly.js embedded
+            assert "Plotly" in page, name  # plotly.js embedded
+            assert len(page) > 1_000_000, name
     assert no_server == []

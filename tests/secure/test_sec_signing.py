@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import stat
 
 import pytest
@@ -12,20 +11,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import mlops_nb as mnb
 from mlops_nb import errors
+from mlops_nb.secure import _envelope as envelopes
 from mlops_nb.secure import _keys, _signing
 
 # A manifest signed by mlops_nb 0.1.0 with the key bytes(range(32)). Every later release
 # must still verify it (the canonical form and the payload layout may not drift).
+_PAYLOAD = (
+    '{"key_id":"56475aa75463474c","manifest":{"artifacts":{"booster":"ec8ce1a8be0e259a7580'
+    '5a0a6397489d6413413e2c322bacbf3e3a2b874fd5de","prep":"b10b18f906fcd1ca87847667a5011c'
+    'd5974171625d4173caf48507d49d5d68ee"},"base_model":null,"created_at":"2026-11-01T00:0'
+    '0:00+00:00","data":[{"content_hash":"3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a'
+    '9a923d3bb23adc8b7","name":"acs-train","version":1}],"flavor":"lightgbm","format":"ml'
+    'ops_nb/model-manifest@1","model":"employment","recipe_sha256":"e1d8e552330911f9f779f'
+    '85b6f2c00a15e790dcc3fbb3b28f5da1d660a30c5b8","version":3},"sequence":3,"signed_at":"'
+    '2026-11-01T00:00:01+00:00"}'
+)
 RELEASE_0_1_0 = {
-    "payload": '{"key_id":"56475aa75463474c","manifest":{"artifacts":{"booster":"ec8ce1a8be0e259a75805a0a6397489d'
-               '6413413e2c322bacbf3e3a2b874fd5de","prep":"b10b18f906fcd1ca87847667a5011cd5974171625d4173caf48507d4'
-               '9d5d68ee"},"base_model":null,"created_at":"2026-11-01T00:00:00+00:00","data":[{"content_hash":"3a6'
-               'eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7","name":"acs-train","version":1}],"fl'
-               'avor":"lightgbm","format":"mlops_nb/model-manifest@1","model":"employment","recipe_sha256":"e1d8e5'
-               '52330911f9f779f85b6f2c00a15e790dcc3fbb3b28f5da1d660a30c5b8","version":3},"sequence":3,"signed_at":'
-               '"2026-11-01T00:00:01+00:00"}',
-    "signature": "b62086ce7d63ceacea36939dd302585ac136b4ea279ee6e31ea186f8160259b4a70d8b0777db3baac56412909374a0c3"
-                 "4a07bec1328bc2cba2b0d1f251e32905",
+    "payload": _PAYLOAD,
+    "signature": "b62086ce7d63ceacea36939dd302585ac136b4ea279ee6e31ea186f8160259b4"
+    "a70d8b0777db3baac56412909374a0c34a07bec1328bc2cba2b0d1f251e32905",
     "key_id": "56475aa75463474c",
     "public_key": "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
 }
@@ -36,35 +40,55 @@ def _set_row(sec_project, model, **columns):
     sets = ", ".join(f"{k} = ?" for k in columns)
     values = [json.dumps(v) if not isinstance(v, str) else v for v in columns.values()]
     with sec_project._store.write() as conn:
-        conn.execute(f"UPDATE model_versions SET {sets} WHERE id = ?", (*values, model.id))
+        conn.execute(
+            f"UPDATE model_versions SET {sets} WHERE id = ?", (*values, model.id)
+        )
     return sec_project.model(model.name, version=model.version)
 
 
 def _envelope(sec_project, model):
-    return sec_project._document(_signing.SIGNATURE_DOC, f"{model.name}@{model.version}")["payload"]
+    return sec_project._document(
+        _signing.SIGNATURE_DOC, f"{model.name}@{model.version}"
+    )["payload"]
 
 
 def _put_envelope(sec_project, model, envelope):
-    sec_project._save_document(_signing.SIGNATURE_DOC, f"{model.name}@{model.version}", envelope, note="attack")
+    sec_project._save_document(
+        _signing.SIGNATURE_DOC, f"{model.name}@{model.version}", envelope, note="attack"
+    )
 
 
 def test_release_fixture_still_verifies():
-    payload = _signing.verify_envelope(RELEASE_0_1_0, public_key=RELEASE_0_1_0["public_key"])
-    assert payload["manifest"]["version"] == 3 and payload["sequence"] == 3
-    again = _signing.sign_manifest(payload["manifest"], key=bytes(range(32)), sequence=3,
-                                   signed_at=payload["signed_at"])
+    payload = envelopes.verify_envelope(
+        RELEASE_0_1_0, public_key=RELEASE_0_1_0["public_key"]
+    )
+    assert payload["manifest"]["version"] == 3
+    assert payload["sequence"] == 3
+    again = envelopes.sign_manifest(
+        payload["manifest"],
+        key=bytes(range(32)),
+        sequence=3,
+        signed_at=payload["signed_at"],
+    )
     assert again == RELEASE_0_1_0  # canonical JSON and Ed25519 are deterministic
 
 
 def test_sign_and_verify(sec_project, two_versions):
     m1, m2 = two_versions
     check = mnb.secure.sign_model(m2)
-    assert check.status == "verified" and check.ok and check.sequence == 1
+    assert check.status == "verified"
+    assert check.ok
+    assert check.sequence == 1
     fresh = mnb.Project.open(sec_project.path).model("clf", version=2)
     assert mnb.secure.verify_model(fresh).status == "verified"
     assert mnb.secure.verify_model(m1).status == "unsigned"
-    assert mnb.secure.sign_model(m1).sequence == 2  # sequence counts signatures of the model
-    assert sec_project.audit_log()["action"].str.contains("save model-signature").sum() == 2
+    assert (
+        mnb.secure.sign_model(m1).sequence == 2
+    )  # sequence counts signatures of the model
+    assert (
+        sec_project.audit_log()["action"].str.contains("save model-signature").sum()
+        == 2
+    )
     assert "verified" in check._repr_html_()
 
 
@@ -76,10 +100,10 @@ def test_key_is_private_to_the_project(sec_project, two_versions):
     assert len(mnb.secure.public_key(sec_project)) == 64
     with pytest.raises(errors.ValidationError, match="already has a signing key"):
         mnb.secure.generate_key(sec_project)
-    os.chmod(path, 0o644)
+    path.chmod(0o644)
     with pytest.raises(errors.IntegrityError, match="chmod 600"):
         mnb.secure.sign_model(two_versions[0])
-    os.chmod(path, 0o600)
+    path.chmod(0o600)
 
 
 def test_a_symlinked_key_file_is_refused(sec_project, two_versions, tmp_path):
@@ -87,7 +111,7 @@ def test_a_symlinked_key_file_is_refused(sec_project, two_versions, tmp_path):
     mnb.secure.generate_key(sec_project)
     path = _keys.key_path(sec_project)
     other.write_bytes(path.read_bytes())
-    os.chmod(other, 0o600)
+    other.chmod(0o600)
     path.unlink()
     path.symlink_to(other)
     with pytest.raises(errors.IntegrityError, match="symbolic link"):
@@ -107,7 +131,9 @@ def test_a_user_key_can_be_passed(sec_project, two_versions):
 def test_wrong_public_key_fails(sec_project, two_versions):
     m1, _ = two_versions
     mnb.secure.sign_model(m1)
-    check = mnb.secure.verify_model(m1, public_key=Ed25519PrivateKey.generate().public_key())
+    check = mnb.secure.verify_model(
+        m1, public_key=Ed25519PrivateKey.generate().public_key()
+    )
     assert check.status == "failed"
     assert any("wrong key" in p["problem"] for p in check.problems)
     with pytest.raises(errors.IntegrityError, match="signature verification failed"):
@@ -120,7 +146,9 @@ def test_truncated_signature_fails(sec_project, two_versions):
     env = _envelope(sec_project, m1)
     _put_envelope(sec_project, m1, {**env, "signature": env["signature"][:-2]})
     problems = mnb.secure.verify_model(m1).problems
-    assert any("63 bytes" in p["problem"] and "truncated" in p["problem"] for p in problems)
+    assert any(
+        "63 bytes" in p["problem"] and "truncated" in p["problem"] for p in problems
+    )
 
 
 def test_signature_of_another_manifest_fails(sec_project, two_versions):
@@ -128,7 +156,9 @@ def test_signature_of_another_manifest_fails(sec_project, two_versions):
     mnb.secure.sign_model(m1)
     mnb.secure.sign_model(m2)
     env1, env2 = _envelope(sec_project, m1), _envelope(sec_project, m2)
-    _put_envelope(sec_project, m1, {**env1, "signature": env2["signature"]})  # m2's signature on m1's payload
+    _put_envelope(
+        sec_project, m1, {**env1, "signature": env2["signature"]}
+    )  # m2's signature on m1's payload
     problems = [p["problem"] for p in mnb.secure.verify_model(m1).problems]
     assert any("another manifest's signature" in p for p in problems)
     _put_envelope(sec_project, m1, env2)  # m2's whole, valid envelope under m1's name
@@ -143,23 +173,35 @@ def test_rollback_older_signed_version_presented_as_newer(sec_project, two_versi
     mnb.secure.sign_model(m2)
     env1 = _envelope(sec_project, m1)
     # the attacker makes version 2 hold version 1's files and signed manifest
-    row1 = sec_project._store.query("SELECT * FROM model_versions WHERE id = ?", (m1.id,))[0]
-    attacked = _set_row(sec_project, m2, artifacts=json.loads(row1["artifacts"]), flavor=row1["flavor"],
-                        recipe=json.loads(row1["recipe"]), created_at=row1["created_at"])
+    row1 = sec_project._store.query(
+        "SELECT * FROM model_versions WHERE id = ?", (m1.id,)
+    )[0]
+    attacked = _set_row(
+        sec_project,
+        m2,
+        artifacts=json.loads(row1["artifacts"]),
+        flavor=row1["flavor"],
+        recipe=json.loads(row1["recipe"]),
+        created_at=row1["created_at"],
+    )
     _put_envelope(sec_project, attacked, env1)
     check = mnb.secure.verify_model(attacked)
     assert check.status == "failed"
     assert any("rollback" in p["problem"] for p in check.problems)
     # an edge device that remembers the last sequence it accepted refuses the older one
     with pytest.raises(errors.IntegrityError, match="rollback"):
-        _signing.verify_envelope(env1, public_key=mnb.secure.public_key(sec_project), min_sequence=2)
+        envelopes.verify_envelope(
+            env1, public_key=mnb.secure.public_key(sec_project), min_sequence=2
+        )
 
 
 def test_base_model_hash_must_match_lineage(sec_project, two_versions, sec_split):
     from mlops_nb.model._train import train_model
 
     m1, m2 = two_versions
-    child = train_model(sec_project, "clf", sec_split[0], estimator="logistic", parent=m1)
+    child = train_model(
+        sec_project, "clf", sec_split[0], estimator="logistic", parent=m1
+    )
     signed = mnb.secure.sign_model(child)
     assert signed.status == "verified"
     manifest = mnb.secure.model_manifest(child)
@@ -172,8 +214,12 @@ def test_base_model_hash_must_match_lineage(sec_project, two_versions, sec_split
     assert "differs from the recorded lineage" in check.problems[0]["problem"]
 
 
-@pytest.mark.parametrize("attack", ["added", "deleted", "renamed", "swapped", "modified", "symlink"])
-def test_t15_each_change_to_a_signed_version_is_named(sec_project, two_versions, attack, tmp_path):
+@pytest.mark.parametrize(
+    "attack", ["added", "deleted", "renamed", "swapped", "modified", "symlink"]
+)
+def test_t15_each_change_to_a_signed_version_is_named(
+    sec_project, two_versions, attack, tmp_path
+):
     _, m2 = two_versions
     mnb.secure.sign_model(m2)
     store = sec_project._store
@@ -197,7 +243,7 @@ def test_t15_each_change_to_a_signed_version_is_named(sec_project, two_versions,
         model = m2
         path = store.artifacts.path_for(arts["booster"])
         data = bytearray(path.read_bytes())
-        os.chmod(path, 0o600)
+        path.chmod(0o600)
         if attack == "modified":
             data[10] ^= 1
             path.write_bytes(bytes(data))
@@ -208,12 +254,19 @@ def test_t15_each_change_to_a_signed_version_is_named(sec_project, two_versions,
             path.symlink_to(outside)
         expected = {"booster": attack}
     check = mnb.secure.verify_model(model)
-    named = {p["problem"].split(":")[0]: p["problem"].split(":")[1].split()[0]
-             for p in check.problems if p["check"] == "artifact"}
+    named = {
+        p["problem"].split(":")[0]: p["problem"].split(":")[1].split()[0]
+        for p in check.problems
+        if p["check"] == "artifact"
+    }
     assert named == expected
     with pytest.raises(errors.IntegrityError):
-        _signing.check_on_load(model) if attack in ("added", "deleted", "renamed", "swapped") else \
-            model.predict(sec_project.asset("tiny-test").frame)
+        _signing.check_on_load(model) if attack in (
+            "added",
+            "deleted",
+            "renamed",
+            "swapped",
+        ) else model.predict(sec_project.asset("tiny-test").frame)
 
 
 def test_check_on_load_and_required_signatures(sec_project, two_versions):
@@ -224,7 +277,9 @@ def test_check_on_load_and_required_signatures(sec_project, two_versions):
         _signing.check_on_load(m1)
     mnb.secure.sign_model(m1)
     _signing.check_on_load(m1)
-    tampered = _set_row(sec_project, m1, artifacts={"pipeline": m2.artifacts["booster"]})
+    tampered = _set_row(
+        sec_project, m1, artifacts={"pipeline": m2.artifacts["booster"]}
+    )
     with pytest.raises(errors.IntegrityError, match="pipeline: modified"):
         _signing.check_on_load(tampered)
     mnb.secure.require_signatures(sec_project, False, reason="back to optional")
@@ -236,20 +291,23 @@ def test_signature_problems_for_project_verify(sec_project, two_versions):
     assert mnb.secure.signature_problems(sec_project) == {}
     _set_row(sec_project, m1, artifacts={"pipeline": m2.artifacts["prep"]})
     problems = mnb.secure.signature_problems(sec_project)
-    assert list(problems) == ["model:clf@1"] and "pipeline: modified" in problems["model:clf@1"]
+    assert list(problems) == ["model:clf@1"]
+    assert "pipeline: modified" in problems["model:clf@1"]
 
 
 def test_signing_refuses_a_damaged_version(sec_project, two_versions):
     _, m2 = two_versions
     path = sec_project._store.artifacts.path_for(m2.artifacts["prep"])
-    os.chmod(path, 0o600)
+    path.chmod(0o600)
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(errors.IntegrityError, match="not signed"):
         mnb.secure.sign_model(m2)
 
 
-@pytest.mark.skipif("check_on_load" not in inspect.getsource(mnb.Model._predictor),
-                    reason="the load hook is not wired into Model._predictor yet")
+@pytest.mark.skipif(
+    "check_on_load" not in inspect.getsource(mnb.Model._predictor),
+    reason="the load hook is not wired into Model._predictor yet",
+)
 def test_predict_verifies_the_signature_when_wired(sec_project, two_versions):
     m1, m2 = two_versions
     mnb.secure.sign_model(m1)
