@@ -22,6 +22,7 @@ _LAZY = {
     "Project": ("mlops_nb._project", "Project"),
     "DataAsset": ("mlops_nb.data", "DataAsset"),
     "Model": ("mlops_nb.model", "Model"),
+    "Monitor": ("mlops_nb.drift", "Monitor"),
     "datasets": ("mlops_nb.datasets", None),
     "errors": ("mlops_nb.errors", None),
     "secure": ("mlops_nb.secure", None),
@@ -30,6 +31,7 @@ _LAZY = {
 __all__ = [
     "DataAsset",
     "Model",
+    "Monitor",
     "Project",
     "__version__",
     "config_context",
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from mlops_nb import datasets, errors, secure
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
+    from mlops_nb.drift import Monitor
     from mlops_nb.model import Model
 
 

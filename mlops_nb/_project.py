@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from mlops_nb.business import ValueCanvas
     from mlops_nb.data import DataAsset
+    from mlops_nb.drift import Monitor
     from mlops_nb.model import Comparison, Model, PromotionReport
 
 
@@ -409,6 +410,25 @@ class Project(Displayable):
         from mlops_nb.model._registry import rollback
 
         return rollback(self, name, reason=reason)
+
+    # -- Drift Ops -------------------------------------------------------------------
+    def monitor(self, model: str, version: int | None = None) -> Monitor:
+        """Reopen the drift monitor of a model version (the newest monitored one by default).
+
+        Raises
+        ------
+        NotFoundError
+            Naming the monitors that exist.
+        """
+        from mlops_nb.drift import open_monitor
+
+        return open_monitor(self, model, version)
+
+    def monitors(self) -> pd.DataFrame:
+        """One row per drift monitor: model version, reference, batches, labels, updated."""
+        from mlops_nb.drift import list_monitors
+
+        return list_monitors(self)
 
     # -- Sustainable Ops and Sec Ops ------------------------------------------------
     def sustainability(self, **options: Any) -> Any:

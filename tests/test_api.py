@@ -13,7 +13,7 @@ HEAVY = [
     "nannyml", "plotly", "ipywidgets", "anywidget", "papermill", "pyarrow", "skops",
 ]  # fmt: skip
 PUBLIC = {
-    "DataAsset", "Model", "Project", "__version__", "config_context", "datasets", "errors",
+    "DataAsset", "Model", "Monitor", "Project", "__version__", "config_context", "datasets", "errors",
     "get_config", "secure", "set_config",
 }  # fmt: skip
 

@@ -24,6 +24,17 @@ REMOTE = re.compile(
 )
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
+    "08_drift_review": [
+        "Monitor", "employment@v1", "Observation", "DriftReview", "Recommendation:",
+        "Drift heatmap", "Distributions", "unverified: label-free estimate assumes no concept drift",
+        "CBPE", "concept drift", "Fairness over time", "Business value", "matched observed rows",
+        "anchored reference: first alert in window", "previous window as the reference", "DriftTable",
+    ],
+    "09_capstone": [
+        "ValueCanvas", "acs v1", "Evaluation", "Promotion", "Fairness", "OnnxExport", "served:",
+        "Monitor", "DriftReview", "matched observed rows", "Recommendation:", "Comparison",
+        "all artifacts intact",
+    ],
     "04_edge_export_xmo": [
         "OnnxExport", "parity ok", "max |p_onnx - p_native|", "Variants", "Pareto",
         "float16 weights", "no effect", "native model (Python)", "Choice", "Purpose",

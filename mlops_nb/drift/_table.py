@@ -72,7 +72,7 @@ def univariate_drift(
     >>> shifted = np.r_[rng.normal(size=2500), rng.normal(1, size=2500)]
     >>> new = pd.DataFrame({"x": shifted})
     >>> table = univariate_drift(ref, new, n_chunks=2)
-    >>> table.alerts().tolist()
+    >>> table.alerts().to_numpy().tolist()
     [[False, True]]
     """
     import numpy as np

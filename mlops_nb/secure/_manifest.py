@@ -213,7 +213,8 @@ class ManifestDiff(Displayable):
         badge = (
             ("matches", "ok") if self.ok else (f"{len(self.changes)} changes", "error")
         )
-        summary = "matches its manifest" if self.ok else self.message()
+        listed = ", ".join(f"{c.path} {c.change}" for c in self.changes)
+        summary = "matches its manifest" if self.ok else f"changed: {listed}"
         return View(
             "ManifestDiff", self.subject, summary, [badge], [Tab("Changes", blocks)]
         )

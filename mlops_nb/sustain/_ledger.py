@@ -180,6 +180,7 @@ class SustainabilityReport(Displayable):
             )
             .reset_index()
         )
+        out["predictions"] = out["predictions"].astype("int64")
         out["Wh per 1,000"] = out["energy"] * 1e6 / out["predictions"]
         out["g CO2e per 1,000"] = out["emissions"] * 1e6 / out["predictions"]
         out["ms per prediction"] = out["seconds"] * 1e3 / out["predictions"]

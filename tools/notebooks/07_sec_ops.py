@@ -79,7 +79,8 @@ proj.verify()
 **What tampering looks like.** On a *copy* of the project (never your real one), an
 attacker swaps the two files of the model version — preprocessing and booster — in the
 registry. Each file is still intact, so the store alone sees nothing wrong; the signed
-manifest names exactly what changed. A signature checked with the wrong key fails too.
+manifest names exactly what changed. (The copy holds no private key — backups never do —
+so we verify with the public key pinned from the real project.)
 """),
     code(
         """
@@ -256,7 +257,7 @@ for month in range(8):
                batch.columns.get_loc("employed")] = 0
     proj.data("acs-monthly", batch, target="employed", id="id", sensitive=["SEX", "RAC1P"],
               time="year", note=f"month {month + 1}")
-proj.poisoning_trend("acs-monthly", n_estimators=50)
+proj.poisoning_trend("acs-monthly", n_estimators=30)
 """
     ),
     md("""
@@ -316,7 +317,7 @@ except mnb.errors.ValidationError as refused:
     print(refused)
 batch = mnb.secure.assemble(proj, "retrain-batch", sources, cap=0.4, on_exceed="downsample",
                             target="employed")
-pd.DataFrame(batch.params["sources"]).T
+pd.DataFrame(batch.params["sources"]).T.astype({"offered": int, "used": int})
 """
     ),
     md("""
