@@ -122,15 +122,15 @@ def combine(
         return (V[chosen] * w[chosen, None]).sum(axis=0) / w[chosen].sum(), sorted(
             chosen.tolist()
         )
-    remaining, chosen = list(range(n)), []
+    remaining, picked = list(range(n)), []
     for _ in range(n - 2 * f):  # bulyan: repeated krum
         scores = _krum_scores(V[remaining], f)
-        chosen.append(remaining.pop(int(np.argmin(scores))))
-    S = V[chosen]
+        picked.append(remaining.pop(int(np.argmin(scores))))
+    S = V[picked]
     med = np.median(S, axis=0)
-    keep = max(len(chosen) - 2 * f, 1)
+    keep = max(len(picked) - 2 * f, 1)
     nearest = np.argsort(np.abs(S - med), axis=0, kind="stable")[:keep]
-    return np.take_along_axis(S, nearest, axis=0).mean(axis=0), sorted(chosen)
+    return np.take_along_axis(S, nearest, axis=0).mean(axis=0), sorted(picked)
 
 
 def aggregate(

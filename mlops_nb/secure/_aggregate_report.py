@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from mlops_nb.ui._blocks import Tone
+
 _TONES = {"accepted": "ok", "rejected": "error"}
 
 
@@ -132,7 +134,7 @@ class AggregationResult(Displayable):
             f"{i['method']} of {i['n']} partners; suspects: "
             f"{', '.join(self.suspects) or 'none'}"
         )
-        badge = (
+        badge: tuple[str, Tone] = (
             (f"{len(self.suspects)} suspect partners", "warning")
             if self.suspects
             else ("no suspects", "ok")

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from mlops_nb.ui._blocks import Tone
+
 CHANGES = ("added", "deleted", "renamed", "modified", "swapped", "symlink", "special")
 _CHUNK = 1 << 20
 
@@ -210,7 +212,7 @@ class ManifestDiff(Displayable):
             blocks.append(Table(self.to_frame(), max_rows=100))
         else:
             blocks.append(Text("Every file matches its recorded SHA-256.", "ok"))
-        badge = (
+        badge: tuple[str, Tone] = (
             ("matches", "ok") if self.ok else (f"{len(self.changes)} changes", "error")
         )
         listed = ", ".join(f"{c.path} {c.change}" for c in self.changes)

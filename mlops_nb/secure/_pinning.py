@@ -241,7 +241,7 @@ def _capped_counts(sizes: dict[str, int], cap: float) -> dict[str, int]:
             }
             while any(n > cap * sum(counts.values()) + 1e-9 for n in counts.values()):
                 big = max(
-                    counts, key=counts.get
+                    counts, key=lambda s: counts[s]
                 )  # rounding left one a row over: trim it
                 counts[big] -= 1
             return counts

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data import DataAsset
+    from mlops_nb.ui._blocks import Tone
 
 _HINT = re.compile(
     r"e-?mail|phone|mobile|\btel|ssn|social.?sec|iban|card.?n|first.?name|last.?name|"
@@ -382,7 +383,7 @@ class PrivacyReport(Displayable):
             )
             fig.update_yaxes(tickformat=".0%")
             tabs.append(Tab("Chart", [Figure(fig)]))
-        badge = (
+        badge: tuple[str, Tone] = (
             ("no personal data", "ok")
             if self.ok
             else (f"personal data in {len(self.columns)} columns", "warning")

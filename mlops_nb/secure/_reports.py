@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data import DataAsset
+    from mlops_nb.ui._blocks import Tone
 
 
 def _pct(x: float | None) -> str:
@@ -199,7 +200,7 @@ class PoisoningReport(Displayable):
             if p.get("base_model")
             else f"{n_out:,} outliers"
         )
-        badges = (
+        badges: list[tuple[str, Tone]] = (
             [
                 (
                     f"{_pct(rate)} suspicious",

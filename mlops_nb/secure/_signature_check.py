@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import IntegrityError
 from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
+
+if TYPE_CHECKING:
+    from mlops_nb.ui._blocks import Tone
 
 
 @dataclass(frozen=True, repr=False)
@@ -68,12 +71,12 @@ class SignatureCheck(Displayable):
             blocks.append(
                 Text(
                     "Signature valid; every file, the data lineage, base model and "
-                    "recipe "
-                    "match the signed manifest.",
+                    "recipe match the signed manifest.",
                     "ok",
                 )
             )
-        tone = {"verified": "ok", "unsigned": "muted"}.get(self.status, "error")
+        tones: dict[str, Tone] = {"verified": "ok", "unsigned": "muted"}
+        tone = tones.get(self.status, "error")
         summary = (
             self.status
             if not self.problems

@@ -157,7 +157,7 @@ def sign_model(model: Model, *, key: Any = None) -> SignatureCheck:
     project._save_document(
         SIGNATURE_DOC, _doc_name(model), envelope, note=f"sequence {sequence}"
     )
-    return verify_model(model, public_key=private.public_key())
+    return verify_model(model, public_key=envelope["public_key"])
 
 
 def require_signatures(

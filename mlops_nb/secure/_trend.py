@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb._project import Project
+    from mlops_nb.ui._blocks import Tone
 
 
 def cusum(
@@ -295,7 +296,7 @@ class PoisoningTrend(Displayable):
             Tab("Trend", [*blocks, Figure(fig)]),
             Tab("Versions", [Table(frame, max_rows=100)]),
         ]
-        badge = (
+        badge: tuple[str, Tone] = (
             (f"alert at v{self.first_alarm}", "error")
             if self.alarm
             else ("no alert", "ok")

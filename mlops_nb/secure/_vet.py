@@ -145,7 +145,7 @@ def _overlap(new: DataAsset, other: DataAsset, decimals: int) -> dict[str, Any] 
         out[f"{kind}_flag"] = bool(
             excess > max(5.0, 4 * sd, 0.005 * len(ha)) or (shared_id and observed > 0)
         )
-    out["share"] = round(out["near_excess"] / max(len(a), 1), 4)
+    out["share"] = round(max(0.0, excess) / max(len(a), 1), 4)
     return out if out["exact_rows"] or out["near_rows"] else None
 
 
@@ -180,7 +180,7 @@ def _relevance(asset: DataAsset, ref: DataAsset | None) -> dict[str, Any]:
     common = [c for c in ref_cols if c in asset.schema.names]
     a, r = asset._frame_nocopy(), ref._frame_nocopy()
     cols = [{"column": c, "distance": js_distance(r[c], a[c])} for c in common]
-    dists = [c["distance"] for c in cols if c["distance"] is not None]
+    dists = [float(c["distance"]) for c in cols if c["distance"] is not None]
     return {
         "reference": ref.label,
         "coverage": round(len(common) / max(len(ref_cols), 1), 4),

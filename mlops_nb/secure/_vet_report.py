@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data import DataAsset
+    from mlops_nb.ui._blocks import Tone
 
 _TONE = {"ok": "ok", "warn": "warning", "fail": "error"}
-_VERDICT = {"accept": "ok", "review": "warning", "reject": "error"}
+_VERDICT: dict[str, Tone] = {"accept": "ok", "review": "warning", "reject": "error"}
 
 
 @dataclass(frozen=True, repr=False)

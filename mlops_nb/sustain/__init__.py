@@ -15,6 +15,14 @@ alternatives are measured, not asserted: :meth:`Model.retrain_warm` continues
 LightGBM boosting from the current model on new data and compares it with a full
 retrain on the same data -- energy saved against the change in accuracy and money
 value, on the same test split.
+
+Other stages put their own work in the same ledger: an optimization or serving
+benchmark wraps each variant's timed loop in
+``measure(project, "benchmark", model, variant="onnx-int8", predictions=n)``, and the
+ledger shows energy and emissions per 1,000 predictions for every variant of a
+version. Measure whole loops or batches (a measurement costs milliseconds), never
+one prediction, and measure from one thread at a time (CodeCarbon attributes this
+process's CPU time, whichever thread spent it).
 """
 
 from mlops_nb.sustain._ledger import SustainabilityReport, sustainability

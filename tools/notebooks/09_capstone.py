@@ -99,7 +99,8 @@ mon.review()
     md("## 7. Labels arrive: realized performance and the concept-drift verdict"),
     code(
         """
-mon.add_targets(mnb.datasets.employment("analysis_targets"), on="id")
+arrived = mon.add_targets(mnb.datasets.employment("analysis_targets"), on="id")
+display(arrived)
 mon.review()
 """
     ),
