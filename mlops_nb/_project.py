@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -514,9 +514,12 @@ class Project(Displayable):
         Returns
         -------
         VerifyReport
-            ``ok`` is False when any artifact changed, is missing or is a link.
+            ``ok`` is False when any artifact changed, is missing or is a link, or a
+            signed model version's signature does not verify.
         """
-        return VerifyReport(self.name, self._store.verify())
+        from mlops_nb.secure._signing import signature_problems
+
+        return VerifyReport(self.name, self._store.verify(), signature_problems(self))
 
     def gc(self) -> dict[str, int]:
         """Remove leftovers of interrupted writes and blobs no row refers to."""
@@ -584,20 +587,21 @@ class Project(Displayable):
 
 @dataclass(frozen=True, repr=False)
 class VerifyReport(Displayable):
-    """The result of :meth:`Project.verify`."""
+    """The result of :meth:`Project.verify`: artifacts, database, audit chain, signatures."""
 
     project: str
     result: VerifyResult
+    signatures: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when every artifact, the database and the audit chain are intact."""
-        return self.result.ok
+        """True when every artifact, the database, the audit chain and signatures are intact."""
+        return self.result.ok and not self.signatures
 
     @property
     def problems(self) -> dict[str, str]:
-        """Artifact id -> what is wrong with it."""
-        return dict(self.result.problems)
+        """Artifact id (or signed model version) -> what is wrong with it."""
+        return {**self.result.problems, **self.signatures}
 
     def _view(self) -> View:
         import pandas as pd
@@ -610,19 +614,17 @@ class VerifyReport(Displayable):
                     ("damaged or missing", len(r.problems)),
                     ("database", r.database),
                     ("audit chain", "ok" if not r.audit else "; ".join(r.audit)),
+                    ("signatures", "ok" if not self.signatures else f"{len(self.signatures)} failed"),
                     ("unreferenced blobs (gc removes)", len(r.unreferenced)),
                 ]
             )
         ]
-        if r.problems:
-            frame = pd.DataFrame(
-                {"artifact": list(r.problems), "problem": list(r.problems.values())}
-            )
+        problems = self.problems
+        if problems:
+            frame = pd.DataFrame({"artifact": list(problems), "problem": list(problems.values())})
             blocks.append(Table(frame))
-        summary = (
-            "all artifacts intact" if r.ok else f"{len(r.problems)} artifacts damaged"
-        )
-        badge = ("verified", "ok") if r.ok else ("integrity problem", "error")
+        summary = "all artifacts intact" if self.ok else f"{len(problems)} integrity problem(s)"
+        badge = ("verified", "ok") if self.ok else ("integrity problem", "error")
         return View("Verify", self.project, summary, [badge], [Tab("Result", blocks)])
 
 

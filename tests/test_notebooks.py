@@ -24,6 +24,21 @@ REMOTE = re.compile(
 )
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
+    "07_sec_ops": [
+        "SignatureCheck", "verified", "booster: swapped", "ManifestDiff", "renamed", "(rollback)",
+        "code ran: False", "PrivacyReport", "personal data in 5 columns", "[EMAIL]",
+        "same token for the same person in both versions: 100%", "PoisoningReport",
+        "Confident joint", "RandomForestClassifier(n_estimators=100", "PoisoningTrend",
+        "alert at v", "anchored baseline", "VetReport", "acs-test v1 (test data)",
+        "differ from the pin", "supplies 60%", "AggregationResult", "Trust per partner",
+        "plain mean (unsafe)",
+    ],
+    "05_sustainable_ops": [
+        "Sustainability", "WarmStart", "energy saved by warm start", "CPU time saved",
+        "By model version", "By stage", "Per 1,000 predictions", "one call per row",
+        "Cumulative energy", "estimates, not meter readings", "offline tracker (no network)",
+        "warm start: +50 rounds",
+    ],
     "08_drift_review": [
         "Monitor", "employment@v1", "Observation", "DriftReview", "Recommendation:",
         "Drift heatmap", "Distributions", "unverified: label-free estimate assumes no concept drift",

@@ -266,7 +266,7 @@ class DataAsset(Displayable):
             raise ValidationError(msg) from err
         return self._derive(
             kept,
-            name or self.name,
+            self.name if name is None else name,
             "filter",
             {"condition": described},
             note or f"filter: {described}",
@@ -305,7 +305,7 @@ class DataAsset(Displayable):
             )
             raise ValidationError(msg)
         params = {"function": _describe_callable(fn), "source_sha256": _source_hash(fn)}
-        return self._derive(result, name or self.name, "transform", params, note)
+        return self._derive(result, self.name if name is None else name, "transform", params, note)
 
     # -- DataOps continued: annotation, synthetic data, automated features ------------
     def sample(

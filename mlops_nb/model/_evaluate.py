@@ -132,39 +132,12 @@ def _segments(
     return rows
 
 
-def evaluate(
-    model: Model, data: DataAsset, *, segment: str | None = None
-) -> Evaluation:
-    """Compute (or fetch the stored) evaluation of ``model`` on ``data``."""
+def _payload(model: Model, data: DataAsset, target: str, segment: str | None) -> dict[str, Any]:
+    """Metrics, curves, value and segments of ``model`` on ``data``, JSON-ready."""
     import numpy as np
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    from mlops_nb.business._canvas import current_canvas
-    from mlops_nb.data import DataAsset
-
-    what = f"{model.label}.evaluate"
-    if not isinstance(data, DataAsset):
-        raise ValidationError(
-            f"{what}: data must be a DataAsset (register it with proj.data first)."
-        )
-    target = model.recipe["target"]
-    if target not in data.schema.names:
-        raise SchemaError(
-            f"{what}: {data.label} has no {target!r} column; evaluation needs labels."
-        )
-    segment = segment or (data.schema.sensitive[0] if data.schema.sensitive else None)
-    if segment is not None and segment not in data.schema.names:
-        from mlops_nb.errors import did_you_mean
-
-        raise SchemaError(
-            f"{what}: segment={segment!r} is not a column.{did_you_mean(segment, data.schema.names)}"
-        )
-    canvas = current_canvas(model.project)
-    key = f"evaluation:{data.name}@{data.version}:segment={segment}:canvas={canvas.version if canvas else 0}"
-    stored = model.project._report("model", model.id, key)
-    if stored is not None:
-        return Evaluation.from_payload(stored)
     frame = data.frame
     frame = frame[frame[target].notna()]
     y = frame[target]
@@ -213,8 +186,43 @@ def evaluate(
         out = proba
     if segment is not None:
         payload["segments"] = _segments(model, frame, y, out, segment)
-    payload = json.loads(json.dumps(payload, default=str))
-    model.project._save_report("model", model.id, key, payload)
+    return json.loads(json.dumps(payload, default=str))
+
+
+def evaluate(
+    model: Model, data: DataAsset, *, segment: str | None = None
+) -> Evaluation:
+    """Compute (or fetch the stored) evaluation of ``model`` on ``data``."""
+    from mlops_nb.business._canvas import current_canvas
+    from mlops_nb.data import DataAsset
+
+    what = f"{model.label}.evaluate"
+    if not isinstance(data, DataAsset):
+        raise ValidationError(
+            f"{what}: data must be a DataAsset (register it with proj.data first)."
+        )
+    target = model.recipe["target"]
+    if target not in data.schema.names:
+        raise SchemaError(
+            f"{what}: {data.label} has no {target!r} column; evaluation needs labels."
+        )
+    segment = segment or (data.schema.sensitive[0] if data.schema.sensitive else None)
+    if segment is not None and segment not in data.schema.names:
+        from mlops_nb.errors import did_you_mean
+
+        raise SchemaError(
+            f"{what}: segment={segment!r} is not a column.{did_you_mean(segment, data.schema.names)}"
+        )
+    canvas = current_canvas(model.project)
+    key = f"evaluation:{data.name}@{data.version}:segment={segment}:canvas={canvas.version if canvas else 0}"
+    stored = model.project._report("model", model.id, key)
+    if stored is not None:
+        return Evaluation.from_payload(stored)
+    from mlops_nb.sustain import measure
+
+    with measure(model.project, "evaluate", model, note=f"on {data.label}"):
+        payload = _payload(model, data, target, segment)
+        model.project._save_report("model", model.id, key, payload)
     return Evaluation.from_payload(payload)
 
 

@@ -114,6 +114,9 @@ class Model(Displayable):
         cached = self.__dict__.get("_cached_predictor")
         if cached is None:
             from mlops_nb.model._persist import load_booster, load_skops
+            from mlops_nb.secure._signing import check_on_load
+
+            check_on_load(self)  # a signed version's manifest is verified before any file is read
 
             # every file is read and verified before any parser sees any of them
             blobs = {

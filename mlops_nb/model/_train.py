@@ -191,8 +191,13 @@ def train_model(
         )
     est, est_name, family = make_estimator(estimator, task, params, seed)
     pipe = _pipeline(make_preprocessor(features, family), est)
+    from mlops_nb.sustain import measure
+
     start = time.perf_counter()
-    with progress((int(cv) + 1) if cv else 2, f"training {name}") as bar:
+    with (
+        measure(project, "train", f"model:{name}", note=note) as energy,
+        progress((int(cv) + 1) if cv else 2, f"training {name}") as bar,
+    ):
         pipe, validation = fit_and_validate(
             pipe,
             X,
@@ -226,6 +231,7 @@ def train_model(
             parent=parent,
             n_rows=len(X),
         )
+        energy.attach(result)
         bar.step("stored")
     return result
 
@@ -268,6 +274,7 @@ def _store_version(
         key: store.put_blob(b, media_type=mt) for key, (b, mt) in blobs.items()
     }
     parent = info.pop("parent")
+    base_model = info.pop("base_model", None)  # fine-tuning/warm start: the checked base
     recipe = {
         "estimator": est_name,
         "family": family,
@@ -290,6 +297,7 @@ def _store_version(
             }
         ],
         "parent_model": [parent.name, parent.version] if parent is not None else None,
+        **({"base_model": base_model} if base_model else {}),
     }
     metrics = {"validation": validation, "duration_s": round(duration, 3)}
     with store.write() as conn:

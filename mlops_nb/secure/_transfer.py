@@ -100,7 +100,11 @@ def trusted_reason(project: Project, sha256: str) -> str | None:
 
 
 def require_trusted_base(
-    project: Project, base: Model | str, *, what: str = "fine-tune"
+    project: Project,
+    base: Model | str,
+    *,
+    what: str = "fine-tune",
+    strict: bool | None = True,
 ) -> BaseModel:
     """Check a base model's provenance before training continues from it.
 
@@ -112,6 +116,10 @@ def require_trusted_base(
         A model version (its signature is verified) or the SHA-256 of an external base.
     what : str
         The calling action, for messages.
+    strict : bool or None
+        Refuse an *unsigned* version of this project unless trusted (``True``), or
+        accept it on the strength of its verified lineage (``False``); ``None`` follows
+        :func:`require_signatures`. A signature that fails is always refused.
 
     Returns
     -------
@@ -125,7 +133,7 @@ def require_trusted_base(
         no :func:`trust_base_model` record covers its hash.
     """
     from mlops_nb.model import Model
-    from mlops_nb.secure._signing import model_digest, verify_model
+    from mlops_nb.secure._signing import model_digest, signatures_required, verify_model
 
     if isinstance(base, Model):
         sha = model_digest(base)
@@ -135,6 +143,9 @@ def require_trusted_base(
         reason = trusted_reason(project, sha)
         if reason is not None:
             return BaseModel(base.name, base.version, sha, f"trusted: {reason}")
+        strict = signatures_required(project) if strict is None else strict
+        if check.status == "unsigned" and not strict:
+            return BaseModel(base.name, base.version, sha, "unsigned: lineage only")
         problem = (
             "it is not signed"
             if check.status == "unsigned"

@@ -10,7 +10,7 @@ whose lineage points to the model it continued.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError
 
@@ -26,6 +26,7 @@ def fit_warm(
     extra_trees: int,
     learning_rate: float | None,
     note: str,
+    base_model: dict[str, Any] | None = None,
 ) -> Model:
     """Continue ``model``'s booster on ``data`` and store the new version."""
     from sklearn.model_selection import train_test_split
@@ -111,4 +112,5 @@ def fit_warm(
         n_rows=len(X),
         feature_recipe=recipe.get("feature_recipe"),  # the parent's, kept with its prep
         warm_start=warm_start,
+        base_model=base_model,
     )

@@ -165,6 +165,11 @@ def retrain_warm(
     from mlops_nb.sustain._tracker import measure
 
     _check(model, data, test, extra_trees, learning_rate)
+    from mlops_nb.secure import require_trusted_base
+
+    # the base's provenance is checked (signature, or an explicit trust record) and its
+    # hash goes into the warm-started version's lineage (SECURITY-TESTS T34)
+    base = require_trusted_base(model.project, model, what=f"{model.label}.retrain_warm", strict=None)
     project, recipe = model.project, model.recipe
     if isinstance(test, DataAsset):
         train_part, test_part = data, test
@@ -195,6 +200,7 @@ def retrain_warm(
             extra_trees=int(extra_trees),
             learning_rate=learning_rate,
             note=why,
+            base_model=base.lineage(),
         )
         warm_m.attach(warm)
     rows = [

@@ -88,3 +88,63 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     assert_no_kernel_errors(page)
     assert_clean_console(page)
     assert time.perf_counter() - start < 60
+
+
+CELLS_2 = [
+    """\
+import mlops_nb as mnb
+proj = mnb.Project.open({project!r})
+ref = proj.data("acs", mnb.datasets.employment("reference").sample(4000, random_state=0),
+                target="employed", sensitive=["SEX", "RAC1P"], time="year", id="id")
+train, test = ref.split(test=0.3, seed=0, stratify="employed")
+model = proj.train("employment", train, params={{"n_estimators": 30}})""",
+    "model",
+    """\
+mon = model.monitor(reference=test, chunk="year")
+mon.observe(mnb.datasets.employment("analysis").sample(6000, random_state=0))
+mon""",
+    """\
+row = test.frame[test.frame["AGEP"] < 60].iloc[[0]]
+what_if = model.explain(row).what_if()
+what_if""",
+    f"print({SENTINEL!r})",
+]
+
+
+def test_model_monitor_widgets_and_what_if(lab_page, jupyterlab, shots):
+    page = lab_page
+    project = jupyterlab.root / "proj-whatif"
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS_2],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, jupyterlab.root / "whatif.ipynb")
+    open_and_run_all(page, jupyterlab, "whatif.ipynb")
+    cells = code_cells(page)
+
+    # Model and Monitor render as live widget views with their tabs
+    for i, kind in ((1, "Model"), (2, "Monitor")):
+        view = cells.nth(i).locator(".jupyter-widget-tab, .mlops-nb-widget").first
+        view.wait_for(timeout=30_000)
+        assert kind in (cells.nth(i).locator(".jp-Cell-outputArea").text_content() or "")
+        assert cells.nth(i).locator(".lm-TabBar-tab").count() >= 2, kind
+    shots(page, "interact-03-model-monitor")
+
+    # the what-if view: moving the AGEP control changes the prediction shown
+    what_if = cells.nth(3).locator(".jp-Cell-outputArea")
+    scroll_to_top(what_if)
+    summary = what_if.locator(".widget-html", has_text="started at").first
+    summary.wait_for(timeout=30_000)
+    before = summary.inner_text()
+    age = what_if.locator(".widget-slider", has_text="AGEP").locator(".noUi-handle").first
+    age.focus()
+    for _ in range(10):
+        page.keyboard.press("PageUp")  # big steps: decades of age
+    page.wait_for_function(
+        "([el, old]) => el.innerText !== old", arg=[summary.element_handle(), before], timeout=15_000
+    )
+    after = summary.inner_text()
+    assert re.search(r"[+-]\d\.\d{4}", after) and after != before
+    shots(page, "interact-04-what-if")
+    assert_no_kernel_errors(page)
+    assert_clean_console(page)

@@ -28,9 +28,6 @@ BAD = [
     "",
 ]
 
-# ``name=""`` falls back to the asset's own name there (``name or self.name``):
-# harmless, reported to the lead
-EMPTY_MEANS_DEFAULT = {"DataAsset.filter(name=)", "DataAsset.transform(name=)"}
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -86,8 +83,6 @@ def test_bad_names_are_refused_everywhere_and_nothing_changes_outside(
     before_parent = sorted(p.name for p in sec_project.path.parent.iterdir())
     for what, call in entry_points.items():
         for name in BAD:
-            if name == "" and what in EMPTY_MEANS_DEFAULT:
-                continue
             try:
                 call(name)
             except errors.RegistryNameError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import stat
 
@@ -304,10 +303,6 @@ def test_signing_refuses_a_damaged_version(sec_project, two_versions):
         mnb.secure.sign_model(m2)
 
 
-@pytest.mark.skipif(
-    "check_on_load" not in inspect.getsource(mnb.Model._predictor),
-    reason="the load hook is not wired into Model._predictor yet",
-)
 def test_predict_verifies_the_signature_when_wired(sec_project, two_versions):
     m1, m2 = two_versions
     mnb.secure.sign_model(m1)

@@ -78,3 +78,24 @@ def test_the_fine_tuned_manifest_carries_the_base_hash(sec_project, two_versions
     manifest = mnb.secure.model_manifest(child)
     assert manifest["base_model"]["sha256"] == mnb.secure.model_digest(base)
     assert signed.ok
+
+
+def test_lenient_mode_accepts_unsigned_project_versions_but_never_a_failed_signature(
+    sec_project, two_versions
+):
+    base, other = two_versions
+    cleared = mnb.secure.require_trusted_base(sec_project, base, strict=None)
+    assert cleared.basis == "unsigned: lineage only"
+    mnb.secure.require_signatures(sec_project, reason="production")
+    with pytest.raises(errors.IntegrityError, match="not signed"):
+        mnb.secure.require_trusted_base(sec_project, base, strict=None)
+    mnb.secure.sign_model(base)
+    with sec_project._store.write() as conn:
+        conn.execute(
+            "UPDATE model_versions SET artifacts = ? WHERE id = ?",
+            (json.dumps({"pipeline": other.artifacts["prep"]}), base.id),
+        )
+    with pytest.raises(errors.IntegrityError, match="signature fails"):
+        mnb.secure.require_trusted_base(
+            sec_project, sec_project.model("clf", version=1), strict=False
+        )
