@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -167,50 +166,3 @@ def test_notebook_report(path, tmp_path):
         "html_bytes": len(html),
     }
     print(json.dumps(timing))
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-def test_report_renders_offline_in_a_real_browser(tmp_path):
-    """Open an exported report in headless Chromium with every network request refused."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing; .ci/run installs it with apt-get")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    from mlops_nb._report import run_report
-
-    result = run_report(ROOT / "notebooks" / "01_dataops.ipynb", tmp_path / "01.html",
-                        parameters={"project_dir": str(tmp_path / "proj"), "sample_rows": 3000})  # fmt: skip
-    errors, remote = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-quic",
-        ])  # fmt: skip
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on(
-            "console", lambda m: errors.append(m.text) if m.type == "error" else None
-        )
-
-        def refuse(route):
-            if route.request.url.startswith(("http://", "https://")):
-                remote.append(route.request.url)
-                return route.abort()
-            return route.continue_()
-
-        page.route("**/*", refuse)
-        page.goto(result["html"].as_uri())
-        page.wait_for_selector(".mlops-nb .main-svg", timeout=30_000)
-        n_charts = page.locator(".mlops-nb .main-svg").count()
-        page.locator(".mlops-nb", has_text="Profile").first.screenshot(
-            path=tmp_path / "profile.png"
-        )
-        browser.close()
-    assert n_charts >= 1
-    assert errors == [] and remote == []
-    assert (tmp_path / "profile.png").stat().st_size > 10_000
