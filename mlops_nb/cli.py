@@ -50,10 +50,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    project_dir = out / "employment-demo"
     failed = []
     for nb in notebooks:
         html = out / f"{nb.stem}.html"
+        # each notebook tells its stage on its own project: no hidden state between them
+        project_dir = out / "projects" / nb.stem
         print(f"running {nb} ...", flush=True)
         try:
             result = run_report(nb, html, parameters={"project_dir": str(project_dir)})

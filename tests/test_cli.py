@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlops_nb.cli import _value, main
 
 EXE = str(Path(sys.executable).parent / "mlops-nb")
@@ -37,3 +39,29 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
         [EXE, "report", str(tmp_path / "none.ipynb")], capture_output=True, text=True
     )
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_each_notebook_on_its_own_project(tmp_path):
+    import json
+
+    import nbformat
+
+    books = tmp_path / "nbs"
+    books.mkdir()
+    for stem in ("01_a", "02_b"):
+        cells = [
+            nbformat.v4.new_code_cell('project_dir = "x"', metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("import mlops_nb as mnb\nmnb.Project.open(project_dir)"),
+        ]
+        nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(nb, books / f"{stem}.ipynb")
+    (books / "_draft.ipynb").write_text("not a companion notebook")  # ignored: no NN_ prefix
+    out = tmp_path / "reports"
+    assert main(["demo", "--notebooks", str(books), "--out", str(out)]) == 0
+    for stem in ("01_a", "02_b"):
+        assert (out / "projects" / stem / "registry.sqlite").is_file()
+        summary = json.loads((out / f"{stem}.json").read_text())
+        assert summary["errors"] == [] and summary["objects"][0]["kind"] == "Project"
+    with pytest.raises(SystemExit):
+        main(["demo", "--unknown"])
