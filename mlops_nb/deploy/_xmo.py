@@ -407,20 +407,24 @@ def build(
         "float16": lambda: [float16(reference)],
         "int8": lambda: [int8(reference)],
     }
-    for kind in kinds:
-        try:
-            out.extend(builders[kind]())
-        except Exception as err:  # report the failure as a row, do not hide the variant
-            log.warning(
-                "building the %s variant of %s failed", kind, model.label, exc_info=True
-            )
-            out.append(
-                Candidate(
-                    kind,
-                    kind,
-                    None,
-                    status="failed",
-                    note=f"{type(err).__name__}: {err}"[:300],
+    from mlops_nb.ui._progress import progress
+
+    with progress(len(kinds), "building variants") as bar:
+        for kind in kinds:
+            try:
+                out.extend(builders[kind]())
+            except Exception as err:  # report the failure as a row, do not hide the variant
+                log.warning(
+                    "building the %s variant of %s failed", kind, model.label, exc_info=True
                 )
-            )
+                out.append(
+                    Candidate(
+                        kind,
+                        kind,
+                        None,
+                        status="failed",
+                        note=f"{type(err).__name__}: {err}"[:300],
+                    )
+                )
+            bar.step(kind)
     return out

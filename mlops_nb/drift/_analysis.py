@@ -76,6 +76,25 @@ def analyze(
     keys: tuple[str, str] | None = None,
     reuse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Compute the drift review of ``analysis`` against ``reference``, showing progress."""
+    from mlops_nb.ui._progress import progress
+
+    with progress(4, "drift review") as bar:
+        return _analyze(model, reference, analysis, options, canvas=canvas, keys=keys,
+                        reuse=reuse, bar=bar)  # fmt: skip
+
+
+def _analyze(
+    model: Model,
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    options: dict[str, Any],
+    *,
+    canvas: Any = None,
+    keys: tuple[str, str] | None = None,
+    reuse: dict[str, Any] | None = None,
+    bar: Any = None,
+) -> dict[str, Any]:
     """Compute the drift review of ``analysis`` against ``reference`` (module doc).
 
     ``keys`` name the reference's and the analysis's content, so the model's
@@ -119,6 +138,8 @@ def analyze(
         ana_dec = _decisions(model, ana_proba, canvas, threshold)
         ref_score, ana_score = ref_dec["score"], ana_dec["score"]
     timings["predict"] = time.perf_counter() - t0
+    if bar is not None:
+        bar.step("predictions")
 
     # -- univariate drift: features, model score, target -----------------------------
     t = time.perf_counter()
@@ -150,6 +171,8 @@ def analyze(
         alert_on=tuple(options["alert_on"]),
     )
     timings["univariate"] = time.perf_counter() - t
+    if bar is not None:
+        bar.step("univariate drift")
 
     # -- multivariate drift ----------------------------------------------------------
     multi = (reuse or {}).get("multivariate")
@@ -183,6 +206,8 @@ def analyze(
         ana_score,
     )
     timings["performance"] = time.perf_counter() - t
+    if bar is not None:
+        bar.step("performance")
 
     # -- fairness over time ----------------------------------------------------------
     t = time.perf_counter()
@@ -209,6 +234,8 @@ def analyze(
                     std=float(options["std"]),
                 )
     timings["fairness"] = time.perf_counter() - t
+    if bar is not None:
+        bar.step("fairness")
 
     value = (
         _value(canvas, perf, ref_dec, reference[target], chunks, labels, ana_dec)
