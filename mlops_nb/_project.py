@@ -581,7 +581,15 @@ class Project(Displayable):
                 [Table(audit[["at", "user", "action", "object"]], max_rows=30)],
             ),
         ]
+        models = self.models()
+        if len(models):  # the model registry, once there is one
+            tabs.insert(2, Tab("Models", [Table(models, max_rows=50)]))
         summary = f"{len(assets)} assets, {n_versions} versions, at {self.path}"
+        if len(models):
+            summary = (
+                f"{len(assets)} assets, {n_versions} versions, "
+                f"{models['name'].nunique()} models ({len(models)} versions), at {self.path}"
+            )
         return View("Project", self.name, summary, [], tabs)
 
 

@@ -174,6 +174,13 @@ def test_round_trip_in_a_new_process_gives_identical_predictions(
     assert np.array_equal(got, expected)  # bit-identical, not just close
 
 
+def test_project_view_lists_models(project, lgbm):
+    with mnb.config_context(display="html"):
+        html = project._repr_mimebundle_()["text/html"]
+    assert "Models" in html and "lightgbm" in html
+    assert "1 models (1 versions)" in str(project)
+
+
 def test_model_views(project, lgbm):
     with mnb.config_context(display="html"):
         html = lgbm._repr_mimebundle_()["text/html"]
