@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 
 def tree_snapshot(root) -> dict[str, object]:
     """What a folder holds, to show nothing changed: (size, sha256) of every file, and
@@ -23,4 +27,22 @@ def tree_snapshot(root) -> dict[str, object]:
                 conn.close()
         else:
             out[key] = (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def raw_snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
+    """(path -> size, sha256) of every file, folder and link under ``root``, byte for byte
+    (SQLite's -wal/-shm included; see :func:`tree_snapshot` for database content)."""
+    out: dict[str, tuple[int, str] | str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
+        for entry in dirnames + filenames:
+            p = Path(dirpath) / entry
+            key = str(p.relative_to(root))
+            if p.is_symlink():
+                out[key] = f"link:{p.readlink()}"
+            elif p.is_dir():
+                out[key] = "dir"
+            else:
+                data = p.read_bytes()
+                out[key] = (len(data), hashlib.sha256(data).hexdigest())
     return out

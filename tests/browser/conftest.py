@@ -206,7 +206,8 @@ def chromium_path() -> Path:
 @pytest.fixture(scope="session")
 def browser(chromium_path: Path) -> Iterator[Any]:
     """A headless Chromium driven by Playwright."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api  # a dev dependency: `make test` installs it
+
     pw = sync_api.sync_playwright().start()
     try:
         b = pw.chromium.launch(

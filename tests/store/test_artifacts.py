@@ -15,28 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _helpers import raw_snapshot as snapshot
 from mlops_nb._project import Project
 from mlops_nb.errors import IntegrityError, NotFoundError, StoreError
 from mlops_nb.store import ArtifactStore, is_contained, sha256_bytes
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file, folder and link under ``root``."""
-    out: dict[str, tuple[int, str] | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
-        for entry in dirnames + filenames:
-            p = Path(dirpath) / entry
-            key = str(p.relative_to(root))
-            if p.is_symlink():
-                out[key] = f"link:{p.readlink()}"
-            elif p.is_dir():
-                out[key] = "dir"
-            else:
-                data = p.read_bytes()
-                out[key] = (len(data), hashlib.sha256(data).hexdigest())
-    return out
 
 
 def rows(db: Path, table: str = "asset_versions") -> list[tuple]:

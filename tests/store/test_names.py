@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _helpers import raw_snapshot as snapshot
 from mlops_nb._project import Project
 from mlops_nb.errors import RegistryNameError, ValidationError
 from mlops_nb.store import MAX_NAME_LENGTH, validate_name
@@ -55,23 +55,6 @@ BAD_NAMES = [
     "a b",
 ]
 NON_STRINGS = [0, 42, 1.5, None, b"acs", Path("acs"), ["acs"]]
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file, folder and link under ``root``."""
-    out: dict[str, tuple[int, str] | str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
-        for entry in dirnames + filenames:
-            p = Path(dirpath) / entry
-            key = str(p.relative_to(root))
-            if p.is_symlink():
-                out[key] = f"link:{p.readlink()}"
-            elif p.is_dir():
-                out[key] = "dir"
-            else:
-                data = p.read_bytes()
-                out[key] = (len(data), hashlib.sha256(data).hexdigest())
-    return out
 
 
 def assert_blob_paths_are_hashes(project_root: Path) -> int:
