@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,36 +22,109 @@ if TYPE_CHECKING:
 
 
 class Predictor:
-    """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster."""
+    """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster.
+
+    ``objects`` maps each artifact (``pipeline``; or ``prep``, ``booster`` and
+    ``tree_prep``) to its parsed object. A LightGBM version predicts through the JSON
+    numbers of ``tree_prep``; its skops ``prep`` is parsed only when something asks for
+    it (ONNX export, explanations). Versions saved before ``tree_prep`` existed use
+    ``prep``.
+    """
 
     def __init__(
-        self, flavor: str, objects: dict[str, Any], task: str, classes: list[Any] | None
+        self,
+        flavor: str,
+        objects: Mapping[str, Any],
+        task: str,
+        classes: list[Any] | None,
     ):
         self.flavor, self.objects, self.task = flavor, objects, task
         self.classes = classes
-        if (
-            "prep" in objects
-        ):  # numpy between preprocessing and booster: no pandas round trip
-            objects["prep"].set_output(transform="default")
 
-    def proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes``."""
+    @property
+    def tree_prep(self) -> Any:
+        """The numpy preprocessing of a LightGBM version, or None."""
+        return self.objects.get("tree_prep") if self.flavor == "lightgbm" else None
+
+    def _matrix(self, X: pd.DataFrame | np.ndarray) -> Any:
+        """The booster's input: ``X`` itself when it already is the model matrix."""
+        if not hasattr(X, "columns"):
+            return X
+        if self.tree_prep is not None:
+            return self.tree_prep.transform(X)
+        return self.objects["prep"].transform(X)
+
+    def proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes``.
+
+        ``X`` is :func:`prepare_X` output, or for a LightGBM version also the model
+        matrix of :meth:`TreePrep.matrix`.
+        """
         import numpy as np
 
         if self.flavor == "sklearn":
             return self.objects["pipeline"].predict_proba(X)
-        p = self.objects["booster"].predict(self.objects["prep"].transform(X))
+        p = self.objects["booster"].predict(self._matrix(X))
         return np.column_stack([1 - p, p]) if p.ndim == 1 else p
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Labels (classification) or values (regression)."""
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Labels (classification) or values (regression); ``X`` as in :meth:`proba`."""
         import numpy as np
 
         if self.task == "regression":
             if self.flavor == "sklearn":
                 return self.objects["pipeline"].predict(X)
-            return self.objects["booster"].predict(self.objects["prep"].transform(X))
+            return self.objects["booster"].predict(self._matrix(X))
         return np.asarray(self.classes)[self.proba(X).argmax(axis=1)]
+
+
+class LoadedArtifacts(Mapping[str, Any]):
+    """Artifacts of a model version, each parsed on first access and then kept.
+
+    Every file has been read and checked against its SHA-256 (and its magic bytes)
+    before this mapping exists; parsing later changes only *when* a parser runs.
+    """
+
+    def __init__(self, parsers: dict[str, Callable[[], Any]]):
+        self._parsers = parsers
+        self._parsed: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._parsed:
+            self._parsed[key] = self._parsers[key]()
+        return self._parsed[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsers)
+
+    def __len__(self) -> int:
+        return len(self._parsers)
+
+
+def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifacts:
+    """Parsers for verified blobs; every format is sniffed now, pickles refused now."""
+    from mlops_nb.model._persist import load_booster, load_skops, load_tree_prep, sniff
+
+    for key, data in blobs.items():
+        sniff(data, artifact=digests[key])
+
+    def parse(key: str) -> Any:
+        if key == "booster":
+            return load_booster(blobs[key], artifact=digests[key])
+        if key == "tree_prep":
+            return load_tree_prep(blobs[key], artifact=digests[key])
+        obj = load_skops(blobs[key], artifact=digests[key])
+        if key == "prep":
+            # numpy between preprocessing and booster: no pandas round trip
+            obj.set_output(transform="default")
+        return obj
+
+    loaded = LoadedArtifacts({key: functools.partial(parse, key) for key in blobs})
+    # parse now all but the skops preprocessing that tree_prep stands in for
+    for key in blobs:
+        if not (key == "prep" and "tree_prep" in blobs):
+            loaded[key]
+    return loaded
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -113,24 +188,21 @@ class Model(Displayable):
     def _predictor(self) -> Predictor:
         cached = self.__dict__.get("_cached_predictor")
         if cached is None:
-            from mlops_nb.model._persist import load_booster, load_skops
             from mlops_nb.secure._signing import check_on_load
 
-            check_on_load(self)  # a signed version's manifest is verified before any file is read
+            check_on_load(
+                self
+            )  # a signed version's manifest is verified before any file is read
 
             # every file is read and verified before any parser sees any of them
             blobs = {
                 key: self.project._store.read_blob(digest)
                 for key, digest in self.artifacts.items()
             }
-            objects = {
-                key: load_booster(data, artifact=self.artifacts[key])
-                if key == "booster"
-                else load_skops(data, artifact=self.artifacts[key])
-                for key, data in blobs.items()
-            }
+            objects = _parsers(blobs, self.artifacts)
             cached = Predictor(self.flavor, objects, self.task, self.classes)
-            if (self.recipe.get("mitigation") or {}).get("method") == "threshold_optimizer":
+            mitigation = self.recipe.get("mitigation") or {}
+            if mitigation.get("method") == "threshold_optimizer":
                 # a fairness-mitigated version: the original's files plus per-group thresholds
                 from mlops_nb.human._thresholds import GroupThresholds
 
@@ -138,7 +210,8 @@ class Model(Displayable):
             object.__setattr__(self, "_cached_predictor", cached)
         return cached
 
-    def _X(self, X: pd.DataFrame | DataAsset, what: str) -> pd.DataFrame:
+    def _frame(self, X: pd.DataFrame | DataAsset) -> pd.DataFrame:
+        """The user's rows, with generated features computed when they are missing."""
         from mlops_nb.data import DataAsset
 
         frame = X.frame if isinstance(X, DataAsset) else X
@@ -147,11 +220,24 @@ class Model(Displayable):
             from mlops_nb.data._recipe import apply_recipe
 
             frame = apply_recipe(frame, generated)
+        return frame
+
+    def _X(self, X: pd.DataFrame | DataAsset, what: str) -> pd.DataFrame:
         return prepare_X(
-            frame,
+            self._frame(X),
             Features.from_dict(self.recipe["features"]),
             what=f"{self.label}.{what}",
         )
+
+    def _inputs(self, X: pd.DataFrame | DataAsset, what: str) -> tuple[Any, Any]:
+        """The loaded predictor and what it reads: for LightGBM, the model matrix."""
+        predictor = self._predictor()
+        tree_prep = predictor.tree_prep if isinstance(predictor, Predictor) else None
+        if tree_prep is not None:  # numpy all the way: no prepared DataFrame in between
+            return predictor, tree_prep.matrix(
+                self._frame(X), what=f"{self.label}.{what}"
+            )
+        return predictor, self._X(X, what)
 
     def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Predicted labels (classification) or values (regression) for each row.
@@ -163,7 +249,8 @@ class Model(Displayable):
         IntegrityError, UnsafeFormatError
             When a stored file changed or holds a type mlops_nb does not load.
         """
-        return self._predictor().predict(self._X(X, "predict"))
+        predictor, inputs = self._inputs(X, "predict")
+        return predictor.predict(inputs)
 
     def predict_proba(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Class probabilities, one column per class in the order of :attr:`classes`."""
@@ -171,7 +258,8 @@ class Model(Displayable):
 
         if self.task == "regression":
             raise ValidationError(f"{self.label} is a regression model; use predict().")
-        return self._predictor().proba(self._X(X, "predict_proba"))
+        predictor, inputs = self._inputs(X, "predict_proba")
+        return predictor.proba(inputs)
 
     # -- Model Ops actions -----------------------------------------------------------
     def evaluate(self, data: DataAsset, *, segment: str | None = None) -> Evaluation:

@@ -4,7 +4,9 @@ Nothing is ever unpickled. scikit-learn pipelines are saved with skops; on load,
 bytes (already verified against their SHA-256 by the store) must be a skops zip, and
 every type skops does not trust by default must be on :data:`TRUSTED_TYPES` — our own,
 reviewed list. LightGBM boosters are saved in LightGBM's text format and only parsed
-after the hash check.
+after the hash check. Next to them, a LightGBM version keeps its fitted preprocessing
+as plain JSON numbers (:class:`mlops_nb.model._prep.TreePrep`), so predicting needs no
+skops load at all.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 _GZIP_MAGIC = b"\x1f\x8b"
 _LGB_MAGIC = b"tree\n"
+_TREE_PREP_MAGIC = b'{"format'
 
 
 def dump_skops(obj: Any, *, what: str) -> bytes:
@@ -57,8 +60,11 @@ def sniff(data: bytes, *, artifact: str) -> str:
         return "skops"
     if head.startswith(_LGB_MAGIC):
         return "lightgbm"
+    if head.startswith(_TREE_PREP_MAGIC):
+        return "tree-prep"
     msg = (
-        f"artifact {artifact} is in no format mlops_nb loads (skops or LightGBM text)."
+        f"artifact {artifact} is in no format mlops_nb loads (skops, LightGBM text "
+        "or tree preprocessing JSON)."
     )
     raise UnsupportedFormatError(msg)
 
@@ -110,3 +116,14 @@ def load_booster(data: bytes, *, artifact: str) -> Any:
             f"artifact {artifact} is not a LightGBM text model."
         )
     return lgb.Booster(model_str=data.decode("utf-8"))
+
+
+def load_tree_prep(data: bytes, *, artifact: str) -> Any:
+    """Parse the JSON numbers of a LightGBM version's preprocessing (hash verified)."""
+    from mlops_nb.model._prep import TreePrep
+
+    if sniff(data, artifact=artifact) != "tree-prep":
+        raise UnsupportedFormatError(
+            f"artifact {artifact} is not a tree preprocessing file."
+        )
+    return TreePrep.from_json(data, artifact=artifact)

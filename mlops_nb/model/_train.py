@@ -16,6 +16,7 @@ from mlops_nb.model._metrics import classification_metrics, regression_metrics
 from mlops_nb.model._persist import dump_booster, dump_skops
 from mlops_nb.model._prep import (
     Features,
+    TreePrep,
     features_from_schema,
     make_preprocessor,
     prepare_X,
@@ -42,6 +43,7 @@ _PACKAGES = (
 )
 SKOPS = "application/vnd.skops"
 LGB_TEXT = "text/vnd.lightgbm-model"
+TREE_PREP = "application/vnd.mlops-nb.tree-prep+json"
 
 
 def environment() -> dict[str, Any]:
@@ -266,6 +268,9 @@ def _store_version(
             "prep": (dump_skops(pipe.named_steps["prep"], what=what), SKOPS),
             "booster": (dump_booster(pipe.named_steps["model"].booster_), LGB_TEXT),
         }
+        tree_prep = TreePrep.from_fitted(pipe.named_steps["prep"], features)
+        if tree_prep is not None:  # predicting then needs neither skops nor sklearn
+            blobs["tree_prep"] = (tree_prep.to_json(), TREE_PREP)
         flavor = "lightgbm"
     else:
         blobs = {"pipeline": (dump_skops(pipe, what=what), SKOPS)}

@@ -77,8 +77,8 @@ proj.verify()
     ),
     md("""
 **What tampering looks like.** On a *copy* of the project (never your real one), an
-attacker swaps the two files of the model version — preprocessing and booster — in the
-registry. Each file is still intact, so the store alone sees nothing wrong; the signed
+attacker swaps two files of the model version — the preprocessing and the booster — in
+the registry. Each file is still intact, so the store alone sees nothing wrong; the signed
 manifest names exactly what changed. (The copy holds no private key — backups never do —
 so we verify with the public key pinned from the real project.)
 """),
@@ -86,7 +86,7 @@ so we verify with the public key pinned from the real project.)
         """
 copy = mnb.Project.open(proj.backup(scratch / "copy"))
 victim = copy.model(model.name, version=model.version)
-swapped = {k: v for k, v in zip(victim.artifacts, reversed(list(victim.artifacts.values())))}
+swapped = {**victim.artifacts, "prep": victim.artifacts["booster"], "booster": victim.artifacts["prep"]}
 with copy._store.write() as conn:     # the attacker edits the registry directly
     conn.execute("UPDATE model_versions SET artifacts = ? WHERE id = ?", (json.dumps(swapped), victim.id))
 mnb.secure.verify_model(copy.model(model.name, version=model.version),
