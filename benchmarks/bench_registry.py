@@ -28,10 +28,12 @@ inference). The variants alternate within the one MLflow child.
 
 *Load + predict one row.* mlops_nb: ``Project.open(path).model("m", version=1)
 .predict_proba(row)`` — a fresh Project object every time, so nothing is cached and
-every blob is re-hashed before parsing. A LightGBM version predicts through its
-``tree_prep`` file (the fitted medians and categories as JSON, applied with numpy and
-held equal to the ColumnTransformer by a parity test); its skops preprocessing is
-verified but parsed only when ONNX export or explanations ask for it. MLflow:
+every blob is re-hashed before parsing. A LightGBM version keeps, next to its skops
+preprocessing and LightGBM text, two numpy forms of the same fit: ``tree_prep`` (the
+medians and categories as JSON) and ``trees`` (the trees as flat arrays). A fresh process
+predicting a few rows uses those (parity tests hold both equal to scikit-learn's and
+LightGBM's output to the bit); the skops file and the LightGBM text are verified on load
+but parsed only when needed (a large batch, ONNX export, explanations). MLflow:
 ``mlflow.pyfunc.load_model(uri)
 .predict(row)`` with the ``models:/`` URI ``log_model`` returned (probabilities too,
 via ``pyfunc_predict_fn``).
@@ -351,9 +353,9 @@ def bench_registry(config: Config) -> list[Row]:
     )
     ours_save = (
         "ours = mlops_nb.model._train._store_version with the fitted pipeline (the "
-        "persistence + registry step of proj.train: skops prep, its JSON numbers, "
-        f"LightGBM text booster, {ours['artifact_kb']:.0f} KB, fsynced blobs, SQLite "
-        "row, audit "
+        "persistence + registry step of proj.train: skops prep, LightGBM text "
+        "booster and their numpy forms (JSON medians, tree table), "
+        f"{ours['artifact_kb']:.0f} KB, fsynced blobs, SQLite row, audit "
         f"entry; fresh project per save; whole proj.train {_ms(ours['train_s'])})"
     )
     mlflow_save = (
@@ -401,9 +403,10 @@ def bench_registry(config: Config) -> list[Row]:
             peer_name="mlflow pyfunc",
             notes=(
                 "ours = Project.open(path).model('m', version=1).predict_proba(row) "
-                "on a fresh Project (all 3 blobs re-hashed and sniffed, LightGBM text "
-                "parsed, preprocessing applied with numpy from its JSON medians and "
-                "categories: the skops file is not parsed for a prediction; open "
+                "on a fresh Project (all 4 files re-hashed and sniffed; preprocessing "
+                "from its JSON medians, the 100 trees walked with numpy from the tree "
+                "table, both equal to the bit to sklearn/LightGBM by parity tests; the "
+                "skops and LightGBM text files are verified, not parsed; open "
                 f"{_ms(med(ours['load_open_s']))}) vs mlflow.pyfunc.load_model("
                 "'models:/...').predict(row) (predict_proba via pyfunc_predict_fn); "
                 f"median of {load_repeats} warm loads; first call "

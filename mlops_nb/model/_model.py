@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 class Predictor:
     """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster.
 
-    ``objects`` maps each artifact (``pipeline``; or ``prep``, ``booster`` and
-    ``tree_prep``) to its parsed object. A LightGBM version predicts through the JSON
-    numbers of ``tree_prep``; its skops ``prep`` is parsed only when something asks for
-    it (ONNX export, explanations). Versions saved before ``tree_prep`` existed use
-    ``prep``.
+    ``objects`` maps each artifact (``pipeline``; or ``prep``, ``booster``,
+    ``tree_prep`` and ``trees``) to its parsed object. A LightGBM version preprocesses
+    with the JSON numbers of ``tree_prep`` and predicts a few rows with the ``trees``
+    table; its skops ``prep`` and LightGBM text are parsed only when something asks for
+    them (large batches, ONNX export, explanations). Versions saved before these
+    files existed use ``prep`` and ``booster``.
     """
 
     def __init__(
@@ -64,7 +65,7 @@ class Predictor:
 
         if self.flavor == "sklearn":
             return self.objects["pipeline"].predict_proba(X)
-        p = self.objects["booster"].predict(self._matrix(X))
+        p = self._boosted(self._matrix(X))
         return np.column_stack([1 - p, p]) if p.ndim == 1 else p
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -74,8 +75,19 @@ class Predictor:
         if self.task == "regression":
             if self.flavor == "sklearn":
                 return self.objects["pipeline"].predict(X)
-            return self.objects["booster"].predict(self._matrix(X))
+            return self._boosted(self._matrix(X))
         return np.asarray(self.classes)[self.proba(X).argmax(axis=1)]
+
+    def _boosted(self, matrix: Any) -> np.ndarray:
+        """``Booster.predict``; from the tree table (equal to the bit) while LightGBM's
+        text is not parsed yet and the batch is small enough for that to be faster."""
+        from mlops_nb.model._trees import SMALL_BATCH
+
+        objects = self.objects
+        cold = isinstance(objects, LoadedArtifacts) and not objects.is_parsed("booster")
+        if cold and len(matrix) <= SMALL_BATCH and "trees" in objects:
+            return objects["trees"].predict(matrix)
+        return objects["booster"].predict(matrix)
 
 
 class LoadedArtifacts(Mapping[str, Any]):
@@ -100,10 +112,20 @@ class LoadedArtifacts(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._parsers)
 
+    def is_parsed(self, key: str) -> bool:
+        """Whether ``key`` has been parsed already."""
+        return key in self._parsed
+
 
 def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifacts:
     """Parsers for verified blobs; every format is sniffed now, pickles refused now."""
-    from mlops_nb.model._persist import load_booster, load_skops, load_tree_prep, sniff
+    from mlops_nb.model._persist import (
+        load_booster,
+        load_skops,
+        load_tree_prep,
+        load_trees,
+        sniff,
+    )
 
     for key, data in blobs.items():
         sniff(data, artifact=digests[key])
@@ -111,6 +133,8 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
     def parse(key: str) -> Any:
         if key == "booster":
             return load_booster(blobs[key], artifact=digests[key])
+        if key == "trees":
+            return load_trees(blobs[key], artifact=digests[key])
         if key == "tree_prep":
             return load_tree_prep(blobs[key], artifact=digests[key])
         obj = load_skops(blobs[key], artifact=digests[key])
@@ -120,9 +144,11 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
         return obj
 
     loaded = LoadedArtifacts({key: functools.partial(parse, key) for key in blobs})
-    # parse now all but the skops preprocessing that tree_prep stands in for
+    # parse now all but what the numpy forms stand in for: the skops preprocessing
+    # (tree_prep) and the LightGBM text (trees; parsed for large batches)
+    stand_ins = {"prep": "tree_prep", "booster": "trees"}
     for key in blobs:
-        if not (key == "prep" and "tree_prep" in blobs):
+        if stand_ins.get(key) not in blobs:
             loaded[key]
     return loaded
 

@@ -5,8 +5,9 @@ bytes (already verified against their SHA-256 by the store) must be a skops zip,
 every type skops does not trust by default must be on :data:`TRUSTED_TYPES` — our own,
 reviewed list. LightGBM boosters are saved in LightGBM's text format and only parsed
 after the hash check. Next to them, a LightGBM version keeps its fitted preprocessing
-as plain JSON numbers (:class:`mlops_nb.model._prep.TreePrep`), so predicting needs no
-skops load at all.
+as plain JSON numbers (:class:`mlops_nb.model._prep.TreePrep`) and its trees as flat
+arrays (:class:`mlops_nb.model._trees.TreeTable`), so predicting a few rows parses neither
+skops nor LightGBM text.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 _GZIP_MAGIC = b"\x1f\x8b"
 _LGB_MAGIC = b"tree\n"
 _TREE_PREP_MAGIC = b'{"format'
+_TREES_MAGIC = b"MNBTREES"
 
 
 def dump_skops(obj: Any, *, what: str) -> bytes:
@@ -62,9 +64,11 @@ def sniff(data: bytes, *, artifact: str) -> str:
         return "lightgbm"
     if head.startswith(_TREE_PREP_MAGIC):
         return "tree-prep"
+    if head.startswith(_TREES_MAGIC):
+        return "trees"
     msg = (
-        f"artifact {artifact} is in no format mlops_nb loads (skops, LightGBM text "
-        "or tree preprocessing JSON)."
+        f"artifact {artifact} is in no format mlops_nb loads (skops, LightGBM text, "
+        "tree preprocessing JSON or tree table)."
     )
     raise UnsupportedFormatError(msg)
 
@@ -127,3 +131,12 @@ def load_tree_prep(data: bytes, *, artifact: str) -> Any:
             f"artifact {artifact} is not a tree preprocessing file."
         )
     return TreePrep.from_json(data, artifact=artifact)
+
+
+def load_trees(data: bytes, *, artifact: str) -> Any:
+    """Views on a LightGBM version's tree table (hash verified; sizes and indices checked)."""
+    from mlops_nb.model._trees import TreeTable
+
+    if sniff(data, artifact=artifact) != "trees":
+        raise UnsupportedFormatError(f"artifact {artifact} is not a tree table.")
+    return TreeTable.from_bytes(data, artifact=artifact)

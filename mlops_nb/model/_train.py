@@ -14,6 +14,7 @@ from mlops_nb.errors import SchemaError, ValidationError
 from mlops_nb.model._estimators import make_estimator
 from mlops_nb.model._metrics import classification_metrics, regression_metrics
 from mlops_nb.model._persist import dump_booster, dump_skops
+from mlops_nb.model._trees import TreeTable
 from mlops_nb.model._prep import (
     Features,
     TreePrep,
@@ -44,6 +45,7 @@ _PACKAGES = (
 SKOPS = "application/vnd.skops"
 LGB_TEXT = "text/vnd.lightgbm-model"
 TREE_PREP = "application/vnd.mlops-nb.tree-prep+json"
+TREES = "application/vnd.mlops-nb.trees"
 
 
 def environment() -> dict[str, Any]:
@@ -271,6 +273,9 @@ def _store_version(
         tree_prep = TreePrep.from_fitted(pipe.named_steps["prep"], features)
         if tree_prep is not None:  # predicting then needs neither skops nor sklearn
             blobs["tree_prep"] = (tree_prep.to_json(), TREE_PREP)
+        trees = TreeTable.from_model_text(blobs["booster"][0].decode("utf-8"))
+        if trees is not None:  # ... nor parsing the booster, for a few rows
+            blobs["trees"] = (trees.to_bytes(), TREES)
         flavor = "lightgbm"
     else:
         blobs = {"pipeline": (dump_skops(pipe, what=what), SKOPS)}

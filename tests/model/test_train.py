@@ -52,7 +52,7 @@ def test_recipe_lineage_environment_and_sensitive_left_out(project, lgbm, split)
     assert lgbm.environment["packages"]["lightgbm"] and lgbm.environment["python"]
     assert lgbm.metrics["validation"]["rows_fitted"] == round(split[0].n_rows * 0.8)
     assert lgbm.flavor == "lightgbm"
-    assert set(lgbm.artifacts) == {"prep", "booster", "tree_prep"}
+    assert set(lgbm.artifacts) == {"prep", "booster", "tree_prep", "trees"}
     log = project.audit_log()
     assert log.iloc[0]["action"] == "train" and log.iloc[0]["object"] == "model:clf@1"
     with_sens = project.train("clf", split[0], estimator="logistic", use_sensitive=True)

@@ -137,7 +137,7 @@ def test_a_lightgbm_version_predicts_without_loading_skops(
     model = project.train(
         "m", tiny_asset, estimator="lightgbm", params={"n_estimators": 20}
     )
-    assert set(model.artifacts) == {"prep", "booster", "tree_prep"}
+    assert set(model.artifacts) == {"prep", "booster", "tree_prep", "trees"}
     fresh = mnb.Project.open(project.path).model("m", version=1)
     real_loads, calls = skops.io.loads, []
     monkeypatch.setattr(
@@ -156,19 +156,21 @@ def test_a_lightgbm_version_predicts_without_loading_skops(
     np.testing.assert_array_equal(fast[:, 1], pipeline_path)
 
 
-def test_versions_saved_before_tree_prep_still_load(project, tiny_asset):
+def test_versions_saved_before_the_numpy_forms_still_load(project, tiny_asset):
     model = project.train(
         "m", tiny_asset, estimator="lightgbm", params={"n_estimators": 20}
     )
     expected = model.predict_proba(tiny_asset.frame)
-    artifacts = {k: v for k, v in model.artifacts.items() if k != "tree_prep"}
+    artifacts = {
+        k: v for k, v in model.artifacts.items() if k not in ("tree_prep", "trees")
+    }
     with project._store.write() as conn:
         conn.execute(
             "UPDATE model_versions SET artifacts = ? WHERE id = ?",
             (json.dumps(artifacts), model.id),
         )
     old = mnb.Project.open(project.path).model("m", version=1)
-    assert "tree_prep" not in old._predictor().objects
+    assert set(old._predictor().objects) == {"prep", "booster"}
     np.testing.assert_array_equal(old.predict_proba(tiny_asset.frame), expected)
 
 
