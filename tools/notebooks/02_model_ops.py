@@ -113,7 +113,7 @@ The project folder holds everything: a fresh `Project` object (as a new kernel w
 loads the production version from its verified files. Next to its scikit-learn and
 LightGBM files, a LightGBM version keeps the same fit as plain numpy arrays (medians,
 categories, trees), so a cold load that answers one row — what a scoring script or a
-serverless function does — takes about a millisecond, with the very same numbers.
+serverless function does — takes a few milliseconds, with the very same numbers.
 """),
     code(
         """
