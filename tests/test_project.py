@@ -73,3 +73,12 @@ def test_project_view_tells_the_story(project, tiny_asset):
     for text in ("Assets", "Lineage", "Audit log", "tiny-test v1", "split"):
         assert text in html
     assert str(project) == f"Project proj: 3 assets, 3 versions, at {project.path}"
+
+
+def test_versions_are_equal_by_project_and_row_whoever_loaded_them(project, tiny_asset):
+    model = project.train("m", tiny_asset, estimator="logistic")
+    again = mnb.Project.open(project.path)
+    assert again.asset("tiny") == tiny_asset and again.model("m") == model
+    assert len({tiny_asset, again.asset("tiny"), model, again.model("m")}) == 2
+    assert tiny_asset.id == model.id == 1 and tiny_asset != model  # same row id, other kind
+    assert (tiny_asset.label, model.label) == ("tiny v1", "m v1")

@@ -16,6 +16,7 @@ from mlops_nb.data._profile import Profile, compute_profile
 from mlops_nb.data._register import register_frame
 from mlops_nb.data._schema import Schema
 from mlops_nb.errors import SchemaError, ValidationError, did_you_mean, listing
+from mlops_nb.store._version import StoredVersion
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class DataAsset(Displayable):
+class DataAsset(StoredVersion, Displayable):
     """One version of a named table: immutable, content-hashed, with lineage.
 
     Get one from :meth:`Project.data` (register) or :meth:`Project.asset` (fetch);
@@ -62,20 +63,6 @@ class DataAsset(Displayable):
     source: str
     created_at: str
     created_by: str
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DataAsset) and (self.project.path, self.id) == (
-            other.project.path,
-            other.id,
-        )
-
-    def __hash__(self) -> int:
-        return hash((str(self.project.path), self.id))
-
-    @property
-    def label(self) -> str:
-        """``"name v<version>"``."""
-        return f"{self.name} v{self.version}"
 
     # -- data ------------------------------------------------------------------------
     @property

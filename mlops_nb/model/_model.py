@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.model._prep import Features, prepare_X
+from mlops_nb.store._version import StoredVersion
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Model(Displayable):
+class Model(StoredVersion, Displayable):
     """A model version: what it was trained on, how, how well, and where it stands.
 
     Get one from :meth:`Project.train` or :meth:`Project.model`. Its stage
@@ -175,20 +176,6 @@ class Model(Displayable):
     environment: dict[str, Any]
     created_at: str
     created_by: str
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and (self.project.path, self.id) == (
-            other.project.path,
-            other.id,
-        )
-
-    def __hash__(self) -> int:
-        return hash((str(self.project.path), self.id))
-
-    @property
-    def label(self) -> str:
-        """``"name v<version>"``."""
-        return f"{self.name} v{self.version}"
 
     @property
     def task(self) -> str:
