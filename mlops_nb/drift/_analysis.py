@@ -155,20 +155,8 @@ def _analyze(
     ana_u = analysis[list(kinds)].assign(
         **{SCORE: ana_score, target_row: _as_target(labels, task)}
     )
-    uni = _univariate.run(
-        ref_u,
-        ana_u,
-        kinds_all,
-        ref_chunks.codes,
-        ref_chunks.n,
-        chunks.codes,
-        chunks.n,
-        continuous_stats=tuple(options["continuous"]),
-        categorical_stats=tuple(options["categorical"]),
-        exact=options.get("exact"),
-        threshold_settings=options.get("thresholds") or {},
-        std=float(options["std"]),
-        alert_on=tuple(options["alert_on"]),
+    uni = _univariate.run_with_options(
+        ref_u, ana_u, kinds_all, ref_chunks, chunks, options
     )
     timings["univariate"] = time.perf_counter() - t
     if bar is not None:

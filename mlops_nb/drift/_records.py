@@ -99,20 +99,8 @@ def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation
     kinds = dict.fromkeys(feats["numeric"], "continuous") | dict.fromkeys(
         feats["categorical"], "categorical"
     )
-    uni = _univariate.run(
-        reference,
-        analysis,
-        kinds,
-        ref_chunks.codes,
-        ref_chunks.n,
-        chunks.codes,
-        chunks.n,
-        continuous_stats=tuple(options["continuous"]),
-        categorical_stats=tuple(options["categorical"]),
-        exact=options.get("exact"),
-        threshold_settings=options.get("thresholds") or {},
-        std=float(options["std"]),
-        alert_on=tuple(options["alert_on"]),
+    uni = _univariate.run_with_options(
+        reference, analysis, kinds, ref_chunks, chunks, options
     )
     mine = analysis[BATCH_COL].to_numpy() == batch_index
     alerts = np.array(uni["alerts"])

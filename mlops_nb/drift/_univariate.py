@@ -612,3 +612,29 @@ def _listify(a: np.ndarray) -> list[list[float | None]]:
     import numpy as np
 
     return [[None if np.isnan(v) else float(v) for v in row] for row in a]
+
+
+def run_with_options(
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    kinds: dict[str, str],
+    ref_chunks: Any,
+    chunks: Any,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """:func:`run` with a Monitor's chunks and stored options (statistics, thresholds)."""
+    return run(
+        reference,
+        analysis,
+        kinds,
+        ref_chunks.codes,
+        ref_chunks.n,
+        chunks.codes,
+        chunks.n,
+        continuous_stats=tuple(options["continuous"]),
+        categorical_stats=tuple(options["categorical"]),
+        exact=options.get("exact"),
+        threshold_settings=options.get("thresholds") or {},
+        std=float(options["std"]),
+        alert_on=tuple(options["alert_on"]),
+    )
