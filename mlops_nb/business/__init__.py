@@ -20,12 +20,12 @@ from mlops_nb.business._canvas import (
     OUTCOMES,
     VALUE_LEVELS,
     BestThreshold,
-    CanvasEditor,
-    PolicyComparison,
     ValueCanvas,
     current_canvas,
     save_canvas,
 )
+from mlops_nb.business._editor import CanvasEditor
+from mlops_nb.business._policies import PolicyComparison
 
 __all__ = [
     "OUTCOMES",

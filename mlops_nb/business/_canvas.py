@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
+from mlops_nb.business._canvas_html import money_text
 from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean, listing
-from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import plotly.graph_objects as go
-
     from mlops_nb._project import Project
+    from mlops_nb.business._editor import CanvasEditor
+    from mlops_nb.business._policies import PolicyComparison
 
 log = logging.getLogger("mlops_nb")
 
@@ -465,6 +464,8 @@ class ValueCanvas(Displayable):
         PolicyComparison
             Counts, money value and value per 1,000 cases of each policy.
         """
+        from mlops_nb.business._policies import PolicyComparison
+
         if not policies:
             msg = "compare_policies(): give at least one policy: {'name': decisions}."
             raise ValidationError(msg)
@@ -512,8 +513,8 @@ class ValueCanvas(Displayable):
         ]
         o = self.outcomes
         summary = (
-            f"{self.value_level}; per case tp {_money(o['tp'])}, fp {_money(o['fp'])}, "
-            f"fn {_money(o['fn'])}, tn {_money(o['tn'])} {self.currency}"
+            f"{self.value_level}; per case tp {money_text(o['tp'])}, fp {money_text(o['fp'])}, "
+            f"fn {money_text(o['fn'])}, tn {money_text(o['tn'])} {self.currency}"
         )
         blocks: list[Any] = [
             KeyValues(items),
@@ -538,6 +539,7 @@ class ValueCanvas(Displayable):
         return out
 
     def _html(self, plotly_key: str | None = "html") -> str:
+        from mlops_nb.business._canvas_html import canvas_html
         from mlops_nb.ui._html import error_html
 
         try:
@@ -548,6 +550,8 @@ class ValueCanvas(Displayable):
 
     def editor(self) -> CanvasEditor:
         """Return a form that saves a new version of this canvas (a CanvasEditor)."""
+        from mlops_nb.business._editor import CanvasEditor
+
         return CanvasEditor(self._project, self)
 
     def widget(self) -> Any:
@@ -575,208 +579,6 @@ def _counts(**counts: Any) -> dict[str, float]:
         msg = f"value(): {names}: counts must be finite numbers >= 0."
         raise ValidationError(msg, problems)
     return {k: float(v) for k, v in counts.items()}
-
-
-def _money(value: float, currency: str = "") -> str:
-    whole = float(value).is_integer() or abs(value) >= 100
-    text = f"{value:+,.0f}" if whole else f"{value:+,.2f}"
-    text = "0" if value == 0 else text
-    return f"{text} {currency}".strip()
-
-
-@dataclass(frozen=True, repr=False)
-class PolicyComparison(Displayable):
-    """Decision policies priced with one canvas version (see ``compare_policies``)."""
-
-    canvas: ValueCanvas
-    rows: tuple[dict[str, Any], ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return one row per policy: share acted on, counts, value, value per 1,000."""
-        import pandas as pd
-
-        return pd.DataFrame(list(self.rows))
-
-    @property
-    def best(self) -> str:
-        """The name of the policy with the highest value per 1,000 cases."""
-        return max(self.rows, key=lambda r: r["value per 1,000"])["policy"]
-
-    def plot(self) -> go.Figure:
-        """Return a bar chart of value per 1,000 cases, one bar per policy."""
-        import plotly.graph_objects as go
-
-        values = [r["value per 1,000"] for r in self.rows]
-        colors = ["#1e6b34" if v >= 0 else "#8a1c1c" for v in values]
-        fig = go.Figure(
-            go.Bar(
-                x=values,
-                y=[r["policy"] for r in self.rows],
-                orientation="h",
-                marker_color=colors,
-                text=[_money(v, self.canvas.currency) for v in values],
-                textposition="auto",
-            )
-        )
-        fig.update_layout(
-            title=f"Value per 1,000 cases ({self.canvas.currency}), "
-            f"canvas {self.canvas._title()}",
-            height=120 + 40 * len(values),
-            margin={"l": 10, "r": 10, "t": 40, "b": 30},
-            yaxis={"autorange": "reversed"},
-            template="plotly_white",
-        )
-        return fig
-
-    def _view(self) -> View:
-        frame = self.to_frame()
-        frame["acts on"] = frame["acts on"].map(lambda v: f"{v:.1%}")
-        best = max(self.rows, key=lambda r: r["value per 1,000"])
-        money = _money(best["value per 1,000"], self.canvas.currency)
-        summary = f"best: {best['policy']}, {money} per 1,000 cases"
-        facts = KeyValues(
-            [
-                ("canvas", f"{self.canvas._title()} · {self.canvas.process}"),
-                ("positive class", repr(self.canvas.positive_class)),
-                ("cases", sum(self.rows[0][k] for k in OUTCOMES)),
-            ]
-        )
-        blocks: list[Any] = [facts, Table(frame), Figure(self.plot())]
-        return View(
-            "Policies",
-            f"priced with canvas {self.canvas._title()}",
-            summary,
-            [(f"best: {best['policy']}", "ok")],
-            [Tab("Value", blocks)],
-        )
-
-
-# -- static HTML -----------------------------------------------------------------------
-_CELL = (
-    "border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;vertical-align:top;"
-    "background:#fbfcfd;text-align:left"
-)
-_HEAD = (
-    "color:#1f4e79;font-weight:bold;font-size:12px;text-transform:uppercase;"
-    "letter-spacing:.04em;margin-bottom:4px"
-)
-_MTD = "border:1px solid #d0d7de;padding:6px 10px;text-align:center;background:#fff"
-
-
-def _cell(title: str, body: str, colspan: int = 1) -> str:
-    from mlops_nb.ui._html import esc
-
-    span = f' colspan="{colspan}"' if colspan > 1 else ""
-    return (
-        f'<td{span} style="{_CELL}"><div style="{_HEAD}">{esc(title)}</div>{body}</td>'
-    )
-
-
-def _items(items: Iterable[str], empty: str) -> str:
-    from mlops_nb.ui._html import esc
-
-    rows = [f'<div style="margin:2px 0">• {esc(i)}</div>' for i in items]
-    return "".join(rows) or f'<div style="color:#888">{esc(empty)}</div>'
-
-
-def _outcome_td(value: float, currency: str, label: str) -> str:
-    from mlops_nb.ui._html import esc
-
-    fg, bg = (
-        ("#1e6b34", "#e8f5ec")
-        if value > 0
-        else ("#8a1c1c", "#fdecec")
-        if value < 0
-        else ("#555555", "#f3f3f3")
-    )
-    return (
-        f'<td style="{_MTD};background:{bg};color:{fg}"><b style="font-size:15px">'
-        f"{esc(_money(value))}</b> {esc(currency)}"
-        f'<div style="font-size:11px;color:#555">{esc(label)}</div></td>'
-    )
-
-
-def canvas_html(canvas: ValueCanvas) -> str:
-    """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only)."""
-    from mlops_nb.ui._html import _BOX, esc
-
-    c, o = canvas, canvas.outcomes
-    pc = esc(repr(c.positive_class))
-
-    def head(title: str, detail: str) -> str:
-        small = f'<div style="font-size:11px;color:#555">{detail}</div>'
-        return f'<td style="{_MTD}"><b>{title}</b>{small}</td>'
-
-    def money(key: str) -> str:
-        return _outcome_td(o[key], c.currency, key)
-
-    matrix = (
-        '<table style="border-collapse:collapse;margin:2px 0">'
-        f'<tr><td style="{_MTD};border:none"></td>'
-        f"{head('actually positive', f'target = {pc}')}"
-        f"{head('actually negative', f'target ≠ {pc}')}</tr>"
-        f"<tr>{head('predicted positive', 'act')}{money('tp')}{money('fp')}</tr>"
-        f"<tr>{head('predicted negative', 'do not act')}{money('fn')}{money('tn')}</tr>"
-        "</table>"
-    )
-    be = c.break_even
-    if be is None:
-        rule = (
-            "acting on a positive is worth no more than not acting: check the outcomes"
-        )
-    elif be <= 0:
-        rule = "acting pays whatever the probability: act on everyone"
-    elif be >= 1:
-        rule = "acting never pays: act on nobody"
-    else:
-        rule = f"acting pays when P(positive) ≥ {be:.1%} (break-even)"
-    matrix += f'<div style="color:#444;margin-top:4px">{esc(rule)}</div>'
-    matrix += "".join(
-        f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
-        for w in c._warnings()
-    )
-    level = (
-        '<span style="color:#1f4e79;background:#eaf2fb;border-radius:10px;'
-        'padding:1px 8px">'
-        f"<b>{esc(c.value_level)}</b></span> "
-        f'<span style="color:#444">{esc(c.meaning)}</span>'
-    )
-    record = "".join(
-        f'<div><span style="color:#666">{esc(k)}</span> <b>{esc(v)}</b></div>'
-        for k, v in [
-            ("version", c.version if c.version is not None else "not saved"),
-            ("saved", c.created_at[:19].replace("T", " ")),
-            ("by", c.created_by),
-            ("note", c.note),
-            ("currency", c.currency),
-        ]
-        if v not in ("", None)
-    )
-    success = (
-        f"<div>{esc(c.success)}</div>"
-        if c.success
-        else '<div style="color:#888">not stated yet</div>'
-    )
-    process = (
-        f'<div style="font-size:15px;margin-bottom:4px"><b>{esc(c.process)}</b></div>'
-        f"<div>{level}</div>"
-    )
-    grid = (
-        '<table style="border-collapse:separate;border-spacing:6px;width:100%">'
-        f"<tr>{_cell('Business process & value level', process, 2)}"
-        f"{_cell('Record', record)}</tr>"
-        f"<tr>{_cell('Decision outcomes (value per case)', matrix)}"
-        f"{_cell('KPIs', _items(c.kpis, 'none yet'))}"
-        f"{_cell('Success criterion', success)}</tr>"
-        f"<tr>{_cell('Stakeholders', _items(c.stakeholders, 'none yet'))}"
-        f"{_cell('Risks', _items(c.risks, 'none yet'), 2)}</tr>"
-        "</table>"
-    )
-    header = (
-        f'<div><span style="color:#666">ValueCanvas</span> '
-        f'<b style="font-size:15px">{esc(c._title())}</b></div>'
-    )
-    return f'<div class="mlops-nb" style="{_BOX}">{header}{grid}</div>'
 
 
 # -- persistence -----------------------------------------------------------------------
@@ -841,133 +643,3 @@ def current_canvas(project: Project, version: int | None = None) -> ValueCanvas 
         )
         raise NotFoundError(msg)
     return None if row is None else ValueCanvas._from_row(project, row)
-
-
-# -- the edit form ---------------------------------------------------------------------
-class CanvasEditor:
-    """An ipywidgets form that saves a new version of a project's canvas.
-
-    Every input is in :attr:`fields` (keyed by canvas field, plus ``tp`` ``fp`` ``fn``
-    ``tn`` and ``note``); :attr:`save_button` validates and saves; :attr:`status`
-    says ``"saved as version N"`` or why nothing was saved. :attr:`widget` is the
-    whole view: a ``Tab`` with "Canvas" (the rendering) and "Edit" (the form).
-
-    Parameters
-    ----------
-    project : Project or None
-        Where to save; without one the form is read-only.
-    canvas : ValueCanvas, optional
-        The version to start from (a blank form when None).
-
-    Examples
-    --------
-    >>> editor = proj.canvas().editor()                       # doctest: +SKIP
-    >>> editor.fields["outcomes.fp"].value = -20              # doctest: +SKIP
-    >>> editor.save_button.click(); editor.status.value       # doctest: +SKIP
-    'saved as version 2'
-    """
-
-    def __init__(self, project: Project | None, canvas: ValueCanvas | None = None):
-        import ipywidgets as w
-
-        self.project = project
-        self.canvas = canvas
-        c = canvas
-        wide, short = w.Layout(width="95%"), w.Layout(width="260px")
-        style = {"description_width": "110px"}
-        levels = [(f"{k}: {v}", k) for k, v in VALUE_LEVELS.items()]
-        f: dict[str, Any] = {
-            "process": w.Text(c.process if c else "", layout=wide),
-            "value_level": w.Dropdown(
-                options=levels, value=c.value_level if c else "optimize", layout=wide
-            ),
-            "currency": w.Text(c.currency if c else "EUR", layout=short),
-            "positive_class": w.Text(str(c.positive_class) if c else "1", layout=short),
-            "success": w.Text(c.success if c else "", layout=wide),
-            "note": w.Text("", placeholder="why this change", layout=wide),
-        }
-        for name in _LIST_FIELDS:
-            f[name] = w.Textarea(
-                "\n".join(getattr(c, name)) if c else "",
-                placeholder="one per line",
-                layout=w.Layout(width="95%", height="72px"),
-            )
-        for key in OUTCOMES:
-            f[f"outcomes.{key}"] = w.FloatText(
-                c.outcomes[key] if c else 0.0,
-                tooltip=_OUTCOME_MEANING[key],
-                layout=short,
-            )
-        for name, widget in f.items():
-            widget.description = name.removeprefix("outcomes.").replace("_", " ")
-            widget.style = style
-        self.fields = f
-        self.save_button = w.Button(description="Save new version", icon="save")
-        self.save_button.button_style = "primary"
-        self.save_button.on_click(lambda _button: self.save())
-        self.status = w.Label("")
-        head = "<b>Decision outcomes</b>: the money value of one decision (costs are "
-        head += "negative). Left: predicted positive (act); right: predicted negative."
-        form = w.VBox([
-            f["process"], f["value_level"], f["kpis"], w.HTML(head),
-            w.HBox([w.VBox([f["outcomes.tp"], f["outcomes.fp"]]),
-                    w.VBox([f["outcomes.fn"], f["outcomes.tn"]])]),
-            w.HBox([f["currency"], f["positive_class"]]),
-            f["stakeholders"], f["risks"], f["success"], f["note"],
-            w.HBox([self.save_button, self.status]),
-        ])  # fmt: skip
-        self.view = w.HTML(
-            canvas_html(canvas) if canvas else "<div>No canvas yet.</div>"
-        )
-        self.widget = w.Tab(children=[self.view, form])
-        self.widget.set_title(0, "Canvas")
-        self.widget.set_title(1, "Edit")
-        self.widget.editor = self
-        if project is None:
-            for widget in [*self.fields.values(), self.save_button]:
-                widget.disabled = True
-            self.status.value = "read-only: this canvas is not attached to a project."
-
-    def values(self) -> dict[str, Any]:
-        """Return the form's content as canvas fields (lists split on lines)."""
-        f = self.fields
-        out: dict[str, Any] = {
-            "process": f["process"].value,
-            "value_level": f["value_level"].value,
-            "success": f["success"].value,
-            "currency": f["currency"].value,
-            "outcomes": {k: f[f"outcomes.{k}"].value for k in OUTCOMES},
-        }
-        for name in _LIST_FIELDS:
-            out[name] = [line for line in f[name].value.splitlines() if line.strip()]
-        text = f["positive_class"].value.strip()
-        if re.fullmatch(r"[+-]?\d+", text):
-            out["positive_class"] = int(text)
-        elif text in ("True", "False") and isinstance(
-            self.canvas and self.canvas.positive_class, bool
-        ):
-            out["positive_class"] = text == "True"
-        else:
-            out["positive_class"] = text
-        return out
-
-    def save(self) -> ValueCanvas | None:
-        """Validate the form and save it; returns the saved version or None."""
-        if self.project is None:
-            self.status.value = "read-only: this canvas is not attached to a project."
-            return None
-        before = self.canvas.version if self.canvas else None
-        try:
-            canvas = save_canvas(
-                self.project, note=self.fields["note"].value, **self.values()
-            )
-        except ValidationError as err:
-            self.status.value = "not saved: " + " ".join(str(err).split())
-            return None
-        self.canvas = canvas
-        self.view.value = canvas_html(canvas)
-        if canvas.version == before:
-            self.status.value = f"no change: still version {canvas.version}"
-        else:
-            self.status.value = f"saved as version {canvas.version}"
-        return canvas

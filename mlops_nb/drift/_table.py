@@ -109,21 +109,16 @@ def univariate_drift(
     )
     chunks = split(analysis, spec)
     ref_chunks, note = reference_split(reference, spec)
-    payload = _univariate.run(
-        reference,
-        analysis,
-        kinds,
-        ref_chunks.codes,
-        ref_chunks.n,
-        chunks.codes,
-        chunks.n,
-        continuous_stats=tuple(continuous_statistics),
-        categorical_stats=tuple(categorical_statistics),
-        exact=exact,
-        threshold_settings=thresholds,
-        std=std,
-        alert_on=tuple(alert_on),
-        in_sample=in_sample,
+    options = {
+        "continuous": continuous_statistics,
+        "categorical": categorical_statistics,
+        "exact": exact,
+        "thresholds": thresholds,
+        "std": std,
+        "alert_on": alert_on,
+    }
+    payload = _univariate.run_with_options(
+        reference, analysis, kinds, ref_chunks, chunks, options, in_sample=in_sample
     )
     payload["chunks"] = {
         "keys": chunks.keys,

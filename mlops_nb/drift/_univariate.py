@@ -621,8 +621,10 @@ def run_with_options(
     ref_chunks: Any,
     chunks: Any,
     options: dict[str, Any],
+    *,
+    in_sample: bool = False,
 ) -> dict[str, Any]:
-    """:func:`run` with a Monitor's chunks and stored options (statistics, thresholds)."""
+    """:func:`run` with chunk splits and a Monitor's options (statistics, thresholds)."""
     return run(
         reference,
         analysis,
@@ -637,4 +639,5 @@ def run_with_options(
         threshold_settings=options.get("thresholds") or {},
         std=float(options["std"]),
         alert_on=tuple(options["alert_on"]),
+        in_sample=in_sample,
     )

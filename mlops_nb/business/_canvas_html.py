@@ -1,0 +1,144 @@
+"""The value canvas as one self-contained HTML card (a report shows it without a kernel)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlops_nb.business._canvas import ValueCanvas
+
+
+def money_text(value: float, currency: str = "") -> str:
+    """``+1,200 EUR``, ``-15 EUR``, ``+2.50``: signed, whole numbers without decimals."""
+    whole = float(value).is_integer() or abs(value) >= 100
+    text = f"{value:+,.0f}" if whole else f"{value:+,.2f}"
+    text = "0" if value == 0 else text
+    return f"{text} {currency}".strip()
+
+
+_CELL = (
+    "border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;vertical-align:top;"
+    "background:#fbfcfd;text-align:left"
+)
+_HEAD = (
+    "color:#1f4e79;font-weight:bold;font-size:12px;text-transform:uppercase;"
+    "letter-spacing:.04em;margin-bottom:4px"
+)
+_MTD = "border:1px solid #d0d7de;padding:6px 10px;text-align:center;background:#fff"
+
+
+def _cell(title: str, body: str, colspan: int = 1) -> str:
+    from mlops_nb.ui._html import esc
+
+    span = f' colspan="{colspan}"' if colspan > 1 else ""
+    return (
+        f'<td{span} style="{_CELL}"><div style="{_HEAD}">{esc(title)}</div>{body}</td>'
+    )
+
+
+def _items(items: Iterable[str], empty: str) -> str:
+    from mlops_nb.ui._html import esc
+
+    rows = [f'<div style="margin:2px 0">• {esc(i)}</div>' for i in items]
+    return "".join(rows) or f'<div style="color:#888">{esc(empty)}</div>'
+
+
+def _outcome_td(value: float, currency: str, label: str) -> str:
+    from mlops_nb.ui._html import esc
+
+    fg, bg = (
+        ("#1e6b34", "#e8f5ec")
+        if value > 0
+        else ("#8a1c1c", "#fdecec")
+        if value < 0
+        else ("#555555", "#f3f3f3")
+    )
+    return (
+        f'<td style="{_MTD};background:{bg};color:{fg}"><b style="font-size:15px">'
+        f"{esc(money_text(value))}</b> {esc(currency)}"
+        f'<div style="font-size:11px;color:#555">{esc(label)}</div></td>'
+    )
+
+
+def canvas_html(canvas: ValueCanvas) -> str:
+    """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only)."""
+    from mlops_nb.ui._html import _BOX, esc
+
+    c, o = canvas, canvas.outcomes
+    pc = esc(repr(c.positive_class))
+
+    def head(title: str, detail: str) -> str:
+        small = f'<div style="font-size:11px;color:#555">{detail}</div>'
+        return f'<td style="{_MTD}"><b>{title}</b>{small}</td>'
+
+    def money(key: str) -> str:
+        return _outcome_td(o[key], c.currency, key)
+
+    matrix = (
+        '<table style="border-collapse:collapse;margin:2px 0">'
+        f'<tr><td style="{_MTD};border:none"></td>'
+        f"{head('actually positive', f'target = {pc}')}"
+        f"{head('actually negative', f'target ≠ {pc}')}</tr>"
+        f"<tr>{head('predicted positive', 'act')}{money('tp')}{money('fp')}</tr>"
+        f"<tr>{head('predicted negative', 'do not act')}{money('fn')}{money('tn')}</tr>"
+        "</table>"
+    )
+    be = c.break_even
+    if be is None:
+        rule = (
+            "acting on a positive is worth no more than not acting: check the outcomes"
+        )
+    elif be <= 0:
+        rule = "acting pays whatever the probability: act on everyone"
+    elif be >= 1:
+        rule = "acting never pays: act on nobody"
+    else:
+        rule = f"acting pays when P(positive) ≥ {be:.1%} (break-even)"
+    matrix += f'<div style="color:#444;margin-top:4px">{esc(rule)}</div>'
+    matrix += "".join(
+        f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
+        for w in c._warnings()
+    )
+    level = (
+        '<span style="color:#1f4e79;background:#eaf2fb;border-radius:10px;'
+        'padding:1px 8px">'
+        f"<b>{esc(c.value_level)}</b></span> "
+        f'<span style="color:#444">{esc(c.meaning)}</span>'
+    )
+    record = "".join(
+        f'<div><span style="color:#666">{esc(k)}</span> <b>{esc(v)}</b></div>'
+        for k, v in [
+            ("version", c.version if c.version is not None else "not saved"),
+            ("saved", c.created_at[:19].replace("T", " ")),
+            ("by", c.created_by),
+            ("note", c.note),
+            ("currency", c.currency),
+        ]
+        if v not in ("", None)
+    )
+    success = (
+        f"<div>{esc(c.success)}</div>"
+        if c.success
+        else '<div style="color:#888">not stated yet</div>'
+    )
+    process = (
+        f'<div style="font-size:15px;margin-bottom:4px"><b>{esc(c.process)}</b></div>'
+        f"<div>{level}</div>"
+    )
+    grid = (
+        '<table style="border-collapse:separate;border-spacing:6px;width:100%">'
+        f"<tr>{_cell('Business process & value level', process, 2)}"
+        f"{_cell('Record', record)}</tr>"
+        f"<tr>{_cell('Decision outcomes (value per case)', matrix)}"
+        f"{_cell('KPIs', _items(c.kpis, 'none yet'))}"
+        f"{_cell('Success criterion', success)}</tr>"
+        f"<tr>{_cell('Stakeholders', _items(c.stakeholders, 'none yet'))}"
+        f"{_cell('Risks', _items(c.risks, 'none yet'), 2)}</tr>"
+        "</table>"
+    )
+    header = (
+        f'<div><span style="color:#666">ValueCanvas</span> '
+        f'<b style="font-size:15px">{esc(c._title())}</b></div>'
+    )
+    return f'<div class="mlops-nb" style="{_BOX}">{header}{grid}</div>'
