@@ -88,9 +88,8 @@ def prepare_X(frame: pd.DataFrame, features: Features, *, what: str) -> pd.DataF
     for name in features.numeric:
         col = frame[name]
         if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iuf":
-            out[name] = col.to_numpy(
-                dtype=np.float64
-            )  # the common case, without pandas
+            # the common case: numpy numbers, converted without pandas
+            out[name] = col.to_numpy(dtype=np.float64)
             _check_finite(name, out[name], problems)
             continue
         if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
@@ -292,9 +291,8 @@ class TreePrep:
         """
         import numpy as np
 
-        dtypes = dict(
-            zip(frame.columns, frame.dtypes)
-        )  # one lookup, not one per column
+        # one lookup of the dtypes, not one per column
+        dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
         plain = (
             frame.columns.is_unique
             and all(
@@ -307,10 +305,13 @@ class TreePrep:
                 for name in self.categorical
             )
         )
+        features = Features(self.numeric, self.categorical)
         if not plain:
-            features = Features(self.numeric, self.categorical)
-            frame = prepare_X(frame, features, what=what)
-        return self.transform(frame)
+            return self.transform(prepare_X(frame, features, what=what))
+        out = self.transform(frame)
+        if np.isinf(out[:, : len(self.numeric)]).any():
+            prepare_X(frame, features, what=what)  # raises the error naming the column
+        return out
 
     @property
     def _codes(self) -> dict[str, dict[str, int]]:

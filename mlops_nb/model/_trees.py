@@ -72,9 +72,18 @@ class TreeTable:
     # -- building ------------------------------------------------------------------
     @classmethod
     def from_model_text(cls, text: str) -> TreeTable | None:
-        """Read LightGBM's text model; None when it holds anything the table does not cover."""
-        import numpy as np
+        """Read LightGBM's text model; None when it holds anything the table does not cover.
 
+        Never raises: a model the table cannot read is saved and predicted by LightGBM
+        alone.
+        """
+        try:
+            return cls._from_model_text(text)
+        except (KeyError, ValueError, IndexError):
+            return None
+
+    @classmethod
+    def _from_model_text(cls, text: str) -> TreeTable | None:
         head, sep, rest = text.partition("\nTree=")
         if not sep or "\nend of trees" not in rest:
             return None
@@ -118,7 +127,12 @@ class TreeTable:
                 "sizes": {name: int(self.arrays[name].size) for name in _ARRAYS},
             }
         ).encode("utf-8")
-        body = b"".join(self.arrays[name].tobytes() for name in _ARRAYS)
+        import numpy as np
+
+        body = b"".join(
+            np.asarray(self.arrays[name], dtype=dt).tobytes()
+            for name, dt in _ARRAYS.items()
+        )
         return MAGIC + struct.pack("<I", len(header)) + header + body
 
     @classmethod
@@ -167,7 +181,7 @@ class TreeTable:
             raise refuse("a split names a feature the model does not have")
         if objective not in ("binary", "multiclass", "identity") or n_outputs < 1:
             raise refuse(f"objective {objective!r} with {n_outputs} output(s)")
-        if sizes["roots"] % n_outputs or not 0 <= depth <= n:
+        if not sizes["roots"] or sizes["roots"] % n_outputs or not 0 <= depth <= n:
             raise refuse("tree count or depth out of range")
         return cls(arrays, n_features, n_outputs, objective, sigmoid, depth)
 
@@ -207,11 +221,11 @@ class TreeTable:
             return raw[:, 0]
         if self.objective == "binary":
             s = self.sigmoid  # math.exp is the C library's exp, as LightGBM's std::exp
-            return np.array([1.0 / (1.0 + math.exp(-s * r)) for r in raw[:, 0]])
+            return np.array([1.0 / (1.0 + _exp(-s * r)) for r in raw[:, 0].tolist()])
         out = np.empty_like(raw)
         for i, row in enumerate(raw.tolist()):  # Common::Softmax, step by step
             top = max(row)
-            e = [math.exp(v - top) for v in row]
+            e = [_exp(v - top) for v in row]
             total = 0.0
             for v in e:
                 total += v

@@ -134,11 +134,14 @@ def envelope_problems(
         payload = json.loads(payload_text)
     except ValueError:
         return [*problems, "the signed payload is not JSON"]
-    if min_sequence is not None and int(payload.get("sequence", -1)) < int(
-        min_sequence
-    ):
+    if not isinstance(payload, dict):
+        return [*problems, "the signed payload is not a JSON object"]
+    sequence = payload.get("sequence", -1)
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        return [*problems, f"the signed sequence {sequence!r} is not a whole number"]
+    if min_sequence is not None and sequence < int(min_sequence):
         problems.append(
-            f"sequence {payload.get('sequence')} is older than the last accepted "
+            f"sequence {sequence} is older than the last accepted "
             f"{min_sequence} (rollback)"
         )
     return problems

@@ -92,6 +92,10 @@ def test_matrix_raises_prepare_xs_errors(fitted):
         spec.matrix(frame.drop(columns="b"), what="m.predict")
     with pytest.raises(errors.SchemaError, match="'a' is not numeric, e.g. 'oops'"):
         spec.matrix(frame.assign(a="oops"), what="m.predict")
+    plain = frame.assign(c="x", d="1")  # the path that skips prepare_X
+    plain.loc[2, "n"] = np.inf
+    with pytest.raises(errors.SchemaError, match=r"'n' is infinite in 1 row\(s\)"):
+        spec.matrix(plain, what="m.predict")
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf])

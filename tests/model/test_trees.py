@@ -150,3 +150,14 @@ def test_a_stored_version_predicts_few_rows_from_the_table(
     np.testing.assert_array_equal(
         fresh.predict(frame.head(3)), model.predict(frame.head(3))
     )
+
+
+def test_extreme_scores_saturate_like_c_instead_of_raising():
+    table = TreeTable.from_model_text(_fit("binary").model_to_string())
+    shifted = {
+        **table.arrays,
+        "value": table.arrays["value"] - 1e4,
+    }  # exp(+1e4) overflows
+    low = TreeTable(shifted, table.n_features, 1, "binary", table.sigmoid, table.depth)
+    X, _ = _data(3, seed=2)
+    assert low.predict(X).tolist() == [0.0, 0.0, 0.0]  # 1 / (1 + inf), as in C
