@@ -166,13 +166,17 @@ def test_round_trip_in_a_new_process_gives_identical_predictions(
         "import sys, json, pandas as pd, mlops_nb as mnb\n"
         f"p = mnb.Project.open({str(project.path)!r}, create=False)\n"
         "m = p.model('clf', stage='candidate')\n"
-        f"print(json.dumps(m.predict_proba(pd.read_parquet({str(tmp_path / 'rows.parquet')!r})).tolist()))\n"
+        f"rows = pd.read_parquet({str(tmp_path / 'rows.parquet')!r})\n"
+        # a few rows first (numpy tree table, nothing parsed), then all (LightGBM)
+        "print(json.dumps([m.predict_proba(rows.head(5)).tolist(), m.predict_proba(rows).tolist()]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    got = np.array(json.loads(out.stdout))
-    assert np.array_equal(got, expected)  # bit-identical, not just close
+    few, every = (np.array(x) for x in json.loads(out.stdout))
+    assert len(rows) > 64  # the whole batch goes to LightGBM itself
+    assert np.array_equal(every, expected)  # bit-identical, not just close
+    assert np.array_equal(few, expected[:5])
 
 
 def test_project_view_lists_models(project, lgbm):
