@@ -269,6 +269,10 @@ class TreePrep:
         """The model matrix of :func:`prepare_X` output: float64, numeric then categorical."""
         import numpy as np
 
+        labels = {n: X[n].to_numpy(dtype=object) for n in self.categorical}
+        return self._fill(X, labels, np)
+
+    def _fill(self, X: pd.DataFrame, labels: dict[str, Any], np: Any) -> Any:
         out = np.empty((len(X), len(self.numeric) + len(self.categorical)))
         for j, (name, median) in enumerate(
             zip(self.numeric, self.medians, strict=True)
@@ -278,37 +282,43 @@ class TreePrep:
         codes = self._codes
         for j, name in enumerate(self.categorical, start=len(self.numeric)):
             index = codes[name]
-            out[:, j] = [index.get(v, -1) for v in X[name].to_numpy(dtype=object)]
+            out[:, j] = [index.get(v, -1) for v in labels[name]]
         return out
 
     def matrix(self, frame: pd.DataFrame, *, what: str) -> Any:
         """The model matrix straight from a user's frame: ``transform(prepare_X(frame))``.
 
-        Numeric columns of a numpy number dtype and categorical columns holding only
-        strings need no conversion, so they go to :meth:`transform` as they are; any
-        other frame goes through :func:`prepare_X` first, which converts it or raises
-        the error that names the bad columns.
+        Numeric columns of a numpy number dtype need no conversion; categorical columns
+        holding only strings neither, and integer or boolean ones become their text
+        (``1`` -> ``"1"``, as :func:`prepare_X` writes them). Any other frame goes
+        through :func:`prepare_X` first, which converts it or raises the error that
+        names the bad columns.
         """
         import numpy as np
 
         # one lookup of the dtypes, not one per column
         dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
-        plain = (
-            frame.columns.is_unique
-            and all(
-                isinstance(dtypes.get(name), np.dtype) and dtypes[name].kind in "iuf"
-                for name in self.numeric
-            )
-            and all(
-                getattr(dtypes.get(name), "kind", None) == "O"
-                and all(isinstance(v, str) for v in frame[name].to_numpy())
-                for name in self.categorical
-            )
-        )
         features = Features(self.numeric, self.categorical)
+        plain = frame.columns.is_unique and all(
+            isinstance(dtypes.get(name), np.dtype) and dtypes[name].kind in "iuf"
+            for name in self.numeric
+        )
+        labels: dict[str, Any] = {}
+        for name in self.categorical if plain else ():
+            dtype = dtypes.get(name)
+            values = frame[name].to_numpy() if dtype is not None else None
+            if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+                labels[name] = [str(v) for v in values.tolist()]
+            elif getattr(dtype, "kind", None) == "O" and all(
+                isinstance(v, str) for v in values
+            ):
+                labels[name] = values
+            else:
+                plain = False
+                break
         if not plain:
             return self.transform(prepare_X(frame, features, what=what))
-        out = self.transform(frame)
+        out = self._fill(frame, labels, np)
         if np.isinf(out[:, : len(self.numeric)]).any():
             prepare_X(frame, features, what=what)  # raises the error naming the column
         return out

@@ -78,9 +78,27 @@ def test_matrix_from_a_users_frame_equals_prepare_then_transform(fitted):
         n=frame["n"].astype(str),
         c=pd.Categorical(frame["c"]),
     )
-    for f in (plain, frame, odd, frame.head(1), plain.head(1)):
+    flags = frame.assign(d=frame["d"] == 2, b=frame["b"].astype("uint8"))
+    small_ints = frame.assign(d=frame["d"].astype("int8"))
+    for f in (plain, frame, odd, flags, small_ints, frame.head(1), plain.head(1)):
         X = prepare_X(f, FEATURES, what="t")
         np.testing.assert_array_equal(spec.matrix(f, what="t"), _sklearn(prep, X))
+
+
+def test_plain_frames_skip_prepare_x(fitted, monkeypatch):
+    from mlops_nb.model import _prep
+
+    _, spec = fitted
+    calls = []
+    real = _prep.prepare_X
+    monkeypatch.setattr(
+        _prep, "prepare_X", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    frame = _awkward(20, 8)
+    spec.matrix(frame.assign(c=frame["c"].fillna("x")), what="t")  # strings, ints
+    assert calls == []
+    spec.matrix(frame, what="t")  # a None among the strings: prepare_X converts it
+    assert calls == [1]
 
 
 def test_matrix_raises_prepare_xs_errors(fitted):
