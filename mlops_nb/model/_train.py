@@ -14,7 +14,6 @@ from mlops_nb.errors import SchemaError, ValidationError
 from mlops_nb.model._estimators import make_estimator
 from mlops_nb.model._metrics import classification_metrics, regression_metrics
 from mlops_nb.model._persist import dump_booster, dump_skops
-from mlops_nb.model._trees import TreeTable
 from mlops_nb.model._prep import (
     Features,
     TreePrep,
@@ -22,6 +21,7 @@ from mlops_nb.model._prep import (
     make_preprocessor,
     prepare_X,
 )
+from mlops_nb.model._trees import TreeTable
 from mlops_nb.store import validate_name
 from mlops_nb.store._db import now
 from mlops_nb.ui._progress import Progress, progress
