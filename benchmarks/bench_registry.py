@@ -30,10 +30,10 @@ inference). The variants alternate within the one MLflow child.
 .predict_proba(row)`` — a fresh Project object every time, so nothing is cached and
 every blob is re-hashed before parsing. A LightGBM version keeps, next to its skops
 preprocessing and LightGBM text, two numpy forms of the same fit: ``tree_prep`` (the
-medians and categories as JSON) and ``trees`` (the trees as flat arrays). A fresh process
-predicting a few rows uses those (parity tests hold both equal to scikit-learn's and
-LightGBM's output to the bit); the skops file and the LightGBM text are verified on load
-but parsed only when needed (a large batch, ONNX export, explanations). MLflow:
+medians and categories as JSON) and ``trees`` (the trees as flat arrays). A fresh
+process predicting a few rows uses those (parity tests hold both equal to scikit-learn's
+and LightGBM's output to the bit); the skops file and the LightGBM text are verified on
+load but parsed only when needed (a large batch, ONNX export, explanations). MLflow:
 ``mlflow.pyfunc.load_model(uri)
 .predict(row)`` with the ``models:/`` URI ``log_model`` returned (probabilities too,
 via ``pyfunc_predict_fn``).

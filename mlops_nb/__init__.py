@@ -1,9 +1,9 @@
-"""mlops_nb: the whole operations life cycle of a machine-learning system, in a notebook.
+"""mlops_nb: the whole operations life cycle of a machine-learning system in a notebook.
 
 The public nouns are :class:`Project` (a folder holding every version and report),
 :class:`DataAsset` (an immutable, content-hashed data version) and :class:`Model` (a
-stored model version with lineage, metrics and a registry stage). Heavy dependencies load when first used, so
-``import mlops_nb`` stays fast.
+stored model version with lineage, metrics and a registry stage). Heavy dependencies
+load when first used, so ``import mlops_nb`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from mlops_nb import _offline
 from mlops_nb._config import config_context, get_config, set_config
 
-_offline.disable_telemetry()  # environment opt-outs only: cheap, and before any dependency
+# environment opt-outs only: cheap, and before any dependency
+_offline.disable_telemetry()
 
 __version__ = "0.1.0"
 

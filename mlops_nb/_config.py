@@ -12,10 +12,12 @@ import contextlib
 import getpass
 import os
 import threading
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_nb.errors import ValidationError, listing
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DisplayMode = Literal["widget", "html", "text"]
 _DISPLAY_MODES = ("widget", "html", "text")

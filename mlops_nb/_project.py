@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,8 @@ from mlops_nb.store import Store, VerifyResult
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import pandas as pd
 
     from mlops_nb.business import ValueCanvas
@@ -31,8 +32,9 @@ class Project(Displayable):
     --------
     >>> import tempfile, pandas as pd, mlops_nb as mnb
     >>> proj = mnb.Project.open(tempfile.mkdtemp() + "/demo")
-    >>> v1 = proj.data("toy", pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]}), target="y")
-    >>> v1.version, proj.data("toy", pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})).version
+    >>> frame = pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})
+    >>> v1 = proj.data("toy", frame, target="y")
+    >>> v1.version, proj.data("toy", frame).version
     (1, 1)
     """
 
@@ -181,8 +183,8 @@ class Project(Displayable):
 
         self.asset(name)  # clear error for an unknown name
         rows = self._store.query(
-            "SELECT version, n_rows, n_cols, operation, parents, note, created_at, created_by "
-            "FROM asset_versions WHERE name = ? ORDER BY version",
+            "SELECT version, n_rows, n_cols, operation, parents, note, created_at, "
+            "created_by FROM asset_versions WHERE name = ? ORDER BY version",
             (name,),
         )
         frame = pd.DataFrame([dict(r) for r in rows])
@@ -206,7 +208,8 @@ class Project(Displayable):
         self, owner_kind: str, owner_id: int, kind: str
     ) -> dict[str, Any] | None:
         rows = self._store.query(
-            "SELECT payload FROM reports WHERE owner_kind = ? AND owner_id = ? AND kind = ?",
+            "SELECT payload FROM reports "
+            "WHERE owner_kind = ? AND owner_id = ? AND kind = ?",
             (owner_kind, owner_id, kind),
         )
         return json.loads(rows[0]["payload"]) if rows else None
@@ -219,21 +222,23 @@ class Project(Displayable):
         text = json.dumps(payload, default=_json_default)
         with self._store.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO reports(owner_kind, owner_id, kind, payload, created_at) "
+                "INSERT OR IGNORE INTO reports"
+                "(owner_kind, owner_id, kind, payload, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (owner_kind, owner_id, kind, text, now()),
             )
 
     # -- Business Ops ----------------------------------------------------------------
     def canvas(self, **fields: Any) -> ValueCanvas:
-        """The project's value canvas; with fields, save a new version of it.
+        """Return the project's value canvas; with fields, save a new version of it.
 
         Parameters
         ----------
         **fields
-            ``process``, ``value_level``, ``kpis``, ``outcomes`` (money value of tp, fp,
-            fn, tn), ``stakeholders``, ``risks``, ``success``, ``positive_class``,
-            ``currency``, ``note``. Fields not given keep their current values.
+            ``process``, ``value_level``, ``kpis``, ``outcomes`` (money value of tp,
+            fp, fn, tn), ``stakeholders``, ``risks``, ``success``,
+            ``positive_class``, ``currency``, ``note``. Fields not given keep their
+            current values.
 
         Returns
         -------
@@ -255,7 +260,8 @@ class Project(Displayable):
         if canvas is None:
             msg = (
                 "this project has no value canvas yet: call proj.canvas(process=..., "
-                "value_level=..., outcomes={'tp': ..., 'fp': ..., 'fn': ..., 'tn': ...})"
+                "value_level=..., "
+                "outcomes={'tp': ..., 'fp': ..., 'fn': ..., 'tn': ...})"
             )
             raise NotFoundError(msg)
         return canvas
@@ -323,7 +329,7 @@ class Project(Displayable):
     def model(
         self, name: str, version: int | None = None, *, stage: str | None = None
     ) -> Model:
-        """A model version: the newest, a given ``version``, or the one at ``stage``.
+        """Return a model version: the newest, a given ``version``, or one at ``stage``.
 
         Raises
         ------
@@ -350,25 +356,32 @@ class Project(Displayable):
             )
         ]
         if name not in names:
-            raise NotFoundError(
-                f"no model named {name!r}. Models: {listing(names)}.{did_you_mean(name, names)}"
+            msg = (
+                f"no model named {name!r}. Models: {listing(names)}."
+                f"{did_you_mean(name, names)}"
             )
+            raise NotFoundError(msg)
         found = (
             self.models()
             .query("name == @name")[["version", "stage"]]
             .to_dict("records")
         )
-        raise NotFoundError(
-            f"model {name!r} has no version matching version={version}, stage={stage}; it has {found}."
+        msg = (
+            f"model {name!r} has no version matching version={version}, "
+            f"stage={stage}; it has {found}."
         )
+        raise NotFoundError(msg)
 
     def models(self) -> pd.DataFrame:
-        """Every model version: name, version, stage, estimator, data, validation metric."""
+        """Return every model version.
+
+        Columns: name, version, stage, estimator, data, validation metric.
+        """
         import pandas as pd
 
         rows = self._store.query(
-            "SELECT name, version, stage, recipe, lineage, created_at FROM model_versions "
-            "ORDER BY name, version"
+            "SELECT name, version, stage, recipe, lineage, created_at "
+            "FROM model_versions ORDER BY name, version"
         )
         out = []
         for r in rows:
@@ -400,20 +413,23 @@ class Project(Displayable):
         )
 
     def compare(self, name: str, data: DataAsset | None = None) -> Comparison:
-        """Champion and challengers of ``name`` side by side (evaluated on ``data`` if given)."""
+        """Compare champion and challengers of ``name`` side by side.
+
+        They are evaluated on ``data`` when it is given.
+        """
         from mlops_nb.model._registry import compare
 
         return compare(self, name, data)
 
     def rollback(self, name: str, *, reason: str = "") -> PromotionReport:
-        """Put back the production version that the current production version replaced."""
+        """Put back the production version that the current production one replaced."""
         from mlops_nb.model._registry import rollback
 
         return rollback(self, name, reason=reason)
 
     # -- Drift Ops -------------------------------------------------------------------
     def monitor(self, model: str, version: int | None = None) -> Monitor:
-        """Reopen the drift monitor of a model version (the newest monitored one by default).
+        """Reopen the drift monitor of a model version (default: newest monitored one).
 
         Raises
         ------
@@ -425,26 +441,35 @@ class Project(Displayable):
         return open_monitor(self, model, version)
 
     def monitors(self) -> pd.DataFrame:
-        """One row per drift monitor: model version, reference, batches, labels, updated."""
+        """List drift monitors, one row each.
+
+        Columns: model version, reference, batches, labels, updated.
+        """
         from mlops_nb.drift import list_monitors
 
         return list_monitors(self)
 
     # -- Sustainable Ops and Sec Ops ------------------------------------------------
     def sustainability(self, **options: Any) -> Any:
-        """The carbon and energy ledger of the project; see :mod:`mlops_nb.sustain`."""
+        """Return the project's carbon/energy ledger; see :mod:`mlops_nb.sustain`."""
         from mlops_nb.sustain import sustainability
 
         return sustainability(self, **options)
 
     def poisoning_trend(self, name: str, **options: Any) -> Any:
-        """The suspicious-label rate across the versions of an asset, with change-point alerts."""
+        """Track the suspicious-label rate across an asset's versions.
+
+        The trend comes with change-point alerts.
+        """
         from mlops_nb.secure import poisoning_trend
 
         return poisoning_trend(self, name, **options)
 
     def vet(self, data: Any, **options: Any) -> Any:
-        """Vet an open dataset: provenance, licence, duplicates/leakage, relevance, PII."""
+        """Vet an open dataset.
+
+        Checks provenance, licence, duplicates/leakage, relevance and PII.
+        """
         from mlops_nb.secure import vet
 
         return vet(self, data, **options)
@@ -466,27 +491,30 @@ class Project(Displayable):
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self._store.write() as conn:
             row = conn.execute(
-                "SELECT * FROM documents WHERE kind = ? AND name = ? AND content_hash = ?",
+                "SELECT * FROM documents "
+                "WHERE kind = ? AND name = ? AND content_hash = ?",
                 (kind, name, digest),
             ).fetchone()
             if row is None:
                 version = (
                     1
                     + conn.execute(
-                        "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ? AND name = ?",
+                        "SELECT COALESCE(MAX(version), 0) FROM documents "
+                        "WHERE kind = ? AND name = ?",
                         (kind, name),
                     ).fetchone()[0]
                 )
                 conn.execute(
-                    "INSERT INTO documents(kind, name, version, content_hash, payload, note, "
-                    "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents(kind, name, version, content_hash, payload, "
+                    "note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (kind, name, version, digest, text, note, now(), self._user()),
                 )
                 self._store.audit(
                     conn, f"save {kind}", f"{kind}:{name}@{version}", note=note
                 )
                 row = conn.execute(
-                    "SELECT * FROM documents WHERE kind = ? AND name = ? AND version = ?",
+                    "SELECT * FROM documents "
+                    "WHERE kind = ? AND name = ? AND version = ?",
                     (kind, name, version),
                 ).fetchone()
         return {**dict(row), "payload": json.loads(row["payload"])}
@@ -494,7 +522,7 @@ class Project(Displayable):
     def _document(
         self, kind: str, name: str, version: int | None = None
     ) -> dict[str, Any] | None:
-        """The newest (or a given) version of a document, or ``None``."""
+        """Return the newest (or a given) version of a document, or ``None``."""
         sql = "SELECT * FROM documents WHERE kind = ? AND name = ?"
         params: tuple[Any, ...] = (kind, name)
         if version is not None:
@@ -530,10 +558,13 @@ class Project(Displayable):
         return self._store.backup(Path(dest))
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
-        """The audit log, newest first: time, user, action, object, detail."""
+        """Return the audit log, newest first: time, user, action, object, detail."""
         import pandas as pd
 
-        sql = "SELECT id, at, user, action, object, detail FROM audit_log ORDER BY id DESC"
+        sql = (
+            "SELECT id, at, user, action, object, detail FROM audit_log "
+            "ORDER BY id DESC"
+        )
         rows = self._store.query(sql + (f" LIMIT {int(limit)}" if limit else ""))
         return pd.DataFrame(
             [dict(r) for r in rows],
@@ -588,14 +619,18 @@ class Project(Displayable):
         if len(models):
             summary = (
                 f"{len(assets)} assets, {n_versions} versions, "
-                f"{models['name'].nunique()} models ({len(models)} versions), at {self.path}"
+                f"{models['name'].nunique()} models ({len(models)} versions), "
+                f"at {self.path}"
             )
         return View("Project", self.name, summary, [], tabs)
 
 
 @dataclass(frozen=True, repr=False)
 class VerifyReport(Displayable):
-    """The result of :meth:`Project.verify`: artifacts, database, audit chain, signatures."""
+    """The result of :meth:`Project.verify`.
+
+    It covers artifacts, the database, the audit chain and signatures.
+    """
 
     project: str
     result: VerifyResult
@@ -603,7 +638,7 @@ class VerifyReport(Displayable):
 
     @property
     def ok(self) -> bool:
-        """True when every artifact, the database, the audit chain and signatures are intact."""
+        """True when artifacts, database, audit chain and signatures are all intact."""
         return self.result.ok and not self.signatures
 
     @property
@@ -622,16 +657,27 @@ class VerifyReport(Displayable):
                     ("damaged or missing", len(r.problems)),
                     ("database", r.database),
                     ("audit chain", "ok" if not r.audit else "; ".join(r.audit)),
-                    ("signatures", "ok" if not self.signatures else f"{len(self.signatures)} failed"),
+                    (
+                        "signatures",
+                        "ok"
+                        if not self.signatures
+                        else f"{len(self.signatures)} failed",
+                    ),
                     ("unreferenced blobs (gc removes)", len(r.unreferenced)),
                 ]
             )
         ]
         problems = self.problems
         if problems:
-            frame = pd.DataFrame({"artifact": list(problems), "problem": list(problems.values())})
+            frame = pd.DataFrame(
+                {"artifact": list(problems), "problem": list(problems.values())}
+            )
             blocks.append(Table(frame))
-        summary = "all artifacts intact" if self.ok else f"{len(problems)} integrity problem(s)"
+        summary = (
+            "all artifacts intact"
+            if self.ok
+            else f"{len(problems)} integrity problem(s)"
+        )
         badge = ("verified", "ok") if self.ok else ("integrity problem", "error")
         return View("Verify", self.project, summary, [badge], [Tab("Result", blocks)])
 

@@ -12,11 +12,13 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import DataReadError, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 _REMOTE_TAG = re.compile(
     r"<(script|link)\b[^>]*\b(src|href)\s*=\s*[\"'](https?:)?//[^\"']*[\"'][^>]*>(\s*</script>)?",
@@ -55,9 +57,11 @@ def execute_notebook(
 
     notebook = Path(notebook)
     if not notebook.is_file():
-        raise DataReadError(f"report: notebook {str(notebook)!r} does not exist.")
+        msg = f"report: notebook {str(notebook)!r} does not exist."
+        raise DataReadError(msg)
     if notebook.suffix != ".ipynb":
-        raise ValidationError(f"report: {str(notebook)!r} is not a .ipynb notebook.")
+        msg = f"report: {str(notebook)!r} is not a .ipynb notebook."
+        raise ValidationError(msg)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with _env(MLOPS_NB_DISPLAY="html"):

@@ -1,4 +1,4 @@
-"""The ``mlops-nb`` command: reports, the demo suite and project checks.
+r"""The ``mlops-nb`` command: reports, the demo suite and project checks.
 
 Examples
 --------
@@ -7,7 +7,8 @@ Examples
     mlops-nb demo --notebooks notebooks --out reports
     mlops-nb report notebooks/01_dataops.ipynb -p seed 1 -o dataops.html
     mlops-nb verify employment-demo
-    mlops-nb retrain employment-demo --model employment --data new.parquet --report retrain.html
+    mlops-nb retrain employment-demo --model employment --data new.parquet \
+        --report retrain.html
     mlops-nb serve employment-demo employment --stage production
 """
 
@@ -16,15 +17,17 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import MlopsNbError
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 def _value(text: str) -> Any:
-    """Parse a parameter value as a Python literal when it is one, else keep the text."""
+    """Parse a parameter value as a Python literal if it is one, else keep the text."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -100,7 +103,8 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     out = write_report(project, result, Path(args.report))
     verdict = "promoted" if result.promoted else "NOT promoted (gates failed)"
     print(
-        f"{args.model}: challenger v{result.challenger} {verdict}; report {out['html']}, summary {out['json']}"
+        f"{args.model}: challenger v{result.challenger} {verdict}; "
+        f"report {out['html']}, summary {out['json']}"
     )
     for failure in result.failures:
         print(f"  gate {failure['gate']}: {failure['message']}", file=sys.stderr)
@@ -108,7 +112,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``mlops-nb``."""
+    """Build the argument parser of ``mlops-nb``."""
     parser = argparse.ArgumentParser(
         prog="mlops-nb", description=__doc__.splitlines()[0]
     )

@@ -9,10 +9,11 @@ value), what was expected, and how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
 __all__ = [

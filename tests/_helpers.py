@@ -31,8 +31,9 @@ def tree_snapshot(root) -> dict[str, object]:
 
 
 def raw_snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
-    """(path -> size, sha256) of every file, folder and link under ``root``, byte for byte
-    (SQLite's -wal/-shm included; see :func:`tree_snapshot` for database content)."""
+    """(path -> size, sha256) of every file, folder and link under ``root``, byte for
+    byte (SQLite's -wal/-shm included; see :func:`tree_snapshot` for database
+    content)."""
     out: dict[str, tuple[int, str] | str] = {}
     for dirpath, dirnames, filenames in os.walk(root):  # does not follow links
         for entry in dirnames + filenames:

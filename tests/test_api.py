@@ -13,8 +13,8 @@ HEAVY = [
     "nannyml", "plotly", "ipywidgets", "anywidget", "papermill", "pyarrow", "skops",
 ]  # fmt: skip
 PUBLIC = {
-    "DataAsset", "Model", "Monitor", "Project", "__version__", "config_context", "datasets", "errors",
-    "get_config", "secure", "set_config",
+    "DataAsset", "Model", "Monitor", "Project", "__version__", "config_context",
+    "datasets", "errors", "get_config", "secure", "set_config",
 }  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def test_import_is_fast():
                 "import time; t = time.perf_counter(); import mlops_nb; "
                 "print(time.perf_counter() - t)"
             )
-        )  # fmt: skip
+        )
         for _ in range(3)
     )
     assert times[1] < 0.5, f"median cold import {times[1]:.3f} s"

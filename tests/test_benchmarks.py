@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_quick_register_benchmark_runs_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "register_1m", "--output", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "register_1m",
+         "--output", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

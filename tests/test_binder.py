@@ -34,12 +34,15 @@ def _uv() -> list[str]:
 def test_binder_files_parse():
     assert not (ROOT / ".binder").exists()  # repo2docker refuses both folders
     runtime = (BINDER / "runtime.txt").read_text().strip()
-    assert runtime.startswith("python-3.") and int(runtime.split(".")[1]) >= 11
+    assert runtime.startswith("python-3.")
+    assert int(runtime.split(".")[1]) >= 11
     post = BINDER / "postBuild"
     assert os.access(post, os.X_OK)
     text = post.read_text()
-    assert text.startswith("#!/bin/bash") and "set -euo pipefail" in text
-    assert "-r binder/pinned.txt" in text and "-e ." in text
+    assert text.startswith("#!/bin/bash")
+    assert "set -euo pipefail" in text
+    assert "-r binder/pinned.txt" in text
+    assert "-e ." in text
     assert not (
         BINDER / "requirements.txt"
     ).exists()  # pip would resolve it and hit nannyml's caps
@@ -47,9 +50,10 @@ def test_binder_files_parse():
 
 
 def test_pinned_requirements_match_the_lock_file():
-    done = subprocess.run([*_uv(), "export", "--locked", "--no-hashes", "--no-emit-project",
-                           "--format", "requirements-txt", "-q"],
-                          cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run([*_uv(), "export", "--locked", "--no-hashes",
+                           "--no-emit-project", "--format", "requirements-txt", "-q"],
+                          cwd=ROOT, capture_output=True, text=True,
+                          check=True)  # fmt: skip
 
     def pins(text: str) -> list[str]:
         return sorted(
@@ -59,14 +63,15 @@ def test_pinned_requirements_match_the_lock_file():
         )
 
     assert pins(done.stdout) == pins((BINDER / "pinned.txt").read_text()), (
-        "binder/pinned.txt is stale: regenerate it with `uv export --locked --no-hashes "
-        "--no-emit-project --format requirements-txt -o binder/pinned.txt`"
+        "binder/pinned.txt is stale: regenerate it with `uv export --locked "
+        "--no-hashes --no-emit-project --format requirements-txt -o binder/pinned.txt`"
     )
 
 
 @pytest.mark.slow
 def test_pinned_environment_installs_the_package(tmp_path):
-    """What postBuild does, in a fresh virtual environment (uv's installer, same pins)."""
+    """What postBuild does, in a fresh virtual environment (uv's installer, same
+    pins)."""
     venv = tmp_path / "venv"
     uv = _uv()
     subprocess.run(
@@ -74,18 +79,21 @@ def test_pinned_environment_installs_the_package(tmp_path):
     )
     py = venv / "bin" / "python"
     for args in (["-r", str(BINDER / "pinned.txt")], ["-e", str(ROOT)]):
-        done = subprocess.run([*uv, "pip", "install", "-q", "--python", str(py), "--no-deps", *args],
+        done = subprocess.run([*uv, "pip", "install", "-q", "--python", str(py),
+                               "--no-deps", *args],
                               capture_output=True, text=True, timeout=900)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
     code = ("import mlops_nb, lightgbm, nannyml.datasets, importlib.metadata as m; "
-            "print(mlops_nb.__version__, m.version('lightgbm'), m.version('nannyml'))")  # fmt: skip
+            "print(mlops_nb.__version__, m.version('lightgbm'), "
+            "m.version('nannyml'))")  # fmt: skip
     env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
     out = subprocess.run(
         [str(py), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    version, lgb, nml = out.stdout.split()
-    assert int(lgb.split(".")[1]) >= 6 and nml == "0.13.1"
+    _version, lgb, nml = out.stdout.split()
+    assert int(lgb.split(".")[1]) >= 6
+    assert nml == "0.13.1"
 
 
 def _badge_tool():
@@ -125,10 +133,13 @@ def test_the_badge_opens_the_first_notebook_in_jupyterlab(tmp_path):
         "?urlpath=lab/tree/notebooks/00_business_value_canvas.ipynb"
     )
     assert (ROOT / tool.FIRST_NOTEBOOK).is_file()
-    # --write replaces only the marked block of the README, and again gives the same text
+    # --write replaces only the marked block of the README, and again gives the same
+    # text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.count(tool.BEGIN) == readme.count(tool.END) == 1
     once = tool.write(readme, markdown)
-    assert tool.write(once, markdown) == once and markdown in once
+    assert tool.write(once, markdown) == once
+    assert markdown in once
     before, after = readme.split(tool.BEGIN)[0], readme.split(tool.END)[1]
-    assert once.startswith(before) and once.endswith(after)
+    assert once.startswith(before)
+    assert once.endswith(after)

@@ -14,8 +14,11 @@ EXE = str(Path(sys.executable).parent / "mlops-nb")
 
 
 def test_parameter_values_are_literals_or_text():
-    assert _value("3") == 3 and _value("0.5") == 0.5 and _value("None") is None
-    assert _value("year") == "year" and _value("[1, 2]") == [1, 2]
+    assert _value("3") == 3
+    assert _value("0.5") == 0.5
+    assert _value("None") is None
+    assert _value("year") == "year"
+    assert _value("[1, 2]") == [1, 2]
 
 
 def test_verify_exit_codes(project, tiny_asset, capsys):
@@ -34,11 +37,13 @@ def test_errors_are_one_line_and_exit_2(tmp_path):
         [EXE, "verify", str(tmp_path / "x")], capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert "not an mlops_nb project" in done.stderr and "Traceback" not in done.stderr
+    assert "not an mlops_nb project" in done.stderr
+    assert "Traceback" not in done.stderr
     done = subprocess.run(
         [EXE, "report", str(tmp_path / "none.ipynb")], capture_output=True, text=True
     )
-    assert done.returncode == 2 and "does not exist" in done.stderr
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr
 
 
 @pytest.mark.slow
@@ -51,17 +56,32 @@ def test_demo_runs_each_notebook_on_its_own_project(tmp_path):
     books.mkdir()
     for stem in ("01_a", "02_b"):
         cells = [
-            nbformat.v4.new_code_cell('project_dir = "x"', metadata={"tags": ["parameters"]}),
-            nbformat.v4.new_code_cell("import mlops_nb as mnb\nmnb.Project.open(project_dir)"),
+            nbformat.v4.new_code_cell(
+                'project_dir = "x"', metadata={"tags": ["parameters"]}
+            ),
+            nbformat.v4.new_code_cell(
+                "import mlops_nb as mnb\nmnb.Project.open(project_dir)"
+            ),
         ]
-        nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nb = nbformat.v4.new_notebook(
+            cells=cells,
+            metadata={
+                "kernelspec": {
+                    "name": "python3",
+                    "display_name": "Python 3",
+                    "language": "python",
+                }
+            },
+        )
         nbformat.write(nb, books / f"{stem}.ipynb")
-    (books / "_draft.ipynb").write_text("not a companion notebook")  # ignored: no NN_ prefix
+    # ignored: no NN_ prefix
+    (books / "_draft.ipynb").write_text("not a companion notebook")
     out = tmp_path / "reports"
     assert main(["demo", "--notebooks", str(books), "--out", str(out)]) == 0
     for stem in ("01_a", "02_b"):
         assert (out / "projects" / stem / "registry.sqlite").is_file()
         summary = json.loads((out / f"{stem}.json").read_text())
-        assert summary["errors"] == [] and summary["objects"][0]["kind"] == "Project"
+        assert summary["errors"] == []
+        assert summary["objects"][0]["kind"] == "Project"
     with pytest.raises(SystemExit):
         main(["demo", "--unknown"])

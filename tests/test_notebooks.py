@@ -24,30 +24,32 @@ REMOTE = re.compile(
 # what each notebook's report must show, proving its static views rendered
 KEY_SECTIONS = {
     "07_sec_ops": [
-        "SignatureCheck", "verified", "booster: swapped", "ManifestDiff", "renamed", "(rollback)",
-        "code ran: False", "PrivacyReport", "personal data in 5 columns", "[EMAIL]",
-        "same token for the same person in both versions: 100%", "PoisoningReport",
-        "Confident joint", "RandomForestClassifier(n_estimators=100", "PoisoningTrend",
-        "alert at v", "anchored baseline", "VetReport", "acs-test v1 (test data)",
-        "differ from the pin", "supplies 60%", "AggregationResult", "Trust per partner",
-        "plain mean (unsafe)",
+        "SignatureCheck", "verified", "booster: swapped", "ManifestDiff", "renamed",
+        "(rollback)", "code ran: False", "PrivacyReport", "personal data in 5 columns",
+        "[EMAIL]", "same token for the same person in both versions: 100%",
+        "PoisoningReport", "Confident joint", "RandomForestClassifier(n_estimators=100",
+        "PoisoningTrend", "alert at v", "anchored baseline", "VetReport",
+        "acs-test v1 (test data)", "differ from the pin", "supplies 60%",
+        "AggregationResult", "Trust per partner", "plain mean (unsafe)",
     ],
     "05_sustainable_ops": [
         "Sustainability", "WarmStart", "energy saved by warm start", "CPU time saved",
         "By model version", "By stage", "Per 1,000 predictions", "one call per row",
-        "Cumulative energy", "estimates, not meter readings", "offline tracker (no network)",
-        "warm start: +50 rounds",
+        "Cumulative energy", "estimates, not meter readings",
+        "offline tracker (no network)", "warm start: +50 rounds",
     ],
     "08_drift_review": [
         "Monitor", "employment@v1", "Observation", "DriftReview", "Recommendation:",
-        "Drift heatmap", "Distributions", "unverified: label-free estimate assumes no concept drift",
-        "CBPE", "concept drift", "Fairness over time", "Business value", "matched observed rows",
-        "anchored reference: first alert in window", "previous window as the reference", "DriftTable",
+        "Drift heatmap", "Distributions",
+        "unverified: label-free estimate assumes no concept drift",
+        "CBPE", "concept drift", "Fairness over time", "Business value",
+        "matched observed rows", "anchored reference: first alert in window",
+        "previous window as the reference", "DriftTable",
     ],
     "09_capstone": [
-        "ValueCanvas", "acs v1", "Evaluation", "Promotion", "Fairness", "OnnxExport", "served:",
-        "Monitor", "DriftReview", "matched observed rows", "Recommendation:", "Comparison",
-        "all artifacts intact",
+        "ValueCanvas", "acs v1", "Evaluation", "Promotion", "Fairness", "OnnxExport",
+        "served:", "Monitor", "DriftReview", "matched observed rows", "Recommendation:",
+        "Comparison", "all artifacts intact",
     ],
     "04_edge_export_xmo": [
         "OnnxExport", "parity ok", "max |p_onnx - p_native|", "Variants", "Pareto",
@@ -57,16 +59,18 @@ KEY_SECTIONS = {
         "never seen in training", "employment-served v1", "serve stop",
     ],
     "06_human_centered_ops": [
-        "Fairness", "Disparities", "SEX x RAC1P", "Mitigation", "Trade-off", "threshold_optimizer",
-        "Export and serving", "Explanation", "Morris sensitivity", "Local explanation", "What-if",
-        "Model card", "Gap: no carbon", "Monitoring plan", "Release checklist", "Nothing changed",
+        "Fairness", "Disparities", "SEX x RAC1P", "Mitigation", "Trade-off",
+        "threshold_optimizer", "Export and serving", "Explanation",
+        "Morris sensitivity", "Local explanation", "What-if", "Model card",
+        "Gap: no carbon", "Monitoring plan", "Release checklist", "Nothing changed",
         "signed off by A. Reviewer", "save release-signoff",
     ],
     "03_annotation_synthetic_features": [
         "Annotation", "acs-2016-to-label v1", "Resumed: 10 saved actions replayed",
-        "20 of 20 labelled", "Agreement", "kappa", "labels by ana", "acs-2016-to-label v2",
-        "SynthesisReport", "acs-synthetic v1", "train on synthetic", "no sign of memorisation",
-        "FeatureReport", "Screening", "out of fold",
+        "20 of 20 labelled", "Agreement", "kappa", "labels by ana",
+        "acs-2016-to-label v2", "SynthesisReport", "acs-synthetic v1",
+        "train on synthetic", "no sign of memorisation", "FeatureReport", "Screening",
+        "out of fold",
     ],
     "00_business_value_canvas": [
         "ValueCanvas",
@@ -106,8 +110,8 @@ KEY_SECTIONS = {
         "Nothing changed",
         "Comparison",
         "retrain",
-    ],  # fmt: skip
-}
+    ],
+}  # fmt: skip
 
 
 def test_every_notebook_has_a_parameters_cell_and_no_outputs():
@@ -142,10 +146,14 @@ def test_notebook_report(path, tmp_path):
     assert (
         html.count("window.Plotly=") + html.count("window.Plotly = Plotly") == 1
     )  # plotly.js once
-    assert "Traceback" not in html and "Could not render" not in html
+    assert "Traceback" not in html
+    assert "Could not render" not in html
     summary = json.loads(out.with_suffix(".json").read_text())
-    assert summary["objects"] and summary["errors"] == []
-    assert all({"kind", "title", "summary", "badges"} <= set(o) for o in summary["objects"])
+    assert summary["objects"]
+    assert summary["errors"] == []
+    assert all(
+        {"kind", "title", "summary", "badges"} <= set(o) for o in summary["objects"]
+    )
     if path.stem == "02_model_ops":
         assert any(g["kind"] == "GateRefusal" for g in summary["gates"])
         assert any(g["kind"] == "Promotion" for g in summary["gates"])

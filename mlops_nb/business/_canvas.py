@@ -513,7 +513,8 @@ class ValueCanvas(Displayable):
         ]
         o = self.outcomes
         summary = (
-            f"{self.value_level}; per case tp {money_text(o['tp'])}, fp {money_text(o['fp'])}, "
+            f"{self.value_level}; per case tp {money_text(o['tp'])}, "
+            f"fp {money_text(o['fp'])}, "
             f"fn {money_text(o['fn'])}, tn {money_text(o['tn'])} {self.currency}"
         )
         blocks: list[Any] = [

@@ -1,16 +1,20 @@
-"""The value canvas as one self-contained HTML card (a report shows it without a kernel)."""
+"""The value canvas as one self-contained HTML card.
+
+A report shows it without a kernel.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mlops_nb.business._canvas import ValueCanvas
 
 
 def money_text(value: float, currency: str = "") -> str:
-    """``+1,200 EUR``, ``-15 EUR``, ``+2.50``: signed, whole numbers without decimals."""
+    """Format ``+1,200 EUR``, ``-15 EUR``, ``+2.50``: signed, whole without decimals."""
     whole = float(value).is_integer() or abs(value) >= 100
     text = f"{value:+,.0f}" if whole else f"{value:+,.2f}"
     text = "0" if value == 0 else text

@@ -46,15 +46,20 @@ def agreement(first: AnnotationSession, second: AnnotationSession) -> Agreement:
     from mlops_nb.errors import ValidationError
 
     if (first.asset, first.column) != (second.asset, second.column):
-        msg = (f"agreement: sessions label different things ({first.asset.label} {first.column!r} vs "
-               f"{second.asset.label} {second.column!r}); compare annotators of the same rows.")  # fmt: skip
+        msg = (
+            f"agreement: sessions label different things ({first.asset.label} "
+            f"{first.column!r} vs {second.asset.label} {second.column!r}); "
+            "compare annotators of the same rows."
+        )
         raise ValidationError(msg)
     a, b = first.labels, second.labels
     common = sorted(set(a) & set(b))
     x, y = [a[r] for r in common], [b[r] for r in common]
     kappa, observed, expected = cohen_kappa(x, y)
-    return Agreement(first.asset.label, first.column, (first.annotator, second.annotator),
-                     common, x, y, kappa, observed, expected)  # fmt: skip
+    return Agreement(
+        first.asset.label, first.column, (first.annotator, second.annotator),
+        common, x, y, kappa, observed, expected,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, repr=False)
@@ -112,14 +117,19 @@ class Agreement(Displayable):
         k = self.kappa
         reading = ("no shared rows yet" if not self.rows else
                    "undefined (one label only)" if k != k else
-                   "almost perfect" if k > 0.8 else "substantial" if k > 0.6 else
-                   "moderate" if k > 0.4 else "fair" if k > 0.2 else "slight or none")  # fmt: skip
+                   "almost perfect" if k > 0.8 else
+                   "substantial" if k > 0.6 else
+                   "moderate" if k > 0.4 else
+                   "fair" if k > 0.2 else
+                   "slight or none")  # fmt: skip
         facts = KeyValues([
-            ("annotators", f"{a} and {b}"), ("data", f"{self.data}, column {self.column!r}"),
+            ("annotators", f"{a} and {b}"),
+            ("data", f"{self.data}, column {self.column!r}"),
             ("rows both labelled", len(self.rows)),
             ("Cohen's kappa", f"{k:.3f} ({reading})" if self.rows else "—"),
             ("observed agreement", f"{self.observed:.1%}" if self.rows else "—"),
-            ("agreement expected by chance", f"{self.expected:.1%}" if self.rows else "—"),
+            ("agreement expected by chance",
+             f"{self.expected:.1%}" if self.rows else "—"),
         ])  # fmt: skip
         frame = self.to_frame()
         differ = frame[frame.iloc[:, 1].astype(str) != frame.iloc[:, 2].astype(str)]

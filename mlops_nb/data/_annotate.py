@@ -1,4 +1,4 @@
-"""Annotation: choose the rows worth labelling, label them in a widget, keep every label.
+"""Annotation: choose the rows worth labelling, label them in a widget, keep all labels.
 
 :meth:`DataAsset.sample` picks rows (at random, stratified by a column, or those a
 model is least sure about) as a new version with lineage. :meth:`DataAsset.annotate`
@@ -83,8 +83,9 @@ def annotate(
         or not _ANNOTATOR_RE.match(annotator)
         or not annotator.strip()
     ):
-        msg = (f"{what}: annotator={annotator!r} must be a name of 1 to 64 characters without "
-               "'/' or control characters, e.g. annotator='ana'.")  # fmt: skip
+        msg = (f"{what}: annotator={annotator!r} must be a name of 1 to 64 "
+               "characters without '/' or control characters, "
+               "e.g. annotator='ana'.")  # fmt: skip
         raise ValidationError(msg)
     frame = asset._frame_nocopy()
     if choices is None:
@@ -92,8 +93,8 @@ def annotate(
             frame[column].dropna().unique().tolist() if column in frame.columns else []
         )
         if not existing or len(existing) > 12:
-            msg = (f"{what}: say which labels are allowed, e.g. choices=[0, 1] (column {column!r} "
-                   "has no values to take them from).")  # fmt: skip
+            msg = (f"{what}: say which labels are allowed, e.g. choices=[0, 1] "
+                   f"(column {column!r} has no values to take them from).")  # fmt: skip
             raise ValidationError(msg)
         choices = sorted(existing, key=str)
     choices = list(choices)
@@ -129,8 +130,9 @@ class AnnotationSession(Displayable):
         The allowed labels.
     """
 
-    def __init__(self, asset: DataAsset, column: str, annotator: str, choices: list[Any],
-                 model: Any = None, show: list[str] | None = None):  # fmt: skip
+    def __init__(self, asset: DataAsset, column: str, annotator: str,
+                 choices: list[Any], model: Any = None,
+                 show: list[str] | None = None):  # fmt: skip
         self.asset, self.column, self.annotator = asset, column, annotator
         self.choices, self.model = choices, model
         self.show = show or [c for c in asset.schema.names if c != column]
@@ -188,7 +190,10 @@ class AnnotationSession(Displayable):
         return self.asset._frame_nocopy().iloc[self._check_row(position)]
 
     def prediction(self, position: int) -> tuple[Any, float] | None:
-        """Return the model's label and its probability for a row (None without a model)."""
+        """Return the model's label and its probability for a row.
+
+        ``None`` without a model.
+        """
         import numpy as np
 
         if self.model is None:
@@ -207,7 +212,10 @@ class AnnotationSession(Displayable):
         value = self._check_choice(value)
         position = self.current if row is None else self._check_row(row)
         if position is None:
-            msg = f"{self._what}: every row is labelled or skipped; pass row=... to relabel."
+            msg = (
+                f"{self._what}: every row is labelled or skipped; "
+                "pass row=... to relabel."
+            )
             raise ValidationError(msg)
         return self._act({"op": "label", "row": int(position), "value": value})
 
@@ -243,7 +251,8 @@ class AnnotationSession(Displayable):
         if row is not None:
             event["row_id"] = self._row_id(row)
         payload = {**event, "annotator": self.annotator, "column": self.column,
-                   "asset": [self.asset.name, self.asset.version], "at": now(), "event": uuid.uuid4().hex}  # fmt: skip
+                   "asset": [self.asset.name, self.asset.version], "at": now(),
+                   "event": uuid.uuid4().hex}  # fmt: skip
         note = f"{self.annotator}: {event['op']}" + (
             f" row {row}" if row is not None else ""
         )
@@ -259,7 +268,8 @@ class AnnotationSession(Displayable):
         import json
 
         rows = self.asset.project._store.query(
-            "SELECT version, payload FROM documents WHERE kind = ? AND name = ? AND version > ? ORDER BY version",
+            "SELECT version, payload FROM documents WHERE kind = ? AND name = ? "
+            "AND version > ? ORDER BY version",
             (KIND, self.document, self._seen),
         )
         for r in rows:
@@ -288,9 +298,12 @@ class AnnotationSession(Displayable):
             self._skipped.add(row)
         self._pinned, self._last_row = None, row
 
-    # -- results -------------------------------------------------------------------------
+    # -- results -----------------------------------------------------------------------
     def to_frame(self, *, labelled_only: bool = False) -> pd.DataFrame:
-        """Return the batch with the labels given so far in :attr:`column` (missing elsewhere)."""
+        """Return the batch with the labels given so far in :attr:`column`.
+
+        Rows not labelled yet have a missing value there.
+        """
         frame = self.asset.frame
         values = [self._labels.get(i, None) for i in range(len(frame))]
         frame[self.column] = _label_array(values, self.choices, frame.get(self.column))
@@ -325,20 +338,24 @@ class AnnotationSession(Displayable):
             raise ValidationError(msg)
         s = self.asset.schema
         target = self.column if s.target is None else _UNSET
-        params = {"annotator": self.annotator, "column": self.column, "labels": len(self._labels),
-                  "skipped": len(self.skipped), "document": self.document, "events": self._seen,
+        params = {"annotator": self.annotator, "column": self.column,
+                  "labels": len(self._labels), "skipped": len(self.skipped),
+                  "document": self.document, "events": self._seen,
                   "choices": self.choices}  # fmt: skip
-        text = (f"labels by {self.annotator}: {len(self._labels)} of {self.n_rows} rows of "
-                f"{self.asset.label}, column {self.column!r}" + (f"; {note}" if note else ""))  # fmt: skip
+        text = (f"labels by {self.annotator}: {len(self._labels)} of {self.n_rows} "
+                f"rows of {self.asset.label}, column {self.column!r}"
+                + (f"; {note}" if note else ""))  # fmt: skip
         return register_frame(
-            self.asset.project, name or self.asset.name, self.to_frame(labelled_only=labelled_only),
-            target=target, parents=[(self.asset.name, self.asset.version)], operation="annotate",
-            params=params, note=text, source=f"annotation of {self.asset.label} by {self.annotator}",
+            self.asset.project, name or self.asset.name,
+            self.to_frame(labelled_only=labelled_only),
+            target=target, parents=[(self.asset.name, self.asset.version)],
+            operation="annotate", params=params, note=text,
+            source=f"annotation of {self.asset.label} by {self.annotator}",
             what="AnnotationSession.commit",
         )  # fmt: skip
 
     def agreement(self, other: str | AnnotationSession) -> Agreement:
-        """Cohen's kappa between this annotator and ``other`` on the rows both labelled."""
+        """Cohen's kappa between this annotator and ``other`` on rows both labelled."""
         from mlops_nb.data._agreement import agreement
 
         if isinstance(other, str):
@@ -349,12 +366,13 @@ class AnnotationSession(Displayable):
         """Everyone who saved an action on this column of this version."""
         prefix = f"{self.asset.name}@{self.asset.version}/{self.column}/"
         rows = self.asset.project._store.query(
-            "SELECT DISTINCT name FROM documents WHERE kind = ? AND substr(name, 1, ?) = ? ORDER BY name",
+            "SELECT DISTINCT name FROM documents "
+            "WHERE kind = ? AND substr(name, 1, ?) = ? ORDER BY name",
             (KIND, len(prefix), prefix),
         )
         return [r["name"][len(prefix) :] for r in rows]
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------
     @property
     def _what(self) -> str:
         return f"annotation of {self.asset.label} by {self.annotator}"
@@ -365,7 +383,10 @@ class AnnotationSession(Displayable):
             or not isinstance(row, int)
             or not 0 <= row < self.n_rows
         ):
-            msg = f"{self._what}: row={row!r} must be a position from 0 to {self.n_rows - 1}."
+            msg = (
+                f"{self._what}: row={row!r} must be a position "
+                f"from 0 to {self.n_rows - 1}."
+            )
             raise ValidationError(msg)
         return row
 
@@ -388,7 +409,7 @@ class AnnotationSession(Displayable):
         if self._ui is not None:
             self._ui.refresh()
 
-    # -- widget and rendering ------------------------------------------------------------
+    # -- widget and rendering ----------------------------------------------------------
     def _controls(self) -> Any:
         if self._ui is None:
             from mlops_nb.data._annotate_widget import AnnotationWidget
@@ -417,7 +438,7 @@ class AnnotationSession(Displayable):
 
     @property
     def key_box(self) -> Any:
-        """A ``Text`` box: each key typed in it labels, skips (``s``) or undoes (``u``)."""
+        """A ``Text`` box: each key typed labels, skips (``s``) or undoes (``u``)."""
         return self._controls().key_box
 
     @property

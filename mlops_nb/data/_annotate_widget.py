@@ -20,7 +20,7 @@ _RECENT = 12
 
 
 def keys_for(choices: list[Any]) -> dict[str, Any]:
-    """Keyboard key -> choice: the choice itself when it is one character, else 1, 2, ..."""
+    """Keyboard key -> choice: the choice itself if one character, else 1, 2, ..."""
     texts = [str(c) for c in choices]
     single = all(len(t) == 1 for t in texts) and not {"s", "u"} & set(texts)
     if single:
@@ -42,8 +42,10 @@ def _row_items(s: AnnotationSession, position: int) -> list[tuple[str, Any]]:
     pred = s.prediction(position)
     if pred is not None:
         label, p = pred
-        items.append(("model says", f"{label} with probability {p:.2f}"
-                                    f"{' (uncertain)' if p < 0.65 else ''} · {s.model.label}"))  # fmt: skip
+        items.append(("model says",
+                      f"{label} with probability {p:.2f}"
+                      f"{' (uncertain)' if p < 0.65 else ''}"
+                      f" · {s.model.label}"))  # fmt: skip
     if position in s.labels:
         items.append(("labelled", repr(s.labels[position])))
     plain = {s.asset.schema.id, s.asset.schema.time}  # ids and years: no separators
@@ -84,7 +86,8 @@ def session_view(s: AnnotationSession) -> View:
     if position is None:
         blocks.append(
             Text(
-                "Every row is labelled or skipped: commit() makes the labelled version.",
+                "Every row is labelled or skipped: "
+                "commit() makes the labelled version.",
                 "ok",
             )
         )
@@ -93,14 +96,17 @@ def session_view(s: AnnotationSession) -> View:
         blocks.append(KeyValues(_row_items(s, position)))
     tabs = [Tab("Label", blocks)]
     recent = _recent_table(s)
-    tabs.append(Tab("Labels", [Table(recent, caption=f"last {len(recent)} labels", plain_columns=tuple(
-        c for c in (s.asset.schema.id,) if c))] if len(recent) else [Text("No labels yet.", "muted")]))  # fmt: skip
+    tabs.append(Tab("Labels", [
+        Table(recent, caption=f"last {len(recent)} labels",
+              plain_columns=tuple(c for c in (s.asset.schema.id,) if c)),
+    ] if len(recent) else [Text("No labels yet.", "muted")]))  # fmt: skip
     tone = "ok" if s.done else "info"
     badges = [(f"{len(s.labels)}/{s.n_rows} labelled", tone), (s.annotator, "muted")]
     summary = (
         f"{s.annotator} labelling {s.column!r} of {s.asset.label}: {_progress_text(s)}"
     )
-    return View("Annotation", f"{s.asset.label} · {s.column}", summary, badges, tabs)  # type: ignore[arg-type]
+    title = f"{s.asset.label} · {s.column}"
+    return View("Annotation", title, summary, badges, tabs)  # type: ignore[arg-type]
 
 
 class AnnotationWidget:
@@ -116,8 +122,10 @@ class AnnotationWidget:
         key_of = {str(v): k for k, v in self.keys.items()}
         self.buttons = {}
         for c in s.choices:
-            b = w.Button(description=str(c), tooltip=f"label {c!r} (key {key_of.get(str(c), '-')})",
-                         button_style="primary", layout=w.Layout(width="auto", min_width="64px"))  # fmt: skip
+            b = w.Button(description=str(c),
+                         tooltip=f"label {c!r} (key {key_of.get(str(c), '-')})",
+                         button_style="primary",
+                         layout=w.Layout(width="auto", min_width="64px"))  # fmt: skip
             b.on_click(lambda _b, c=c: self._do(lambda: s.label(c)))
             self.buttons[c] = b
         self.skip_button = w.Button(
@@ -129,7 +137,8 @@ class AnnotationWidget:
         )
         self.undo_button.on_click(lambda _b: self._do(s.undo))
         hint = " / ".join(self.keys) + " label · s skip · u undo"
-        self.key_box = w.Text(placeholder=f"keyboard: click here, then type {hint}", continuous_update=True,
+        self.key_box = w.Text(placeholder=f"keyboard: click here, then type {hint}",
+                              continuous_update=True,
                               layout=w.Layout(width="360px"))  # fmt: skip
         self.key_box.observe(self._on_key, names="value")
         self.progress = w.IntProgress(
@@ -139,8 +148,10 @@ class AnnotationWidget:
         self.status = w.Label("")
         self.row_html = w.HTML()
         self.recent_html = w.HTML()
-        title = header_html(View("Annotation", f"{s.asset.label} · {s.column}",
-                                 f"annotator {s.annotator}; choices {', '.join(map(repr, s.choices))}"))  # fmt: skip
+        title = header_html(View(
+            "Annotation", f"{s.asset.label} · {s.column}",
+            f"annotator {s.annotator}; choices {', '.join(map(repr, s.choices))}",
+        ))  # fmt: skip
         label_page = w.VBox([
             w.HBox([self.progress, self.progress_text]), self.row_html,
             w.HBox([*self.buttons.values(), self.skip_button, self.undo_button]),

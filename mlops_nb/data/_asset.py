@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,8 @@ from mlops_nb.store._version import StoredVersion
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
 
@@ -169,7 +170,10 @@ class DataAsset(StoredVersion, Displayable):
         import numpy as np
 
         if not 0 < float(test) < 1:
-            msg = f"DataAsset.split(test={test!r}): use a share strictly between 0 and 1, e.g. 0.2."
+            msg = (
+                f"DataAsset.split(test={test!r}): use a share strictly "
+                "between 0 and 1, e.g. 0.2."
+            )
             raise ValidationError(msg)
         frame = self._frame_nocopy()
         rng = np.random.default_rng(seed)
@@ -188,7 +192,10 @@ class DataAsset(StoredVersion, Displayable):
             is_test = np.zeros(len(frame), bool)
             is_test[order[: round(len(frame) * test)]] = True
         if is_test.all() or not is_test.any():
-            msg = f"DataAsset.split(test={test}): one part would be empty for {len(frame)} rows."
+            msg = (
+                f"DataAsset.split(test={test}): one part would be empty "
+                f"for {len(frame)} rows."
+            )
             raise ValidationError(msg)
         train_name, test_name = names or (f"{self.name}-train", f"{self.name}-test")
         params = {"test": test, "seed": seed, "stratify": stratify}
@@ -241,8 +248,8 @@ class DataAsset(StoredVersion, Displayable):
                 mask = np.asarray(mask)
                 if mask.dtype != bool or mask.shape != (len(frame),):
                     msg = (
-                        f"DataAsset.filter: the mask must be {len(frame)} booleans, got "
-                        f"dtype {mask.dtype} and shape {mask.shape}."
+                        f"DataAsset.filter: the mask must be {len(frame)} booleans, "
+                        f"got dtype {mask.dtype} and shape {mask.shape}."
                     )
                     raise ValidationError(msg)
                 kept = frame[mask]
@@ -281,9 +288,8 @@ class DataAsset(StoredVersion, Displayable):
         import pandas as pd
 
         if not callable(fn):
-            raise ValidationError(
-                f"DataAsset.transform(fn={fn!r}): fn must be callable."
-            )
+            msg = f"DataAsset.transform(fn={fn!r}): fn must be callable."
+            raise ValidationError(msg)
         result = fn(self.frame)
         if not isinstance(result, pd.DataFrame):
             msg = (
@@ -292,25 +298,33 @@ class DataAsset(StoredVersion, Displayable):
             )
             raise ValidationError(msg)
         params = {"function": _describe_callable(fn), "source_sha256": _source_hash(fn)}
-        return self._derive(result, self.name if name is None else name, "transform", params, note)
+        return self._derive(
+            result, self.name if name is None else name, "transform", params, note
+        )
 
     # -- DataOps continued: annotation, synthetic data, automated features ------------
     def sample(
         self, n: int, *, seed: int = 0, strategy: str = "random", **options: Any
     ) -> DataAsset:
-        """Rows worth labelling first, as a new version; see :mod:`mlops_nb.data._annotate`."""
+        """Rows worth labelling first, as a new version.
+
+        See :mod:`mlops_nb.data._annotate`.
+        """
         from mlops_nb.data._annotate import sample
 
         return sample(self, n, seed=seed, strategy=strategy, **options)
 
     def annotate(self, **options: Any) -> Any:
-        """A labelling widget whose saved labels become a new version with lineage."""
+        """Open a labelling widget; saved labels become a new version with lineage."""
         from mlops_nb.data._annotate import annotate
 
         return annotate(self, **options)
 
     def synthesize(self, n: int, *, seed: int = 0, **options: Any) -> Any:
-        """A synthetic version with a fidelity and privacy report; see :mod:`mlops_nb.data._synth`."""
+        """Make a synthetic version with a fidelity and privacy report.
+
+        See :mod:`mlops_nb.data._synth`.
+        """
         from mlops_nb.data._synth import synthesize
 
         return synthesize(self, n, seed=seed, **options)
@@ -323,7 +337,7 @@ class DataAsset(StoredVersion, Displayable):
 
     # -- Sec Ops on data -------------------------------------------------------------
     def privacy(self, **options: Any) -> Any:
-        """Personal-data findings per column, with ``mask()`` / ``pseudonymize(key=)``."""
+        """Personal-data findings per column, with ``mask()``/``pseudonymize(key=)``."""
         from mlops_nb.secure import privacy
 
         return privacy(self, **options)
@@ -363,8 +377,8 @@ class DataAsset(StoredVersion, Displayable):
     def _check_column(self, method: str, param: str, column: str) -> None:
         if column not in self.schema.names:
             msg = (
-                f"DataAsset.{method}({param}={column!r}): column not found in {self.label}. "
-                f"Available columns: {listing(self.schema.names)}."
+                f"DataAsset.{method}({param}={column!r}): column not found in "
+                f"{self.label}. Available columns: {listing(self.schema.names)}."
                 f"{did_you_mean(column, self.schema.names)}"
             )
             raise SchemaError(msg)
@@ -389,7 +403,8 @@ class DataAsset(StoredVersion, Displayable):
                 ("content hash", self.content_hash[:16] + "…"),
                 (
                     "created",
-                    f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}",
+                    f"{self.created_at[:19].replace('T', ' ')} UTC "
+                    f"by {self.created_by}",
                 ),
             ]
         )

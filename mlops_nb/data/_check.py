@@ -26,7 +26,8 @@ NEAR_CONSTANT = 0.99
 HIGH_CARDINALITY = 50
 LEAK_ERROR = 0.97
 LEAK_WARN = 0.90
-#: rows screened for the leakage score and the constant/cardinality checks (seeded sample)
+#: rows screened for the leakage score and the constant/cardinality checks
+#: (seeded sample)
 SAMPLE_ROWS = 200_000
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -58,7 +59,8 @@ def single_feature_score(
 
     Binary targets: ROC AUC of the feature (categoricals: of their per-level target
     rate), folded so 0.5 means useless. Multiclass: accuracy of the majority class per
-    feature bin. Regression: absolute Pearson (numeric) or correlation ratio (categorical).
+    feature bin. Regression: absolute Pearson (numeric) or correlation ratio
+    (categorical).
     """
     import numpy as np
     import pandas as pd
@@ -329,7 +331,7 @@ class CheckReport(Displayable):
         return not any(f["severity"] == "error" for f in self.findings)
 
     def counts(self) -> dict[str, int]:
-        """Number of findings by severity."""
+        """Count the findings by severity."""
         out = {"error": 0, "warning": 0, "info": 0}
         for f in self.findings:
             out[f["severity"]] += 1
@@ -343,7 +345,7 @@ class CheckReport(Displayable):
         return pd.DataFrame(list(self.findings), columns=cols)
 
     def by_check(self, check: str) -> list[dict[str, Any]]:
-        """The findings of one check, e.g. ``"target leakage"``."""
+        """Return the findings of one check, e.g. ``"target leakage"``."""
         return [f for f in self.findings if f["check"] == check]
 
     def _view(self) -> View:

@@ -48,7 +48,7 @@ class _Column:
 
 @dataclass
 class GaussianCopula:
-    """Fit with :meth:`fit`, then :meth:`sample` rows with the same columns and dtypes."""
+    """Fit with :meth:`fit`, then :meth:`sample` rows of the same columns and dtypes."""
 
     columns: list[_Column] = field(default_factory=list)
     corr: Any = None
@@ -188,7 +188,8 @@ def _fit_column(
     missing = np.isnan(x)
     values = np.sort(x[~missing])
     col = _Column(name, "number", dtype, values=values, datetime_unit=unit, tz=tz,
-                  integer=bool(is_dt or (values.size and np.all(values == np.round(values)))),
+                  integer=bool(is_dt or (values.size
+                                         and np.all(values == np.round(values)))),
                   missing_share=float(missing.mean()))  # fmt: skip
     u = rng.uniform(size=len(x))  # missing rows: an uninformative uniform
     if values.size:
@@ -261,7 +262,7 @@ def _inverse_category(col: _Column, u: np.ndarray) -> pd.Series:
 
 
 def _nearest_correlation(corr: np.ndarray) -> np.ndarray:
-    """Clip negative eigenvalues and rescale to a unit diagonal (a valid correlation)."""
+    """Clip negative eigenvalues, rescale to a unit diagonal (a valid correlation)."""
     import numpy as np
 
     w, v = np.linalg.eigh((corr + corr.T) / 2)

@@ -1,9 +1,10 @@
-"""The two-stage search behind :meth:`DataAsset.features` (see :mod:`mlops_nb.data._features`).
+"""The two-stage search behind :meth:`DataAsset.features`.
 
-Screening ranks every candidate by the share of split gain it takes in one model that
-sees them all; confirmation adds the best ones to the baseline one at a time, in the
-same folds, and keeps a candidate only when a paired test over every row (DeLong's test
-for ROC AUC) says it helps beyond chance, Bonferroni-corrected for the candidates tested.
+See :mod:`mlops_nb.data._features`. Screening ranks every candidate by the share of
+split gain it takes in one model that sees them all; confirmation adds the best ones
+to the baseline one at a time, in the same folds, and keeps a candidate only when a
+paired test over every row (DeLong's test for ROC AUC) says it helps beyond chance,
+Bonferroni-corrected for the candidates tested.
 """
 
 from __future__ import annotations
@@ -77,14 +78,15 @@ class Search:
         if step["output"] not in self.cache:
             out = []
             for tr, va in self.folds:
-                fitted, v_tr = fit_step(step, self.frame.iloc[tr], self.y.iloc[tr], task=self.task,
+                fitted, v_tr = fit_step(step, self.frame.iloc[tr], self.y.iloc[tr],
+                                        task=self.task,
                                         seed=self.o["seed"])  # fmt: skip
                 out.append((v_tr, compute(fitted, self.frame.iloc[va])))
             self.cache[step["output"]] = out
         return self.cache[step["output"]]
 
     def screen(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One model per fold with every candidate at once; rank candidates by split gain."""
+        """Fit one model per fold with all candidates; rank candidates by split gain."""
         import numpy as np
 
         X = self.X0.to_numpy()
@@ -103,12 +105,13 @@ class Search:
         self.all_in = (
             float(np.mean(scores)) if steps else float(np.mean(self.base_scores))
         )
-        return [{"feature": st["output"], "step": describe(st), "kind": st["kind"], "columns": st["columns"],
-                 "importance": float(v), "cv_gain": None, "output": st["output"], "_step": st}
+        return [{"feature": st["output"], "step": describe(st), "kind": st["kind"],
+                 "columns": st["columns"], "importance": float(v), "cv_gain": None,
+                 "output": st["output"], "_step": st}
                 for st, v in zip(steps, share, strict=True)]  # fmt: skip
 
     def _z(self, old: np.ndarray, new: np.ndarray) -> float:
-        """How many standard errors the pooled out-of-fold score improved, paired by row.
+        """How many standard errors the pooled out-of-fold score gained, paired by row.
 
         ROC AUC: DeLong's test for two correlated ROC curves. Accuracy and R²: a paired
         test on per-row correctness or squared error.
@@ -182,7 +185,7 @@ class Search:
 
 
 def _delong_z(positive: np.ndarray, old: np.ndarray, new: np.ndarray) -> float:
-    """DeLong's z for ROC AUC(new) - AUC(old) on the same rows (fast midrank version)."""
+    """DeLong's z for ROC AUC(new) - AUC(old) on the same rows (fast midrank form)."""
     import numpy as np
     from scipy.stats import rankdata
 

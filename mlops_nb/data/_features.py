@@ -1,4 +1,6 @@
-"""Automated feature engineering: propose candidates, keep those that help, record the recipe.
+"""Automated feature engineering: propose candidates, keep those that help.
+
+The kept features are recorded as a recipe.
 
 :meth:`DataAsset.features` proposes candidate features (date parts; ratios,
 differences and products of numeric pairs; quantile bins; category frequencies; target
@@ -123,14 +125,19 @@ def features(
     asset._check_column("features", "target", target)
     bad = [k for k in kinds if k not in KINDS]
     if bad:
-        msg = f"{what}: unknown kinds {listing(bad)}; use {listing(KINDS)}.{did_you_mean(bad[0], KINDS)}"
+        msg = (
+            f"{what}: unknown kinds {listing(bad)}; use {listing(KINDS)}."
+            f"{did_you_mean(bad[0], KINDS)}"
+        )
         raise ValidationError(msg)
     if int(cv) < 2 or int(max_rows) < 50 or int(max_features) < 0:
         msg = (f"{what}: cv must be >= 2, max_rows >= 50, max_features >= 0 "
-               f"(got cv={cv}, max_rows={max_rows}, max_features={max_features}).")  # fmt: skip
+               f"(got cv={cv}, max_rows={max_rows}, "
+               f"max_features={max_features}).")  # fmt: skip
         raise ValidationError(msg)
-    options = {"target": target, "kinds": list(kinds), "cv": int(cv), "seed": seed, "max_rows": int(max_rows),
-               "max_features": int(max_features), "max_confirm": int(max_confirm), "min_gain": float(min_gain),
+    options = {"target": target, "kinds": list(kinds), "cv": int(cv), "seed": seed,
+               "max_rows": int(max_rows), "max_features": int(max_features),
+               "max_confirm": int(max_confirm), "min_gain": float(min_gain),
                "name": name}  # fmt: skip
     kind = (
         "features:"
@@ -179,8 +186,10 @@ def _search(asset: DataAsset, o: dict[str, Any], what: str) -> dict[str, Any]:
     with progress(3, "feature search") as bar:
         search.baseline()
         bar.step("baseline")
-        cands = candidates(work, numeric=search.rank(numeric), categorical=search.rank(categorical), dates=dates,
-                           kinds=tuple(o["kinds"]), task=task, taken=set(frame.columns))  # fmt: skip
+        cands = candidates(work, numeric=search.rank(numeric),
+                           categorical=search.rank(categorical), dates=dates,
+                           kinds=tuple(o["kinds"]), task=task,
+                           taken=set(frame.columns))  # fmt: skip
         rows = search.screen(cands)
         bar.step("screened")
         kept = search.confirm(rows)
@@ -201,29 +210,38 @@ def _search(asset: DataAsset, o: dict[str, Any], what: str) -> dict[str, Any]:
             steps.append(fitted)
     recipe = {"format": FORMAT, "target": target, "task": task, "steps": steps,
               "inputs": sorted({c for st in steps for c in st["columns"]}),
-              "outputs": [st["output"] for st in steps], "from": asset.label}  # fmt: skip
+              "outputs": [st["output"] for st in steps],
+              "from": asset.label}  # fmt: skip
     base, final = float(np.mean(search.base_scores)), float(np.mean(search.current))
-    summary = {"metric": search.metric, "baseline": base, "score": final, "gain": final - base,
-               "rows_used": len(work), "cv": o["cv"], "candidates": len(rows), "kept": len(steps),
-               "all_candidates_score": search.all_in, "z_needed": getattr(search, "z_needed", None)}  # fmt: skip
+    summary = {"metric": search.metric, "baseline": base, "score": final,
+               "gain": final - base, "rows_used": len(work), "cv": o["cv"],
+               "candidates": len(rows), "kept": len(steps),
+               "all_candidates_score": search.all_in,
+               "z_needed": getattr(search, "z_needed", None)}  # fmt: skip
     if steps:
         result = _register(asset, new, recipe, summary, o["name"], target)
     else:
         result = asset
     return {**summary, "task": task, "target": target, "options": o, "recipe": recipe,
-            "rows": rows, "asset": [result.name, result.version], "source": asset.label}  # fmt: skip
+            "rows": rows, "asset": [result.name, result.version],
+            "source": asset.label}  # fmt: skip
 
 
-def _register(asset: DataAsset, frame: pd.DataFrame, recipe: dict[str, Any], summary: dict[str, Any],
-              name: str | None, target: str) -> DataAsset:  # fmt: skip
+def _register(asset: DataAsset, frame: pd.DataFrame, recipe: dict[str, Any],
+              summary: dict[str, Any], name: str | None,
+              target: str) -> DataAsset:  # fmt: skip
     from mlops_nb.data._register import _UNSET, register_frame
 
-    note = (f"{len(recipe['steps'])} generated features kept from {summary['candidates']} candidates: "
+    note = (f"{len(recipe['steps'])} generated features kept from "
+            f"{summary['candidates']} candidates: "
             f"{summary['metric']} {summary['baseline']:.4f} -> {summary['score']:.4f} "
-            f"({summary['cv']}-fold CV); target encodings of these rows are out of fold")  # fmt: skip
+            f"({summary['cv']}-fold CV); "
+            "target encodings of these rows are out of fold")  # fmt: skip
     return register_frame(
-        asset.project, name or asset.name, frame, target=target if target != asset.schema.target else _UNSET,
-        kinds=dict.fromkeys(recipe["outputs"], "numeric"), parents=[(asset.name, asset.version)],
+        asset.project, name or asset.name, frame,
+        target=target if target != asset.schema.target else _UNSET,
+        kinds=dict.fromkeys(recipe["outputs"], "numeric"),
+        parents=[(asset.name, asset.version)],
         operation="features", params={"recipe": recipe, **summary}, note=note,
         source=f"features of {asset.label}", what="DataAsset.features",
     )  # fmt: skip
@@ -232,9 +250,15 @@ def _register(asset: DataAsset, frame: pd.DataFrame, recipe: dict[str, Any], sum
 def apply_to_asset(
     asset: DataAsset, recipe: dict[str, Any], *, name: str | None = None
 ) -> DataAsset:
-    """Add a recipe's features to another version (test split, new data), with lineage."""
+    """Add a recipe's features to another version, with lineage.
+
+    The other version is typically a test split or new data.
+    """
     frame = apply_recipe(asset.frame, recipe)
-    note = f"features {', '.join(recipe['outputs']) or '(none)'} computed with the recipe from {recipe.get('from')}"
+    note = (
+        f"features {', '.join(recipe['outputs']) or '(none)'} "
+        f"computed with the recipe from {recipe.get('from')}"
+    )
     return asset._derive(
         frame, name or asset.name, "features", {"recipe": recipe, "applied": True}, note
     )
@@ -285,7 +309,10 @@ class FeatureReport(Displayable):
         return float(self.payload["gain"])
 
     def to_frame(self) -> pd.DataFrame:
-        """Every candidate: what it is, its screening share, its confirmed gain and z, kept or not."""
+        """Every candidate: what it is, its screening share, its confirmed gain and z.
+
+        The ``kept`` column says whether it was kept.
+        """
         import pandas as pd
 
         cols = ["feature", "step", "kind", "importance", "cv_gain", "z", "kept"]
@@ -305,7 +332,10 @@ class FeatureReport(Displayable):
         return apply_recipe(data, self.recipe)
 
     def plot(self) -> go.Figure:
-        """Share of split gain each candidate took in the all-candidates model; kept in green."""
+        """Plot the share of split gain each candidate took in the all-candidates model.
+
+        Kept candidates are in green.
+        """
         import plotly.graph_objects as go
 
         frame = (
@@ -324,7 +354,8 @@ class FeatureReport(Displayable):
             )
         )
         fig.update_layout(height=140 + 22 * len(frame), template="plotly_white",
-                          title="Screening: share of the model's split gain (green: kept after full CV)",
+                          title="Screening: share of the model's split gain "
+                                "(green: kept after full CV)",
                           margin={"l": 10, "r": 10, "t": 40, "b": 30})  # fmt: skip
         return fig
 
@@ -336,8 +367,9 @@ class FeatureReport(Displayable):
             ("data", p["source"]), ("target", f"{p['target']} ({p['task']})"),
             ("candidates", f"{p['candidates']} proposed, {p['kept']} kept"),
             ("kept", ", ".join(self.kept) or "none"),
-            (f"CV {p['metric']}", f"{p['baseline']:.4f} -> {p['score']:.4f} (gain {p['gain']:+.4f}, "
-                                 f"{p['cv']}-fold on {p['rows_used']:,} rows)"),
+            (f"CV {p['metric']}",
+             f"{p['baseline']:.4f} -> {p['score']:.4f} (gain {p['gain']:+.4f}, "
+             f"{p['cv']}-fold on {p['rows_used']:,} rows)"),
             ("result", self.asset.label),
         ])  # fmt: skip
         blocks: list[Any] = [overview]
@@ -354,11 +386,17 @@ class FeatureReport(Displayable):
             pd.DataFrame(onnx_support(self.recipe)) if self.kept else pd.DataFrame()
         )
         tabs = [Tab("Overview", blocks), Tab("Candidates", [Table(table, max_rows=40)])]
-        recipe_blocks: list[Any] = [Text("Model Ops applies these steps at training and prediction "
-                                         "(apply_recipe). Target encodings were learnt out of fold.", "muted")]  # fmt: skip
+        recipe_blocks: list[Any] = [
+            Text("Model Ops applies these steps at training and prediction "
+                 "(apply_recipe). Target encodings were learnt out of fold.",
+                 "muted"),
+        ]  # fmt: skip
         if len(recipe_rows):
             recipe_blocks.append(Table(recipe_rows, caption="steps and ONNX"))
         tabs.append(Tab("Recipe", recipe_blocks))
         badge = (f"{p['gain']:+.4f} {p['metric']}", "ok" if p["kept"] else "muted")
-        summary = f"{p['kept']} of {p['candidates']} candidate features kept; CV {p['metric']} gain {p['gain']:+.4f}"
+        summary = (
+            f"{p['kept']} of {p['candidates']} candidate features kept; "
+            f"CV {p['metric']} gain {p['gain']:+.4f}"
+        )
         return View("FeatureReport", self.asset.label, summary, [badge], tabs)  # type: ignore[list-item]

@@ -57,17 +57,21 @@ def read_source(source: Any, *, what: str) -> tuple[pd.DataFrame, str]:
     path = Path(source).expanduser()
     suffix = path.suffix.lower()
     if not path.is_file():
-        msg = f"{what}: {str(path)!r} is not a readable file (it does not exist or is a folder)."
+        msg = (
+            f"{what}: {str(path)!r} is not a readable file "
+            "(it does not exist or is a folder)."
+        )
         raise DataReadError(msg)
     try:
         with path.open("rb") as fh:
             head = fh.read(2)
     except OSError as err:
-        raise DataReadError(f"{what}: cannot read {str(path)!r}: {err}") from err
+        msg = f"{what}: cannot read {str(path)!r}: {err}"
+        raise DataReadError(msg) from err
     if head in _PICKLE_MAGIC:
         msg = (
-            f"{what}: {str(path)!r} is a pickle file; mlops_nb never loads pickles because "
-            "they can run code. Save the data as CSV or Parquet instead."
+            f"{what}: {str(path)!r} is a pickle file; mlops_nb never loads pickles "
+            "because they can run code. Save the data as CSV or Parquet instead."
         )
         raise UnsafeFormatError(msg)
     if suffix not in READERS:
@@ -77,10 +81,7 @@ def read_source(source: Any, *, what: str) -> tuple[pd.DataFrame, str]:
         )
         raise UnsupportedFormatError(msg)
     try:
-        if READERS[suffix] == "csv":
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
+        frame = pd.read_csv(path) if READERS[suffix] == "csv" else pd.read_parquet(path)
     except Exception as err:
         msg = f"{what}: could not parse {str(path)!r} as {READERS[suffix]}: {err}"
         raise DataReadError(msg) from err

@@ -80,17 +80,19 @@ def encode(
 
 
 def lgbm(task: str, seed: int, **params: Any) -> Any:
-    """Return a LightGBM estimator for quick measurements (one thread: see Model Ops)."""
+    """Return a LightGBM estimator for fast measurements (one thread: see Model Ops)."""
     import lightgbm as lgb
 
-    base: dict[str, Any] = {"n_estimators": 150, "learning_rate": 0.08, "num_leaves": 31,
-            "min_child_samples": 20, "random_state": seed, "n_jobs": 1, "verbose": -1}  # fmt: skip
+    base: dict[str, Any] = {"n_estimators": 150, "learning_rate": 0.08,
+                            "num_leaves": 31, "min_child_samples": 20,
+                            "random_state": seed, "n_jobs": 1,
+                            "verbose": -1}  # fmt: skip
     base.update(params)
     return (lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier)(**base)
 
 
 def metric_name(task: str) -> str:
-    """Name the score of a task: ROC AUC (binary), accuracy (multiclass), R² (regression)."""
+    """Name a task's score: ROC AUC (binary), accuracy (multiclass), R² (regression)."""
     return {"binary": "roc_auc", "multiclass": "accuracy"}.get(task, "r2")
 
 

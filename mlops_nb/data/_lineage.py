@@ -70,7 +70,8 @@ def lineage_of(project: Project, name: str, version: int) -> Lineage:
             continue
         seen.add(key)
         rows = project._store.query(
-            "SELECT parents, operation, note FROM asset_versions WHERE name = ? AND version = ?",
+            "SELECT parents, operation, note FROM asset_versions "
+            "WHERE name = ? AND version = ?",
             key,
         )
         if not rows:

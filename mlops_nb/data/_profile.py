@@ -7,6 +7,7 @@ report stays a few kilobytes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class Profile(Displayable):
     payload: dict[str, Any]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per column: kind, role, missing, unique, mean, quartiles, top value."""
+        """Tabulate columns: kind, role, missing, unique, mean, quartiles, top value."""
         import pandas as pd
 
         return pd.DataFrame(self.payload["columns"]).set_index("column")
@@ -134,8 +135,9 @@ class Profile(Displayable):
                 from mlops_nb.errors import SchemaError, did_you_mean, listing
 
                 msg = (
-                    f"Profile.plot(column={column!r}): no distribution for this column. "
-                    f"Columns with one: {listing(hists)}.{did_you_mean(column, hists)}"
+                    f"Profile.plot(column={column!r}): no distribution for this "
+                    f"column. Columns with one: {listing(hists)}."
+                    f"{did_you_mean(column, hists)}"
                 )
                 raise SchemaError(msg)
             names = [column]
@@ -156,8 +158,8 @@ class Profile(Displayable):
                     y=h["counts"],
                     marker_color="#4c78a8",
                     hovertext=[
-                        f"{a} – {b}"
-                        for a, b in zip(edges[:-1], edges[1:], strict=False)
+                        f"{a} – {b}"  # noqa: RUF001 - en dash wanted in hover text
+                        for a, b in itertools.pairwise(edges)
                     ],
                 )
             fig.add_trace(trace, row=r, col=c)

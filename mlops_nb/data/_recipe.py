@@ -1,4 +1,4 @@
-"""Feature recipes: JSON specs of generated features and the pure function that applies them.
+"""Feature recipes: JSON specs of generated features and a pure function applying them.
 
 A recipe is what :meth:`DataAsset.features` keeps: a list of steps, each naming its
 input columns, its output column and the numbers it learnt (bin edges, category
@@ -97,12 +97,17 @@ def apply_recipe(frame: pd.DataFrame, recipe: dict[str, Any]) -> pd.DataFrame:
         Naming every input column the frame lacks.
     """
     if recipe.get("format") != FORMAT:
-        msg = f"apply_recipe: not a feature recipe (format {recipe.get('format')!r}, expected {FORMAT!r})."
+        msg = (
+            f"apply_recipe: not a feature recipe (format {recipe.get('format')!r}, "
+            f"expected {FORMAT!r})."
+        )
         raise ValidationError(msg)
     missing = [c for c in recipe["inputs"] if c not in frame.columns]
     if missing:
-        msg = (f"apply_recipe: the frame lacks input column(s) {listing(missing)} that the "
-               f"generated features {listing(s['output'] for s in recipe['steps'])} are made from.")  # fmt: skip
+        msg = (f"apply_recipe: the frame lacks input column(s) {listing(missing)} "
+               "that the generated features "
+               f"{listing(s['output'] for s in recipe['steps'])} "
+               "are made from.")  # fmt: skip
         raise SchemaError(msg, [{"column": c, "problem": "missing"} for c in missing])
     out = frame.copy()
     for step in recipe["steps"]:
@@ -110,15 +115,17 @@ def apply_recipe(frame: pd.DataFrame, recipe: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-# -- learning a step ---------------------------------------------------------------------
-def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *, task: str,
-             seed: int, cv: int = 5) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
+# -- learning a step -------------------------------------------------------------------
+def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *,
+             task: str, seed: int,
+             cv: int = 5) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
     """Learn a step's numbers from ``frame`` and return ``(fitted step, values)``.
 
     ``values`` are the step's outputs for the rows of ``frame`` itself. For target
     encoding they are computed out of fold (each row encoded by a model fitted on the
-    other folds, scikit-learn's ``TargetEncoder`` cross fitting), so a row's label never
-    enters its own feature; the returned mapping, learnt from every row, is for new rows.
+    other folds, scikit-learn's ``TargetEncoder`` cross fitting), so a row's label
+    never enters its own feature; the returned mapping, learnt from every row, is for
+    new rows.
     """
     import numpy as np
 
@@ -159,9 +166,12 @@ def fit_step(step: dict[str, Any], frame: pd.DataFrame, y: pd.Series | None, *, 
 
 
 # -- candidates ------------------------------------------------------------------------
-def candidates(frame: pd.DataFrame, *, numeric: list[str], categorical: list[str], dates: list[str],
-               kinds: tuple[str, ...], task: str, taken: set[str], max_pairs: int = 8) -> list[dict[str, Any]]:  # fmt: skip
-    """Every candidate step for these columns (numbers and categories ranked first to last).
+def candidates(frame: pd.DataFrame, *, numeric: list[str], categorical: list[str],
+               dates: list[str], kinds: tuple[str, ...], task: str, taken: set[str],
+               max_pairs: int = 8) -> list[dict[str, Any]]:  # fmt: skip
+    """Every candidate step for these columns.
+
+    Numbers and categories come ranked first to last.
 
     Pairs use at most the ``max_pairs`` first numeric and the 6 first categorical
     columns (the caller ranks them by importance), so the search stays small.
@@ -253,9 +263,10 @@ def onnx_support(recipe: dict[str, Any]) -> list[dict[str, Any]]:
         elif s["kind"] == "target_encoding" and len(s["columns"]) > 1:
             ok, why = False, "joining two category strings has no onnxruntime operator"
         else:
-            ok, why = True, {"ratio": "Div", "difference": "Sub", "product": "Mul",
-                             "bins": "comparisons with the bin edges",
-                             }.get(s["kind"], "ai.onnx.ml.LabelEncoder (string -> float)")  # fmt: skip
+            default = "ai.onnx.ml.LabelEncoder (string -> float)"
+            ops = {"ratio": "Div", "difference": "Sub", "product": "Mul",
+                   "bins": "comparisons with the bin edges"}  # fmt: skip
+            ok, why = True, ops.get(s["kind"], default)
         out.append(
             {
                 "feature": s["output"],
@@ -268,10 +279,11 @@ def onnx_support(recipe: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def check_recipe(recipe: Any, what: str) -> dict[str, Any]:
-    """Accept a recipe dict or anything with a ``recipe`` attribute (a FeatureReport)."""
+    """Accept a recipe dict or anything with a ``recipe`` attribute (FeatureReport)."""
     recipe = getattr(recipe, "recipe", recipe)
     if not isinstance(recipe, dict) or recipe.get("format") != FORMAT:
-        msg = (f"{what}: recipe must be a feature recipe (from DataAsset.features(auto=True)), "
+        msg = (f"{what}: recipe must be a feature recipe "
+               "(from DataAsset.features(auto=True)), "
                f"got {type(recipe).__name__}.")  # fmt: skip
         raise ValidationError(msg)
     return recipe

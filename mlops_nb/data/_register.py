@@ -9,7 +9,6 @@ get distinct, gap-free version numbers.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
@@ -20,6 +19,7 @@ from mlops_nb.store._db import now
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Mapping, Sequence
 
     import pandas as pd
 
@@ -73,7 +73,8 @@ def register_frame(
                     if c
                 )
                 roles[role] = value if col_ok else ([] if role == "sensitive" else None)
-        old_kinds = {  # keep kinds (and so user overrides) of columns whose dtype is unchanged
+        # keep kinds (and so user overrides) of columns whose dtype is unchanged
+        old_kinds = {
             c.name: c.kind
             for c in old.columns
             if c.name in frame.columns and str(frame[c.name].dtype) == c.dtype
@@ -95,7 +96,8 @@ def register_frame(
             version = (
                 1
                 + conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?",
+                    "SELECT COALESCE(MAX(version), 0) FROM asset_versions "
+                    "WHERE name = ?",
                     (name,),
                 ).fetchone()[0]
             )
@@ -158,7 +160,7 @@ def _row_by_hash(
 
 
 def asset_row(project: Project, name: str, version: int | None = None) -> sqlite3.Row:
-    """The row of ``name`` at ``version`` (newest when ``None``), or a clear error."""
+    """Return the row of ``name`` at ``version`` (newest when ``None``), or raise."""
     validate_name(name, what="Project.asset(name=...)")
     if version is None:
         row = _latest_row(project, name)
@@ -177,7 +179,8 @@ def asset_row(project: Project, name: str, version: int | None = None) -> sqlite
             versions = [
                 r[0]
                 for r in project._store.query(
-                    "SELECT version FROM asset_versions WHERE name = ? ORDER BY version",
+                    "SELECT version FROM asset_versions "
+                    "WHERE name = ? ORDER BY version",
                     (name,),
                 )
             ]

@@ -1,7 +1,7 @@
 """Sampling the rows worth labelling: random, stratified, or where a model is unsure.
 
-:meth:`DataAsset.sample` returns the picked rows as a new version whose lineage names the
-pool (and the model, for uncertainty sampling) and whose ``params["rows"]`` are the
+:meth:`DataAsset.sample` returns the picked rows as a new version whose lineage names
+the pool (and the model, for uncertainty sampling) and whose ``params["rows"]`` are the
 rows' positions in the pool. See :mod:`mlops_nb.data._annotate` for labelling them.
 """
 
@@ -73,7 +73,8 @@ def sample(
 
     what = f"DataAsset.sample on {asset.label}"
     if strategy not in STRATEGIES:
-        msg = (f"{what}: strategy={strategy!r} is not known; use one of {listing(STRATEGIES)}."
+        msg = (f"{what}: strategy={strategy!r} is not known; "
+               f"use one of {listing(STRATEGIES)}."
                f"{did_you_mean(str(strategy), STRATEGIES)}")  # fmt: skip
         raise ValidationError(msg)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -112,7 +113,10 @@ def _default_by(asset: DataAsset, frame: pd.DataFrame, what: str) -> str:
         return s.target
     if s.sensitive:
         return s.sensitive[0]
-    msg = f"{what}: strategy='stratified' needs by='<column>' (no labelled target or sensitive column)."
+    msg = (
+        f"{what}: strategy='stratified' needs by='<column>' "
+        "(no labelled target or sensitive column)."
+    )
     raise ValidationError(msg)
 
 
@@ -140,14 +144,16 @@ def _stratified(
     return rng.permutation(np.concatenate(picked)) if picked else np.array([], int)
 
 
-def _uncertain(asset: DataAsset, frame: pd.DataFrame, pool: np.ndarray, n: int, model: Any,
-               threshold: float | None, rng: np.random.Generator, what: str) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+def _uncertain(asset: DataAsset, frame: pd.DataFrame, pool: np.ndarray, n: int,
+               model: Any, threshold: float | None, rng: np.random.Generator,
+               what: str) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
     import numpy as np
     import pandas as pd
 
     if model is None or not hasattr(model, "predict_proba"):
-        msg = (f"{what}: strategy='uncertain' needs model=<a trained Model> (got {model!r}), "
-               "e.g. asset.sample(50, strategy='uncertain', model=proj.model('employment')).")  # fmt: skip
+        msg = (f"{what}: strategy='uncertain' needs model=<a trained Model> "
+               f"(got {model!r}), e.g. asset.sample(50, strategy='uncertain', "
+               "model=proj.model('employment')).")  # fmt: skip
         raise ValidationError(msg)
     proba = np.asarray(model.predict_proba(frame.iloc[pool]))
     info: dict[str, Any] = {

@@ -8,13 +8,14 @@ heuristic a user can override column by column with ``kinds={...}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_nb.errors import SchemaError, did_you_mean, listing
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     import pandas as pd
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime", "text", "id"]
@@ -62,7 +63,7 @@ class Schema:
         return [c.name for c in self.columns]
 
     def kind(self, name: str) -> str:
-        """The kind of a column."""
+        """Return the kind of a column."""
         return self[name].kind
 
     def __getitem__(self, name: str) -> ColumnSpec:
@@ -77,7 +78,7 @@ class Schema:
         return [c.name for c in self.columns if not c.role]
 
     def roles(self) -> dict[str, Any]:
-        """The roles as keyword arguments for :meth:`Project.data`."""
+        """Return the roles as keyword arguments for :meth:`Project.data`."""
         return {
             "target": self.target,
             "sensitive": list(self.sensitive),
@@ -86,7 +87,7 @@ class Schema:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description."""
+        """Return a JSON-ready description."""
         return {
             "columns": [c.__dict__ for c in self.columns],
             "target": self.target,
@@ -128,7 +129,8 @@ def _check_column(frame: pd.DataFrame, param: str, column: Any) -> str:
     if column not in frame.columns:
         msg = (
             f"{param}={column!r}: column not found. Available columns: "
-            f"{listing(frame.columns)}.{did_you_mean(str(column), map(str, frame.columns))}"
+            f"{listing(frame.columns)}."
+            f"{did_you_mean(str(column), map(str, frame.columns))}"
         )
         raise SchemaError(
             msg, [{"parameter": param, "column": column, "problem": "not found"}]
@@ -266,7 +268,7 @@ def infer_schema(
             ColumnSpec(str(name), kind, str(series.dtype), roles.get(name, ""))
         )
     task = (
-        _task(frame[target], dict((c.name, c.kind) for c in columns)[target])
+        _task(frame[target], {c.name: c.kind for c in columns}[target])
         if target
         else None
     )

@@ -1,4 +1,4 @@
-"""Synthetic data: a new, marked version of a table plus its fidelity and privacy report.
+"""Synthetic data: a new, marked version of a table and its fidelity and privacy report.
 
 :meth:`DataAsset.synthesize` fits a generator on most of the real rows, draws ``n``
 synthetic rows and registers them as a version whose lineage says ``synthesize`` and
@@ -120,15 +120,17 @@ def synthesize(
     with progress(2, "synthesizing") as bar:
         synth = _generate(train[modelled], int(n), strata, method, rng)
         bar.step("generated")
-        result, payload = _store(asset, synth, real, train, hold, modelled, id_cols, dropped,
-                                 strata, method, seed, holdout, name)  # fmt: skip
+        result, payload = _store(asset, synth, real, train, hold, modelled, id_cols,
+                                 dropped, strata, method, seed, holdout,
+                                 name)  # fmt: skip
         bar.step("measured")
     return SynthesisReport(result, payload)
 
 
-def _store(asset: DataAsset, synth: pd.DataFrame, real: pd.DataFrame, train: pd.DataFrame,
-           hold: pd.DataFrame, modelled: list[str], id_cols: list[str], dropped: list[str],
-           strata: str | None, method: str, seed: int, holdout: float,
+def _store(asset: DataAsset, synth: pd.DataFrame, real: pd.DataFrame,
+           train: pd.DataFrame, hold: pd.DataFrame, modelled: list[str],
+           id_cols: list[str], dropped: list[str], strata: str | None, method: str,
+           seed: int, holdout: float,
            name: str | None) -> tuple[DataAsset, dict[str, Any]]:  # fmt: skip
     """Register the synthetic rows (marked in lineage) and measure them once."""
     from mlops_nb.data._register import register_frame
@@ -138,9 +140,12 @@ def _store(asset: DataAsset, synth: pd.DataFrame, real: pd.DataFrame, train: pd.
         synth[c] = [f"syn-{i}" for i in range(n)]
     synth = synth[[c for c in real.columns if c in synth.columns]]
     params = {"synthetic": True, "method": method, "n": n, "seed": seed, "by": strata,
-              "holdout": holdout, "fitted_rows": len(train), "dropped": dropped}  # fmt: skip
-    note = (f"SYNTHETIC: {n:,} rows by {'Gaussian copula' if method == 'copula' else 'independent columns'} "
-            f"fitted on {len(train):,} rows of {asset.label} (seed {seed})")  # fmt: skip
+              "holdout": holdout, "fitted_rows": len(train),
+              "dropped": dropped}  # fmt: skip
+    note = (f"SYNTHETIC: {n:,} rows by "
+            f"{'Gaussian copula' if method == 'copula' else 'independent columns'} "
+            f"fitted on {len(train):,} rows of {asset.label} "
+            f"(seed {seed})")  # fmt: skip
     result = register_frame(
         asset.project, name or f"{asset.name}-synthetic", synth,
         kinds=dict.fromkeys(id_cols, "id"), parents=[(asset.name, asset.version)],
@@ -211,8 +216,9 @@ def _generate(train: pd.DataFrame, n: int, by: str | None, method: str,
     return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
 
 
-def _measure(asset: DataAsset, train: pd.DataFrame, hold: pd.DataFrame, synth: pd.DataFrame,
-             modelled: list[str], params: dict[str, Any], seed: int) -> dict[str, Any]:  # fmt: skip
+def _measure(asset: DataAsset, train: pd.DataFrame, hold: pd.DataFrame,
+             synth: pd.DataFrame, modelled: list[str], params: dict[str, Any],
+             seed: int) -> dict[str, Any]:  # fmt: skip
     import numpy as np
 
     from mlops_nb.data import _synth_eval as ev
@@ -274,7 +280,10 @@ class SynthesisReport(Displayable):
 
     @property
     def fidelity(self) -> dict[str, Any]:
-        """Headline fidelity: mean column distance (and the holdout's), association gap, TSTR."""
+        """Headline fidelity: mean column distance, association gap, TSTR.
+
+        The real holdout's mean column distance is given too, for scale.
+        """
         cols = self.payload["columns"]
         out = {
             "mean_column_distance": _mean([c["synthetic"] for c in cols]),
@@ -296,25 +305,30 @@ class SynthesisReport(Displayable):
         return {k: v for k, v in self.payload["privacy"].items() if k != "dcr_hist"}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per column: the measure and the distance of synthetic and holdout rows."""
+        """Per column: the measure and the distance of synthetic and holdout rows."""
         import pandas as pd
 
         return pd.DataFrame(self.payload["columns"]).set_index("column")
 
-    # -- charts --------------------------------------------------------------------------
+    # -- charts ------------------------------------------------------------------------
     def plot(self) -> go.Figure:
-        """Per-column distance of the synthetic rows, with the real holdout's for scale."""
+        """Per-column distance of synthetic rows, with the real holdout's for scale."""
         import plotly.graph_objects as go
 
         frame = self.to_frame().reset_index()
         fig = go.Figure([
-            go.Bar(name="synthetic vs real", x=frame["column"], y=frame["synthetic"], marker_color="#1f4e79"),
-            go.Bar(name="real holdout vs real (noise floor)", x=frame["column"], y=frame["real holdout"],
-                   marker_color="#9bb7d4"),
+            go.Bar(name="synthetic vs real", x=frame["column"], y=frame["synthetic"],
+                   marker_color="#1f4e79"),
+            go.Bar(name="real holdout vs real (noise floor)", x=frame["column"],
+                   y=frame["real holdout"], marker_color="#9bb7d4"),
         ])  # fmt: skip
-        fig.update_layout(barmode="group", height=320, template="plotly_white",
-                          title="Per-column distance (KS for numbers, TVD for categories; lower is closer)",
-                          margin={"l": 40, "r": 10, "t": 40, "b": 60}, legend={"orientation": "h", "y": 1.12})  # fmt: skip
+        fig.update_layout(
+            barmode="group", height=320, template="plotly_white",
+            title="Per-column distance (KS for numbers, TVD for categories; "
+                  "lower is closer)",
+            margin={"l": 40, "r": 10, "t": 40, "b": 60},
+            legend={"orientation": "h", "y": 1.12},
+        )  # fmt: skip
         return fig
 
     def plot_associations(self) -> go.Figure:
@@ -324,15 +338,18 @@ class SynthesisReport(Displayable):
 
         a = self.payload["association"]
         diff = np.array(a["synthetic"]) - np.array(a["real"])
-        fig = go.Figure(go.Heatmap(z=diff.round(3), x=a["columns"], y=a["columns"], zmin=-0.5, zmax=0.5,
+        fig = go.Figure(go.Heatmap(z=diff.round(3), x=a["columns"], y=a["columns"],
+                                   zmin=-0.5, zmax=0.5,
                                    colorscale="RdBu", reversescale=True))  # fmt: skip
-        fig.update_layout(height=420, template="plotly_white", yaxis={"autorange": "reversed"},
-                          title="Association difference, synthetic minus real (0 = kept)",
-                          margin={"l": 60, "r": 10, "t": 40, "b": 60})  # fmt: skip
+        fig.update_layout(
+            height=420, template="plotly_white", yaxis={"autorange": "reversed"},
+            title="Association difference, synthetic minus real (0 = kept)",
+            margin={"l": 60, "r": 10, "t": 40, "b": 60},
+        )  # fmt: skip
         return fig
 
     def plot_privacy(self) -> go.Figure:
-        """Distance to the closest training record: synthetic rows and real holdout rows."""
+        """Distance to the closest training record: synthetic and real holdout rows."""
         import plotly.graph_objects as go
 
         h = self.payload["privacy"]["dcr_hist"]
@@ -340,42 +357,55 @@ class SynthesisReport(Displayable):
             (a + b) / 2 for a, b in zip(h["edges"][:-1], h["edges"][1:], strict=True)
         ]
         fig = go.Figure([
-            go.Scatter(x=mids, y=h["synthetic"], name="synthetic rows", mode="lines", line={"color": "#1f4e79"}),
+            go.Scatter(x=mids, y=h["synthetic"], name="synthetic rows", mode="lines",
+                       line={"color": "#1f4e79"}),
             go.Scatter(x=mids, y=h["holdout"], name="real holdout rows", mode="lines",
                        line={"color": "#e07b00", "dash": "dash"}),
         ])  # fmt: skip
-        fig.update_layout(height=300, template="plotly_white", xaxis_title="distance to closest training row",
-                          yaxis_title="rows", title="Distance to the closest real (training) record",
-                          margin={"l": 50, "r": 10, "t": 40, "b": 40})  # fmt: skip
+        fig.update_layout(
+            height=300, template="plotly_white",
+            xaxis_title="distance to closest training row", yaxis_title="rows",
+            title="Distance to the closest real (training) record",
+            margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        )  # fmt: skip
         return fig
 
-    # -- rendering -----------------------------------------------------------------------
+    # -- rendering ---------------------------------------------------------------------
     def _verdicts(self) -> list[tuple[str, str]]:
         p, f = self.payload["privacy"], self.fidelity
         out = []
         ratio = p["dcr_synthetic_median"] / (p["dcr_holdout_median"] or 1e-12)
         if p["closer_than_holdout_p5"] > 0.10 or ratio < 0.8:
-            out.append(("synthetic rows sit closer to training rows than new real people do: "
-                        "possible memorisation", "error"))  # fmt: skip
+            out.append(("synthetic rows sit closer to training rows than new real "
+                        "people do: possible memorisation", "error"))  # fmt: skip
         else:
-            out.append((f"no sign of memorisation: synthetic rows are no closer to the training rows "
-                        f"than new real people are (median distance {p['dcr_synthetic_median']:.3g}, "
-                        f"real holdout {p['dcr_holdout_median']:.3g})", "ok"))  # fmt: skip
+            out.append((f"no sign of memorisation: synthetic rows are no closer to "
+                        "the training rows than new real people are "
+                        f"(median distance {p['dcr_synthetic_median']:.3g}, "
+                        f"real holdout {p['dcr_holdout_median']:.3g})",
+                        "ok"))  # fmt: skip
         if ratio > 2:
-            out.append(("synthetic rows are further from any real row than new real people are: "
-                        "private, but some combinations of values are less realistic than real ones", "info"))  # fmt: skip
+            out.append(("synthetic rows are further from any real row than new real "
+                        "people are: private, but some combinations of values are "
+                        "less realistic than real ones", "info"))  # fmt: skip
         if p["exact_copy_share"] > max(2 * p["holdout_exact_share"], 0.001):
             out.append((f"{p['exact_copies']:,} synthetic rows equal a training row "
-                        f"({p['exact_copy_share']:.1%}; real holdout rows: {p['holdout_exact_share']:.1%})", "warning"))  # fmt: skip
+                        f"({p['exact_copy_share']:.1%}; "
+                        f"real holdout rows: {p['holdout_exact_share']:.1%})",
+                        "warning"))  # fmt: skip
         else:
-            out.append((f"exact copies: {p['exact_copies']:,} ({p['exact_copy_share']:.1%}), no more than "
-                        f"real holdout rows that equal a training row ({p['holdout_exact_share']:.1%})", "ok"))  # fmt: skip
+            out.append((f"exact copies: {p['exact_copies']:,} "
+                        f"({p['exact_copy_share']:.1%}), no more than "
+                        f"real holdout rows that equal a training row "
+                        f"({p['holdout_exact_share']:.1%})", "ok"))  # fmt: skip
         key = next(
             (k for k in ("roc_auc", "accuracy", "r2") if f"{k}_train_real" in f), None
         )
         if key:
-            out.append((f"train on synthetic, test on real: {key} {f[f'{key}_train_synthetic']:.3f} vs "
-                        f"{f[f'{key}_train_real']:.3f} trained on real rows", "info"))  # fmt: skip
+            out.append((f"train on synthetic, test on real: {key} "
+                        f"{f[f'{key}_train_synthetic']:.3f} vs "
+                        f"{f[f'{key}_train_real']:.3f} trained on real rows",
+                        "info"))  # fmt: skip
         return out
 
     def _view(self) -> View:
@@ -390,13 +420,15 @@ class SynthesisReport(Displayable):
         if p.get("by"):
             method += f", one per value of {p['by']!r}"
         overview = KeyValues([
-            ("synthetic version", self.asset.label), ("made from", p["source"]), ("method", method),
+            ("synthetic version", self.asset.label), ("made from", p["source"]),
+            ("method", method),
             ("rows", f"{p['n']:,} synthetic; fitted on {p['fitted_rows']:,} real rows, "
                      f"{p['holdout_rows']:,} held out"),
             ("mean column distance", f"{f['mean_column_distance']:.3f} (real holdout: "
                                      f"{f['holdout_column_distance']:.3f})"),
-            ("association difference", f"mean {a['mean_abs_diff']:.3f}, max {a['max_abs_diff']:.3f} "
-                                       f"({' and '.join(a['max_pair'])})"),
+            ("association difference",
+             f"mean {a['mean_abs_diff']:.3f}, max {a['max_abs_diff']:.3f} "
+             f"({' and '.join(a['max_pair'])})"),
             ("left out", ", ".join(p["dropped"]) or "none"),
         ])  # fmt: skip
         blocks: list[Any] = [overview, *[Text(t, tone) for t, tone in self._verdicts()]]  # type: ignore[arg-type]
@@ -406,7 +438,8 @@ class SynthesisReport(Displayable):
             Table(self.to_frame().reset_index(), max_rows=60),
         ]
         if tstr:
-            rows = [{"trained on": f"{k} rows ({tstr['rows_each']:,})", **dict(tstr[k].items())}
+            rows = [{"trained on": f"{k} rows ({tstr['rows_each']:,})",
+                     **dict(tstr[k].items())}
                     for k in ("real", "synthetic")]  # fmt: skip
             fidelity.insert(
                 0,
@@ -418,30 +451,36 @@ class SynthesisReport(Displayable):
         fidelity.append(Figure(self.plot_associations()))
         pr = self.privacy
         privacy_kv = KeyValues([
-            ("synthetic rows equal to a training row", f"{pr['exact_copies']:,} ({pr['exact_copy_share']:.2%})"),
-            ("real holdout rows equal to a training row", f"{pr['holdout_exact_share']:.2%}"),
-            ("median distance to closest record", f"synthetic {pr['dcr_synthetic_median']:.3g}, "
-                                                  f"holdout {pr['dcr_holdout_median']:.3g}"),
+            ("synthetic rows equal to a training row",
+             f"{pr['exact_copies']:,} ({pr['exact_copy_share']:.2%})"),
+            ("real holdout rows equal to a training row",
+             f"{pr['holdout_exact_share']:.2%}"),
+            ("median distance to closest record",
+             f"synthetic {pr['dcr_synthetic_median']:.3g}, "
+             f"holdout {pr['dcr_holdout_median']:.3g}"),
         ])  # fmt: skip
         if (
             pr["dcr_holdout_p5"] > 0
         ):  # with many exact twins among real people this says nothing
             privacy_kv.items += [
-                ("5th percentile of the distance", f"synthetic {pr['dcr_synthetic_p5']:.3g}, "
-                                                   f"holdout {pr['dcr_holdout_p5']:.3g}"),
+                ("5th percentile of the distance",
+                 f"synthetic {pr['dcr_synthetic_p5']:.3g}, "
+                 f"holdout {pr['dcr_holdout_p5']:.3g}"),
                 ("synthetic rows closer than 95 % of holdout rows",
                  f"{pr['closer_than_holdout_p5']:.1%} (about 5 % expected)"),
             ]  # fmt: skip
         tabs = [Tab("Overview", blocks), Tab("Fidelity", fidelity),
                 Tab("Privacy", [privacy_kv, Figure(self.plot_privacy())]),
-                Tab("Sample", [Table(self.asset._frame_nocopy().head(8), caption="first synthetic rows")])]  # fmt: skip
+                Tab("Sample", [Table(self.asset._frame_nocopy().head(8),
+                                     caption="first synthetic rows")])]  # fmt: skip
         bad = any(t == "error" for _, t in self._verdicts())
         badges = [
             ("synthetic", "warning"),
             ("privacy risk", "error") if bad else ("privacy ok", "ok"),
         ]
-        summary = (f"{p['n']:,} synthetic rows of {p['source']} by {method}; mean column distance "
-                   f"{f['mean_column_distance']:.3f}; {pr['exact_copies']:,} exact copies")  # fmt: skip
+        summary = (f"{p['n']:,} synthetic rows of {p['source']} by {method}; "
+                   f"mean column distance {f['mean_column_distance']:.3f}; "
+                   f"{pr['exact_copies']:,} exact copies")  # fmt: skip
         return View("SynthesisReport", self.asset.label, summary, badges, tabs)  # type: ignore[arg-type]
 
 

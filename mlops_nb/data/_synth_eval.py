@@ -205,7 +205,10 @@ def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _design(train: pd.DataFrame, columns: list[str]) -> Any:
-    """Return a function encoding rows so one different category or a full range counts 1."""
+    """Return a function encoding rows.
+
+    In the encoding, one different category or a full range counts 1.
+    """
     import numpy as np
 
     spec: list[tuple[str, str, Any]] = []
@@ -267,11 +270,13 @@ def privacy(
         dcr[key] = dist.astype(float)
     p5 = float(np.percentile(dcr["holdout"], 5))
     return {
-        "exact_copies": int(synth_copy.sum()), "exact_copy_share": float(synth_copy.mean()),
+        "exact_copies": int(synth_copy.sum()),
+        "exact_copy_share": float(synth_copy.mean()),
         "holdout_exact_share": float(hold_copy.mean()),
         "dcr_synthetic_median": float(np.median(dcr["synthetic"])),
         "dcr_holdout_median": float(np.median(dcr["holdout"])),
-        "dcr_synthetic_p5": float(np.percentile(dcr["synthetic"], 5)), "dcr_holdout_p5": p5,
+        "dcr_synthetic_p5": float(np.percentile(dcr["synthetic"], 5)),
+        "dcr_holdout_p5": p5,
         "closer_than_holdout_p5": float((dcr["synthetic"] < p5).mean()),
         "dcr_reference_rows": len(reference),
         "dcr_hist": _histograms(dcr),
@@ -284,4 +289,5 @@ def _histograms(dcr: dict[str, np.ndarray]) -> dict[str, Any]:
     top = float(max(np.percentile(v, 99) for v in dcr.values())) or 1.0
     edges = np.linspace(0, top, 31)
     return {"edges": edges.tolist(),
-            **{k: np.histogram(np.minimum(v, top), edges)[0].tolist() for k, v in dcr.items()}}  # fmt: skip
+            **{k: np.histogram(np.minimum(v, top), edges)[0].tolist()
+               for k, v in dcr.items()}}  # fmt: skip

@@ -317,8 +317,9 @@ def convert_model(model: Model) -> bytes:
         base = "{} v{}".format(*mitigation["base"])
         msg = (
             f"{what}: this version decides with a threshold per "
-            f"{' x '.join(mitigation['sensitive'])} group applied after {base}'s score; an "
-            "ONNX export covers the model alone and would not reproduce its decisions. "
+            f"{' x '.join(mitigation['sensitive'])} group applied after {base}'s "
+            "score; an ONNX export covers the model alone and would not reproduce its "
+            "decisions. "
             f"Export {base} and apply recipe['mitigation']['thresholds'] after it, or "
             "use this version in Python (model.predict)."
         )

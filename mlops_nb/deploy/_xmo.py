@@ -413,9 +413,13 @@ def build(
         for kind in kinds:
             try:
                 out.extend(builders[kind]())
-            except Exception as err:  # report the failure as a row, do not hide the variant
+            except Exception as err:
+                # report the failure as a row, do not hide the variant
                 log.warning(
-                    "building the %s variant of %s failed", kind, model.label, exc_info=True
+                    "building the %s variant of %s failed",
+                    kind,
+                    model.label,
+                    exc_info=True,
                 )
                 out.append(
                     Candidate(

@@ -76,7 +76,7 @@ def analyze(
     keys: tuple[str, str] | None = None,
     reuse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute the drift review of ``analysis`` against ``reference``, showing progress."""
+    """Compute the drift review of ``analysis`` against ``reference``, with progress."""
     from mlops_nb.ui._progress import progress
 
     with progress(4, "drift review") as bar:

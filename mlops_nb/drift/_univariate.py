@@ -624,7 +624,10 @@ def run_with_options(
     *,
     in_sample: bool = False,
 ) -> dict[str, Any]:
-    """:func:`run` with chunk splits and a Monitor's options (statistics, thresholds)."""
+    """Run :func:`run` with chunk splits and a Monitor's options.
+
+    The options are the statistics and the thresholds.
+    """
     return run(
         reference,
         analysis,

@@ -39,7 +39,7 @@ def _thin(*arrays: Any) -> list[list[float]]:
 def confusion_grid(
     positive: np.ndarray, scores: np.ndarray, thresholds: np.ndarray
 ) -> np.ndarray:
-    """Counts (tp, fp, fn, tn) for the decision ``score >= t`` at each threshold."""
+    """Count (tp, fp, fn, tn) for the decision ``score >= t`` at each threshold."""
     import numpy as np
 
     order = np.sort(scores)
@@ -70,7 +70,8 @@ def _value_section(
     ]
     if not matches:
         return {
-            "error": f"the canvas's positive class {pos_class!r} is not a class of the model ({classes})."
+            "error": f"the canvas's positive class {pos_class!r} is not a class of "
+            f"the model ({classes})."
         }
     scores = proba[:, matches[0]]
     positive = y.astype(object).to_numpy() == classes[matches[0]]
@@ -132,8 +133,13 @@ def _segments(
     return rows
 
 
-def _payload(model: Model, data: DataAsset, target: str, segment: str | None) -> dict[str, Any]:
-    """Metrics, curves, value and segments of ``model`` on ``data``, JSON-ready."""
+def _payload(
+    model: Model, data: DataAsset, target: str, segment: str | None
+) -> dict[str, Any]:
+    """Compute metrics, curves, value and segments of ``model`` on ``data``.
+
+    The result is JSON-ready.
+    """
     import numpy as np
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -198,23 +204,26 @@ def evaluate(
 
     what = f"{model.label}.evaluate"
     if not isinstance(data, DataAsset):
-        raise ValidationError(
-            f"{what}: data must be a DataAsset (register it with proj.data first)."
-        )
+        msg = f"{what}: data must be a DataAsset (register it with proj.data first)."
+        raise ValidationError(msg)
     target = model.recipe["target"]
     if target not in data.schema.names:
-        raise SchemaError(
-            f"{what}: {data.label} has no {target!r} column; evaluation needs labels."
-        )
+        msg = f"{what}: {data.label} has no {target!r} column; evaluation needs labels."
+        raise SchemaError(msg)
     segment = segment or (data.schema.sensitive[0] if data.schema.sensitive else None)
     if segment is not None and segment not in data.schema.names:
         from mlops_nb.errors import did_you_mean
 
-        raise SchemaError(
-            f"{what}: segment={segment!r} is not a column.{did_you_mean(segment, data.schema.names)}"
+        msg = (
+            f"{what}: segment={segment!r} is not a column."
+            f"{did_you_mean(segment, data.schema.names)}"
         )
+        raise SchemaError(msg)
     canvas = current_canvas(model.project)
-    key = f"evaluation:{data.name}@{data.version}:segment={segment}:canvas={canvas.version if canvas else 0}"
+    key = (
+        f"evaluation:{data.name}@{data.version}:segment={segment}:"
+        f"canvas={canvas.version if canvas else 0}"
+    )
     stored = model.project._report("model", model.id, key)
     if stored is not None:
         return Evaluation.from_payload(stored)
@@ -253,7 +262,10 @@ class Evaluation(Displayable):
 
     @property
     def value(self) -> dict[str, Any] | None:
-        """Money value at the best threshold and on the threshold grid, or None without a canvas."""
+        """Money value at the best threshold and on the threshold grid.
+
+        None without a canvas.
+        """
         return self.payload.get("value")
 
     @property
@@ -263,7 +275,7 @@ class Evaluation(Displayable):
         return v["best_threshold"] if v and "best_threshold" in v else None
 
     def headline(self) -> list[str]:
-        """The metrics to show first."""
+        """Return the metrics to show first."""
         keys = (
             ["roc_auc", "pr_auc", "accuracy", "f1", "log_loss"]
             if self.task != "regression"
@@ -272,25 +284,30 @@ class Evaluation(Displayable):
         return [k for k in keys if k in self.metrics]
 
     def primary(self) -> tuple[str, float]:
-        """The metric gates compare, and its value."""
+        """Return the metric gates compare, and its value."""
         key = PRIMARY[self.task][0]
         if key not in self.metrics:
             key = "accuracy"
         return key, self.metrics[key]
 
     def to_frame(self) -> pd.DataFrame:
-        """The metrics as a one-column table."""
+        """Return the metrics as a one-column table."""
         import pandas as pd
 
         return pd.DataFrame({"value": self.metrics}).rename_axis("metric")
 
     def value_at(self, threshold: float) -> dict[str, Any]:
-        """Money value per 1,000 cases and the confusion counts at a threshold on the grid."""
+        """Return the money value per 1,000 cases and the confusion counts.
+
+        They are read at the grid threshold nearest to ``threshold``.
+        """
         v = self.value
         if not v or "grid" not in v:
-            raise ValidationError(
-                "this evaluation has no value canvas: set one with proj.canvas(...) and evaluate again."
+            msg = (
+                "this evaluation has no value canvas: set one with proj.canvas(...) "
+                "and evaluate again."
             )
+            raise ValidationError(msg)
         i = min(
             range(len(v["grid"]["thresholds"])),
             key=lambda j: abs(v["grid"]["thresholds"][j] - threshold),
@@ -307,7 +324,10 @@ class Evaluation(Displayable):
 
     # -- figures ---------------------------------------------------------------------
     def plot(self, kind: str = "roc") -> Any:
-        """A plotly figure: ``roc``, ``pr``, ``calibration``, ``value`` or ``residuals``."""
+        """Build a plotly figure.
+
+        ``kind`` is ``roc``, ``pr``, ``calibration``, ``value`` or ``residuals``.
+        """
         import plotly.graph_objects as go
 
         p = self.payload
@@ -334,7 +354,10 @@ class Evaluation(Displayable):
                 x=x, y=y, name="precision-recall", line={"color": "#f58518"}
             )
             layout.update(
-                title=f"Precision-recall (AP {self.metrics.get('pr_auc', float('nan')):.3f})",
+                title=(
+                    "Precision-recall "
+                    f"(AP {self.metrics.get('pr_auc', float('nan')):.3f})"
+                ),
                 xaxis_title="recall",
                 yaxis_title="precision",
             )
@@ -389,9 +412,8 @@ class Evaluation(Displayable):
                 yaxis_title="actual - predicted",
             )
         else:
-            raise ValidationError(
-                f"Evaluation.plot(kind={kind!r}): no such chart for this evaluation."
-            )
+            msg = f"Evaluation.plot(kind={kind!r}): no such chart for this evaluation."
+            raise ValidationError(msg)
         fig.update_layout(**layout)
         return fig
 
@@ -475,7 +497,8 @@ class Evaluation(Displayable):
                                     round(v["best_per_1000"], 2),
                                 ),
                                 (
-                                    f"value per 1,000 at threshold 0.5 ({v['currency']})",
+                                    "value per 1,000 at threshold 0.5 "
+                                    f"({v['currency']})",
                                     round(v["at_half_per_1000"], 2),
                                 ),
                                 ("positive class (canvas)", v["positive_class"]),
@@ -498,8 +521,8 @@ class Evaluation(Displayable):
                     "Value",
                     [
                         Text(
-                            "No value canvas in this project: money value is not computed. "
-                            "Set one with proj.canvas(...).",
+                            "No value canvas in this project: money value is not "
+                            "computed. Set one with proj.canvas(...).",
                             "muted",
                         )
                     ],
@@ -510,13 +533,19 @@ class Evaluation(Displayable):
         key, val = self.primary()
         summary = f"{key} {val:.3f} on {p['n']:,} rows"
         if v and "best_per_1000" in v:
-            summary += f"; {v['best_per_1000']:,.0f} {v['currency']} per 1,000 cases at threshold {v['best_threshold']:.2f}"
+            summary += (
+                f"; {v['best_per_1000']:,.0f} {v['currency']} per 1,000 cases "
+                f"at threshold {v['best_threshold']:.2f}"
+            )
         return View(
             "Evaluation", f"{self.model_label} on {self.data_label}", summary, [], tabs
         )
 
     def widget(self) -> Any:
-        """The live view, with a threshold slider that updates value and confusion matrix."""
+        """Build the live view, with a threshold slider.
+
+        The slider updates the value and the confusion matrix.
+        """
         import ipywidgets as w
 
         from mlops_nb.ui._html import table_html
@@ -540,8 +569,8 @@ class Evaluation(Displayable):
         def update(change: Any = None) -> None:
             at = self.value_at(slider.value)
             out.value = (
-                f"<div><b>{at['per_1000']:,.2f} {v['currency']}</b> per 1,000 cases at threshold "
-                f"{at['threshold']:.2f}</div>"
+                f"<div><b>{at['per_1000']:,.2f} {v['currency']}</b> per 1,000 cases "
+                f"at threshold {at['threshold']:.2f}</div>"
                 + table_html(Table(self._confusion_table(at)))
             )
 

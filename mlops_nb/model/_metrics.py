@@ -30,7 +30,10 @@ HIGHER_IS_BETTER = {
 def classification_metrics(
     y_true: Any, proba: np.ndarray, classes: list[Any]
 ) -> dict[str, float]:
-    """Accuracy, balanced accuracy, ROC AUC, PR AUC, F1, log loss (and Brier for binary)."""
+    """Accuracy, balanced accuracy, ROC AUC, PR AUC, F1, log loss.
+
+    Binary tasks also get the Brier score.
+    """
     import numpy as np
     from sklearn import metrics as m
 

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 class Predictor:
-    """Loaded model objects: a scikit-learn pipeline, or preprocessing + LightGBM booster.
+    """Loaded model objects: a scikit-learn pipeline, or preprocessing + booster.
+
+    The booster is a LightGBM booster.
 
     ``objects`` maps each artifact (``pipeline``; or ``prep``, ``booster``,
     ``tree_prep`` and ``trees``) to its parsed object. A LightGBM version preprocesses
@@ -49,7 +51,7 @@ class Predictor:
         return self.objects.get("tree_prep") if self.flavor == "lightgbm" else None
 
     def _matrix(self, X: pd.DataFrame | np.ndarray) -> Any:
-        """The booster's input: ``X`` itself when it already is the model matrix."""
+        """Return the booster's input: ``X`` itself when it already is the matrix."""
         if not hasattr(X, "columns"):
             return X
         if self.tree_prep is not None:
@@ -80,8 +82,11 @@ class Predictor:
         return np.asarray(self.classes)[self.proba(X).argmax(axis=1)]
 
     def _boosted(self, matrix: Any) -> np.ndarray:
-        """``Booster.predict``; from the tree table (equal to the bit) while LightGBM's
-        text is not parsed yet and the batch is small enough for that to be faster."""
+        """Return ``Booster.predict``.
+
+        It comes from the tree table (equal to the bit) while LightGBM's text is not
+        parsed yet and the batch is small enough for that to be faster.
+        """
         from mlops_nb.model._trees import SMALL_BATCH
 
         objects = self.objects
@@ -216,7 +221,8 @@ class Model(StoredVersion, Displayable):
             cached = Predictor(self.flavor, objects, self.task, self.classes)
             mitigation = self.recipe.get("mitigation") or {}
             if mitigation.get("method") == "threshold_optimizer":
-                # a fairness-mitigated version: the original's files plus per-group thresholds
+                # a fairness-mitigated version: the original's files plus per-group
+                # thresholds
                 from mlops_nb.human._thresholds import GroupThresholds
 
                 cached = GroupThresholds(cached, self.recipe)
@@ -224,7 +230,7 @@ class Model(StoredVersion, Displayable):
         return cached
 
     def _frame(self, X: pd.DataFrame | DataAsset) -> pd.DataFrame:
-        """The user's rows, with generated features computed when they are missing."""
+        """Return the user's rows, with generated features computed when missing."""
         from mlops_nb.data import DataAsset
 
         frame = X.frame if isinstance(X, DataAsset) else X
@@ -243,7 +249,10 @@ class Model(StoredVersion, Displayable):
         )
 
     def _inputs(self, X: pd.DataFrame | DataAsset, what: str) -> tuple[Any, Any]:
-        """The loaded predictor and what it reads: for LightGBM, the model matrix."""
+        """Return the loaded predictor and what it reads.
+
+        For LightGBM, what it reads is the model matrix.
+        """
         predictor = self._predictor()
         tree_prep = predictor.tree_prep if isinstance(predictor, Predictor) else None
         if tree_prep is not None:  # numpy all the way: no prepared DataFrame in between
@@ -270,7 +279,8 @@ class Model(StoredVersion, Displayable):
         from mlops_nb.errors import ValidationError
 
         if self.task == "regression":
-            raise ValidationError(f"{self.label} is a regression model; use predict().")
+            msg = f"{self.label} is a regression model; use predict()."
+            raise ValidationError(msg)
         predictor, inputs = self._inputs(X, "predict_proba")
         return predictor.proba(inputs)
 
@@ -283,12 +293,14 @@ class Model(StoredVersion, Displayable):
         data : DataAsset
             Labelled data the model did not learn from (e.g. the test split).
         segment : str, optional
-            A column to break the metrics down by (default: the first sensitive column).
+            A column to break the metrics down by (default: the first sensitive
+            column).
 
         Returns
         -------
         Evaluation
-            Stored with the model; priced with the project's value canvas when it has one.
+            Stored with the model; priced with the project's value canvas when it
+            has one.
         """
         from mlops_nb.model._evaluate import evaluate
 
@@ -303,7 +315,7 @@ class Model(StoredVersion, Displayable):
         tolerance: float = 0.01,
         min_metrics: dict[str, float] | None = None,
     ) -> PromotionReport:
-        """Move this version to ``stage`` if every gate passes; otherwise change nothing.
+        """Move this version to ``stage`` if every gate passes; else change nothing.
 
         Gates: not worse than the production champion beyond ``tolerance`` on the same
         data, ``min_metrics`` thresholds, and any gate registered with
@@ -325,9 +337,12 @@ class Model(StoredVersion, Displayable):
             min_metrics=min_metrics,
         )
 
-    # -- later stages: each lives in its own package and is imported when first used ----
+    # -- later stages: each lives in its own package, imported when first used ------
     def monitor(self, reference: DataAsset, **options: Any) -> Any:
-        """Create (or reopen) the Drift Ops monitor of this version; see :mod:`mlops_nb.drift`."""
+        """Create (or reopen) the Drift Ops monitor of this version.
+
+        See :mod:`mlops_nb.drift`.
+        """
         from mlops_nb.drift import create_monitor
 
         return create_monitor(self, reference, **options)
@@ -339,13 +354,19 @@ class Model(StoredVersion, Displayable):
         return export_onnx(self, check=check, **options)
 
     def optimize(self, data: DataAsset, **options: Any) -> Any:
-        """Build and measure smaller/faster variants (XMO); see :mod:`mlops_nb.deploy`."""
+        """Build and measure smaller/faster variants (XMO).
+
+        See :mod:`mlops_nb.deploy`.
+        """
         from mlops_nb.deploy import optimize
 
         return optimize(self, data, **options)
 
     def serve(self, **options: Any) -> Any:
-        """Serve this version over authenticated HTTP in the background; see :mod:`mlops_nb.deploy`."""
+        """Serve this version over authenticated HTTP in the background.
+
+        See :mod:`mlops_nb.deploy`.
+        """
         from mlops_nb.deploy import serve
 
         return serve(self, **options)
@@ -357,31 +378,40 @@ class Model(StoredVersion, Displayable):
         return fairness(self, data, **options)
 
     def mitigate(self, data: DataAsset, **options: Any) -> Any:
-        """A fairness-mitigated new model version; see :mod:`mlops_nb.human`."""
+        """Build a fairness-mitigated new model version; see :mod:`mlops_nb.human`."""
         from mlops_nb.human import mitigate
 
         return mitigate(self, data, **options)
 
     def explain(self, data: Any, **options: Any) -> Any:
-        """Global or local explanations with a what-if view; see :mod:`mlops_nb.human`."""
+        """Global or local explanations with a what-if view.
+
+        See :mod:`mlops_nb.human`.
+        """
         from mlops_nb.human import explain
 
         return explain(self, data, **options)
 
     def card(self, **options: Any) -> Any:
-        """The model card built from recorded facts; see :mod:`mlops_nb.human`."""
+        """Build the model card from recorded facts; see :mod:`mlops_nb.human`."""
         from mlops_nb.human import model_card
 
         return model_card(self, **options)
 
     def checklist(self, **options: Any) -> Any:
-        """The release checklist that gates production; see :mod:`mlops_nb.human`."""
+        """Build the release checklist that gates production.
+
+        See :mod:`mlops_nb.human`.
+        """
         from mlops_nb.human import checklist
 
         return checklist(self, **options)
 
     def retrain_warm(self, data: DataAsset, **options: Any) -> Any:
-        """Continue training from this version on new data; energy saved vs a full retrain."""
+        """Continue training from this version on new data.
+
+        Reports the energy saved versus a full retrain.
+        """
         from mlops_nb.sustain import retrain_warm
 
         return retrain_warm(self, data, **options)
@@ -422,7 +452,8 @@ class Model(StoredVersion, Displayable):
                 ("training time", f"{self.metrics['duration_s']:.2f} s"),
                 (
                     "created",
-                    f"{self.created_at[:19].replace('T', ' ')} UTC by {self.created_by}",
+                    f"{self.created_at[:19].replace('T', ' ')} UTC "
+                    f"by {self.created_by}",
                 ),
             ]
         )
@@ -470,7 +501,10 @@ class Model(StoredVersion, Displayable):
         key = PRIMARY[self.task][0]
         if key in v["metrics"]:
             primary = key
-        summary = f"{r['estimator']} on {', '.join(self.data)}; {primary} {v['metrics'][primary]:.3f} ({v['scheme']})"
+        summary = (
+            f"{r['estimator']} on {', '.join(self.data)}; "
+            f"{primary} {v['metrics'][primary]:.3f} ({v['scheme']})"
+        )
         tone = {"production": "ok", "staging": "info", "archived": "muted"}.get(
             self.stage, "warning"
         )

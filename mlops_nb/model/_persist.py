@@ -1,4 +1,4 @@
-"""Safe persistence of model versions: skops with an explicit allowlist, LightGBM text.
+"""Safe persistence of model versions: skops with an allowlist, LightGBM text.
 
 Nothing is ever unpickled. scikit-learn pipelines are saved with skops; on load, the
 bytes (already verified against their SHA-256 by the store) must be a skops zip, and
@@ -6,8 +6,8 @@ every type skops does not trust by default must be on :data:`TRUSTED_TYPES` — 
 reviewed list. LightGBM boosters are saved in LightGBM's text format and only parsed
 after the hash check. Next to them, a LightGBM version keeps its fitted preprocessing
 as plain JSON numbers (:class:`mlops_nb.model._prep.TreePrep`) and its trees as flat
-arrays (:class:`mlops_nb.model._trees.TreeTable`), so predicting a few rows parses neither
-skops nor LightGBM text.
+arrays (:class:`mlops_nb.model._trees.TreeTable`), so predicting a few rows parses
+neither skops nor LightGBM text.
 """
 
 from __future__ import annotations
@@ -43,19 +43,23 @@ def dump_skops(obj: Any, *, what: str) -> bytes:
         msg = (
             f"{what}: cannot save this model safely: it holds type(s) {listing(extra)} "
             "that mlops_nb does not load (only scikit-learn, numpy, LightGBM and "
-            "interpret types are trusted). Use a built-in estimator or a scikit-learn one."
+            "interpret types are trusted). Use a built-in estimator or a scikit-learn "
+            "one."
         )
         raise UnsupportedFormatError(msg)
     return data
 
 
 def sniff(data: bytes, *, artifact: str) -> str:
-    """Name the format of stored bytes from their magic bytes, refusing the pickle family."""
+    """Name the format of stored bytes from their magic bytes.
+
+    The pickle family is refused.
+    """
     head = bytes(data[:8])
     if head.startswith(_PICKLE_MAGIC) or head.startswith(_GZIP_MAGIC):
         msg = (
-            f"artifact {artifact} is a pickle (or compressed) file; mlops_nb never loads "
-            "pickles because they can run code. Re-train or re-export the model."
+            f"artifact {artifact} is a pickle (or compressed) file; mlops_nb never "
+            "loads pickles because they can run code. Re-train or re-export the model."
         )
         raise UnsafeFormatError(msg)
     if head.startswith(_ZIP_MAGIC):
@@ -74,16 +78,18 @@ def sniff(data: bytes, *, artifact: str) -> str:
 
 
 def load_skops(data: bytes, *, artifact: str) -> Any:
-    """Load skops bytes; any type outside skops' defaults and :data:`TRUSTED_TYPES` is refused.
+    """Load skops bytes, refusing unknown types.
 
-    skops audits the whole file against the trusted list before it constructs (or
-    imports) anything, so one pass both checks and loads.
+    Any type outside skops' defaults and :data:`TRUSTED_TYPES` is refused. skops
+    audits the whole file against the trusted list before it constructs (or imports)
+    anything, so one pass both checks and loads.
     """
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
     if sniff(data, artifact=artifact) != "skops":
-        raise UnsupportedFormatError(f"artifact {artifact} is not a skops file.")
+        msg = f"artifact {artifact} is not a skops file."
+        raise UnsupportedFormatError(msg)
     try:
         return sio.loads(data, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException as err:
@@ -101,13 +107,12 @@ def load_skops(data: bytes, *, artifact: str) -> Any:
             msg, [{"artifact": artifact, "type": t} for t in refused]
         ) from err
     except Exception as err:
-        raise UnsafeFormatError(
-            f"artifact {artifact} is not a readable skops file: {err}"
-        ) from err
+        msg = f"artifact {artifact} is not a readable skops file: {err}"
+        raise UnsafeFormatError(msg) from err
 
 
 def dump_booster(booster: Any) -> bytes:
-    """A LightGBM booster in LightGBM's own text format."""
+    """Serialise a LightGBM booster in LightGBM's own text format."""
     return booster.model_to_string().encode("utf-8")
 
 
@@ -116,9 +121,8 @@ def load_booster(data: bytes, *, artifact: str) -> Any:
     import lightgbm as lgb
 
     if sniff(data, artifact=artifact) != "lightgbm":
-        raise UnsupportedFormatError(
-            f"artifact {artifact} is not a LightGBM text model."
-        )
+        msg = f"artifact {artifact} is not a LightGBM text model."
+        raise UnsupportedFormatError(msg)
     return lgb.Booster(model_str=data.decode("utf-8"))
 
 
@@ -127,16 +131,19 @@ def load_tree_prep(data: bytes, *, artifact: str) -> Any:
     from mlops_nb.model._prep import TreePrep
 
     if sniff(data, artifact=artifact) != "tree-prep":
-        raise UnsupportedFormatError(
-            f"artifact {artifact} is not a tree preprocessing file."
-        )
+        msg = f"artifact {artifact} is not a tree preprocessing file."
+        raise UnsupportedFormatError(msg)
     return TreePrep.from_json(data, artifact=artifact)
 
 
 def load_trees(data: bytes, *, artifact: str) -> Any:
-    """Views on a LightGBM version's tree table (hash verified; sizes and indices checked)."""
+    """Return views on a LightGBM version's tree table.
+
+    The hash is verified; sizes and indices are checked.
+    """
     from mlops_nb.model._trees import TreeTable
 
     if sniff(data, artifact=artifact) != "trees":
-        raise UnsupportedFormatError(f"artifact {artifact} is not a tree table.")
+        msg = f"artifact {artifact} is not a tree table."
+        raise UnsupportedFormatError(msg)
     return TreeTable.from_bytes(data, artifact=artifact)

@@ -1,4 +1,4 @@
-"""Features from a data version's schema, and the preprocessing that fits each estimator.
+"""Features from a data version's schema, and the preprocessing fit for each estimator.
 
 Features are the columns of kind numeric, categorical or boolean that play no role
 (target, time, id and sensitive columns are left out: sensitive attributes are reviewed
@@ -57,8 +57,9 @@ def features_from_schema(schema: Schema, *, use_sensitive: bool = False) -> Feat
             categorical.append(c.name)
     if not numeric and not categorical:
         msg = (
-            "no feature columns: every column is a target, time, id or sensitive column, or "
-            "of kind text/datetime. Register numeric or categorical columns as features."
+            "no feature columns: every column is a target, time, id or sensitive "
+            "column, or of kind text/datetime. Register numeric or categorical columns "
+            "as features."
         )
         raise SchemaError(msg)
     return Features(tuple(numeric), tuple(categorical))
@@ -141,7 +142,7 @@ def _check_finite(name: str, values: Any, problems: list[dict[str, str]]) -> Non
 
 
 def make_preprocessor(features: Features, family: str) -> Any:
-    """A ColumnTransformer suited to an estimator family (``linear`` or ``tree``)."""
+    """Build a ColumnTransformer suited to an estimator family (``linear``/``tree``)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -222,7 +223,7 @@ class TreePrep:
         return cls(features.numeric, medians, features.categorical, categories)
 
     def to_json(self) -> bytes:
-        """The bytes stored as the version's ``tree_prep`` artifact."""
+        """Return the bytes stored as the version's ``tree_prep`` artifact."""
         import json
 
         return json.dumps(
@@ -246,7 +247,8 @@ class TreePrep:
         try:
             d = json.loads(data)
             if d.get("format") != cls.FORMAT:
-                raise ValueError(f"format {d.get('format')!r}")
+                msg = f"format {d.get('format')!r}"
+                raise ValueError(msg)
             spec = cls(
                 tuple(str(c) for c in d["numeric"]),
                 tuple(float(m) for m in d["medians"]),
@@ -261,12 +263,18 @@ class TreePrep:
         if len(spec.medians) != len(spec.numeric) or len(spec.categories) != len(
             spec.categorical
         ):
-            msg = f"artifact {artifact}: numbers and columns of the tree preprocessing differ"
+            msg = (
+                f"artifact {artifact}: numbers and columns of the tree preprocessing "
+                "differ"
+            )
             raise UnsupportedFormatError(msg)
         return spec
 
     def transform(self, X: pd.DataFrame) -> Any:
-        """The model matrix of :func:`prepare_X` output: float64, numeric then categorical."""
+        """Return the model matrix of :func:`prepare_X` output.
+
+        It is float64, numeric columns then categorical ones.
+        """
         import numpy as np
 
         labels = {n: X[n].to_numpy(dtype=object) for n in self.categorical}
@@ -286,7 +294,9 @@ class TreePrep:
         return out
 
     def matrix(self, frame: pd.DataFrame, *, what: str) -> Any:
-        """The model matrix straight from a user's frame: ``transform(prepare_X(frame))``.
+        """Return the model matrix straight from a user's frame.
+
+        The result equals ``transform(prepare_X(frame))``.
 
         Numeric columns of a numpy number dtype need no conversion; categorical columns
         holding only strings neither, and integer or boolean ones become their text

@@ -74,9 +74,10 @@ def register_gate(
     """
     bad = [s for s in stages if s not in STAGES]
     if bad:
-        raise ValidationError(
+        msg = (
             f"register_gate(stages={list(stages)!r}): unknown stage(s) {listing(bad)}."
         )
+        raise ValidationError(msg)
     _GATES[name] = (check, tuple(stages))
 
 
@@ -87,9 +88,11 @@ def unregister_gate(name: str) -> None:
 
 def _check_stage(stage: str) -> None:
     if stage not in STAGES:
-        raise ValidationError(
-            f"unknown stage {stage!r}; use one of {listing(STAGES)}.{did_you_mean(stage, STAGES)}"
+        msg = (
+            f"unknown stage {stage!r}; use one of {listing(STAGES)}."
+            f"{did_you_mean(stage, STAGES)}"
         )
+        raise ValidationError(msg)
 
 
 def _evaluation_data(model: Model, data: DataAsset | None) -> DataAsset | None:
@@ -222,12 +225,16 @@ def promote(
                 failed=[r.__dict__ for r in failures],
             )
         lines = "; ".join(f"{r.gate}: {r.message}" for r in failures)
-        msg = f"{model.label} cannot move to {stage!r}: {len(failures)} gate(s) failed — {lines}. Nothing changed."
+        msg = (
+            f"{model.label} cannot move to {stage!r}: {len(failures)} gate(s) "
+            f"failed — {lines}. Nothing changed."
+        )
         raise GateError(msg, [r.__dict__ for r in failures])
     with store.write() as conn:
         if stage == "production":
             for row in conn.execute(
-                "SELECT id, version FROM model_versions WHERE name = ? AND stage = 'production' AND id != ?",
+                "SELECT id, version FROM model_versions WHERE name = ? "
+                "AND stage = 'production' AND id != ?",
                 (model.name, model.id),
             ).fetchall():
                 _set_stage(
@@ -258,15 +265,17 @@ def _set_stage(
 ) -> None:
     conn.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to, model_id))
     conn.execute(
-        "INSERT INTO model_stage_history(model_id, from_stage, to_stage, reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO model_stage_history"
+        "(model_id, from_stage, to_stage, reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
         (model_id, frm, to, reason, now(), project._user()),
     )
 
 
 def current_stage_model(project: Project, name: str, stage: str) -> Model | None:
-    """The newest version of ``name`` at ``stage``, or None."""
+    """Return the newest version of ``name`` at ``stage``, or None."""
     rows = project._store.query(
-        "SELECT version FROM model_versions WHERE name = ? AND stage = ? ORDER BY version DESC LIMIT 1",
+        "SELECT version FROM model_versions WHERE name = ? AND stage = ? "
+        "ORDER BY version DESC LIMIT 1",
         (name, stage),
     )
     return project.model(name, version=rows[0]["version"]) if rows else None
@@ -276,17 +285,19 @@ def rollback(project: Project, name: str, *, reason: str = "") -> PromotionRepor
     """Put back the production version that the current one replaced."""
     current = current_stage_model(project, name, "production")
     if current is None:
-        raise NotFoundError(f"model {name!r} has no production version to roll back.")
+        msg = f"model {name!r} has no production version to roll back."
+        raise NotFoundError(msg)
     rows = project._store.query(
-        "SELECT h.model_id, m.version FROM model_stage_history h JOIN model_versions m ON m.id = h.model_id "
-        "WHERE m.name = ? AND h.from_stage = 'production' AND h.to_stage = 'archived' AND m.id != ? "
+        "SELECT h.model_id, m.version FROM model_stage_history h "
+        "JOIN model_versions m ON m.id = h.model_id "
+        "WHERE m.name = ? AND h.from_stage = 'production' "
+        "AND h.to_stage = 'archived' AND m.id != ? "
         "ORDER BY h.id DESC LIMIT 1",
         (name, current.id),
     )
     if not rows:
-        raise NotFoundError(
-            f"model {name!r}: no earlier production version to roll back to."
-        )
+        msg = f"model {name!r}: no earlier production version to roll back to."
+        raise NotFoundError(msg)
     previous = project.model(name, version=rows[0]["version"])
     store = project._store
     with store.write() as conn:
@@ -318,7 +329,8 @@ def stage_history(project: Project, name: str) -> pd.DataFrame:
     import pandas as pd
 
     rows = project._store.query(
-        "SELECT m.version, h.from_stage, h.to_stage, h.reason, h.at, h.by FROM model_stage_history h "
+        "SELECT m.version, h.from_stage, h.to_stage, h.reason, h.at, h.by "
+        "FROM model_stage_history h "
         "JOIN model_versions m ON m.id = h.model_id WHERE m.name = ? ORDER BY h.id",
         (name,),
     )
@@ -424,14 +436,18 @@ class Comparison(Displayable):
 
 
 def compare(project: Project, name: str, data: DataAsset | None = None) -> Comparison:
-    """Every version of ``name`` with its stage and metrics (evaluated on ``data`` if given)."""
+    """Every version of ``name`` with its stage and metrics.
+
+    The versions are evaluated on ``data`` if given.
+    """
     import pandas as pd
 
     rows = project._store.query(
         "SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,)
     )
     if not rows:
-        raise NotFoundError(f"no model named {name!r} in this project.")
+        msg = f"no model named {name!r} in this project."
+        raise NotFoundError(msg)
     out = []
     for r in rows:
         m = project.model(name, version=r["version"])

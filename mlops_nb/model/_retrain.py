@@ -42,7 +42,10 @@ class RetrainResult:
 
 
 def _source_asset(project: Project, champion_data: dict[str, Any]) -> DataAsset:
-    """The asset new data continues: the parent of a split, else the training asset."""
+    """Return the asset new data continues.
+
+    That is the parent of a split, else the training asset.
+    """
     trained_on = project.asset(champion_data["name"], champion_data["version"])
     while trained_on.operation == "features" and trained_on.parents:
         trained_on = project.asset(*trained_on.parents[0])
@@ -61,7 +64,10 @@ def retrain(
     min_metrics: dict[str, float] | None = None,
     reason: str = "scheduled retraining",
 ) -> RetrainResult:
-    """Retrain model ``name`` on new data with its production recipe; promote if gates pass."""
+    """Retrain model ``name`` on new data with its production recipe.
+
+    The challenger is promoted if the gates pass.
+    """
     from mlops_nb.model._train import train_model
 
     champion = project.model(
@@ -72,8 +78,9 @@ def retrain(
 
     if recipe["estimator"] not in NAMES:
         msg = (
-            f"retrain: {champion.label} was trained with a {recipe['estimator']} object; "
-            f"scheduled retraining rebuilds only named estimators ({', '.join(NAMES)})."
+            f"retrain: {champion.label} was trained with a {recipe['estimator']} "
+            "object; scheduled retraining rebuilds only named estimators "
+            f"({', '.join(NAMES)})."
         )
         raise ValidationError(msg)
     source = _source_asset(project, champion.lineage["data"][0])
@@ -130,7 +137,9 @@ def retrain(
 def write_report(
     project: Project, result: RetrainResult, html_path: Path
 ) -> dict[str, Path]:
-    """Run the retraining report notebook; write ``.html`` and a ``.json`` summary beside it.
+    """Run the retraining report notebook.
+
+    It writes ``.html`` and a ``.json`` summary beside ``html_path``.
 
     The JSON holds the retraining result (``promoted``, ``failures``, ``metrics``, ...)
     together with the report's collected key figures and alerts.
@@ -138,9 +147,8 @@ def write_report(
     from mlops_nb._report import run_report
 
     if not REPORT_NOTEBOOK.is_file():  # pragma: no cover - packaging error
-        raise NotFoundError(
-            f"the retraining report notebook is missing: {REPORT_NOTEBOOK}"
-        )
+        msg = f"the retraining report notebook is missing: {REPORT_NOTEBOOK}"
+        raise NotFoundError(msg)
     html_path = Path(html_path)
     summary = json.loads(json.dumps(result.to_dict(), default=str))
     params = {

@@ -159,7 +159,10 @@ def train_model(
     note: str = "",
     parent: Model | None = None,
 ) -> Model:
-    """Fit, validate and store a new version of model ``name`` (see :meth:`Project.train`)."""
+    """Fit, validate and store a new version of model ``name``.
+
+    See :meth:`Project.train`.
+    """
     from mlops_nb.data import DataAsset
 
     what = f"Project.train({name!r})"
@@ -177,11 +180,11 @@ def train_model(
         )
         raise SchemaError(msg)
     if cv is not None and (int(cv) < 2 or int(cv) != cv):
-        raise ValidationError(
-            f"{what}: cv={cv!r} must be a whole number of folds >= 2."
-        )
+        msg = f"{what}: cv={cv!r} must be a whole number of folds >= 2."
+        raise ValidationError(msg)
     if not 0 < holdout < 1:
-        raise ValidationError(f"{what}: holdout={holdout!r} must be between 0 and 1.")
+        msg = f"{what}: holdout={holdout!r} must be between 0 and 1."
+        raise ValidationError(msg)
     features = features_from_schema(schema, use_sensitive=use_sensitive)
     frame = data.frame
     labelled = frame[schema.target].notna()
@@ -190,9 +193,8 @@ def train_model(
     task = schema.task or "binary"
     classes = None if task == "regression" else sorted(y.unique().tolist())
     if classes is not None and len(classes) < 2:
-        raise ValidationError(
-            f"{what}: the target {schema.target!r} has a single class {classes}."
-        )
+        msg = f"{what}: the target {schema.target!r} has a single class {classes}."
+        raise ValidationError(msg)
     est, est_name, family = make_estimator(estimator, task, params, seed)
     pipe = _pipeline(make_preprocessor(features, family), est)
     from mlops_nb.sustain import measure
@@ -284,7 +286,8 @@ def _store_version(
         key: store.put_blob(b, media_type=mt) for key, (b, mt) in blobs.items()
     }
     parent = info.pop("parent")
-    base_model = info.pop("base_model", None)  # fine-tuning/warm start: the checked base
+    # fine-tuning/warm start: the checked base
+    base_model = info.pop("base_model", None)
     recipe = {
         "estimator": est_name,
         "family": family,
@@ -295,7 +298,8 @@ def _store_version(
         "task": task,
         "classes": classes,
         "sensitive": list(data.schema.sensitive),
-        "feature_recipe": recipe_of(data),  # generated features, recomputed at prediction
+        # generated features, recomputed at prediction
+        "feature_recipe": recipe_of(data),
         **info,
     }
     lineage = {
@@ -334,7 +338,8 @@ def _store_version(
             "created_by": project._user(),
         }
         conn.execute(
-            f"INSERT INTO model_versions({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            f"INSERT INTO model_versions({', '.join(row)}) "
+            f"VALUES ({', '.join(':' + k for k in row)})",
             row,
         )
         store.audit(

@@ -1,4 +1,6 @@
-"""LightGBM's trees as flat numpy arrays: a fresh process answers a few rows without parsing.
+"""LightGBM's trees as flat numpy arrays, for fast predictions in a fresh process.
+
+A fresh process answers a few rows without parsing LightGBM's text model.
 
 Parsing LightGBM's text model takes most of a cold "load, then predict one row" (0.8 ms
 of about 2 ms for 100 trees). :class:`TreeTable` stores the same trees — split feature,
@@ -31,9 +33,9 @@ if TYPE_CHECKING:
 
 MAGIC = b"MNBTREES"
 FORMAT = "mlops_nb.trees/1"
-#: Batches up to this many rows are walked with numpy while LightGBM's text is not parsed
-#: yet: 64 rows x 100 trees take 0.6 ms here, parsing + LightGBM's predict 0.9 ms; once
-#: parsed, LightGBM is faster at any size.
+#: Batches up to this many rows are walked with numpy while LightGBM's text is not
+#: parsed yet: 64 rows x 100 trees take 0.6 ms here, parsing + LightGBM's predict
+#: 0.9 ms; once parsed, LightGBM is faster at any size.
 SMALL_BATCH = 64
 #: LightGBM's ``kZeroThreshold`` (a float literal 1e-35f, compared as a double).
 _ZERO = struct.unpack("f", struct.pack("f", 1e-35))[0]
@@ -72,10 +74,10 @@ class TreeTable:
     # -- building ------------------------------------------------------------------
     @classmethod
     def from_model_text(cls, text: str) -> TreeTable | None:
-        """Read LightGBM's text model; None when it holds anything the table does not cover.
+        """Read LightGBM's text model.
 
-        Never raises: a model the table cannot read is saved and predicted by LightGBM
-        alone.
+        None when it holds anything the table does not cover. Never raises: a model
+        the table cannot read is saved and predicted by LightGBM alone.
         """
         try:
             return cls._from_model_text(text)
@@ -137,7 +139,7 @@ class TreeTable:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, artifact: str) -> TreeTable:
-        """Views on stored bytes, after checking every size and every child index."""
+        """Return views on stored bytes, after checking every size and child index."""
         import numpy as np
 
         def refuse(why: str) -> UnsupportedFormatError:
@@ -146,43 +148,52 @@ class TreeTable:
             )
 
         if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
-            raise refuse("it does not start with the tree table's magic bytes")
+            msg = "it does not start with the tree table's magic bytes"
+            raise refuse(msg)
         (length,) = struct.unpack_from("<I", data, len(MAGIC))
         start = len(MAGIC) + 4 + length
         try:
             header = json.loads(data[len(MAGIC) + 4 : start])
             if header.get("format") != FORMAT:
-                raise ValueError(f"format {header.get('format')!r}")
+                msg = f"format {header.get('format')!r}"
+                raise ValueError(msg)
             sizes = {name: int(header["sizes"][name]) for name in _ARRAYS}
             n_features, n_outputs = int(header["n_features"]), int(header["n_outputs"])
             objective, sigmoid = str(header["objective"]), float(header["sigmoid"])
             depth = int(header["depth"])
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise refuse(f"bad header ({err})") from err
+            msg = f"bad header ({err})"
+            raise refuse(msg) from err
         arrays, offset = {}, start
         for name, dt in _ARRAYS.items():
             dtype = np.dtype(dt)
             end = offset + sizes[name] * dtype.itemsize
             if sizes[name] < 0 or end > len(data):
-                raise refuse(f"array {name!r} runs past the end of the file")
+                msg = f"array {name!r} runs past the end of the file"
+                raise refuse(msg)
             arrays[name] = np.frombuffer(
                 data, dtype=dtype, count=sizes[name], offset=offset
             )
             offset = end
         n = sizes["value"]
         if offset != len(data) or any(sizes[k] != n for k in _ARRAYS if k != "roots"):
-            raise refuse("array sizes disagree")
+            msg = "array sizes disagree"
+            raise refuse(msg)
         for name in ("left", "right", "roots"):
             a = arrays[name]
             if a.size and (a.min() < 0 or a.max() >= n):
-                raise refuse(f"{name!r} points outside the table")
+                msg = f"{name!r} points outside the table"
+                raise refuse(msg)
         f = arrays["feature"]
         if f.size and (f.min() < 0 or f.max() >= n_features):
-            raise refuse("a split names a feature the model does not have")
+            msg = "a split names a feature the model does not have"
+            raise refuse(msg)
         if objective not in ("binary", "multiclass", "identity") or n_outputs < 1:
-            raise refuse(f"objective {objective!r} with {n_outputs} output(s)")
+            msg = f"objective {objective!r} with {n_outputs} output(s)"
+            raise refuse(msg)
         if not sizes["roots"] or sizes["roots"] % n_outputs or not 0 <= depth <= n:
-            raise refuse("tree count or depth out of range")
+            msg = "tree count or depth out of range"
+            raise refuse(msg)
         return cls(arrays, n_features, n_outputs, objective, sigmoid, depth)
 
     # -- predicting ----------------------------------------------------------------
@@ -213,7 +224,10 @@ class TreeTable:
         return np.cumsum(leaves, axis=1)[:, -1, :]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """What ``Booster.predict(X)`` returns: probabilities, or values for regression."""
+        """Return what ``Booster.predict(X)`` returns.
+
+        That is probabilities, or values for regression.
+        """
         import numpy as np
 
         raw = self.raw(X)
@@ -234,7 +248,7 @@ class TreeTable:
 
 
 def _exp(v: float) -> float:
-    """The C library's ``exp``, with C's inf instead of Python's OverflowError."""
+    """Compute the C library's ``exp``, with C's inf instead of an OverflowError."""
     try:
         return math.exp(v)
     except OverflowError:
@@ -242,7 +256,10 @@ def _exp(v: float) -> float:
 
 
 def _decide_with_missing(x: np.ndarray, node: np.ndarray, a: dict[str, Any]) -> Any:
-    """``Tree::NumericalDecision``: NaN and (for zero-as-missing) zero take the default side."""
+    """Apply ``Tree::NumericalDecision``.
+
+    NaN and (for zero-as-missing) zero take the default side.
+    """
     import numpy as np
 
     rule = a["missing"][node]
@@ -267,7 +284,9 @@ def _objective(text: str) -> tuple[str | None, float]:
 
 
 def _table(trees: list[dict[str, str]]) -> tuple[dict[str, Any], int] | None:
-    """All trees in table layout (each tree's internal nodes, then its leaves), and the depth.
+    """All trees in table layout, and the depth.
+
+    The layout holds each tree's internal nodes, then its leaves.
 
     Every key is parsed once for the whole model (one split, one C conversion), which is
     what keeps saving a model version fast.

@@ -16,10 +16,13 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_nb.errors import IntegrityError, NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 try:
     import fcntl
@@ -41,7 +44,10 @@ def sha256_bytes(data: bytes | memoryview) -> str:
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a 64-character lower-case hex SHA-256, else raise."""
     if not isinstance(digest, str) or not _HEX64.match(digest):
-        msg = f"artifact id {digest!r} is not a SHA-256 hex digest (64 characters 0-9a-f)."
+        msg = (
+            f"artifact id {digest!r} is not a SHA-256 hex digest "
+            "(64 characters 0-9a-f)."
+        )
         raise IntegrityError(msg)
     return digest
 
@@ -85,7 +91,10 @@ class ArtifactStore:
         return self.path_for(digest).exists()
 
     def put(self, data: bytes | memoryview) -> str:
-        """Store ``data`` and return its SHA-256; storing the same bytes twice is a no-op."""
+        """Store ``data`` and return its SHA-256.
+
+        Storing the same bytes twice is a no-op.
+        """
         digest = sha256_bytes(data)
         final = self.path_for(digest)
         try:  # create the folders, and never write through a link placed in the store
@@ -117,7 +126,7 @@ class ArtifactStore:
                 if fcntl is None:  # Windows cannot rename a file that is open
                     os.close(fd)
                     fd = -1
-                os.replace(tmp, final)
+                os.replace(tmp, final)  # noqa: PTH105 - atomic rename after fsync
             finally:
                 if fd >= 0:
                     os.close(fd)
@@ -151,7 +160,8 @@ class ArtifactStore:
             if err.errno == errno.ELOOP:
                 msg = f"artifact {digest} is a symbolic link; refusing to follow it."
                 raise IntegrityError(msg) from err
-            raise StoreError(f"could not open artifact {digest}: {err}") from err
+            msg = f"could not open artifact {digest}: {err}"
+            raise StoreError(msg) from err
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             _check_stat(st, digest)

@@ -16,12 +16,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb._config import get_config
 from mlops_nb.errors import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -128,7 +130,7 @@ _GENESIS = "0" * 64
 
 
 def now() -> str:
-    """The current UTC time as an ISO 8601 string with microseconds."""
+    """Return the current UTC time as an ISO 8601 string with microseconds."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
 
 
@@ -157,7 +159,10 @@ class Registry:
             timeout = get_config()["lock_timeout"]
             try:
                 conn = sqlite3.connect(
-                    self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+                    self.path,
+                    timeout=timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             except sqlite3.Error as err:
                 msg = f"could not open the project database {self.path}: {err}"
@@ -183,7 +188,7 @@ class Registry:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that begins with ``BEGIN IMMEDIATE``.
+        """Open a write transaction that begins with ``BEGIN IMMEDIATE``.
 
         Waits for other writers up to the configured ``lock_timeout``; everything in
         the block commits together or not at all.
@@ -196,7 +201,8 @@ class Registry:
                 break
             except sqlite3.Error as err:
                 if "locked" not in str(err) and "busy" not in str(err):
-                    raise StoreError(f"could not start a write: {err}") from err
+                    msg = f"could not start a write: {err}"
+                    raise StoreError(msg) from err
                 if time.monotonic() > deadline:
                     msg = (
                         f"another process kept {self.path} locked for more than "
@@ -221,14 +227,18 @@ class Registry:
             except sqlite3.Error as err:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                raise StoreError(f"could not commit to {self.path}: {err}") from err
+                msg = f"could not commit to {self.path}: {err}"
+                raise StoreError(msg) from err
 
-    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    def query(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"could not read {self.path}: {err}") from err
+            msg = f"could not read {self.path}: {err}"
+            raise StoreError(msg) from err
 
     # -- schema ----------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -292,14 +302,16 @@ class Registry:
         return current, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
 
     def schema_version(self) -> int:
-        """The schema version of the open database."""
+        """Return the schema version of the open database."""
         return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
 
     # -- audit log -------------------------------------------------------------------
     @staticmethod
     def audit(conn: sqlite3.Connection, action: str, obj: str, **detail: Any) -> None:
         """Append one entry to the audit log inside the caller's write transaction."""
-        row = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         prev = row[0] if row else _GENESIS
         entry = {
             "at": now(),
@@ -322,7 +334,9 @@ class Registry:
         for row in self.query("SELECT * FROM audit_log ORDER BY id"):
             entry = {k: row[k] for k in ("at", "user", "action", "object", "detail")}
             if row["prev_hash"] != prev or row["hash"] != _chain_hash(prev, entry):
-                problems.append(f"audit log entry {row['id']} does not chain to the one before")
+                problems.append(
+                    f"audit log entry {row['id']} does not chain to the one before"
+                )
             prev = row["hash"]
         return problems
 

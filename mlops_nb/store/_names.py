@@ -56,7 +56,9 @@ def validate_name(value: object, *, what: str = "name") -> str:
     mlops_nb.errors.RegistryNameError: name='../etc' is not allowed: ...
     """
     if not isinstance(value, str):
-        msg = f"{what}={value!r} must be a string, got {type(value).__name__}. {_ALLOWED}"
+        msg = (
+            f"{what}={value!r} must be a string, got {type(value).__name__}. {_ALLOWED}"
+        )
         raise RegistryNameError(msg)
     problem = _problem(value)
     if problem:
@@ -77,7 +79,9 @@ def _problem(value: str) -> str | None:
     if ".." in value:
         return "it contains '..'"
     if not value.isascii():
-        return "it contains a non-ASCII character (look-alikes of '/' and '.' are refused)"
+        return (
+            "it contains a non-ASCII character (look-alikes of '/' and '.' are refused)"
+        )
     if value.endswith((".", " ")):
         return "it ends with a dot or a space"
     if value.split(".")[0].lower() in _WINDOWS_RESERVED:

@@ -63,12 +63,14 @@ class Store:
             if occupied and not db.exists():
                 msg = (
                     f"{self.root} exists but is not an mlops_nb project (it has no "
-                    f"{DB_NAME}); nothing was changed. Open the project's own folder, or "
-                    "choose a new or empty folder to create one."
+                    f"{DB_NAME}); nothing was changed. Open the project's own folder, "
+                    "or choose a new or empty folder to create one."
                 )
                 raise NotAProjectError(msg)
             if not occupied and not create:
-                msg = f"no mlops_nb project at {self.root}; pass create=True to make one."
+                msg = (
+                    f"no mlops_nb project at {self.root}; pass create=True to make one."
+                )
                 raise NotAProjectError(msg)
             if not occupied:
                 self._initialise()
@@ -77,23 +79,25 @@ class Store:
         try:
             self.db = Registry(db)
         except StoreError as err:
-            raise NotAProjectError(f"{self.root} is not a usable project: {err}") from err
+            msg = f"{self.root} is not a usable project: {err}"
+            raise NotAProjectError(msg) from err
 
     def _initialise(self) -> None:
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.root, 0o700)
+            os.chmod(self.root, 0o700)  # noqa: PTH101 - exact mode despite the umask
             # the database first: another process opening the folder at the same
             # moment then sees either an empty folder or a project, never a folder
             # holding only artifacts/ (which it would refuse as "not a project")
             db = self.root / DB_NAME
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            os.chmod(db, 0o600)
+            os.chmod(db, 0o600)  # noqa: PTH101 - exact mode despite the umask
             (self.root / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
-            os.chmod(self.root / ARTIFACTS_DIR, 0o700)
+            os.chmod(self.root / ARTIFACTS_DIR, 0o700)  # noqa: PTH101 - see above
         except OSError as err:
-            raise StoreError(f"could not create a project at {self.root}: {err}") from err
+            msg = f"could not create a project at {self.root}: {err}"
+            raise StoreError(msg) from err
 
     def _check_permissions(self, db: Path) -> None:
         if db.is_symlink():
@@ -146,8 +150,9 @@ class Store:
         if not self.artifacts.exists(digest):
             if data is None:
                 msg = (
-                    f"artifact {digest} is not in {self.artifacts.root} (removed by gc() "
-                    "in another kernel?); nothing was recorded. Run the action again."
+                    f"artifact {digest} is not in {self.artifacts.root} "
+                    "(removed by gc() in another kernel?); nothing was recorded. "
+                    "Run the action again."
                 )
                 raise StoreError(msg)
             if self.artifacts.put(data) != digest:
@@ -164,14 +169,18 @@ class Store:
         return self.artifacts.read(digest)
 
     def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` write transaction."""
+        """Open a ``BEGIN IMMEDIATE`` write transaction."""
         return self.db.write()
 
-    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    def query(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[sqlite3.Row]:
         """Run a read-only query."""
         return self.db.query(sql, params)
 
-    def audit(self, conn: sqlite3.Connection, action: str, obj: str, **detail: Any) -> None:
+    def audit(
+        self, conn: sqlite3.Connection, action: str, obj: str, **detail: Any
+    ) -> None:
         """Append an audit entry inside a write transaction."""
         self.db.audit(conn, action, obj, **detail)
 
@@ -183,7 +192,9 @@ class Store:
     def verify(self) -> VerifyResult:
         """Check the database, every referenced blob and the audit chain."""
         check = self.query("PRAGMA integrity_check")
-        database = "ok" if check and check[0][0] == "ok" else "; ".join(r[0] for r in check)
+        database = (
+            "ok" if check and check[0][0] == "ok" else "; ".join(r[0] for r in check)
+        )
         referenced = sorted(self.referenced_blobs())
         problems = {}
         for digest in referenced:
@@ -217,14 +228,15 @@ class Store:
         """
         dest = Path(dest).expanduser().absolute()
         if dest.exists() and any(dest.iterdir()):
-            raise StoreError(f"backup destination {dest} is not empty; choose a new folder.")
+            msg = f"backup destination {dest} is not empty; choose a new folder."
+            raise StoreError(msg)
         dest.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = sqlite3.connect(dest / DB_NAME)
         try:
             self.db._conn().backup(target)
         finally:
             target.close()
-        os.chmod(dest / DB_NAME, 0o600)
+        os.chmod(dest / DB_NAME, 0o600)  # noqa: PTH101 - exact mode despite the umask
         copy = ArtifactStore(dest / ARTIFACTS_DIR)
         (dest / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
         conn = sqlite3.connect(dest / DB_NAME)

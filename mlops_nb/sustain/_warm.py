@@ -169,7 +169,9 @@ def retrain_warm(
 
     # the base's provenance is checked (signature, or an explicit trust record) and its
     # hash goes into the warm-started version's lineage (SECURITY-TESTS T34)
-    base = require_trusted_base(model.project, model, what=f"{model.label}.retrain_warm", strict=None)
+    base = require_trusted_base(
+        model.project, model, what=f"{model.label}.retrain_warm", strict=None
+    )
     project, recipe = model.project, model.recipe
     if isinstance(test, DataAsset):
         train_part, test_part = data, test

@@ -11,11 +11,13 @@ from __future__ import annotations
 import abc
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb._config import get_config
-from mlops_nb.ui._blocks import View
 from mlops_nb.ui._html import error_html, page_html, view_html
+
+if TYPE_CHECKING:
+    from mlops_nb.ui._blocks import View
 
 log = logging.getLogger("mlops_nb")
 
@@ -48,7 +50,10 @@ class Displayable(abc.ABC):
             return f"{view.kind} {view.title}: {view.summary}"
         except Exception as err:  # rendering never raises
             log.exception("text rendering of %s failed", type(self).__name__)
-            return f"<{type(self).__name__}: could not render ({type(err).__name__}: {err})>"
+            return (
+                f"<{type(self).__name__}: could not render "
+                f"({type(err).__name__}: {err})>"
+            )
 
     def _html(self, plotly_key: str | None = "html") -> str:
         try:

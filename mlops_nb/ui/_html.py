@@ -74,14 +74,14 @@ def plotly_js_once(key: str) -> str:
 
 
 def plotly_js() -> str:
-    """A ``<script>`` element holding the whole plotly.js bundle (offline)."""
+    """Return a ``<script>`` element holding the whole plotly.js bundle (offline)."""
     from plotly.offline import get_plotlyjs
 
     return f'<script type="text/javascript">{get_plotlyjs()}</script>'
 
 
 def figure_html(fig: Any, height: int | None = None) -> str:
-    """A figure as a div plus a script that draws it once plotly.js is present."""
+    """Render a figure as a div plus a script drawing it once plotly.js is present."""
     div_id = f"mnb-fig-{uuid.uuid4().hex[:12]}"
     spec = fig.to_json().replace("</", "<\\/")
     h = height or fig.layout.height or 360
@@ -96,7 +96,7 @@ def figure_html(fig: Any, height: int | None = None) -> str:
 
 
 def table_html(block: Table) -> str:
-    """A DataFrame as a plain HTML table (header in bold, long tables cut)."""
+    """Render a DataFrame as a plain HTML table (header in bold, long tables cut)."""
     frame = block.frame
     shown = frame.head(block.max_rows)
     cols = [c for c in shown.columns if c != block.tone_column]
@@ -108,7 +108,9 @@ def table_html(block: Table) -> str:
             fg, bg = _TONES.get(str(row[block.tone_column]), _TONES["muted"])
             style = f' style="background:{bg};color:{fg}"'
         cells = "".join(
-            f'<td style="{_TD}">{html.escape(str(row[c])) if c in block.plain_columns else esc(row[c])}</td>'
+            f'<td style="{_TD}">'
+            f"{html.escape(str(row[c])) if c in block.plain_columns else esc(row[c])}"
+            "</td>"
             for c in cols
         )
         rows.append(f"<tr{style}>{cells}</tr>")
@@ -134,14 +136,15 @@ def table_html(block: Table) -> str:
 def keyvalues_html(block: KeyValues) -> str:
     """Labelled values as a two-column table."""
     rows = "".join(
-        f'<tr><td style="{_TD};color:#555">{esc(k)}</td><td style="{_TD}"><b>{esc(v)}</b></td></tr>'
+        f'<tr><td style="{_TD};color:#555">{esc(k)}</td>'
+        f'<td style="{_TD}"><b>{esc(v)}</b></td></tr>'
         for k, v in block.items
     )
     return f'<table style="border-collapse:collapse;margin:2px 0">{rows}</table>'
 
 
 def text_html(block: Text) -> str:
-    """A paragraph coloured by its tone."""
+    """Render a paragraph coloured by its tone."""
     fg, bg = _TONES[block.tone]
     return (
         f'<div style="color:{fg};background:{bg};padding:4px 8px;border-radius:4px;'
@@ -151,7 +154,10 @@ def text_html(block: Text) -> str:
 
 def flow_html(block: Flow) -> str:
     """Lineage edges as rows of ``parent → operation → child`` boxes."""
-    box = "display:inline-block;border:1px solid #8aa;border-radius:4px;padding:1px 6px;background:#f6fafa"
+    box = (
+        "display:inline-block;border:1px solid #8aa;border-radius:4px;"
+        "padding:1px 6px;background:#f6fafa"
+    )
     rows = [
         f'<div style="margin:3px 0"><span style="{box}">{esc(parent)}</span>'
         f' <span style="color:#666">→ {esc(op)} →</span> '
@@ -188,10 +194,11 @@ def block_html(block: Any) -> str:
 
 
 def header_html(view: View) -> str:
-    """The title line with badges and the summary."""
+    """Render the title line with badges and the summary."""
     badges = "".join(
-        f'<span style="color:{_TONES[t][0]};background:{_TONES[t][1]};border-radius:10px;'
-        f'padding:1px 8px;margin-left:6px;font-size:12px">{esc(b)}</span>'
+        f'<span style="color:{_TONES[t][0]};background:{_TONES[t][1]};'
+        f'border-radius:10px;padding:1px 8px;margin-left:6px;font-size:12px">'
+        f"{esc(b)}</span>"
         for b, t in view.badges
     )
     return (
@@ -202,7 +209,7 @@ def header_html(view: View) -> str:
 
 
 def view_html(view: View, *, plotly_key: str | None = "html") -> str:
-    """The whole view: header, then each tab as a titled section.
+    """Render the whole view: header, then each tab as a titled section.
 
     Parameters
     ----------
@@ -224,16 +231,17 @@ def view_html(view: View, *, plotly_key: str | None = "html") -> str:
     if view.figures():
         js = plotly_js() if plotly_key is None else plotly_js_once(plotly_key)
     return (
-        f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}{"".join(sections)}'
-        f"{summary_script(view)}</div>"
+        f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}'
+        f"{''.join(sections)}{summary_script(view)}</div>"
     )
 
 
 def summary_script(view: View) -> str:
-    """A machine-readable summary (kind, title, summary, badges) that reports collect.
+    """Return a machine-readable summary (kind, title, summary, badges) for reports.
 
-    It is a ``<script type="application/json">``: browsers do not run it and sanitisers
-    drop it; :mod:`mlops_nb._report` reads it to write the JSON next to a report.
+    Reports collect it. It is a ``<script type="application/json">``: browsers do
+    not run it and sanitisers drop it; :mod:`mlops_nb._report` reads it to write the
+    JSON next to a report.
     """
     data = {
         "kind": view.kind,
@@ -246,16 +254,17 @@ def summary_script(view: View) -> str:
 
 
 def error_html(what: str, err: BaseException) -> str:
-    """The small box shown instead of a view that failed to render."""
+    """Render the small box shown instead of a view that failed to render."""
     fg, bg = _TONES["error"]
     return (
         f'<div style="{_BOX};color:{fg};background:{bg}">Could not render {esc(what)}: '
-        f"{esc(type(err).__name__)}: {esc(err)} (the full traceback is in the log).</div>"
+        f"{esc(type(err).__name__)}: {esc(err)} "
+        "(the full traceback is in the log).</div>"
     )
 
 
 def page_html(title: str, body: str) -> str:
-    """A complete HTML document around ``body``."""
+    """Wrap ``body`` in a complete HTML document."""
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head><body>{body}</body></html>"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb._config import get_config
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class Progress:
@@ -35,7 +37,8 @@ class Progress:
         else:
             elapsed = time.perf_counter() - self._start
             self._sink.write(
-                f"\r{self.description}: {self.done}/{self.total} {note} ({elapsed:.1f} s)\033[K"
+                f"\r{self.description}: {self.done}/{self.total} {note} "
+                f"({elapsed:.1f} s)\033[K"
             )
             self._sink.flush()
 
@@ -73,7 +76,7 @@ def _sink(total: int, description: str) -> Any:
 
 @contextmanager
 def progress(total: int, description: str) -> Iterator[Progress]:
-    """A :class:`Progress` shown where a person is watching, closed at the end."""
+    """Show a :class:`Progress` where a person is watching; close it at the end."""
     bar = Progress(total, description, _sink(total, description))
     try:
         yield bar

@@ -15,7 +15,7 @@ from mlops_nb.ui._html import block_html, esc, header_html
 
 
 def figure_output(fig: Any) -> Any:
-    """An ``Output`` widget that shows ``fig`` through plotly's MIME renderer."""
+    """Return an ``Output`` widget that shows ``fig`` through plotly's MIME renderer."""
     import ipywidgets as w
 
     out = w.Output(layout=w.Layout(width="100%"))
@@ -46,7 +46,7 @@ def block_widget(block: Any) -> Any:
 
 
 def view_widget(view: View) -> Any:
-    """The whole view as a ``VBox`` holding a header and a ``Tab``."""
+    """Build the whole view as a ``VBox`` holding a header and a ``Tab``."""
     import ipywidgets as w
 
     header = w.HTML(header_html(view))

@@ -1,4 +1,5 @@
-"""Interactions in a real JupyterLab: the canvas form saves, the threshold slider prices.
+"""Interactions in a real JupyterLab: the canvas form saves, the threshold slider
+prices.
 
 Run alone with ``pytest tests/browser -q``; screenshots go to ``/tmp/mlops_nb_shots``.
 """
@@ -29,7 +30,7 @@ import mlops_nb as mnb
 proj = mnb.Project.open({project!r})
 ref = proj.data("acs", mnb.datasets.employment("reference").sample(3000, random_state=0),
                 target="employed", sensitive=["SEX", "RAC1P"], time="year", id="id")
-train, test = ref.split(test=0.3, seed=0, stratify="employed")""",
+train, test = ref.split(test=0.3, seed=0, stratify="employed")""",  # noqa: E501 - notebook cell source, kept verbatim
     """\
 proj.canvas(process="Outreach for a job-training programme", value_level="optimize",
             outcomes={{"tp": 120, "fp": -15, "fn": -60, "tn": 0}}, positive_class=0)""",
@@ -45,8 +46,16 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     page = lab_page
     project = jupyterlab.root / "proj-interact"
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        cells=[
+            nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS
+        ],
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
     )
     nbformat.write(nb, jupyterlab.root / "interact.ipynb")
     open_and_run_all(page, jupyterlab, "interact.ipynb")
@@ -59,7 +68,9 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     process = canvas.locator(".widget-text input:visible").first
     process.fill("Outreach, second draft")
     canvas.locator(".widget-button:visible", has_text="Save new version").click()
-    canvas.locator(".widget-label:visible", has_text="saved as version 2").wait_for(timeout=15_000)
+    canvas.locator(".widget-label:visible", has_text="saved as version 2").wait_for(
+        timeout=15_000
+    )
     shots(page, "interact-01-canvas-saved")
     stored = mnb.Project.open(project).canvas()
     assert (stored.version, stored.process) == (2, "Outreach, second draft")
@@ -69,7 +80,9 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     scroll_to_top(ev)
     ev.locator(".lm-TabBar-tab", has_text="Value").click()
     slider_box = ev.locator(".widget-vbox", has=page.locator(".widget-slider")).last
-    money = slider_box.locator(".widget-html", has_text="per 1,000 cases at threshold").first
+    money = slider_box.locator(
+        ".widget-html", has_text="per 1,000 cases at threshold"
+    ).first
     money.wait_for()
     before = money.inner_text()
     handle = ev.locator(".widget-slider .noUi-handle:visible").first
@@ -77,12 +90,15 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     for _ in range(15):
         page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        "([el, old]) => el.innerText !== old", arg=[money.element_handle(), before], timeout=10_000
+        "([el, old]) => el.innerText !== old",
+        arg=[money.element_handle(), before],
+        timeout=10_000,
     )
     after = money.inner_text()
     t_before = float(re.search(r"threshold ([0-9.]+)", before).group(1))
     t_after = float(re.search(r"threshold ([0-9.]+)", after).group(1))
-    assert t_after > t_before and after != before
+    assert t_after > t_before
+    assert after != before
     shots(page, "interact-02-threshold-slider")
 
     assert_no_kernel_errors(page)
@@ -97,7 +113,7 @@ proj = mnb.Project.open({project!r})
 ref = proj.data("acs", mnb.datasets.employment("reference").sample(4000, random_state=0),
                 target="employed", sensitive=["SEX", "RAC1P"], time="year", id="id")
 train, test = ref.split(test=0.3, seed=0, stratify="employed")
-model = proj.train("employment", train, params={{"n_estimators": 30}})""",
+model = proj.train("employment", train, params={{"n_estimators": 30}})""",  # noqa: E501 - notebook cell source, kept verbatim
     "model",
     """\
 mon = model.monitor(reference=test, chunk="year")
@@ -115,8 +131,16 @@ def test_model_monitor_widgets_and_what_if(lab_page, jupyterlab, shots):
     page = lab_page
     project = jupyterlab.root / "proj-whatif"
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS_2],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        cells=[
+            nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS_2
+        ],
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
     )
     nbformat.write(nb, jupyterlab.root / "whatif.ipynb")
     open_and_run_all(page, jupyterlab, "whatif.ipynb")
@@ -126,7 +150,9 @@ def test_model_monitor_widgets_and_what_if(lab_page, jupyterlab, shots):
     for i, kind in ((1, "Model"), (2, "Monitor")):
         view = cells.nth(i).locator(".jupyter-widget-tab, .mlops-nb-widget").first
         view.wait_for(timeout=30_000)
-        assert kind in (cells.nth(i).locator(".jp-Cell-outputArea").text_content() or "")
+        assert kind in (
+            cells.nth(i).locator(".jp-Cell-outputArea").text_content() or ""
+        )
         assert cells.nth(i).locator(".lm-TabBar-tab").count() >= 2, kind
     shots(page, "interact-03-model-monitor")
 
@@ -136,15 +162,20 @@ def test_model_monitor_widgets_and_what_if(lab_page, jupyterlab, shots):
     summary = what_if.locator(".widget-html", has_text="started at").first
     summary.wait_for(timeout=30_000)
     before = summary.inner_text()
-    age = what_if.locator(".widget-slider", has_text="AGEP").locator(".noUi-handle").first
+    age = (
+        what_if.locator(".widget-slider", has_text="AGEP").locator(".noUi-handle").first
+    )
     age.focus()
     for _ in range(10):
         page.keyboard.press("PageUp")  # big steps: decades of age
     page.wait_for_function(
-        "([el, old]) => el.innerText !== old", arg=[summary.element_handle(), before], timeout=15_000
+        "([el, old]) => el.innerText !== old",
+        arg=[summary.element_handle(), before],
+        timeout=15_000,
     )
     after = summary.inner_text()
-    assert re.search(r"[+-]\d\.\d{4}", after) and after != before
+    assert re.search(r"[+-]\d\.\d{4}", after)
+    assert after != before
     shots(page, "interact-04-what-if")
     assert_no_kernel_errors(page)
     assert_clean_console(page)

@@ -34,8 +34,11 @@ def test_report_renders_offline_in_a_real_browser(browser, tmp_path):
     page.goto(result["html"].as_uri())
     page.wait_for_selector(".mlops-nb .main-svg", timeout=30_000)
     n_charts = page.locator(".mlops-nb .main-svg").count()
-    page.locator(".mlops-nb", has_text="Profile").first.screenshot(path=tmp_path / "profile.png")
+    page.locator(".mlops-nb", has_text="Profile").first.screenshot(
+        path=tmp_path / "profile.png"
+    )
     context.close()
     assert n_charts >= 1
-    assert errors == [] and remote == []
+    assert errors == []
+    assert remote == []
     assert (tmp_path / "profile.png").stat().st_size > 10_000

@@ -34,7 +34,8 @@ def test_register_infers_schema_and_roles(tiny_asset):
 def test_same_data_twice_is_the_same_version(project, tiny_frame, tiny_asset):
     before = tree_snapshot(project.path / "artifacts")
     again = project.data("tiny", tiny_frame.copy())  # roles inherited from v1
-    assert again == tiny_asset and again.version == 1
+    assert again == tiny_asset
+    assert again.version == 1
     assert tree_snapshot(project.path / "artifacts") == before
     assert len(project.versions("tiny")) == 1
 
@@ -42,7 +43,8 @@ def test_same_data_twice_is_the_same_version(project, tiny_frame, tiny_asset):
 def test_changed_data_is_version_two_with_parent(project, tiny_frame, tiny_asset):
     changed = tiny_frame.assign(x1=tiny_frame["x1"] + 1)
     v2 = project.data("tiny", changed)
-    assert v2.version == 2 and v2.parents == (("tiny", 1),)
+    assert v2.version == 2
+    assert v2.parents == (("tiny", 1),)
     assert v2.schema.target == "y"  # roles kept from v1
     assert project.asset("tiny").version == 2
     assert project.asset("tiny", 1) == tiny_asset
@@ -64,27 +66,32 @@ def test_editing_the_returned_frame_does_not_change_the_version(tiny_asset):
 def test_split_is_stratified_seeded_and_has_lineage(tiny_asset):
     train, test = tiny_asset.split(test=0.25, seed=3, stratify="y")
     assert (train.name, test.name) == ("tiny-train", "tiny-test")
-    assert train.n_rows + test.n_rows == 400 and test.n_rows == 100
+    assert train.n_rows + test.n_rows == 400
+    assert test.n_rows == 100
     assert set(train.frame["id"]).isdisjoint(test.frame["id"])
     rate = tiny_asset.frame["y"].mean()
     assert abs(test.frame["y"].mean() - rate) < 0.02
     assert str(test.lineage()) == "tiny v1 -> split -> tiny-test v1"
-    assert test.schema.target == "y" and test.parents == (("tiny", 1),)
+    assert test.schema.target == "y"
+    assert test.parents == (("tiny", 1),)
     again = tiny_asset.split(test=0.25, seed=3, stratify="y")
     assert again[1] == test  # same seed, same split, same version
 
 
 def test_filter_and_transform_record_lineage(tiny_asset):
     big = tiny_asset.filter("x2 > 10", note="large x2", name="tiny-big")
-    assert (big.frame["x2"] > 10).all() and big.note == "large x2"
+    assert (big.frame["x2"] > 10).all()
+    assert big.note == "large x2"
     doubled = big.transform(lambda df: df.assign(x3=df["x1"] * 2), note="add x3")
-    assert doubled.version == 2 and "x3" in doubled.frame
+    assert doubled.version == 2
+    assert "x3" in doubled.frame
     lin = doubled.lineage()
     assert lin.ancestors == ["tiny v1", "tiny-big v1"]
     assert [op for _, op, _ in lin.edges] == ["filter", "transform"]
     assert lin.to_frame()["note"].tolist() == ["large x2", "add x3"]
     mask = tiny_asset.filter(lambda df: df["group"] == "A")
-    assert set(mask.frame["group"]) == {"A"} and mask.name == "tiny"
+    assert set(mask.frame["group"]) == {"A"}
+    assert mask.name == "tiny"
 
 
 def test_filter_and_transform_errors(tiny_asset):
@@ -152,7 +159,8 @@ def test_files_csv_parquet_and_bad_files(project, tiny_frame, tmp_path):
     csv = tmp_path / "d.csv"
     tiny_frame.drop(columns=["when"]).to_csv(csv, index=False)
     a = project.data("from-csv", csv, target="y")
-    assert a.n_rows == 400 and a.source == "file:d.csv"
+    assert a.n_rows == 400
+    assert a.source == "file:d.csv"
     pq = tmp_path / "d.parquet"
     tiny_frame.to_parquet(pq)
     b = project.data("from-pq", str(pq), target="y")

@@ -26,7 +26,8 @@ def _loans(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     u, v = rng.lognormal(0, 0.3, n), rng.lognormal(0, 0.3, n)
     frame = pd.DataFrame({
         "debt": wealth * u, "income": wealth * v, "age": rng.integers(18, 80, n),
-        "customer": rng.integers(0, 600, n).astype(str), "region": rng.choice(list("abcde"), n),
+        "customer": rng.integers(0, 600, n).astype(str),
+        "region": rng.choice(list("abcde"), n),
     })  # fmt: skip
     frame["default"] = ((u / v > 1.25) ^ (rng.uniform(size=n) < 0.05)).astype(int)
     return frame
@@ -139,15 +140,20 @@ def test_date_parts_and_other_steps_compute(tmp_path):
         "when": pd.to_datetime(["2024-01-31 10:00", "2024-06-15 23:00", None]),
         "a": [1.0, 4.0, 0.0], "b": [2.0, 0.0, 5.0], "c": ["x", "y", None],
     })  # fmt: skip
-    recipe = {"format": "mlops_nb.features/1", "inputs": ["a", "b", "c", "when"], "steps": [
-        {"kind": "date_part", "columns": ["when"], "part": "month", "output": "m"},
-        {"kind": "ratio", "columns": ["a", "b"], "output": "r"},
-        {"kind": "difference", "columns": ["a", "b"], "output": "d"},
-        {"kind": "product", "columns": ["a", "b"], "output": "p"},
-        {"kind": "bins", "columns": ["a"], "edges": [0.5, 2.0], "output": "ab"},
-        {"kind": "frequency", "columns": ["c"], "mapping": {"x": 0.5, "(missing)": 0.25}, "default": 0.0, "output": "f"},
-        {"kind": "target_encoding", "columns": ["c", "c"], "mapping": {"x|x": 0.9}, "default": 0.3, "output": "t"},
-    ]}  # fmt: skip
+    recipe = {
+        "format": "mlops_nb.features/1", "inputs": ["a", "b", "c", "when"],
+        "steps": [
+            {"kind": "date_part", "columns": ["when"], "part": "month", "output": "m"},
+            {"kind": "ratio", "columns": ["a", "b"], "output": "r"},
+            {"kind": "difference", "columns": ["a", "b"], "output": "d"},
+            {"kind": "product", "columns": ["a", "b"], "output": "p"},
+            {"kind": "bins", "columns": ["a"], "edges": [0.5, 2.0], "output": "ab"},
+            {"kind": "frequency", "columns": ["c"],
+             "mapping": {"x": 0.5, "(missing)": 0.25}, "default": 0.0, "output": "f"},
+            {"kind": "target_encoding", "columns": ["c", "c"],
+             "mapping": {"x|x": 0.9}, "default": 0.3, "output": "t"},
+        ],
+    }  # fmt: skip
     out = apply_recipe(frame, recipe)
     assert out["m"].tolist()[:2] == [1, 6]
     assert np.isnan(out["m"][2])

@@ -30,7 +30,8 @@ def test_histograms_count_every_row(tiny_asset):
     fig = p.plot()
     assert len(fig.data) == len(p.payload["histograms"])
     one = p.plot("x1")
-    assert len(one.data) == 1 and sum(one.data[0].y) == 400
+    assert len(one.data) == 1
+    assert sum(one.data[0].y) == 400
     with pytest.raises(SchemaError, match="Did you mean 'x1'"):
         p.plot("X1")
 
@@ -39,4 +40,5 @@ def test_profile_is_stored_once(project, tiny_asset):
     first = tiny_asset.profile()
     rows = project._store.query("SELECT COUNT(*) FROM reports WHERE kind = 'profile'")
     second = tiny_asset.profile()
-    assert rows[0][0] == 1 and first.payload == second.payload
+    assert rows[0][0] == 1
+    assert first.payload == second.payload

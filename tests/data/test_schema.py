@@ -25,14 +25,16 @@ def test_kinds_are_inferred():
     kinds = {c.name: c.kind for c in infer_schema(frame).columns}
     assert kinds == {
         "customer_id": "id", "code": "id", "amount": "numeric", "flag": "boolean",
-        "day": "datetime", "day_text": "datetime", "plan": "categorical", "comment": "text",
+        "day": "datetime", "day_text": "datetime", "plan": "categorical",
+        "comment": "text",
     }  # fmt: skip
 
 
 def test_overrides_and_round_trip():
     frame = pd.DataFrame({"zip": [1010, 2020, 3030] * 10, "y": [0.5, 1.5, 2.5] * 10})
     schema = infer_schema(frame, target="y", kinds={"zip": "categorical"})
-    assert schema.kind("zip") == "categorical" and schema.task == "multiclass"
+    assert schema.kind("zip") == "categorical"
+    assert schema.task == "multiclass"
     assert Schema.from_dict(schema.to_dict()) == schema
 
 
@@ -48,7 +50,8 @@ def test_diff():
     a = infer_schema(pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}))
     b = infer_schema(pd.DataFrame({"x": [1.5, 2.0], "z": [1, 2]}))
     d = b.diff(a)
-    assert d["added"] == ["z"] and d["removed"] == ["y"]
+    assert d["added"] == ["z"]
+    assert d["removed"] == ["y"]
     assert d["retyped"] == [("x", "numeric/int64", "numeric/float64")]
 
 

@@ -1,4 +1,5 @@
-"""Synthetic data: planted structure survives, no real row is copied, lineage says so."""
+"""Synthetic data: planted structure survives, no real row is copied, lineage says
+so."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mlops_nb.data._synth import synthesis_report
 
 @pytest.fixture
 def planted(project):
-    """Mixed types with a planted correlation (x, z: 0.8), a category tied to x, and a label."""
+    """Mixed types with a planted correlation (x, z: 0.8), a category tied to x, and a
+    label."""
     rng = np.random.default_rng(0)
     n = 2000
     x = rng.normal(size=n)
@@ -23,11 +25,18 @@ def planted(project):
         "x": x,
         "z": z * 10 + 50,
         "age": rng.integers(18, 90, n),
-        "band": pd.Categorical(np.where(x + 0.3 * rng.normal(size=n) > 0, "high", "low")),
-        "city": rng.choice(["Boston", "Salem", "Lowell", "Quincy"], n, p=[0.5, 0.2, 0.2, 0.1]),
+        "band": pd.Categorical(
+            np.where(x + 0.3 * rng.normal(size=n) > 0, "high", "low")
+        ),
+        "city": rng.choice(
+            ["Boston", "Salem", "Lowell", "Quincy"], n, p=[0.5, 0.2, 0.2, 0.1]
+        ),
         "member": rng.uniform(size=n) < 0.3,
-        "since": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
-        "income": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.lognormal(10, 0.5, n)),
+        "since": pd.Timestamp("2020-01-01")
+        + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
+        "income": np.where(
+            rng.uniform(size=n) < 0.1, np.nan, rng.lognormal(10, 0.5, n)
+        ),
         "y": (x + 0.5 * rng.normal(size=n) > 0).astype(int),
     })  # fmt: skip
     return project.data("planted", frame, target="y", id="id")

@@ -57,7 +57,11 @@ def test_the_marginals_really_are_unchanged():
 def test_pca_reconstruction_finds_the_flipped_correlation(seed):
     reference, analysis = _frames(seed)
     result = multivariate(
-        reference, analysis, numeric=["a", "b", "c"], categorical=["k"], methods=("pca",)
+        reference,
+        analysis,
+        numeric=["a", "b", "c"],
+        categorical=["k"],
+        methods=("pca",),
     )
     values = _check(result, "pca")
     assert min(values[FLIP_AT:]) > max(values[:FLIP_AT])

@@ -16,7 +16,9 @@ from mlops_nb.human import configure_checklist
 def _ready(case):
     """Record everything the checklist asks for except the sign-off."""
     proj, model, test = case["project"], case["model"], case["test"]
-    configure_checklist(proj, by="Release manager", note="this project requires release sign-off")
+    configure_checklist(
+        proj, by="Release manager", note="this project requires release sign-off"
+    )
     proj.canvas(
         process="Approve small loans",
         value_level="optimize",
@@ -34,9 +36,12 @@ def test_the_gate_is_off_until_a_project_requires_a_checklist(tmp_path):
     from _human_cases import build
 
     case = build(tmp_path / "proj", bias=False)
-    report = case["model"].promote("production", reason="first experiment", data=case["test"])
+    report = case["model"].promote(
+        "production", reason="first experiment", data=case["test"]
+    )
     gate = next(g for g in report.gates if g.gate == "release checklist")
-    assert gate.passed and "configure_checklist" in gate.message
+    assert gate.passed
+    assert "configure_checklist" in gate.message
 
 
 def test_checklist_blocks_production_until_signed(clean):

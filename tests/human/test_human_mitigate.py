@@ -126,6 +126,7 @@ def test_a_threshold_mitigated_version_refuses_onnx_export(biased):
     from mlops_nb.human import mitigate
 
     fixed = mitigate(biased["model"], biased["valid"], method="threshold_optimizer",
-                     constraint="demographic_parity", test=biased["test"]).model  # fmt: skip
-    with pytest.raises(errors.UnsupportedFormatError, match="threshold per .* group"):
+                     constraint="demographic_parity",
+                     test=biased["test"]).model  # fmt: skip
+    with pytest.raises(errors.UnsupportedFormatError, match=r"threshold per .* group"):
         fixed.export_onnx(check=biased["test"])

@@ -18,4 +18,5 @@ def lgbm(project, split):
 @pytest.fixture
 def canvas(project):
     return project.canvas(process="Offer a discount", value_level="optimize",
-                          outcomes={"tp": 50, "fp": -10, "fn": -20, "tn": 0}, positive_class=1)  # fmt: skip
+                          outcomes={"tp": 50, "fp": -10, "fn": -20, "tn": 0},
+                          positive_class=1)  # fmt: skip

@@ -23,9 +23,8 @@ def test_metrics_match_scikit_learn(lgbm, split):
     cm = ev.payload["confusion"]["matrix"]
     assert cm == skm.confusion_matrix(y, (p >= 0.5).astype(int)).tolist()
     seg = {r["group"]: r for r in ev.payload["segments"]}
-    assert (
-        set(seg) == {"A", "B"} and sum(r["rows"] for r in seg.values()) == test.n_rows
-    )
+    assert set(seg) == {"A", "B"}
+    assert sum(r["rows"] for r in seg.values()) == test.n_rows
 
 
 def test_without_a_canvas_no_value_is_invented(lgbm, split):
@@ -57,7 +56,8 @@ def test_value_grid_matches_brute_force(project, canvas, lgbm, split):
     )
     assert best["canvas_version"] == canvas.version
     html = ev._html()
-    assert "per 1,000" in html and "EUR" in html
+    assert "per 1,000" in html
+    assert "EUR" in html
 
 
 def test_threshold_slider_updates_value_and_confusion(project, canvas, lgbm, split):
@@ -68,10 +68,8 @@ def test_threshold_slider_updates_value_and_confusion(project, canvas, lgbm, spl
     box.threshold_slider.value = 0.1
     low = box.value_html.value
     assert high != low
-    assert (
-        f"{ev.value_at(0.1)['per_1000']:,.2f}" in low
-        and f"{ev.value_at(0.9)['per_1000']:,.2f}" in high
-    )
+    assert f"{ev.value_at(0.1)['per_1000']:,.2f}" in low
+    assert f"{ev.value_at(0.9)['per_1000']:,.2f}" in high
 
 
 def test_canvas_positive_class_chooses_the_scored_class(project, lgbm, split):
@@ -114,5 +112,6 @@ def test_regression_evaluation(project, tiny_frame):
     )
     m = project.train("amount", reg, estimator="linear")
     ev = m.evaluate(reg)
-    assert ev.metrics["r2"] > 0.99 and ev.primary()[0] == "rmse"
+    assert ev.metrics["r2"] > 0.99
+    assert ev.primary()[0] == "rmse"
     assert len(ev.plot("residuals").data[0].x) == 400

@@ -26,7 +26,8 @@ class Canary:
 
 
 def _point_model_at(project, model, key, data):
-    """Simulate a hostile registry edit: store ``data`` and point the model's file at it."""
+    """Simulate a hostile registry edit: store ``data`` and point the model's file at
+    it."""
     digest = project._store.put_blob(data, media_type="x")
     artifacts = {**model.artifacts, key: digest}
     with project._store.write() as conn:
@@ -47,9 +48,7 @@ def test_pickle_payloads_are_refused_before_unpickling(project, lgbm, tmp_path, 
 
         payload = gzip.compress(payload)
     for key in ("prep", "booster"):
-        data = (
-            payload if wrap != "as-zip-name" else payload
-        )  # the name never matters: bytes decide
+        data = payload  # the name never matters: bytes decide
         digest = _point_model_at(project, lgbm, key, data)
         fresh = mnb.Project.open(project.path).model("clf", version=1)
         with pytest.raises(errors.UnsafeFormatError, match=digest):
@@ -93,9 +92,8 @@ def test_a_rewritten_schema_never_imports_the_named_module(monkeypatch):
     )
     with pytest.raises(errors.UnsafeFormatError, match="mnb_canary_module"):
         _persist.load_skops(out.getvalue(), artifact="b" * 64)
-    assert (
-        "mnb_canary_module" not in imported and "mnb_canary_module" not in sys.modules
-    )
+    assert "mnb_canary_module" not in imported
+    assert "mnb_canary_module" not in sys.modules
 
 
 def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
@@ -121,8 +119,10 @@ def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
 def test_metadata_cannot_choose_the_loader(project, lgbm, tmp_path):
     """A row naming a loader module or an outside path is never followed (T11)."""
     with project._store.write() as conn:
-        conn.execute("UPDATE model_versions SET flavor = 'evil.loader', artifacts = ? WHERE id = ?",
-                     (json.dumps({"prep": "../../outside/evil.pkl"}), lgbm.id))  # fmt: skip
+        conn.execute("UPDATE model_versions SET flavor = 'evil.loader', "
+                     "artifacts = ? WHERE id = ?",
+                     (json.dumps({"prep": "../../outside/evil.pkl"}),
+                      lgbm.id))  # fmt: skip
     fresh = mnb.Project.open(project.path).model("clf", version=1)
     with pytest.raises(errors.IntegrityError, match="not a SHA-256"):
         fresh.predict(mnb.Project.open(project.path).asset("tiny-test").frame)

@@ -20,7 +20,8 @@ def weak(project, split):
 
 def test_first_promotion_and_one_production_per_name(project, lgbm, split):
     report = lgbm.promote("production", reason="first release")
-    assert report.to_stage == "production" and lgbm.stage == "production"
+    assert report.to_stage == "production"
+    assert lgbm.stage == "production"
     assert project.model("clf", stage="production") == lgbm
     second = project.train(
         "clf", split[0], estimator="lightgbm", params={"n_estimators": 31}
@@ -30,7 +31,9 @@ def test_first_promotion_and_one_production_per_name(project, lgbm, split):
     assert project.model("clf", version=1).stage == "archived"
     hist = stage_history(project, "clf")
     assert hist[["version", "from_stage", "to_stage"]].values.tolist() == [
-        [1, "candidate", "production"], [1, "production", "archived"], [2, "candidate", "production"],
+        [1, "candidate", "production"],
+        [1, "production", "archived"],
+        [2, "candidate", "production"],
     ]  # fmt: skip
     assert set(hist["by"]) == {"tester"}
 
@@ -83,9 +86,11 @@ def test_registered_gate_passes_and_a_broken_gate_fails_closed(project, lgbm, sp
         unregister_gate("checklist")
         unregister_gate("broken")
     gates = {g.gate: g for g in report.gates}
-    assert gates["checklist"].passed and "signed by" in report._html()
+    assert gates["checklist"].passed
+    assert "signed by" in report._html()
     # the release checklist gate exists but is off in a project that does not require it
-    assert set(gates) == {"checklist", "release checklist"} and gates["release checklist"].passed
+    assert set(gates) == {"checklist", "release checklist"}
+    assert gates["release checklist"].passed
     with pytest.raises(errors.ValidationError, match="unknown stage"):
         register_gate("x", lambda m, s, c: (True, ""), stages=["prod"])
 
@@ -125,10 +130,8 @@ def test_compare_and_unknown_stage(project, lgbm, weak, split):
     lgbm.promote("production")
     cmp = project.compare("clf", split[1])
     frame = cmp.to_frame()
-    assert frame["version"].tolist() == [1, 2] and frame["stage"].tolist() == [
-        "production",
-        "candidate",
-    ]
+    assert frame["version"].tolist() == [1, 2]
+    assert frame["stage"].tolist() == ["production", "candidate"]
     assert frame.loc[0, "test roc_auc"] > frame.loc[1, "test roc_auc"]
     assert "Comparison" in cmp._html()
     with pytest.raises(errors.ValidationError, match="Did you mean 'production'"):

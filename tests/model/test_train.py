@@ -29,7 +29,8 @@ def test_each_named_estimator_trains_and_predicts(project, split, estimator):
         estimator,
     )
     proba = m.predict_proba(test)
-    assert proba.shape == (test.n_rows, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert proba.shape == (test.n_rows, 2)
+    assert np.allclose(proba.sum(axis=1), 1)
     assert (
         m.metrics["validation"]["metrics"]["roc_auc"] > 0.75
     )  # y depends on x1: learnable
@@ -42,50 +43,49 @@ def test_recipe_lineage_environment_and_sensitive_left_out(project, lgbm, split)
         "numeric": ["x1", "x2"],
         "categorical": ["color"],
     }  # group is sensitive
-    assert r["target"] == "y" and r["classes"] == [0, 1] and r["seed"] == 0
-    assert r["params"]["n_estimators"] == 30 and r["user_params"] == {
-        "n_estimators": 30
-    }
+    assert r["target"] == "y"
+    assert r["classes"] == [0, 1]
+    assert r["seed"] == 0
+    assert r["params"]["n_estimators"] == 30
+    assert r["user_params"] == {"n_estimators": 30}
     assert lgbm.lineage["data"] == [
         {"name": "tiny-train", "version": 1, "content_hash": split[0].content_hash}
     ]
-    assert lgbm.environment["packages"]["lightgbm"] and lgbm.environment["python"]
+    assert lgbm.environment["packages"]["lightgbm"]
+    assert lgbm.environment["python"]
     assert lgbm.metrics["validation"]["rows_fitted"] == round(split[0].n_rows * 0.8)
     assert lgbm.flavor == "lightgbm"
     assert set(lgbm.artifacts) == {"prep", "booster", "tree_prep", "trees"}
     log = project.audit_log()
-    assert log.iloc[0]["action"] == "train" and log.iloc[0]["object"] == "model:clf@1"
+    assert log.iloc[0]["action"] == "train"
+    assert log.iloc[0]["object"] == "model:clf@1"
     with_sens = project.train("clf", split[0], estimator="logistic", use_sensitive=True)
-    assert (
-        "group" in with_sens.recipe["features"]["categorical"]
-        and with_sens.version == 2
-    )
+    assert "group" in with_sens.recipe["features"]["categorical"]
+    assert with_sens.version == 2
 
 
 def test_multiclass_and_regression_targets(project, tiny_frame):
-    f = tiny_frame.assign(tier=pd.cut(tiny_frame["x1"], [-9, -0.5, 0.5, 9], labels=["lo", "mid", "hi"]).astype(str),
+    f = tiny_frame.assign(tier=pd.cut(tiny_frame["x1"], [-9, -0.5, 0.5, 9],
+                                      labels=["lo", "mid", "hi"]).astype(str),
                           amount=tiny_frame["x1"] * 3 + tiny_frame["x2"])  # fmt: skip
     multi = project.data("multi", f.drop(columns=["y", "amount"]), target="tier")
     m = project.train("tier", multi, estimator="lightgbm", params={"n_estimators": 20})
-    assert m.task == "multiclass" and m.classes == ["hi", "lo", "mid"]
-    assert m.predict_proba(multi).shape == (400, 3) and set(m.predict(multi)) <= {
-        "hi",
-        "lo",
-        "mid",
-    }
+    assert m.task == "multiclass"
+    assert m.classes == ["hi", "lo", "mid"]
+    assert m.predict_proba(multi).shape == (400, 3)
+    assert set(m.predict(multi)) <= {"hi", "lo", "mid"}
     reg = project.data("reg", f.drop(columns=["y", "tier"]), target="amount")
     r = project.train("amount", reg, estimator="linear")
-    assert r.task == "regression" and r.metrics["validation"]["metrics"]["r2"] > 0.95
+    assert r.task == "regression"
+    assert r.metrics["validation"]["metrics"]["r2"] > 0.95
     assert np.corrcoef(r.predict(reg), f["amount"])[0, 1] > 0.97
     with pytest.raises(errors.ValidationError, match="regression model; use predict"):
         r.predict_proba(reg)
     cv = project.train(
         "amount", reg, estimator="lightgbm", cv=3, params={"n_estimators": 20}
     )
-    assert (
-        cv.metrics["validation"]["scheme"] == "3-fold cross-validation"
-        and "rmse" in cv.metrics["validation"]["std"]
-    )
+    assert cv.metrics["validation"]["scheme"] == "3-fold cross-validation"
+    assert "rmse" in cv.metrics["validation"]["std"]
 
 
 def test_scikit_learn_objects_are_accepted(project, split):
@@ -94,10 +94,8 @@ def test_scikit_learn_objects_are_accepted(project, split):
     m = project.train(
         "clf", split[0], estimator=ExtraTreesClassifier(n_estimators=20, random_state=0)
     )
-    assert (
-        m.recipe["estimator"] == "ExtraTreesClassifier"
-        and m.predict_proba(split[1]).shape[1] == 2
-    )
+    assert m.recipe["estimator"] == "ExtraTreesClassifier"
+    assert m.predict_proba(split[1]).shape[1] == 2
 
 
 from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
@@ -137,7 +135,8 @@ def test_training_errors_store_nothing(project, split, tiny_frame):
     with pytest.raises(errors.ValidationError, match="cv=1"):
         project.train("clf", split[0], cv=1)
     after = tree_snapshot(project.path)
-    # the refused HomeMade model may leave a blob no row refers to; rows and old blobs are untouched
+    # the refused HomeMade model may leave a blob no row refers to; rows and old blobs
+    # are untouched
     assert after["registry.sqlite"] == before["registry.sqlite"]
     no_target = project.data("nt", tiny_frame.drop(columns=["y"]))
     with pytest.raises(errors.SchemaError, match="has no target column"):
@@ -146,7 +145,7 @@ def test_training_errors_store_nothing(project, split, tiny_frame):
 
 def test_predict_names_missing_and_bad_columns(lgbm, split):
     frame = split[1].frame
-    with pytest.raises(errors.SchemaError, match="missing input column.*'x2'"):
+    with pytest.raises(errors.SchemaError, match=r"missing input column.*'x2'"):
         lgbm.predict(frame.drop(columns=["x2"]))
     with pytest.raises(errors.SchemaError, match="column 'x1' is not numeric"):
         lgbm.predict(frame.assign(x1="abc"))
@@ -168,7 +167,8 @@ def test_round_trip_in_a_new_process_gives_identical_predictions(
         "m = p.model('clf', stage='candidate')\n"
         f"rows = pd.read_parquet({str(tmp_path / 'rows.parquet')!r})\n"
         # a few rows first (numpy tree table, nothing parsed), then all (LightGBM)
-        "print(json.dumps([m.predict_proba(rows.head(5)).tolist(), m.predict_proba(rows).tolist()]))\n"
+        "print(json.dumps([m.predict_proba(rows.head(5)).tolist(), "
+        "m.predict_proba(rows).tolist()]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -182,7 +182,8 @@ def test_round_trip_in_a_new_process_gives_identical_predictions(
 def test_project_view_lists_models(project, lgbm):
     with mnb.config_context(display="html"):
         html = project._repr_mimebundle_()["text/html"]
-    assert "Models" in html and "lightgbm" in html
+    assert "Models" in html
+    assert "lightgbm" in html
     assert "1 models (1 versions)" in str(project)
 
 

@@ -1,4 +1,5 @@
-"""The numpy preprocessing of LightGBM versions against scikit-learn's ColumnTransformer.
+"""The numpy preprocessing of LightGBM versions against scikit-learn's
+ColumnTransformer.
 
 A LightGBM version predicts through :class:`TreePrep` (medians and category lists as
 JSON numbers) instead of loading its skops ColumnTransformer. These tests hold the two
@@ -108,7 +109,7 @@ def test_matrix_raises_prepare_xs_errors(fitted):
         errors.SchemaError, match=r"m\.predict: missing input column.*'b'"
     ):
         spec.matrix(frame.drop(columns="b"), what="m.predict")
-    with pytest.raises(errors.SchemaError, match="'a' is not numeric, e.g. 'oops'"):
+    with pytest.raises(errors.SchemaError, match=r"'a' is not numeric, e\.g\. 'oops'"):
         spec.matrix(frame.assign(a="oops"), what="m.predict")
     plain = frame.assign(c="x", d="1")  # the path that skips prepare_X
     plain.loc[2, "n"] = np.inf
@@ -134,7 +135,8 @@ def test_json_round_trip_is_exact(fitted):
 
 
 def test_an_all_missing_training_column_keeps_scikit_learn(fitted):
-    """scikit-learn drops a column with no median; TreePrep declines instead of guessing."""
+    """scikit-learn drops a column with no median; TreePrep declines instead of
+    guessing."""
     train = prepare_X(_awkward(100, 6).assign(a=np.nan), FEATURES, what="fit")
     prep = make_preprocessor(FEATURES, "tree").fit(train)
     assert TreePrep.from_fitted(prep, FEATURES) is None

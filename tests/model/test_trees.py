@@ -1,4 +1,5 @@
-"""Parity of the numpy tree table with LightGBM's own ``Booster.predict``, to the bit."""
+"""Parity of the numpy tree table with LightGBM's own ``Booster.predict``, to the
+bit."""
 
 from __future__ import annotations
 
@@ -145,7 +146,8 @@ def test_a_stored_version_predicts_few_rows_from_the_table(
     few = fresh.predict_proba(frame.head(SMALL_BATCH))
     assert calls == []  # no LightGBM text parsed for a small batch
     many = fresh.predict_proba(frame)  # 400 rows: LightGBM's own predict
-    assert len(frame) > SMALL_BATCH and calls == [1]
+    assert len(frame) > SMALL_BATCH
+    assert calls == [1]
     np.testing.assert_array_equal(few, many[:SMALL_BATCH])
     np.testing.assert_array_equal(
         fresh.predict(frame.head(3)), model.predict(frame.head(3))

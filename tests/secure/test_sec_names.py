@@ -29,7 +29,6 @@ BAD = [
 ]
 
 
-
 def snapshot(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()

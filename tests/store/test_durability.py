@@ -328,9 +328,9 @@ def test_t17_sigkill_during_registration_loop(tmp_path):
     path = tmp_path / "p"
     Project.open(path)._store.db.close()
     rng = random.Random(1234)
-    # 1.3M rows x (2 random float64 + 1 int64) = 20.7 MB of Parquet per version (T17 asks
-    # for >= 20 MB); one registration takes 0.2-0.4 s here, so kills land before, inside
-    # and after blob writes. 50 kills take about 2 minutes on 2 cores.
+    # 1.3M rows x (2 random float64 + 1 int64) = 20.7 MB of Parquet per version (T17
+    # asks for >= 20 MB); one registration takes 0.2-0.4 s here, so kills land before,
+    # inside and after blob writes. 50 kills take about 2 minutes on 2 cores.
     n_rows = 1_300_000
     committed: dict[str, dict[int, str]] = {"big": {}, "meta": {}}
     stats = {"kills": 0, "temp": 0, "orphans": 0, "mid": 0}

@@ -33,12 +33,14 @@ def test_html_mode_outside_a_kernel(tiny_asset):
     with mnb.config_context(display="html"):
         bundle = tiny_asset._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html"}
-    assert "tiny v1" in bundle["text/html"] and "400 rows" in bundle["text/html"]
+    assert "tiny v1" in bundle["text/html"]
+    assert "400 rows" in bundle["text/html"]
 
 
 def test_widget_mode_without_a_kernel_falls_back_to_html(tiny_asset):
     bundle = tiny_asset._repr_mimebundle_()
-    assert WIDGET_MIME not in bundle and "text/html" in bundle
+    assert WIDGET_MIME not in bundle
+    assert "text/html" in bundle
 
 
 def test_widget_mode_in_a_live_kernel_adds_the_widget_view(tiny_asset, monkeypatch):
@@ -49,14 +51,15 @@ def test_widget_mode_in_a_live_kernel_adds_the_widget_view(tiny_asset, monkeypat
     only = tiny_asset._repr_mimebundle_(include={"text/plain"})
     assert set(only) == {"text/plain"}
     without = tiny_asset._repr_mimebundle_(exclude={"text/html"})
-    assert "text/html" not in without and WIDGET_MIME in without
+    assert "text/html" not in without
+    assert WIDGET_MIME in without
 
 
 def test_widget_structure(tiny_asset):
     import ipywidgets as w
 
     box = tiny_asset.widget()
-    header, tabs = box.children
+    _header, tabs = box.children
     assert isinstance(tabs, w.Tab)
     assert [tabs.get_title(i) for i in range(len(tabs.children))] == [
         "Overview", "Data", "Schema", "Quality", "Lineage",
@@ -67,7 +70,8 @@ def test_widget_structure(tiny_asset):
         for c in prof.children[1].children[1].children[0].children
         if isinstance(c, w.Output)
     ]
-    assert outputs and "application/vnd.plotly.v1+json" in outputs[0].outputs[0]["data"]
+    assert outputs
+    assert "application/vnd.plotly.v1+json" in outputs[0].outputs[0]["data"]
 
 
 def test_plotly_js_is_embedded_once_per_kernel_and_never_from_a_cdn(tiny_asset):
@@ -80,34 +84,38 @@ def test_plotly_js_is_embedded_once_per_kernel_and_never_from_a_cdn(tiny_asset):
     assert "window.Plotly.newPlot" in second
     assert not EXTERNAL.search(first)
     standalone = tiny_asset.profile().to_html()
-    assert standalone.startswith("<!DOCTYPE html>") and len(standalone) > 3_000_000
+    assert standalone.startswith("<!DOCTYPE html>")
+    assert len(standalone) > 3_000_000
 
 
 def test_user_strings_are_escaped(project, tiny_frame):
     evil = tiny_frame.rename(columns={"x1": "<script>alert(1)</script>"})
     a = project.data("evil", evil, note="<img src=x onerror=alert(2)>")
     html = a._html()
-    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)" in html
     assert "<img src=x" not in html
 
 
 def test_static_html_holds_key_numbers_within_budget(tiny_asset):
     html = tiny_asset.check()._html()
-    assert "0 errors" in html and len(html) < 20_000
+    assert "0 errors" in html
+    assert len(html) < 20_000
     asset_html = tiny_asset._html()
-    assert "400" in asset_html and "tiny v1" in asset_html and len(asset_html) < 60_000
+    assert "400" in asset_html
+    assert "tiny v1" in asset_html
+    assert len(asset_html) < 60_000
 
 
 def test_rendering_never_raises(tiny_asset, monkeypatch, caplog):
     def boom():
-        raise RuntimeError("kaput")
+        msg = "kaput"
+        raise RuntimeError(msg)
 
     monkeypatch.setattr(tiny_asset.__class__, "_view", lambda self: boom())
     bundle = tiny_asset._repr_mimebundle_()
-    assert (
-        "Could not render DataAsset" in bundle["text/html"]
-        and "kaput" in bundle["text/html"]
-    )
+    assert "Could not render DataAsset" in bundle["text/html"]
+    assert "kaput" in bundle["text/html"]
     assert "could not render" in bundle["text/plain"]
     assert "kaput" in caplog.text
 
@@ -118,5 +126,6 @@ def test_environment_variable_chooses_the_mode(monkeypatch):
 
     code = "import mlops_nb as m; print(m.get_config()['display'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**__import__("os").environ, "MLOPS_NB_DISPLAY": "html"}, check=True)  # fmt: skip
+                         env={**__import__("os").environ, "MLOPS_NB_DISPLAY": "html"},
+                         check=True)  # fmt: skip
     assert out.stdout.strip() == "html"

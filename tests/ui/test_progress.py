@@ -20,7 +20,9 @@ def test_terminal_gets_one_updating_line(monkeypatch):
         for i in range(3):
             bar.step(f"fold {i + 1}")
     out = err.getvalue()
-    assert "training: 3/3 fold 3" in out and out.count("\r") == 3 and out.endswith("\n")
+    assert "training: 3/3 fold 3" in out
+    assert out.count("\r") == 3
+    assert out.endswith("\n")
 
 
 def test_reports_and_pipes_stay_quiet(monkeypatch):
@@ -42,5 +44,6 @@ def test_live_kernel_gets_a_bar_that_closes(monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     with _progress.progress(2, "training m") as bar:
         bar.step("fitted")
-        assert isinstance(shown[0], w.IntProgress) and shown[0].value == 1
+        assert isinstance(shown[0], w.IntProgress)
+        assert shown[0].value == 1
     assert closed == [shown[0]]
