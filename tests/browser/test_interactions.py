@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 
-import nbformat
 import pytest
 from test_jupyterlab import (
     SENTINEL,
@@ -18,6 +17,7 @@ from test_jupyterlab import (
     code_cells,
     open_and_run_all,
     scroll_to_top,
+    write_code_notebook,
 )
 
 import mlops_nb as mnb
@@ -45,19 +45,8 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     start = time.perf_counter()
     page = lab_page
     project = jupyterlab.root / "proj-interact"
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS
-        ],
-        metadata={
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            }
-        },
-    )
-    nbformat.write(nb, jupyterlab.root / "interact.ipynb")
+    sources = [c.format(project=str(project)) for c in CELLS]
+    write_code_notebook(jupyterlab.root / "interact.ipynb", sources)
     open_and_run_all(page, jupyterlab, "interact.ipynb")
     cells = code_cells(page)
 
@@ -130,19 +119,8 @@ what_if""",
 def test_model_monitor_widgets_and_what_if(lab_page, jupyterlab, shots):
     page = lab_page
     project = jupyterlab.root / "proj-whatif"
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(c.format(project=str(project))) for c in CELLS_2
-        ],
-        metadata={
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3",
-                "language": "python",
-            }
-        },
-    )
-    nbformat.write(nb, jupyterlab.root / "whatif.ipynb")
+    sources = [c.format(project=str(project)) for c in CELLS_2]
+    write_code_notebook(jupyterlab.root / "whatif.ipynb", sources)
     open_and_run_all(page, jupyterlab, "whatif.ipynb")
     cells = code_cells(page)
 

@@ -62,6 +62,11 @@ def write_notebook(path: Path, config: str, project: str) -> None:
     """The test notebook: setup, one object per cell, then a sentinel print."""
     setup = SETUP.format(config=config, project=project)
     sources = [setup, *DISPLAY_CELLS, f"print({SENTINEL!r})"]
+    write_code_notebook(path, sources)
+
+
+def write_code_notebook(path: Path, sources: list[str]) -> None:
+    """A valid notebook of code cells on the python3 kernel."""
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(s) for s in sources],
         metadata={
