@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.errors import IntegrityError
 from mlops_nb.model._prep import Features, prepare_X
 from mlops_nb.store._version import StoredVersion
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
@@ -123,8 +124,17 @@ class LoadedArtifacts(Mapping[str, Any]):
         return key in self._parsed
 
 
+#: The format each artifact key must hold; any other key is a skops file.
+_FORMATS = {"booster": "lightgbm", "trees": "trees", "tree_prep": "tree-prep"}
+
+
 def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifacts:
-    """Parsers for verified blobs; every format is sniffed now, pickles refused now."""
+    """Build parsers for verified blobs, after checking each holds its key's format.
+
+    Pickle bytes are refused here, and so is a file of the wrong kind for its key
+    (say the preprocessing and the booster swapped in the registry): the numpy forms
+    would otherwise predict while the swapped files waited, unparsed.
+    """
     from mlops_nb.model._persist import (
         load_booster,
         load_skops,
@@ -134,7 +144,15 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
     )
 
     for key, data in blobs.items():
-        sniff(data, artifact=digests[key])
+        found, needed = sniff(data, artifact=digests[key]), _FORMATS.get(key, "skops")
+        if found != needed:  # intact bytes, wrong file: swapped or repointed
+            msg = (
+                f"artifact {digests[key]} ({key!r}) holds {found} data, but a model "
+                f"version's {key!r} file is {needed}: the registry points at the wrong "
+                "file (swapped or replaced). Nothing was loaded; restore the project "
+                "from a backup or re-train."
+            )
+            raise IntegrityError(msg)
 
     def parse(key: str) -> Any:
         if key == "booster":

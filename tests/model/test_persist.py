@@ -139,3 +139,18 @@ def test_only_the_allowlisted_loader_passes_trusted_types():
     body = sources[Path(_persist.__file__)]
     load = body[body.index("def load_skops") : body.index("def dump_booster")]
     assert load.index("TRUSTED_TYPES") < load.index("sio.loads(")
+
+
+def test_swapped_files_are_refused_at_load_even_when_unparsed(project, lgbm):
+    """Both files are intact; the registry points each key at the other's bytes."""
+    arts = lgbm.artifacts
+    with project._store.write() as conn:
+        swapped = {**arts, "prep": arts["booster"], "booster": arts["prep"]}
+        conn.execute(
+            "UPDATE model_versions SET artifacts = ? WHERE id = ?",
+            (json.dumps(swapped), lgbm.id),
+        )
+    fresh = mnb.Project.open(project.path).model("clf", version=1)
+    frame = mnb.Project.open(project.path).asset("tiny-test").frame
+    with pytest.raises(errors.IntegrityError, match=r"\('prep'\) holds lightgbm data"):
+        fresh.predict(frame.head(1))  # a small batch would parse neither file
