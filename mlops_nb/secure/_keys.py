@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import IntegrityError, StoreError, ValidationError
+from mlops_nb.secure._files import read_regular_file
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -115,17 +116,8 @@ def as_public_key(key: Any, *, what: str) -> Ed25519PublicKey:
 
 def _read_key_file(path: Path, *, what: str) -> bytes:
     path = path.expanduser()
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as err:
-        kind = "a symbolic link" if path.is_symlink() else "not readable"
-        msg = f"{what}: key file {str(path)!r} is {kind} ({err.strerror}); refusing it."
-        raise IntegrityError(msg) from err
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            msg_0 = f"{what}: key file {str(path)!r} is not a regular file."
-            raise IntegrityError(msg_0)
+
+    def private_to_owner(st: os.stat_result) -> None:
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             msg = (
                 f"{what}: key file {str(path)!r} is accessible to other users (mode "
@@ -133,12 +125,15 @@ def _read_key_file(path: Path, *, what: str) -> bytes:
                 f"with: chmod 600 {path}"
             )
             raise IntegrityError(msg)
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+
+    return read_regular_file(
+        path,
+        error=IntegrityError,
+        label=f"{what}: key file {str(path)!r}",
+        refusal="; refusing it.",
+        check=private_to_owner,
+        chunk=1 << 16,
+    )
 
 
 def load_project_key(project: Project) -> Ed25519PrivateKey | None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +29,7 @@ from mlops_nb.errors import (
     UnsupportedFormatError,
     ValidationError,
 )
+from mlops_nb.secure._files import read_regular_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -45,22 +44,7 @@ _PICKLE = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 def _read_once(path: Path, what: str) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as err:
-        kind = "a symbolic link" if path.is_symlink() else "not readable"
-        msg = f"{what}: {str(path)!r} is {kind} ({err.strerror})."
-        raise DataReadError(msg) from err
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            msg = f"{what}: {str(path)!r} is not a regular file."
-            raise DataReadError(msg)
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return read_regular_file(path, error=DataReadError, label=f"{what}: {str(path)!r}")
 
 
 def _parse(data: bytes, path: Path, what: str) -> pd.DataFrame:
