@@ -26,7 +26,15 @@ _LAZY = {
     "Monitor": ("mlops_nb.drift", "Monitor"),
     "datasets": ("mlops_nb.datasets", None),
     "errors": ("mlops_nb.errors", None),
+    # every ops stage the README names is reachable as ``mnb.<stage>``, imported lazily
+    "business": ("mlops_nb.business", None),
+    "data": ("mlops_nb.data", None),
+    "model": ("mlops_nb.model", None),
+    "deploy": ("mlops_nb.deploy", None),
+    "sustain": ("mlops_nb.sustain", None),
+    "human": ("mlops_nb.human", None),
     "secure": ("mlops_nb.secure", None),
+    "drift": ("mlops_nb.drift", None),
 }
 
 __all__ = [
@@ -35,16 +43,34 @@ __all__ = [
     "Monitor",
     "Project",
     "__version__",
+    "business",
     "config_context",
+    "data",
     "datasets",
+    "deploy",
+    "drift",
     "errors",
     "get_config",
+    "human",
+    "model",
     "secure",
     "set_config",
+    "sustain",
 ]
 
 if TYPE_CHECKING:
-    from mlops_nb import datasets, errors, secure
+    from mlops_nb import (
+        business,
+        data,
+        datasets,
+        deploy,
+        drift,
+        errors,
+        human,
+        model,
+        secure,
+        sustain,
+    )
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
     from mlops_nb.drift import Monitor

@@ -1,6 +1,7 @@
 """Companion notebooks run under papermill and export readable, offline HTML.
 
-Run alone with ``pytest -m slow tests/test_notebooks.py``.
+Run alone with ``pytest -m slow tests/test_notebooks.py``. Their time budget (a minute
+each on 2 cores) lives in ``benchmarks/bench_notebooks.py``, not in an assert here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -131,14 +131,11 @@ def test_every_notebook_has_a_parameters_cell_and_no_outputs():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_report(path, tmp_path):
     out = tmp_path / f"{path.stem}.html"
-    start = time.perf_counter()
     cmd = [str(Path(sys.executable).parent / "mlops-nb"), "report", str(path),
            "-p", "project_dir", str(tmp_path / "proj"), "-o", str(out)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_NB_DISPLAY"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stderr[-3000:]
-    assert seconds < 60, f"{path.name} took {seconds:.1f} s (budget 60 s)"
     html = out.read_text(encoding="utf-8")
     for text in KEY_SECTIONS.get(path.stem, []):
         assert text in html, f"{text!r} missing from the {path.stem} report"
@@ -168,9 +165,4 @@ def test_notebook_report(path, tmp_path):
         for m in o.get("data", {})
     }
     assert "application/vnd.jupyter.widget-view+json" not in mimes
-    timing = {
-        "notebook": path.name,
-        "seconds": round(seconds, 1),
-        "html_bytes": len(html),
-    }
-    print(json.dumps(timing))
+    print(json.dumps({"notebook": path.name, "html_bytes": len(html)}))
