@@ -33,12 +33,22 @@ def _default_user() -> str:
         return "unknown"
 
 
+def _default_saved_view() -> bool:
+    value = os.environ.get("MLOPS_NB_SAVED_VIEW", "").strip().lower()
+    if value:
+        return value not in ("0", "false", "no", "off")
+    # VS Code draws each output on its own, so the CSS that hides the saved view
+    # next to a live widget cannot reach it: one output there
+    return "VSCODE_PID" not in os.environ
+
+
 def _defaults() -> dict[str, Any]:
     mode = os.environ.get("MLOPS_NB_DISPLAY", "widget").strip().lower()
     return {
         "display": mode if mode in _DISPLAY_MODES else "widget",
         "user": _default_user(),
         "lock_timeout": 60.0,
+        "saved_view": _default_saved_view(),
     }
 
 
@@ -58,8 +68,9 @@ def get_config() -> dict[str, Any]:
     -------
     dict
         ``display`` (``"widget"``, ``"html"`` or ``"text"``), ``user`` (the name
-        recorded in audit logs) and ``lock_timeout`` (seconds a writer waits for
-        another writer of the same project).
+        recorded in audit logs), ``lock_timeout`` (seconds a writer waits for
+        another writer of the same project) and ``saved_view`` (whether a live
+        widget is preceded by its static view, which a reopened notebook shows).
 
     Examples
     --------
@@ -75,6 +86,7 @@ def set_config(
     display: DisplayMode | None = None,
     user: str | None = None,
     lock_timeout: float | None = None,
+    saved_view: bool | None = None,
 ) -> None:
     """Change settings for the rest of the session (this thread).
 
@@ -86,6 +98,11 @@ def set_config(
         The name recorded in audit logs.
     lock_timeout : float, optional
         Seconds a writer waits for another writer of the same project.
+    saved_view : bool, optional
+        In widget mode, also send each object's static view ahead of its live
+        widget, so a notebook reopened without its kernel still shows the results
+        (JupyterLab hides the static copy while the widget is alive). Default: on,
+        except under VS Code; ``MLOPS_NB_SAVED_VIEW=0`` turns it off.
 
     Raises
     ------
@@ -111,6 +128,8 @@ def set_config(
             msg = f"set_config(lock_timeout={lock_timeout!r}): must be >= 0 seconds."
             raise ValidationError(msg)
         state["lock_timeout"] = float(lock_timeout)
+    if saved_view is not None:
+        state["saved_view"] = bool(saved_view)
 
 
 @contextlib.contextmanager
@@ -119,6 +138,7 @@ def config_context(
     display: DisplayMode | None = None,
     user: str | None = None,
     lock_timeout: float | None = None,
+    saved_view: bool | None = None,
 ) -> Iterator[None]:
     """Change settings inside a ``with`` block only.
 
@@ -130,7 +150,9 @@ def config_context(
     'text'
     """
     old = get_config()
-    set_config(display=display, user=user, lock_timeout=lock_timeout)
+    set_config(
+        display=display, user=user, lock_timeout=lock_timeout, saved_view=saved_view
+    )
     try:
         yield
     finally:

@@ -4,6 +4,18 @@
 HTML and, in widget mode with a live kernel, the widget view), ``_repr_html_``,
 ``widget()``, ``to_html()`` and ``save_html()``, all built from its ``_view()``.
 Rendering never raises: a failure shows a small error box and logs the traceback.
+
+A reopened notebook must still show its results. JupyterLab draws a saved
+``widget-view`` output with the widget renderer even when the widget's model is gone
+(new kernel, no saved widget state) and shows "Error displaying widget: model not
+found", ignoring the ``text/html`` in the same bundle. So in a live kernel an object
+is shown as two outputs: first its static view (the *saved view*), then the live
+widget. A CSS rule shipped with the saved view hides it while the widget next to it
+is alive, and hides the widget output while it has no live view (loading, or its
+model gone after a reopen). Front ends without these CSS selectors (VS Code draws
+each output apart) would show both; there ``set_config(saved_view=False)`` (or
+``MLOPS_NB_SAVED_VIEW=0``) keeps one output, and it is off by default when the kernel
+runs under VS Code.
 """
 
 from __future__ import annotations
@@ -22,6 +34,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlops_nb")
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+#: Shipped inside every saved view. The first rule hides the saved view while the
+#: output after it holds a live widget view; the second hides that widget output
+#: while it holds none ("Loading widget...", or "model not found" after a reopen).
+SAVED_VIEW_CSS = (
+    "<style>"
+    ".jp-OutputArea-child:has(.mnb-saved-view)"
+    ":has(+ .jp-OutputArea-child .mlops-nb-widget){display:none}"
+    ".jp-OutputArea-child:has(.mnb-saved-view) + .jp-OutputArea-child"
+    ":not(:has(.mlops-nb-widget)){display:none}"
+    "</style>"
+)
 
 
 def in_live_kernel() -> bool:
@@ -75,22 +99,40 @@ class Displayable(abc.ABC):
         return view_widget(self._view())
 
     # -- IPython hooks ---------------------------------------------------------------
+    def _live_view(self) -> dict[str, Any] | None:
+        """Return a fresh live widget's widget-view entry (None if it failed)."""
+        try:
+            view = self.widget()
+            # the class the saved view's CSS looks for, also on custom widgets
+            if hasattr(view, "add_class"):
+                view.add_class("mlops-nb-widget")
+            data = view._repr_mimebundle_()
+            if isinstance(data, tuple):  # some versions return (data, metadata)
+                data = data[0]
+            return data.get(WIDGET_MIME)
+        except Exception:  # fall back to static HTML
+            log.exception("widget rendering of %s failed", type(self).__name__)
+            return None
+
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
     ) -> dict[str, Any]:
         mode = get_config()["display"]
         bundle: dict[str, Any] = {"text/plain": self._text()}
-        if mode == "widget" and in_live_kernel():
-            try:
-                w = self.widget()
-                data = w._repr_mimebundle_()
-                if isinstance(data, tuple):  # some versions return (data, metadata)
-                    data = data[0]
-                if WIDGET_MIME in data:
-                    bundle[WIDGET_MIME] = data[WIDGET_MIME]
-            except Exception:  # fall back to static HTML
-                log.exception("widget rendering of %s failed", type(self).__name__)
-        if mode != "text":
+        wanted = (not include or WIDGET_MIME in include) and (
+            not exclude or WIDGET_MIME not in exclude
+        )
+        live = None
+        if mode == "widget" and wanted and in_live_kernel():
+            live = self._live_view()
+        saved = live is not None and get_config()["saved_view"]
+        if live is not None:
+            bundle[WIDGET_MIME] = live
+        if saved:
+            # the static view goes out first, as its own output, so a reopened
+            # notebook shows it where the widget's model is gone
+            _publish_saved_view(self._html(plotly_key=mode))
+        elif mode != "text":
             bundle["text/html"] = self._html(plotly_key=mode)
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
@@ -117,3 +159,11 @@ class Displayable(abc.ABC):
         path = Path(path)
         path.write_text(self.to_html(), encoding="utf-8")
         return path
+
+
+def _publish_saved_view(static_html: str) -> None:
+    """Send the static view as its own output, ahead of the live widget."""
+    from IPython.display import publish_display_data
+
+    html = f'<div class="mnb-saved-view">{SAVED_VIEW_CSS}{static_html}</div>'
+    publish_display_data({"text/html": html})

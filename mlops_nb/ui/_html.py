@@ -89,9 +89,14 @@ def figure_html(fig: Any, height: int | None = None) -> str:
         f'<div id="{div_id}" style="width:100%;height:{int(h)}px"></div>'
         '<script type="text/javascript">(function(){'
         f'var el=document.getElementById("{div_id}");var spec={spec};'
-        "function draw(){if(!el){return;}if(window.Plotly){window.Plotly.newPlot(el,"
-        "spec.data,spec.layout,{responsive:true,displaylogo:false});}"
-        "else{setTimeout(draw,50);}}draw();})();</script>"
+        "function plot(){window.Plotly.newPlot(el,spec.data,spec.layout,"
+        "{responsive:true,displaylogo:false});}"
+        # a hidden chart (the saved view next to a live widget) is drawn once shown
+        "function draw(){if(!el){return;}if(!window.Plotly){setTimeout(draw,50);"
+        "return;}if(el.offsetParent===null&&window.IntersectionObserver){"
+        "var io=new IntersectionObserver(function(es){if(es.some(function(e){"
+        "return e.isIntersecting;})){io.disconnect();plot();}});io.observe(el);"
+        "return;}plot();}draw();})();</script>"
     )
 
 

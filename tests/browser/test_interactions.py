@@ -7,7 +7,6 @@ Run alone with ``pytest tests/browser -q``; screenshots go to ``/tmp/mlops_nb_sh
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from test_jupyterlab import (
@@ -42,7 +41,6 @@ model.evaluate(test)""",
 
 
 def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
-    start = time.perf_counter()
     page = lab_page
     project = jupyterlab.root / "proj-interact"
     sources = [c.format(project=str(project)) for c in CELLS]
@@ -92,7 +90,6 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
 
     assert_no_kernel_errors(page)
     assert_clean_console(page)
-    assert time.perf_counter() - start < 60
 
 
 CELLS_2 = [

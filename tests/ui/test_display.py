@@ -44,15 +44,37 @@ def test_widget_mode_without_a_kernel_falls_back_to_html(tiny_asset):
 
 
 def test_widget_mode_in_a_live_kernel_adds_the_widget_view(tiny_asset, monkeypatch):
+    sent = []
     monkeypatch.setattr(_display, "in_live_kernel", lambda: True)
-    bundle = tiny_asset._repr_mimebundle_()
+    monkeypatch.setattr(_display, "_publish_saved_view", sent.append)
+    with mnb.config_context(saved_view=False):
+        bundle = tiny_asset._repr_mimebundle_()
+        without = tiny_asset._repr_mimebundle_(exclude={"text/html"})
     assert {"text/plain", "text/html", WIDGET_MIME} <= set(bundle)
     assert "model_id" in bundle[WIDGET_MIME]
     only = tiny_asset._repr_mimebundle_(include={"text/plain"})
     assert set(only) == {"text/plain"}
-    without = tiny_asset._repr_mimebundle_(exclude={"text/html"})
     assert "text/html" not in without
     assert WIDGET_MIME in without
+    assert sent == []  # saved views off, or no widget asked for: one output
+
+
+def test_live_widget_is_preceded_by_its_saved_static_view(tiny_asset, monkeypatch):
+    # a reopened notebook has no widget model: the output before the widget holds
+    # the static view, which JupyterLab then shows (CSS hides it while live)
+    sent = []
+    monkeypatch.setattr(_display, "in_live_kernel", lambda: True)
+    monkeypatch.setattr(_display, "_publish_saved_view", sent.append)
+    bundle = tiny_asset._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", WIDGET_MIME}
+    assert len(sent) == 1
+    assert "tiny v1" in sent[0]
+    assert "400 rows" in sent[0]
+    html = _display.SAVED_VIEW_CSS
+    assert ":has(+ .jp-OutputArea-child .mlops-nb-widget){display:none}" in html
+    assert ":not(:has(.mlops-nb-widget)){display:none}" in html
+    # the live view itself carries the class the CSS looks for
+    assert "mlops-nb-widget" in tiny_asset.widget()._dom_classes
 
 
 def test_widget_structure(tiny_asset):
