@@ -23,8 +23,17 @@ codecarbon 3.3, onnxruntime 1.32, jupyterlab 4.6):
 - MLflow (benchmarks only) honours ``MLFLOW_DISABLE_TELEMETRY`` and ``DO_NOT_TRACK``;
   ``DO_NOT_TRACK`` is the cross-tool convention (huggingface_hub, used by skops' hub
   helpers, honours it too).
-- onnxruntime emits platform telemetry events on Windows builds;
-  :func:`import_onnxruntime` calls ``onnxruntime.disable_telemetry_events()``.
+- onnxruntime (since 1.29 on Linux and macOS, through Microsoft's 1DS SDK) writes a
+  device identifier under ``~/.cache/Microsoft/DeveloperTools`` and, about 10 s after
+  the first ``InferenceSession``, resolves ``mobile.events.data.microsoft.com`` and
+  opens TLS to it from native code (Python's socket module never sees it).
+  ``disable_telemetry_events()`` does not stop that upload; only
+  ``ORT_DISABLE_TELEMETRY=1`` in the environment *before onnxruntime is imported*
+  does (the decision is latched for the life of the process; onnxruntime's CI
+  detection, ``GITHUB_ACTIONS`` and friends, also silences it, which hides the
+  problem in CI). :data:`OPT_OUT_ENV` sets it, and :func:`import_onnxruntime` warns
+  when onnxruntime was imported before mlops_nb could. ``disable_telemetry_events()``
+  is still called for the Windows (ETW) events.
 - codecarbon's ``OfflineEmissionsTracker`` needs no network unless a config file
   (``./.codecarbon.config``, ``~/.codecarbon.config``) or ``CODECARBON_*`` variable
   asks for API, Prometheus, Logfire or HTTP output or an Electricity Maps token;
@@ -46,6 +55,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -63,8 +73,14 @@ OPT_OUT_ENV: Mapping[str, str] = MappingProxyType(
         "NML_DISABLE_USER_ANALYTICS": "1",
         "DO_NOT_TRACK": "1",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        "ORT_DISABLE_TELEMETRY": "1",
     }
 )
+
+#: Set by the first :func:`disable_telemetry` call (at ``import mlops_nb``) when
+#: onnxruntime was already imported without the opt-out; cleared once warned about.
+_ORT_TELEMETRY_LATCHED_ON: list[bool] = []
+_ORT_CHECKED: list[bool] = []
 
 # One import at a time: the dotenv patch below is process-wide.
 _IMPORT_LOCK = threading.RLock()
@@ -92,6 +108,11 @@ def disable_telemetry() -> None:
     >>> "NML_DISABLE_USAGE_LOGGING" in os.environ
     True
     """
+    if not _ORT_CHECKED:
+        _ORT_CHECKED.append(True)
+        if "onnxruntime" in sys.modules and "ORT_DISABLE_TELEMETRY" not in os.environ:
+            # onnxruntime read its opt-out at import, and latched it: too late now
+            _ORT_TELEMETRY_LATCHED_ON.append(True)
     for key, value in OPT_OUT_ENV.items():
         os.environ.setdefault(key, value)
     if "nannyml.usage_logging" in sys.modules:
@@ -161,11 +182,13 @@ def import_nannyml() -> ModuleType:
 
 
 def import_onnxruntime() -> ModuleType:
-    """Import onnxruntime with its platform telemetry events disabled.
+    """Import onnxruntime with its telemetry switched off.
 
-    Official Windows builds of onnxruntime emit telemetry events (through ETW);
-    ``onnxruntime.disable_telemetry_events()`` turns them off and is a no-op
-    elsewhere.
+    onnxruntime's Linux and macOS wheels upload usage events to Microsoft from native
+    code unless ``ORT_DISABLE_TELEMETRY=1`` was in the environment when onnxruntime
+    was imported; :func:`disable_telemetry` (run by ``import mlops_nb``) sets it.
+    Official Windows builds emit ETW events instead, which
+    ``onnxruntime.disable_telemetry_events()`` turns off.
 
     Returns
     -------
@@ -176,8 +199,24 @@ def import_onnxruntime() -> ModuleType:
     ------
     mlops_nb.errors.MissingDependencyError
         If onnxruntime is not installed.
+
+    Warns
+    -----
+    UserWarning
+        If onnxruntime was imported before mlops_nb without ``ORT_DISABLE_TELEMETRY``
+        set: its telemetry is on for the rest of the process.
     """
     disable_telemetry()
+    if _ORT_TELEMETRY_LATCHED_ON:
+        _ORT_TELEMETRY_LATCHED_ON.clear()  # say it once
+        warnings.warn(
+            "onnxruntime was imported before mlops_nb, without ORT_DISABLE_TELEMETRY "
+            "set, so it will send usage telemetry to Microsoft for the rest of this "
+            "process. Import mlops_nb first, or set ORT_DISABLE_TELEMETRY=1 in the "
+            "environment before starting Python (or the kernel).",
+            UserWarning,
+            stacklevel=2,
+        )
     try:
         module = importlib.import_module("onnxruntime")
     except ModuleNotFoundError as err:

@@ -34,10 +34,35 @@ def _value(text: str) -> Any:
         return text
 
 
+def _name(text: str) -> str:
+    """Return a parameter name, refusing anything but a plain Python identifier.
+
+    papermill writes ``name = value`` into the notebook as code: a name such as
+    ``x=__import__('os').system('...');y`` would run.
+    """
+    import keyword
+
+    from mlops_nb.errors import ValidationError
+
+    if (
+        not text.isidentifier()
+        or not text.isascii()
+        or keyword.iskeyword(text)
+        or text.startswith("__")
+    ):
+        msg = (
+            f"report parameter name {text!r} is not a plain Python name: use letters, "
+            "digits and '_' (not starting with a digit or '__', not a keyword), "
+            "e.g. -p seed 1."
+        )
+        raise ValidationError(msg)
+    return text
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from mlops_nb._report import run_report
 
-    params = {name: _value(value) for name, value in args.parameter or []}
+    params = {_name(name): _value(value) for name, value in args.parameter or []}
     out = Path(args.output or Path(args.notebook).with_suffix(".html").name)
     result = run_report(args.notebook, out, parameters=params)
     print(f"wrote {result['html']} and {result['json']} ({result['seconds']:.1f} s)")
@@ -106,6 +131,10 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         f"{args.model}: challenger v{result.challenger} {verdict}; "
         f"report {out['html']}, summary {out['json']}"
     )
+    if result.overlap:
+        from mlops_nb.model._retrain_checks import comparison_note
+
+        print(f"  {comparison_note(result.overlap)}")
     for failure in result.failures:
         print(f"  gate {failure['gate']}: {failure['message']}", file=sys.stderr)
     return 0 if result.promoted else 1
@@ -140,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model name (its production version is the champion)",
     )
     retrain.add_argument(
-        "--data", required=True, help="new labelled data: .csv or .parquet"
+        "--data",
+        required=True,
+        help="new labelled data: .csv or .parquet, with the columns of the "
+        "champion's data (checked before anything is stored; exit 2 if refused)",
     )
     retrain.add_argument(
         "--test",

@@ -274,10 +274,15 @@ def build_app(
     limits: Limits,
     stats: Stats,
     metadata: dict[str, Any],
-    on_scored: Callable[[dict[str, list[Any]], list[Any]], None] | None = None,
+    on_scored: Callable[[dict[str, Any], list[Any]], None] | None = None,
     cors_origins: list[str] | None = None,
+    strict: bool = False,
 ) -> Any:
-    """Build the service as an ASGI app: routes inside the :class:`Guard`."""
+    """Build the service as an ASGI app: routes inside the :class:`Guard`.
+
+    ``on_scored`` receives the checked rows of :func:`_standalone.check_rows` (inputs,
+    id/time/sensitive values, unseen-category flags) and the model's outputs.
+    """
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.responses import JSONResponse, Response
@@ -328,13 +333,15 @@ def build_app(
             return error(408, "timeout", "the request body did not arrive in time")
         try:
             records = std.records_of(std.parse_json(body))
-            columns = std.validate_records(records, schema, max_rows=limits.max_rows)
+            rows = std.check_rows(
+                records, schema, max_rows=limits.max_rows, strict=strict
+            )
         except std.InputError as err:
             status = 400 if err.problems and err.problems[0]["rule"] == "json" else 422
             return error(status, "invalid_input", str(err), problems=err.problems)
         if waiting[0] >= limits.max_waiting:
             return error(503, "busy", "the model is busy; retry shortly")
-        feeds = std.to_feeds(columns, schema)
+        feeds = std.to_feeds(rows["columns"], schema)
         waiting[0] += 1
         try:
             loop = asyncio.get_running_loop()
@@ -358,10 +365,11 @@ def build_app(
             waiting[0] -= 1
         n = len(records)
         stats.scored(n)
-        result = {"model": metadata["model"], **std.format_outputs(outputs, schema)}
+        answer = std.format_outputs(outputs, schema, rows)
+        result = {"model": metadata["model"], **answer}
         if on_scored is not None:
             try:
-                on_scored(columns, outputs)
+                on_scored(rows, outputs)
             except Exception:  # recording must never fail a prediction
                 log.exception("recording a served batch failed")
         return JSONResponse(result)

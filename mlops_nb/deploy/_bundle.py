@@ -138,8 +138,12 @@ def _clear_previous_bundle(folder: Path, what: str) -> None:
 
 def _readme(schema: dict[str, Any], variant: dict[str, Any]) -> str:
     m = schema["model"]
+
+    def cell(name: str) -> str:  # any column name, inside a markdown table cell
+        return "`` " + name.replace("|", "\\|").replace("\n", " ") + " ``"
+
     rows = "\n".join(
-        f"| `{i['name']}` | {i['kind']} | "
+        f"| {cell(i['name'])} | {i['kind']} | "
         + (
             f"{len(i.get('categories') or [])} known values"
             if i["kind"] == "categorical"
@@ -155,19 +159,40 @@ def _readme(schema: dict[str, Any], variant: dict[str, Any]) -> str:
         if m["task"] == "regression"
         else f" Classes, in probability order: {m['classes']}."
     )
+    roles = _standalone.role_columns(schema)
+    also = (
+        "Rows may also carry "
+        + ", ".join(f"{cell(c)} ({r})" for c, r in roles.items())
+        + ": the id is echoed with each prediction, the target is ignored. "
+        if roles
+        else ""
+    )
     return f"""# {m["label"]} — edge bundle ({variant.get("name", "model")})
 
 Predicts `{m["target"]}` ({m["task"]}).{classes} Made by mlops_nb; runs with
 **numpy and onnxruntime (>= 1.13) only**: `pip install numpy onnxruntime`.
 
 ```bash
-python predict.py rows.csv               # or rows.json: [{{"column": value, ...}}, ...]
-python predict.py rows.csv --format csv  # one line per row: prediction, probabilities
-python predict.py --verify               # check every file against manifest.json
+python -I predict.py rows.csv               # or rows.json: [{{"column": value, ...}}]
+python -I predict.py rows.csv --format csv  # one line per row: prediction, probas
+python -I predict.py --verify --manifest-sha256 <the SHA-256 you were given>
 ```
 
+Run it with `python -I` (isolated mode: this folder, `PYTHON*` variables and the user
+site are left out of the import path; on Python 3.11+ use `python -E -P` if numpy and
+onnxruntime are installed with `pip install --user`). `predict.py` also drops its own
+folder from the import path before it imports anything, so a `hashlib.py` or
+`onnxruntime.py` slipped in here is never imported. Pin the bundle with
+`--manifest-sha256` (the value printed when it was made): a copy whose manifest was
+rewritten is refused.
+
 `predict.py` hashes every file before loading anything and refuses to run (exit 3) if
-one byte changed. Input rows must have exactly these columns (exit 2 lists problems):
+one byte changed, or if this folder holds any file, folder or link `manifest.json`
+does not list (remove it). A file of rows that cannot be read gives exit 2.
+
+Input rows must have these columns (exit 2 lists problems). {also}A
+category never seen in training is scored as unknown and flagged in
+`unseen_categories` (`--strict` refuses it). Any other column is refused.
 
 | column | kind | values |
 |---|---|---|
@@ -277,7 +302,7 @@ class EdgeBundle(Displayable):
             ]
         )
         how = (
-            f"cd {self.folder.name} && python predict.py rows.csv  # needs numpy + "
+            f"cd {self.folder.name} && python -I predict.py rows.csv  # needs numpy + "
             "onnxruntime only; "
             f"pin this bundle with --manifest-sha256 {self.manifest_sha256}"
         )

@@ -9,7 +9,9 @@ ColumnTransformer (imputers, scalers, one-hot and ordinal encoders):
   (``update_registered_converter``) so that preprocessing and booster convert as one
   scikit-learn pipeline.
 
-The ONNX graph has one input per feature column, shaped ``[rows, 1]``: ``float32``
+The ONNX graph has one input per feature column, named by
+:func:`mlops_nb.deploy._names.graph_input_names` (the column name itself when it is a
+valid identifier) and shaped ``[rows, 1]``: ``float32``
 for numeric columns and ``string`` for categorical ones, exactly the columns and
 types :func:`mlops_nb.model._prep.prepare_X` produces (a missing category is the
 text ``"(missing)"``, a missing number is NaN and imputed inside the graph). The
@@ -25,6 +27,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.deploy._names import graph_input_names
 from mlops_nb.errors import UnsupportedFormatError
 from mlops_nb.model._prep import MISSING, Features
 
@@ -47,7 +50,7 @@ class _BoosterEstimator:
     """
 
     def __init__(self, booster: Any, classes: list[Any] | None = None):
-        self.booster_ = booster
+        self.booster_ = _json_safe(booster)
         try:
             average_output = booster.attr("average_output")
         except AttributeError:  # pragma: no cover - older LightGBM
@@ -61,6 +64,24 @@ class _BoosterEstimator:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """No parameters (skl2onnx asks)."""
         return {}
+
+
+def _json_safe(booster: Any) -> Any:
+    """Return the booster, or a copy whose feature names survive its JSON dump.
+
+    onnxmltools reads the booster through ``dump_model``, which writes feature names
+    unescaped: a backslash or a quote in a column name breaks the JSON. The graph
+    reads features by position, so the copy is named ``f0``, ``f1``... instead.
+    """
+    names = booster.feature_name()
+    if not any(ch in '"\\' or ord(ch) < 32 for n in names for ch in n):
+        return booster
+    import lightgbm as lgb
+
+    lines = booster.model_to_string().split("\n")
+    safe = "feature_names=" + " ".join(f"f{i}" for i in range(len(names)))
+    lines = [safe if ln.startswith("feature_names=") else ln for ln in lines]
+    return lgb.Booster(model_str="\n".join(lines))
 
 
 def _shim_classes() -> tuple[type, type]:
@@ -175,15 +196,20 @@ def io_schema(model: Model) -> dict[str, Any]:
     """Describe the inputs and outputs of the model's ONNX graph, JSON-ready.
 
     Used by the server to validate requests and by edge bundles (``schema.json``).
+    Each input holds its column ``name`` and its graph input ``onnx_name`` (see
+    :mod:`mlops_nb.deploy._names`).
     """
     features = features_of(model)
     cats = categories_of(model)
+    graph = graph_input_names(features.names)
     inputs: list[dict[str, Any]] = [
-        {"name": n, "kind": "numeric", "onnx_type": "float32"} for n in features.numeric
+        {"name": n, "onnx_name": graph[n], "kind": "numeric", "onnx_type": "float32"}
+        for n in features.numeric
     ]
     inputs += [
         {
             "name": n,
+            "onnx_name": graph[n],
             "kind": "categorical",
             "onnx_type": "string",
             "categories": cats.get(n),
@@ -203,10 +229,37 @@ def io_schema(model: Model) -> dict[str, Any]:
             "classes": model.classes,
         },
         "inputs": inputs,
+        "roles": roles_of(model),
         "missing_category": MISSING,
         "outputs": ["variable"] if task == "regression" else ["label", "probabilities"],
         "opset": dict(TARGET_OPSET),
     }
+
+
+def roles_of(model: Model) -> dict[str, Any]:
+    """Return the id, time, target and sensitive columns of the training data.
+
+    Rows sent to a bundle or the server may carry them besides the inputs: the id is
+    echoed and recorded, the target ignored (see :func:`_standalone.check_rows`).
+    """
+    roles: dict[str, Any] = {
+        "id": None,
+        "time": None,
+        "target": model.recipe.get("target"),
+        "sensitive": list(model.recipe.get("sensitive") or []),
+    }
+    try:
+        d = model.lineage["data"][0]
+        schema = model.project.asset(d["name"], d["version"]).schema
+    except (KeyError, IndexError, LookupError):  # pragma: no cover - lineage lost
+        return roles
+    roles.update(id=schema.id, time=schema.time)
+    return roles
+
+
+def with_roles(model: Model, schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a stored schema, with roles added to exports made before them."""
+    return schema if "roles" in schema else {**schema, "roles": roles_of(model)}
 
 
 def is_ebm(estimator: Any) -> bool:
@@ -262,8 +315,10 @@ def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> 
     name = type(estimator).__name__
     if is_ebm(estimator):
         raise _ebm_error(what, name)
-    inputs = [(c, FloatTensorType([None, 1])) for c in features.numeric]
-    inputs += [(c, StringTensorType([None, 1])) for c in features.categorical]
+    graph = graph_input_names(features.names)
+    pipe = _with_graph_names(pipe, graph)
+    inputs = [(graph[c], FloatTensorType([None, 1])) for c in features.numeric]
+    inputs += [(graph[c], StringTensorType([None, 1])) for c in features.categorical]
     options = {} if task == "regression" else {id(estimator): {"zipmap": False}}
     try:
         with _LOCK:
@@ -289,6 +344,12 @@ def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> 
             "estimators that skl2onnx converts."
         )
         raise UnsupportedFormatError(msg) from err
+    got = [i.name for i in onx.graph.input]
+    if got != list(graph.values()):  # pragma: no cover - the names are identifiers
+        msg = (
+            f"{what}: the converted graph reads {got}, expected {list(graph.values())}."
+        )
+        raise UnsupportedFormatError(msg)
     outputs = [o.name for o in onx.graph.output]
     expected = ["variable"] if task == "regression" else ["label", "probabilities"]
     if outputs != expected:  # pragma: no cover - depends on converter versions
@@ -297,6 +358,41 @@ def convert_pipeline(pipe: Any, features: Features, task: str, *, what: str) -> 
     onx.doc_string = f"exported by mlops_nb from {what}"
     onx.graph.name = "mlops_nb"  # skl2onnx draws a random name: same model, same bytes
     return onx.SerializeToString()
+
+
+def _with_graph_names(pipe: Any, graph: dict[str, str]) -> Any:
+    """Return a copy of ``pipe`` whose ColumnTransformer reads graph names.
+
+    skl2onnx matches the transformer's columns to the graph inputs by name; the
+    fitted objects themselves are shared, not changed (they may be cached).
+    """
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    first_name, prep = pipe.steps[0]
+    if not hasattr(prep, "transformers_") or all(c == g for c, g in graph.items()):
+        return pipe
+    renamed = copy.copy(prep)
+    renamed.transformers_ = [
+        (
+            name,
+            step,
+            [graph.get(c, c) if isinstance(c, str) else c for c in cols]
+            if isinstance(cols, (list, tuple))
+            else graph.get(cols, cols)
+            if isinstance(cols, str)
+            else cols,
+        )
+        for name, step, cols in prep.transformers_
+    ]
+    if hasattr(prep, "feature_names_in_"):
+        import numpy as np
+
+        renamed.feature_names_in_ = np.asarray(
+            [graph.get(c, c) for c in prep.feature_names_in_], dtype=object
+        )
+    return Pipeline([(first_name, renamed), *pipe.steps[1:]])
 
 
 def _ebm_error(what: str, name: str) -> UnsupportedFormatError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.deploy._convert import convert_model, io_schema
+from mlops_nb.deploy._names import onnx_name
 from mlops_nb.deploy._runtime import frame_feeds, make_session, run_session
 from mlops_nb.errors import ValidationError
 from mlops_nb.ui import Displayable, Flow, KeyValues, Tab, Table, Text, View
@@ -262,7 +263,9 @@ class OnnxExport(Displayable):
         model), ``label_agreement`` (share of rows with the same predicted label),
         ``rows``, ``tolerance``, ``ok`` and the ``data`` it was measured on.
     schema : dict
-        The graph's inputs (name, kind, categories) and outputs.
+        The graph's inputs (column ``name``, graph input ``onnx_name``, kind,
+        categories), the training data's id/time/target/sensitive columns
+        (``roles``) and outputs.
     """
 
     model: Model = field(repr=False)
@@ -306,6 +309,11 @@ class OnnxExport(Displayable):
             object.__setattr__(self, "_session", cached)
         frame = self.model._X(X, "onnx")
         return run_session(cached, frame_feeds(frame, self.schema), self.model.task)
+
+    @property
+    def input_names(self) -> dict[str, str]:
+        """Map each input column to its graph input name (see ``_names``)."""
+        return {i["name"]: onnx_name(i) for i in self.schema["inputs"]}
 
     def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Labels (or values) computed by onnxruntime."""
@@ -373,6 +381,7 @@ class OnnxExport(Displayable):
             [
                 {
                     "input": i["name"],
+                    "graph name": onnx_name(i),
                     "kind": i["kind"],
                     "ONNX type": i["onnx_type"],
                     "categories": len(i.get("categories") or []) or "—",

@@ -1,10 +1,12 @@
 """Recording served batches as data versions, for Drift Ops.
 
-Each scored batch (features as the model reads them, the predicted label, the class
-probabilities and the time) is buffered and written as a new version of the data
-asset ``"<model>-served"`` every ``rows`` rows or ``seconds`` seconds, and when the
-service stops. Writing happens in a background thread, so a request never waits for
-the project store; if the buffer is full, rows are counted as dropped.
+Each scored batch (features as the model reads them, the id, time and sensitive
+columns the rows carried, the predicted label, the class probabilities, a flag for
+rows holding a category never seen in training, and the time) is buffered and
+written as a new version of the data asset ``"<model>-served"`` every ``rows`` rows
+or ``seconds`` seconds, and when the service stops. Writing happens in a background
+thread, so a request never waits for the project store; if the buffer is full, rows
+are counted as dropped.
 """
 
 from __future__ import annotations
@@ -56,12 +58,18 @@ class Recorder:
         )
         self._thread.start()
 
-    def add(self, columns: dict[str, list[Any]], outputs: list[Any]) -> None:
-        """Queue one scored batch (never blocks the service)."""
+    def add(self, rows: dict[str, Any], outputs: list[Any]) -> None:
+        """Queue one scored batch (never blocks the service).
+
+        ``rows`` are the checked rows of :func:`_standalone.check_rows`, or the
+        input columns alone.
+        """
+        if "columns" not in rows:
+            rows = {"columns": rows, "extra": {}, "unseen": None}
         try:
-            self.queue.put_nowait((dt.datetime.now(dt.timezone.utc), columns, outputs))
+            self.queue.put_nowait((dt.datetime.now(dt.timezone.utc), rows, outputs))
         except queue.Full:
-            self.dropped += len(next(iter(columns.values()), []))
+            self.dropped += len(next(iter(rows["columns"].values()), []))
 
     def _loop(self) -> None:
         from mlops_nb._config import config_context
@@ -77,7 +85,9 @@ class Recorder:
                     buffer.append(item)
                 except queue.Empty:
                     pass
-                n = sum(len(next(iter(c.values()), [])) for _, c, _ in buffer)
+                n = sum(
+                    len(next(iter(c["columns"].values()), [])) for _, c, _ in buffer
+                )
                 stopping = self._stop.is_set() and self.queue.empty()
                 if buffer and (
                     n >= self.rows
@@ -97,7 +107,8 @@ class Recorder:
         classes = self.schema["model"]["classes"]
         kinds = {i["name"]: i["kind"] for i in self.schema["inputs"]}
         parts = []
-        for at, columns, outputs in batches:
+        for at, rows, outputs in batches:
+            columns = rows["columns"]
             frame = pd.DataFrame(
                 {
                     k: np.asarray(
@@ -110,6 +121,11 @@ class Recorder:
                     for k, vals in columns.items()
                 }
             )
+            for name, values in rows["extra"].items():
+                if name not in frame.columns:
+                    frame[name] = pd.Series(values, dtype=object)
+            if rows["unseen"] is not None:
+                frame["unseen_category"] = [bool(u) for u in rows["unseen"]]
             frame["prediction"] = outputs[0].reshape(-1)
             if len(outputs) > 1 and classes:
                 for i, c in enumerate(classes):
@@ -117,11 +133,16 @@ class Recorder:
             frame["served_at"] = pd.Timestamp(at).tz_localize(None)
             parts.append(frame)
         data = pd.concat(parts, ignore_index=True)
+        id_column = (self.schema.get("roles") or {}).get("id")
+        for name in data.columns:
+            if data[name].dtype == object and name not in kinds:
+                data[name] = _plain(data[name])
         try:
             asset = self.model.project.data(
                 self.name,
                 data,
                 time="served_at",
+                **({"id": id_column} if _usable_id(data, id_column) else {}),
                 note=f"{self.note}: {len(data)} rows from {len(batches)} requests",
             )
             self.versions.append(asset.version)
@@ -133,3 +154,22 @@ class Recorder:
         """Write what is buffered and stop."""
         self._stop.set()
         self._thread.join(timeout)
+
+
+def _plain(col: Any) -> Any:
+    """One type per stored column: numbers stay numbers, anything else is text."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(col, errors="coerce")
+    if (numbers.notna() | col.isna()).all() and not col.map(
+        lambda v: isinstance(v, bool)
+    ).any():
+        return numbers
+    return col.map(lambda v: None if v is None else str(v)).astype(object)
+
+
+def _usable_id(data: Any, name: str | None) -> bool:
+    """Declare the id role when every recorded row carries a distinct id."""
+    return bool(name and name in data.columns and data[name].notna().all()) and bool(
+        data[name].is_unique
+    )

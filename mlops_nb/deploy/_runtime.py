@@ -40,39 +40,58 @@ LEVELS = {
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
-def _graphs(graph: Any) -> Iterator[Any]:
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
+def _bodies(proto: Any) -> Iterator[tuple[str, Any]]:
+    """Every node container of a model: its graph, its functions, all their subgraphs.
+
+    Yields ``(where, body)`` pairs; a body is a ``GraphProto`` or a model-local
+    ``FunctionProto`` (both hold ``node``). Subgraphs are found in node attributes
+    (``g``, ``graphs``: the branches of ``If``, the bodies of ``Loop``/``Scan``) and in
+    a function's default attributes, at any depth, inside functions as well as in the
+    main graph. The walk uses a stack, so deep nesting cannot exhaust the recursion
+    limit.
+    """
+    stack: list[tuple[str, Any]] = [("graph", proto.graph)]
+    stack += [(f"function {f.domain}:{f.name}", f) for f in proto.functions]
+    while stack:
+        where, body = stack.pop()
+        yield where, body
+        for label, attr in _attributes(body):
             if attr.HasField("g"):
-                yield from _graphs(attr.g)
-            for g in attr.graphs:
-                yield from _graphs(g)
+                stack.append((f"{where} > {label}", attr.g))
+            stack.extend(
+                (f"{where} > {label}[{i}]", g) for i, g in enumerate(attr.graphs)
+            )
+
+
+def _attributes(body: Any) -> Iterator[tuple[str, Any]]:
+    """``(label, attribute)`` of every node of a body, and a function's defaults."""
+    for node in body.node:
+        for attr in node.attribute:
+            yield f"{node.op_type} {node.name or '(unnamed)'!r} .{attr.name}", attr
+    for attr in getattr(body, "attribute_proto", ()):  # FunctionProto defaults
+        yield f"default .{attr.name}", attr
 
 
 def _tensors(proto: Any) -> Iterator[tuple[str, Any]]:
-    """Every tensor of a model: initializers and attribute tensors, in all subgraphs."""
-    graphs = list(_graphs(proto.graph))
-    nodes = [n for g in graphs for n in g.node] + [
-        n for f in proto.functions for n in f.node
-    ]
-    for g in graphs:
-        for t in g.initializer:
-            yield t.name or "(unnamed initializer)", t
-        for s in g.sparse_initializer:
-            yield s.values.name or "(sparse initializer)", s.values
-            yield s.indices.name or "(sparse indices)", s.indices
-    for node in nodes:
-        for attr in node.attribute:
-            where = f"attribute {attr.name!r} of node {node.name or node.op_type!r}"
+    """Every tensor of a model: initializers and attribute tensors, everywhere."""
+    for where, body in _bodies(proto):
+        for t in getattr(body, "initializer", ()):
+            yield f"{where}: initializer {t.name or '(unnamed)'!r}", t
+        for s in getattr(body, "sparse_initializer", ()):
+            yield f"{where}: sparse initializer {s.values.name!r}", s.values
+            yield f"{where}: sparse initializer {s.values.name!r} indices", s.indices
+        for label, attr in _attributes(body):
+            at = f"{where}: {label}"
             if attr.HasField("t"):
-                yield where, attr.t
+                yield at, attr.t
             for t in attr.tensors:
-                yield where, t
+                yield at, t
             if attr.HasField("sparse_tensor"):
-                yield where, attr.sparse_tensor.values
+                yield at, attr.sparse_tensor.values
+                yield at, attr.sparse_tensor.indices
             for s in attr.sparse_tensors:
-                yield where, s.values
+                yield at, s.values
+                yield at, s.indices
 
 
 def check_onnx(
@@ -130,10 +149,10 @@ def check_onnx(
                 {"item": where, "problem": f"external data at {location!r}"}
             )
     domains = {o.domain for o in proto.opset_import}
-    domains |= {n.domain for g in _graphs(proto.graph) for n in g.node}
-    domains |= {f.domain for f in proto.functions} | {
-        n.domain for f in proto.functions for n in f.node
-    }
+    domains |= {f.domain for f in proto.functions}
+    for _, body in _bodies(proto):
+        domains |= {n.domain for n in body.node}
+        domains |= {o.domain for o in getattr(body, "opset_import", ())}
     for domain in sorted(domains - allowed_domains):
         problems.append(
             {"item": f"domain {domain!r}", "problem": "operator domain not allowed"}
@@ -199,16 +218,22 @@ def ort_message(err: BaseException) -> str:
 
 
 def frame_feeds(X: pd.DataFrame, schema: dict[str, Any]) -> dict[str, np.ndarray]:
-    """ONNX inputs from a frame typed by ``prepare_X`` (floats, and text categories)."""
+    """ONNX inputs from a frame typed by ``prepare_X`` (floats, and text categories).
+
+    Columns are read by their names and fed by their graph input names
+    (``onnx_name`` of the schema, see :mod:`mlops_nb.deploy._names`).
+    """
     import numpy as np
+
+    from mlops_nb.deploy._names import onnx_name
 
     feeds = {}
     for spec in schema["inputs"]:
         col = X[spec["name"]]
         if spec["kind"] == "numeric":
-            feeds[spec["name"]] = col.to_numpy(dtype=np.float32).reshape(-1, 1)
+            feeds[onnx_name(spec)] = col.to_numpy(dtype=np.float32).reshape(-1, 1)
         else:
-            feeds[spec["name"]] = col.to_numpy(dtype=object).reshape(-1, 1)
+            feeds[onnx_name(spec)] = col.to_numpy(dtype=object).reshape(-1, 1)
     return feeds
 
 

@@ -8,8 +8,12 @@ notebook's kernel (or in the foreground with ``mlops-nb serve``). Safe defaults:
 - a bearer token is always required (a random one is made when none is given: there
   are no default credentials); CORS is off unless ``cors_origins`` lists origins;
 - a client that does not finish sending its request headers within
-  ``header_timeout_s`` is disconnected (slow-loris), bodies have a size limit and a
-  timeout, requests a rate limit, and the model call a timeout.
+  ``header_timeout_s`` (5 s) is disconnected, and an idle keep-alive connection after
+  5 s; up to :data:`MAX_CONNECTIONS` connections are served at once, many more than
+  the requests the model may have waiting, so a few dozen slow-header (slow-loris)
+  clients are dropped long before they can fill the limit and make ``/health`` or
+  ``/predict`` answer 503. Bodies have a size limit and a timeout, requests a rate
+  limit, and the model call a timeout.
 
 Every scored batch is kept (features as the model reads them, the prediction and the
 probabilities, the time) and written as a new version of the data asset
@@ -29,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.deploy import _standalone as std
 from mlops_nb.deploy._app import Limits, Stats, build_app, http_protocol
 from mlops_nb.deploy._recorder import Recorder
 from mlops_nb.errors import MlopsNbError, ValidationError
@@ -43,6 +48,11 @@ log = logging.getLogger("mlops_nb.deploy")
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 MIN_TOKEN = 16
+#: Connections served at once (uvicorn's ``limit_concurrency``, which counts every
+#: open connection, headers complete or not); beyond it requests get 503.
+MAX_CONNECTIONS = 256
+#: Seconds an idle keep-alive connection is kept open.
+KEEP_ALIVE_S = 5
 
 
 class ServeError(MlopsNbError, OSError):
@@ -53,19 +63,21 @@ def _resolve(
     model: Model, variant: Variant | None
 ) -> tuple[bytes, dict[str, Any], str, str, str]:
     """Find what to serve: ONNX bytes, schema, level, variant name and SHA-256."""
+    from mlops_nb.deploy._convert import with_roles
     from mlops_nb.deploy._export import export_onnx, stored_exports
 
     if variant is not None:
         return (
             variant.onnx_bytes,
-            variant.variants.schema,
+            with_roles(model, variant.variants.schema),
             variant.row["level"],
             variant.name,
             variant.row["digest"],
         )
     exports = stored_exports(model)
     export = exports[-1] if exports else export_onnx(model)
-    return export.onnx_bytes, export.schema, "all", "ONNX export", export.digest
+    schema = with_roles(model, export.schema)
+    return export.onnx_bytes, schema, "all", "ONNX export", export.digest
 
 
 def serve(
@@ -82,11 +94,12 @@ def serve(
     rate_limit: float = 50.0,
     burst: int = 100,
     timeout_s: float = 5.0,
-    header_timeout_s: float = 10.0,
+    header_timeout_s: float = 5.0,
     record: bool = True,
     record_rows: int = 500,
     record_seconds: float = 30.0,
     variant: Variant | None = None,
+    strict: bool = False,
 ) -> Server:
     """Serve a model version (or one of its variants) over authenticated HTTP.
 
@@ -114,13 +127,24 @@ def serve(
     rate_limit, burst : float, int
         Requests per second per client, and the burst allowed above it.
     timeout_s, header_timeout_s : float
-        Deadline of one model call (504), and for a client to send its headers.
+        Deadline of one model call (504), and for a client to send its request
+        headers, from connecting or from the end of its previous response (then it
+        is disconnected).
     record : bool
         Record served batches as versions of the data asset ``"<model>-served"``.
     record_rows, record_seconds : int, float
         Write a version every this many rows or seconds (and on stop).
     variant : Variant, optional
         Serve this variant of :func:`optimize` instead of the export.
+    strict : bool
+        Refuse (422) a row holding a category never seen in training. By default the
+        model scores it as it does in Python (an unknown category) and the answer
+        flags the row in ``unseen_categories``.
+
+    Rows may carry the training data's id, time, target and sensitive columns besides
+    the inputs: the answer echoes the id of each row (``ids``), the recorded batches
+    keep id, time and sensitive values, and the target is ignored with a note. Any
+    other column is refused (422).
 
     Returns
     -------
@@ -214,6 +238,7 @@ def serve(
         ),
         header_timeout=float(header_timeout_s),
         record=(record_rows, record_seconds) if record else None,
+        strict=bool(strict),
     )
 
 
@@ -252,6 +277,7 @@ class Server(Displayable):
         limits: Limits,
         header_timeout: float,
         record: tuple[int, float] | None,
+        strict: bool = False,
     ) -> Server:
         import uvicorn
 
@@ -304,6 +330,8 @@ class Server(Displayable):
                 for i in schema["inputs"]
             ],
             "missing": {"numeric": None, "categorical": None},
+            "also_accepted": std.role_columns(schema),
+            "unseen_categories": "refused" if strict else "scored as unknown, flagged",
             "limits": {
                 "max_rows": limits.max_rows,
                 "max_body_bytes": limits.max_body_bytes,
@@ -319,6 +347,7 @@ class Server(Displayable):
             metadata=metadata,
             on_scored=recorder.add if recorder else None,
             cors_origins=cors_origins,
+            strict=strict,
         )
         config = uvicorn.Config(
             app,
@@ -328,8 +357,11 @@ class Server(Displayable):
             log_level="warning",
             access_log=False,
             server_header=False,
-            timeout_keep_alive=5,
-            limit_concurrency=64,
+            timeout_keep_alive=KEEP_ALIVE_S,
+            # counts open connections, including ones still sending headers: kept
+            # well above the model's waiting bound (limits.max_waiting) so that slow
+            # clients are cut off by the header deadline before they fill it
+            limit_concurrency=MAX_CONNECTIONS,
             h11_max_incomplete_event_size=16 * 1024,
         )
         server = uvicorn.Server(config)

@@ -12,14 +12,35 @@ and compared with the manifest; the manifest checks itself too. One changed byte
 any file and this script refuses to run (exit status 3). Pin the manifest you trust
 with ``--manifest-sha256 HEX`` (its SHA-256 was printed when the bundle was made).
 
-Input rows are checked against ``schema.json``: every column present and no other,
-numbers finite, categories seen in training (``--allow-unseen`` lets the model treat
-new ones as unknown). Problems are listed on stderr (exit status 2).
+Input rows are checked against ``schema.json``: every input column present, numbers
+finite, and no column but the inputs and those the training data declared as id,
+time, target or sensitive (the id is echoed with each prediction, the target ignored
+with a note). A category never seen in training is treated as unknown, as the model
+does in Python, and the row is flagged in ``unseen_categories``; ``--strict`` refuses
+it instead. Problems are listed on stderr (exit status 2).
+
+Run it as ``python -I predict.py ...`` (isolated mode). Plain ``python predict.py``
+puts this folder first on ``sys.path``, so a ``hashlib.py`` or ``onnxruntime.py``
+dropped in here would be imported instead of the real module; this script removes its
+own folder from ``sys.path`` before it imports anything (which is also why it has no
+``from __future__`` import), and refuses to run while the folder holds any file or
+link its manifest does not list.
 
 Written by mlops_nb; the same checks validate requests to ``model.serve()``.
 """
 
-from __future__ import annotations
+import sys  # built into the interpreter: never read from this folder
+
+if __name__ == "__main__":
+    # Before any other import: forget this folder (python predict.py put it first).
+    _os = sys.modules.get("os")  # loaded at startup by site; None under -S
+    if _os is not None:
+        _here = _os.path.dirname(_os.path.realpath(__file__))
+        sys.path[:] = [
+            p for p in sys.path if _os.path.realpath(p or _os.curdir) != _here
+        ]
+    elif not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
+        del sys.path[:1]  # python -S predict.py: the folder the interpreter prepended
 
 import argparse
 import csv
@@ -29,7 +50,6 @@ import json
 import math
 import os
 import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +109,9 @@ def read_verified(folder: Path, expect_manifest: str | None = None) -> dict[str,
     ------
     BundleError
         Listing every file that is missing, a link, changed or unlisted in the
-        manifest's own checksum.
+        manifest's own checksum, and every file, folder or link in the bundle folder
+        that the manifest does not list (nothing unverified may sit beside the
+        script, where Python would import it from).
     """
     folder = Path(folder)
     try:
@@ -141,11 +163,33 @@ def read_verified(folder: Path, expect_manifest: str | None = None) -> dict[str,
             problems.append(f"{name}: changed (SHA-256 differs from the manifest)")
             continue
         out[name] = data
+    problems.extend(_unlisted(folder, {*files, MANIFEST}))
     if problems:
         raise BundleError(
             "integrity check failed, refusing to run: " + "; ".join(problems)
         )
     return out
+
+
+def _unlisted(folder: Path, listed: set[str]) -> list[str]:
+    """Name each entry of the bundle folder that the manifest does not list."""
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError as err:
+        return [f"{folder}: cannot be listed ({err})"]
+    problems = []
+    for path in entries:
+        name = path.name
+        if name in listed:
+            continue
+        kind = (
+            "a link" if path.is_symlink() else "a folder" if path.is_dir() else "a file"
+        )
+        problems.append(
+            f"{name}: {kind} that manifest.json does not list (only verified files "
+            "may sit beside predict.py; remove it)"
+        )
+    return problems
 
 
 # -- input rows ------------------------------------------------------------------
@@ -210,25 +254,73 @@ def _short(values: list[str], limit: int = 8) -> str:
     )
 
 
+#: Roles of columns a row may carry besides the model's inputs (``schema["roles"]``).
+ROLES = ("id", "time", "target", "sensitive")
+
+
+def role_columns(schema: dict[str, Any]) -> dict[str, str]:
+    """Map each declared non-input column a row may carry to its role."""
+    roles = schema.get("roles") or {}
+    inputs = {i["name"] for i in schema["inputs"]}
+    out: dict[str, str] = {}
+    for role in ROLES:
+        names = roles.get(role)
+        for name in [names] if isinstance(names, str) else names or []:
+            if isinstance(name, str) and name not in inputs:
+                out.setdefault(name, role)
+    return out
+
+
 def validate_records(
     records: list[Any],
     schema: dict[str, Any],
     *,
     max_rows: int | None = None,
-    allow_unseen: bool = False,
+    strict: bool = False,
     from_text: bool = False,
 ) -> dict[str, list[Any]]:
     """Check rows against the schema and return one list of values per input column.
 
+    The columns of :func:`check_rows`; see there.
+    """
+    return check_rows(
+        records, schema, max_rows=max_rows, strict=strict, from_text=from_text
+    )["columns"]
+
+
+def check_rows(
+    records: list[Any],
+    schema: dict[str, Any],
+    *,
+    max_rows: int | None = None,
+    strict: bool = False,
+    from_text: bool = False,
+) -> dict[str, Any]:
+    """Check rows against the schema: the model's inputs, and the declared roles.
+
     Numbers become floats (``None`` when missing); categories become text (the
     schema's missing marker when missing). With ``from_text`` (CSV), numbers are
-    parsed from text and an empty cell is missing.
+    parsed from text and an empty cell is missing. Besides the inputs, a row may
+    carry the columns the training data declared as id, time, target or sensitive
+    (``schema["roles"]``): the id is echoed with each prediction, id, time and
+    sensitive values are kept for the record, the target is ignored with a note.
+    A category never seen in training goes to the model, which treats it as it does
+    in Python (unknown: LightGBM's ordinal code -1, all zeros in one-hot), and the
+    row is flagged; ``strict=True`` refuses it instead.
+
+    Returns
+    -------
+    dict
+        ``columns`` (input name -> values), ``extra`` (role column -> values, as
+        given), ``id`` (the id column sent, or None), ``unseen`` (per row: the
+        columns holding an unseen category) and ``notes``.
 
     Raises
     ------
     InputError
         Naming each bad row, field and rule: ``missing``, ``extra``, ``type``,
-        ``not_finite``, ``unseen_category``, ``max_rows``, ``empty``, ``nesting``.
+        ``not_finite``, ``unseen_category`` (strict), ``max_rows``, ``empty``,
+        ``nesting``.
     """
     problems: list[dict[str, Any]] = []
 
@@ -248,7 +340,8 @@ def validate_records(
         raise InputError(problems[0]["message"], problems)
     inputs = schema["inputs"]
     names = [i["name"] for i in inputs]
-    known = set(names)
+    roles = role_columns(schema)
+    known = set(names) | set(roles)
     missing_marker = schema.get("missing_category", "(missing)")
     categories = {
         i["name"]: set(i.get("categories") or [])
@@ -256,6 +349,13 @@ def validate_records(
         if i["kind"] == "categorical"
     }
     columns: dict[str, list[Any]] = {n: [] for n in names}
+    sent = [
+        c
+        for c in roles
+        if any(isinstance(r, dict) and c in r for r in records) and roles[c] != "target"
+    ]
+    extra: dict[str, list[Any]] = {c: [] for c in sent}
+    unseen: list[list[str]] = []
     for r, record in enumerate(records):
         if len(problems) >= MAX_PROBLEMS:
             break
@@ -267,13 +367,29 @@ def validate_records(
                 f"row {r} is a {type(record).__name__}, expected an object",
             )
             continue
-        for extra in sorted(set(record) - known):
+        for name in sorted(set(record) - known, key=str):
+            accepted = [*names, *roles]
             problem(
                 r,
-                str(extra),
+                str(name),
                 "extra",
-                f"unknown column {str(extra)!r}; the model reads {_short(names)}",
+                f"unknown column {str(name)!r}; the model reads {_short(accepted)}",
             )
+        for name in sent:
+            value = record.get(name)
+            if isinstance(value, (dict, list, _NonFinite)):
+                problem(
+                    r,
+                    name,
+                    "type",
+                    f"column {name!r} ({roles[name]}) holds "
+                    f"{getattr(value, 'token', type(value).__name__)}; expected a "
+                    "plain value",
+                )
+            elif isinstance(value, float) and not math.isfinite(value):
+                problem(r, name, "not_finite", f"column {name!r} is {value!r}")
+            extra[name].append(None if from_text and value == "" else value)
+        flagged: list[str] = []
         for spec in inputs:
             name = spec["name"]
             if name not in record:
@@ -302,27 +418,47 @@ def validate_records(
                 text = _category(value, name, r, from_text, missing_marker, problem)
                 if (
                     text is not None
-                    and not allow_unseen
                     and categories[name]
                     and text not in categories[name]
                     and text != missing_marker
                 ):
-                    problem(
-                        r,
-                        name,
-                        "unseen_category",
-                        f"column {name!r} has {text!r}, a value never seen in "
-                        "training; known: "
-                        f"{_short(sorted(categories[name]))}",
-                    )
+                    flagged.append(name)
+                    if strict:
+                        problem(
+                            r,
+                            name,
+                            "unseen_category",
+                            f"column {name!r} has {text!r}, a value never seen in "
+                            "training; known: "
+                            f"{_short(sorted(categories[name]))}",
+                        )
                 columns[name].append(text)
+        unseen.append(flagged)
     if problems:
         more = "" if len(problems) < MAX_PROBLEMS else f" (first {MAX_PROBLEMS} shown)"
         raise InputError(
             "; ".join(p["message"] for p in problems[:3]) + more,
             problems[:MAX_PROBLEMS],
         )
-    return columns
+    notes = [
+        f"column {c!r} is the target ({schema['model'].get('target')!r}): ignored, "
+        "the model predicts it"
+        for c in roles
+        if roles[c] == "target" and any(c in r for r in records)
+    ]
+    if any(unseen):
+        notes.append(
+            f"{sum(1 for u in unseen if u)} row(s) hold a category never seen in "
+            "training (flagged in unseen_categories); the model treats it as unknown"
+        )
+    id_column = next((c for c in sent if roles[c] == "id"), None)
+    return {
+        "columns": columns,
+        "extra": extra,
+        "id": id_column,
+        "unseen": unseen,
+        "notes": notes,
+    }
 
 
 def _number(
@@ -392,7 +528,11 @@ def read_csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def to_feeds(columns: dict[str, list[Any]], schema: dict[str, Any]) -> dict[str, Any]:
-    """ONNX inputs (``[rows, 1]`` arrays) from validated columns."""
+    """ONNX inputs (``[rows, 1]`` arrays) from validated columns.
+
+    Rows use the column names; the graph reads ``onnx_name`` (a valid identifier
+    mapped from any column name when the model was exported).
+    """
     import numpy as np
 
     feeds = {}
@@ -404,18 +544,41 @@ def to_feeds(columns: dict[str, list[Any]], schema: dict[str, Any]) -> dict[str,
             )
         else:
             arr = np.array(values, dtype=object)
-        feeds[spec["name"]] = arr.reshape(-1, 1)
+        feeds[spec.get("onnx_name") or spec["name"]] = arr.reshape(-1, 1)
     return feeds
 
 
-def format_outputs(outputs: list[Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Build the JSON answer: predictions (and probabilities, in class order)."""
+def format_outputs(
+    outputs: list[Any], schema: dict[str, Any], rows: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the JSON answer: predictions (and probabilities, in class order).
+
+    With the checked ``rows`` of :func:`check_rows`: the id of each row (``ids``,
+    under the id column's name in ``id_column``) when the rows carried it, the
+    columns of each row holding a category never seen in training
+    (``unseen_categories``, one list per row) and ``notes``.
+    """
     model = schema["model"]
     if model["task"] == "regression":
-        return {"predictions": [float(v) for v in outputs[0].reshape(-1)]}
-    labels = outputs[0].reshape(-1).tolist()
-    proba = [[round(float(p), 7) for p in row] for row in outputs[1]]
-    return {"classes": model["classes"], "predictions": labels, "probabilities": proba}
+        out: dict[str, Any] = {
+            "predictions": [float(v) for v in outputs[0].reshape(-1)]
+        }
+    else:
+        labels = outputs[0].reshape(-1).tolist()
+        proba = [[round(float(p), 7) for p in row] for row in outputs[1]]
+        out = {
+            "classes": model["classes"],
+            "predictions": labels,
+            "probabilities": proba,
+        }
+    if rows is not None:
+        if rows["id"] is not None:
+            out["id_column"] = rows["id"]
+            out["ids"] = rows["extra"][rows["id"]]
+        out["unseen_categories"] = rows["unseen"]
+        if rows["notes"]:
+            out["notes"] = rows["notes"]
+    return out
 
 
 # -- loading and running ---------------------------------------------------------
@@ -429,6 +592,10 @@ class Bundle:
             Path(folder) if folder else Path(__file__).resolve().parent, expect_manifest
         )
         self.schema = json.loads(files["schema.json"].decode("utf-8"))
+        # onnxruntime's Linux/macOS wheels upload usage telemetry from native code
+        # unless this is set before the import (disable_telemetry_events() does not
+        # stop it); an explicit setting by the user is kept
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime as ort
 
         if hasattr(ort, "disable_telemetry_events"):
@@ -445,15 +612,21 @@ class Bundle:
         )
 
     def predict(
-        self, records: list[Any], *, allow_unseen: bool = False, from_text: bool = False
+        self, records: list[Any], *, strict: bool = False, from_text: bool = False
     ) -> dict[str, Any]:
-        """Validate rows and predict them."""
-        columns = validate_records(
-            records, self.schema, allow_unseen=allow_unseen, from_text=from_text
-        )
+        """Validate rows and predict them (see :func:`check_rows`)."""
+        rows = check_rows(records, self.schema, strict=strict, from_text=from_text)
         return format_outputs(
-            self.session.run(None, to_feeds(columns, self.schema)), self.schema
+            self.session.run(None, to_feeds(rows["columns"], self.schema)),
+            self.schema,
+            rows,
         )
+
+
+def _print_problems(err: InputError) -> None:
+    for p in err.problems:
+        where = "" if p["row"] is None else f"row {p['row']}: "
+        print(f"predict.py: {where}{p['message']} [{p['rule']}]", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,9 +641,12 @@ def main(argv: list[str] | None = None) -> int:
         "--format", choices=("json", "csv"), default="json", help="output format"
     )
     parser.add_argument(
-        "--allow-unseen",
+        "--strict",
         action="store_true",
-        help="accept categories not seen in training",
+        help="refuse categories not seen in training (default: flag the row)",
+    )
+    parser.add_argument(  # kept for scripts written before it became the default
+        "--allow-unseen", action="store_true", help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--manifest-sha256", help="refuse unless manifest.json has this SHA-256"
@@ -490,29 +666,57 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     if not args.rows:
         parser.error("give a .csv or .json file of rows (or - for JSON on stdin)")
+    is_csv = args.rows.lower().endswith(".csv")
     try:
         text = (
             sys.stdin.read()
             if args.rows == "-"
             else Path(args.rows).read_text(encoding="utf-8")
         )
-        is_csv = args.rows.lower().endswith(".csv")
         rows = read_csv_rows(text) if is_csv else records_of(parse_json(text))
-        result = bundle.predict(rows, allow_unseen=args.allow_unseen, from_text=is_csv)
-    except InputError as err:
-        for p in err.problems:
-            where = "" if p["row"] is None else f"row {p['row']}: "
-            print(f"predict.py: {where}{p['message']} [{p['rule']}]", file=sys.stderr)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        what = "stdin" if args.rows == "-" else args.rows
+        reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+        print(
+            f"predict.py: cannot read rows from {what}: {reason} (give a UTF-8 "
+            f"{'CSV file with a header line' if is_csv else 'JSON file'})",
+            file=sys.stderr,
+        )
         return 2
+    except InputError as err:
+        _print_problems(err)
+        return 2
+    try:
+        result = bundle.predict(
+            rows, strict=args.strict and not args.allow_unseen, from_text=is_csv
+        )
+    except InputError as err:
+        _print_problems(err)
+        return 2
+    for note in result.get("notes", []):
+        print(f"predict.py: note: {note}", file=sys.stderr)
     if args.format == "json":
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
         return 0
     writer = csv.writer(sys.stdout)
     classes = result.get("classes")
-    writer.writerow(["prediction"] + [f"proba_{c}" for c in classes or []])
+    ids = result.get("ids")
+    unseen = result.get("unseen_categories") or []
+    flag = any(unseen)
+    writer.writerow(
+        ([result["id_column"]] if ids is not None else [])
+        + ["prediction"]
+        + [f"proba_{c}" for c in classes or []]
+        + (["unseen_categories"] if flag else [])
+    )
     for i, label in enumerate(result["predictions"]):
-        writer.writerow([label] + (result["probabilities"][i] if classes else []))
+        writer.writerow(
+            ([ids[i]] if ids is not None else [])
+            + [label]
+            + (result["probabilities"][i] if classes else [])
+            + ([" | ".join(unseen[i])] if flag else [])
+        )
     return 0
 
 

@@ -144,6 +144,7 @@ class Variant(Displayable):
             Folder, zip, the SHA-256 of every file and of the manifest.
         """
         from mlops_nb.deploy._bundle import write_bundle
+        from mlops_nb.deploy._convert import with_roles
 
         self._require_onnx("be bundled")
         measured = {
@@ -156,7 +157,7 @@ class Variant(Displayable):
         return write_bundle(
             self.model,
             self.onnx_bytes,
-            self.variants.schema,
+            with_roles(self.model, self.variants.schema),
             path,
             overwrite=overwrite,
             level=self.row["level"],

@@ -154,9 +154,15 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
             )
             raise IntegrityError(msg)
 
+    checked = None
+    if "booster" in blobs:  # strictly read before LightGBM's parser may ever see it
+        from mlops_nb.model._lgb_text import check_model_text
+
+        checked = check_model_text(blobs["booster"], artifact=digests["booster"])
+
     def parse(key: str) -> Any:
         if key == "booster":
-            return load_booster(blobs[key], artifact=digests[key])
+            return load_booster(blobs[key], artifact=digests[key], checked=checked)
         if key == "trees":
             return load_trees(blobs[key], artifact=digests[key])
         if key == "tree_prep":
@@ -174,6 +180,11 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
     for key in blobs:
         if stand_ins.get(key) not in blobs:
             loaded[key]
+    if checked is not None and "trees" in blobs:
+        # small batches answer from the table: it must hold the text's very trees
+        from mlops_nb.model._lgb_text import check_same_model
+
+        check_same_model(checked, loaded["trees"], artifact=digests["booster"])
     return loaded
 
 

@@ -116,14 +116,24 @@ def dump_booster(booster: Any) -> bytes:
     return booster.model_to_string().encode("utf-8")
 
 
-def load_booster(data: bytes, *, artifact: str) -> Any:
-    """Parse a LightGBM text model (the caller has verified its hash)."""
+def load_booster(data: bytes, *, artifact: str, checked: Any = None) -> Any:
+    """Parse a LightGBM text model (the caller has verified its hash).
+
+    LightGBM's C++ parser crashes the process on malformed input, so the text is
+    first read by :func:`mlops_nb.model._lgb_text.check_model_text`, a strict Python
+    reader that raises :class:`UnsafeFormatError` instead; ``checked`` is its result
+    when the caller has already run it on these very bytes.
+    """
     import lightgbm as lgb
+
+    from mlops_nb.model._lgb_text import check_model_text
 
     if sniff(data, artifact=artifact) != "lightgbm":
         msg = f"artifact {artifact} is not a LightGBM text model."
         raise UnsupportedFormatError(msg)
-    return lgb.Booster(model_str=data.decode("utf-8"))
+    if checked is None or checked.text.encode("utf-8") != bytes(data):
+        checked = check_model_text(data, artifact=artifact)
+    return lgb.Booster(model_str=checked.text)
 
 
 def load_tree_prep(data: bytes, *, artifact: str) -> Any:

@@ -31,6 +31,8 @@ from mlops_nb.errors import UnsupportedFormatError
 if TYPE_CHECKING:
     import numpy as np
 
+    from mlops_nb.model._lgb_text import ModelText
+
 MAGIC = b"MNBTREES"
 FORMAT = "mlops_nb.trees/1"
 #: Batches up to this many rows are walked with numpy while LightGBM's text is not
@@ -83,6 +85,35 @@ class TreeTable:
             return cls._from_model_text(text)
         except (KeyError, ValueError, IndexError):
             return None
+
+    @classmethod
+    def from_checked(cls, model: ModelText) -> TreeTable | None:
+        """Build the table from text :func:`check_model_text` has read, or None.
+
+        None when the model holds anything the table does not cover, as
+        :meth:`from_model_text`, whose result this equals.
+        """
+        objective, sigmoid = _objective(model.objective_text)
+        if objective is None or model.average_output or model.categorical:
+            return None
+        if len(model.leaves) % model.n_outputs:
+            return None
+        a = model.arrays
+        built = _table_of(
+            model.leaves,
+            a["leaf_value"],
+            a["split_feature"].astype("int32"),
+            a["decision_type"].astype("int32"),
+            a["left_child"],
+            a["right_child"],
+            a["threshold"],
+        )
+        if built is None:
+            return None
+        arrays, depth = built
+        if arrays["feature"].size and arrays["feature"].max() >= model.n_features:
+            return None
+        return cls(arrays, model.n_features, model.n_outputs, objective, sigmoid, depth)
 
     @classmethod
     def _from_model_text(cls, text: str) -> TreeTable | None:
@@ -296,15 +327,30 @@ def _table(trees: list[dict[str, str]]) -> tuple[dict[str, Any], int] | None:
     def numbers(key: str, dtype: Any) -> Any:
         return np.array(" ".join(t.get(key, "") for t in trees).split(), dtype=dtype)
 
-    leaves = np.array([int(t["num_leaves"]) for t in trees], dtype=np.int64)
-    internal = leaves - 1
-    value = numbers("leaf_value", np.float64)
-    feature, decision = (
+    return _table_of(
+        np.array([int(t["num_leaves"]) for t in trees], dtype=np.int64),
+        numbers("leaf_value", np.float64),
         numbers("split_feature", np.int32),
         numbers("decision_type", np.int32),
+        numbers("left_child", np.int64),
+        numbers("right_child", np.int64),
+        numbers("threshold", np.float64),
     )
-    left, right = numbers("left_child", np.int64), numbers("right_child", np.int64)
-    threshold = numbers("threshold", np.float64)
+
+
+def _table_of(
+    leaves: Any,
+    value: Any,
+    feature: Any,
+    decision: Any,
+    left: Any,
+    right: Any,
+    threshold: Any,
+) -> tuple[dict[str, Any], int] | None:
+    """Lay out every tree's arrays, concatenated, as the table; None if not a tree."""
+    import numpy as np
+
+    internal = leaves - 1
     n_internal = int(internal.sum())
     if (leaves < 1).any() or len(value) != leaves.sum():
         return None
@@ -317,7 +363,7 @@ def _table(trees: list[dict[str, str]]) -> tuple[dict[str, Any], int] | None:
     offset = np.concatenate(
         [[0], np.cumsum(2 * leaves - 1)[:-1]]
     )  # where each tree starts
-    tree_of_split = np.repeat(np.arange(len(trees)), internal)
+    tree_of_split = np.repeat(np.arange(len(leaves)), internal)
     own_internal, own_leaves = internal[tree_of_split], leaves[tree_of_split]
     if ((left >= own_internal) | (right >= own_internal)).any():
         return None  # a child beyond its tree: not a tree

@@ -123,7 +123,7 @@ def test_bundle_files_manifest_and_zip(bundle):
     assert b.zip_path == b.folder.with_name("clf.zip")
     readme = (b.folder / "README.md").read_text()
     assert "numpy and onnxruntime" in readme
-    assert "python predict.py" in readme
+    assert "python -I predict.py" in readme
     html = b._repr_mimebundle_()["text/html"]
     assert b.manifest_sha256 in html
     assert "predict.py" in html
@@ -150,7 +150,7 @@ def test_predict_py_runs_without_mlops_nb_and_refuses_changed_bytes(
         ["csv", str(b.folder), [str(tmp_path / "rows.csv"), "--format", "csv"]],
         ["verify", str(b.folder), ["--verify", "--manifest-sha256", b.manifest_sha256]],
         ["pinned-wrong", str(b.folder), ["--verify", "--manifest-sha256", "0" * 64]],
-        ["bad", str(b.folder), [str(tmp_path / "bad.json")]],
+        ["bad", str(b.folder), [str(tmp_path / "bad.json"), "--strict"]],
     ]
     for name in [
         "model.onnx",

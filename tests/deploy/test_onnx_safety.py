@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from pathlib import Path
 
@@ -169,3 +170,134 @@ def test_onnx_proto_parse_is_the_only_thing_done_before_checks():
     # check_onnx parses from bytes only: a model loaded from bytes has no base folder
     proto = check_onnx(_model(), what="m")
     assert isinstance(proto, onnx.ModelProto)
+
+
+# -- issue 14 item 8: external data hidden in model-local functions -------------------
+FN_DOMAIN = "com.microsoft"  # an allowed domain: only the external data may refuse it
+
+
+def _secret_tensor(name: str = "leak") -> TensorProto:
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=[2])
+    t.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "secret.bin"), ("offset", "0"), ("length", "8")):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, value
+    return t
+
+
+def _branch(name: str, leak: bool, how: str = "constant") -> onnx.GraphProto:
+    out = helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [2])
+    plain = helper.make_tensor(f"{name}_w", TensorProto.FLOAT, [2], [0.0, 0.0])
+    tensor = _secret_tensor(f"{name}_w") if leak else plain
+    if how == "initializer":
+        node = helper.make_node("Identity", [f"{name}_w"], [f"{name}_out"])
+        return helper.make_graph([node], name, [], [out], initializer=[tensor])
+    node = helper.make_node("Constant", [], [f"{name}_out"], value=tensor)
+    return helper.make_graph([node], name, [], [out])
+
+
+def _if(out: str, then_g: onnx.GraphProto, else_g: onnx.GraphProto) -> onnx.NodeProto:
+    return helper.make_node(
+        "If", ["cond"], [out], name=f"if_{out}", then_branch=then_g, else_branch=else_g
+    )
+
+
+def _nested_if(depth: int) -> onnx.GraphProto:
+    """A then-branch holding an If ``depth`` levels deep, the leak at the bottom."""
+    graph = _branch("leaf", leak=True)
+    for level in range(depth):
+        out = helper.make_tensor_value_info(f"n{level}", TensorProto.FLOAT, [2])
+        node = _if(f"n{level}", graph, _branch(f"e{level}", leak=False))
+        graph = helper.make_graph([node], f"level{level}", [], [out])
+    return graph
+
+
+def _function_model(placement: str) -> bytes:
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(FN_DOMAIN, 1)]
+    functions = []
+    if placement == "then_constant":  # the attack of the issue
+        body = [_if("out", _branch("t", True), _branch("e", False))]
+    elif placement == "else_initializer":
+        body = [_if("out", _branch("t", False), _branch("e", True, "initializer"))]
+    elif placement == "nested_if":
+        body = [_if("out", _nested_if(3), _branch("e", False))]
+    elif placement == "function_calls_function":
+        inner = helper.make_function(
+            FN_DOMAIN,
+            "Inner",
+            ["cond"],
+            ["out"],
+            [_if("out", _branch("t", True), _branch("e", False))],
+            opset_imports=opsets,
+        )
+        functions.append(inner)
+        body = [helper.make_node("Inner", ["cond"], ["out"], domain=FN_DOMAIN)]
+    else:  # a function's default attribute value
+        assert placement == "default_attribute"
+        body = [helper.make_node("Constant", [], ["out"], value_float=1.0)]
+    fn = helper.make_function(
+        FN_DOMAIN, "Pick", ["cond"], ["out"], body, opset_imports=opsets
+    )
+    if placement == "default_attribute":
+        fn.attribute_proto.append(helper.make_attribute("value", _secret_tensor()))
+    functions.append(fn)
+    graph = helper.make_graph(
+        [helper.make_node("Pick", ["cond"], ["y"], domain=FN_DOMAIN)],
+        "main",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=opsets, functions=functions)
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def secret_in_cwd(tmp_path, monkeypatch):
+    """``secret.bin`` in the working directory, with its atime set before its mtime.
+
+    With ``relatime`` (and ``strictatime``) a read then moves the atime, so an
+    unchanged atime means nothing read the file.
+    """
+    monkeypatch.chdir(tmp_path)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.array([4.5, 6.5], dtype=np.float32).tobytes())
+    os.utime(secret, ns=(10**9, secret.stat().st_mtime_ns))
+    return secret
+
+
+def test_control_onnxruntime_reads_external_data_inside_a_function(secret_in_cwd):
+    """Without check_onnx, onnxruntime reads secret.bin (the attack is real)."""
+    import onnxruntime
+
+    before = secret_in_cwd.stat().st_atime_ns
+    session = onnxruntime.InferenceSession(
+        _function_model("then_constant"), providers=["CPUExecutionProvider"]
+    )
+    leaked = session.run(None, {"cond": np.array(True)})[0]
+    assert leaked.tolist() == [4.5, 6.5]
+    assert secret_in_cwd.stat().st_atime_ns != before  # the detector sees reads
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [
+        "then_constant",
+        "else_initializer",
+        "nested_if",
+        "function_calls_function",
+        "default_attribute",
+    ],
+)
+def test_external_data_inside_functions_is_refused(
+    secret_in_cwd, spy_runtime, placement
+):
+    data = _function_model(placement)
+    before = secret_in_cwd.stat().st_atime_ns
+    with pytest.raises(UnsafeFormatError, match="external data") as err:
+        make_session(data, what="hostile function")
+    message = str(err.value)
+    assert "'secret.bin'" in message
+    assert f"function {FN_DOMAIN}:" in message  # says where it hides
+    assert spy_runtime == []
+    assert secret_in_cwd.stat().st_atime_ns == before
