@@ -15,7 +15,12 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.drift import _univariate
-from mlops_nb.drift._chunking import ChunkSpec, reference_split, split
+from mlops_nb.drift._chunking import (
+    ChunkSpec,
+    reference_split,
+    small_chunks_warning,
+    split,
+)
 from mlops_nb.drift._performance import CHUNK_COL
 
 if TYPE_CHECKING:
@@ -110,6 +115,14 @@ def _analyze(
     spec = ChunkSpec.from_dict(options["chunk"])
     chunks = split(analysis, spec)
     ref_chunks, ref_note = reference_split(reference, spec)
+    notes = [
+        text
+        for text in (
+            small_chunks_warning(reference, spec, ref_chunks),
+            small_chunks_warning(reference, spec, chunks, part="analysis"),
+        )
+        if text
+    ]
     target = model.recipe["target"]
     task = model.task
     labels = (
@@ -221,6 +234,14 @@ def _analyze(
                     labelled,
                     std=float(options["std"]),
                 )
+    for col, fair in fairness.items():
+        for gap in fair.pop("notes", []):
+            shown = [chunks.keys[c] for c in gap["chunks"]]
+            notes.append(
+                f"{gap['rate']} gap by {col} not computed in {len(shown)} labelled "
+                f"chunk(s) ({', '.join(shown[:6])}{' ...' if len(shown) > 6 else ''})"
+                f": fewer than two compared groups have a {gap['side']} label there."
+            )
     timings["fairness"] = time.perf_counter() - t
     if bar is not None:
         bar.step("fairness")
@@ -235,7 +256,12 @@ def _analyze(
         "task": task,
         "target": target,
         "chunking": spec.describe(),
-        "reference_chunks": {"n": ref_chunks.n, "note": ref_note},
+        "reference_chunks": {
+            "n": ref_chunks.n,
+            "note": ref_note,
+            "sizes": ref_chunks.sizes.tolist(),
+        },
+        "notes": [*notes, *perf.get("notes", [])],
         "chunks": {
             "keys": chunks.keys,
             "starts": chunks.starts,
@@ -393,6 +419,8 @@ def _performance(
             chunks.n,
             task=task,
             classes=classes,
+            keys=chunks.keys,
+            auc_classes=[c for c in classes if _jsonable(c) in est["classes"]],
         )
         method = "CBPE (confidence-based performance estimation)"
     m = est[metric]
@@ -432,6 +460,7 @@ def _performance(
         "realized_all": {k: v for k, v in real.items() if k != "labelled"},
         "concept": verdict,
         "confusion": est.get("confusion"),
+        "notes": [*est.get("notes", []), *real.get("notes", [])],
         "reference_value": _reference_metric(
             model, reference, ref_score, ref_dec, metric
         ),

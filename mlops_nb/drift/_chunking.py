@@ -311,3 +311,78 @@ def reference_split(frame: pd.DataFrame, spec: ChunkSpec) -> tuple[Chunks, str]:
         f"({spec.describe()} gives {got} reference chunk{'s' * (got != 1)}; thresholds "
         f"need at least {MIN_REFERENCE_CHUNKS})"
     )
+
+
+#: a reference chunk with fewer rows than this cannot calibrate alert thresholds
+MIN_CHUNK_ROWS = 30
+#: nannyml's rule of thumb for univariate drift: about this many rows per chunk
+RECOMMENDED_CHUNK_ROWS = 500
+_COARSER = {"h": "D", "D": "W", "W": "M", "M": "Q", "ME": "Q", "Q": "Y", "QE": "Y"}
+
+
+def small_chunks_warning(
+    frame: pd.DataFrame, spec: ChunkSpec, chunks: Chunks, *, part: str = "reference"
+) -> str | None:
+    """Say which chunks are too small to calibrate thresholds, and how to chunk.
+
+    Thresholds are the mean plus ``std`` standard deviations of the reference
+    chunks' statistics. A chunk of a handful of rows gives a statistic that is
+    mostly noise, which widens the thresholds until real drift never alerts. A
+    chunk under :data:`MIN_CHUNK_ROWS` rows is called too small.
+
+    Returns
+    -------
+    str or None
+        A sentence naming the small chunks and a chunking that avoids them; None
+        when every chunk is large enough.
+    """
+    small = [
+        (k, int(n)) for k, n in zip(chunks.keys, chunks.sizes, strict=True)
+        if n < MIN_CHUNK_ROWS
+    ]  # fmt: skip
+    if not small:
+        return None
+    shown = ", ".join(f"{k} ({n} row{'s' * (n != 1)})" for k, n in small[:6])
+    more = f" and {len(small) - 6} more" if len(small) > 6 else ""
+    effect = (
+        "they widen the alert thresholds (mean + std standard deviations of the "
+        "reference chunks' statistics) until real drift may never alert"
+        if part == "reference"
+        else "their statistics are mostly noise"
+    )
+    return (
+        f"{len(small)} of {chunks.n} {part} chunk(s) hold fewer than "
+        f"{MIN_CHUNK_ROWS} rows: {shown}{more}; {effect}. "
+        f"{suggest_chunking(frame, spec)}"
+    )
+
+
+def suggest_chunking(frame: pd.DataFrame, spec: ChunkSpec) -> str:
+    """Suggest a chunking that gives the reference enough chunks of enough rows."""
+    n = len(frame)
+    need = MIN_CHUNK_ROWS * MIN_REFERENCE_CHUNKS
+    if n < need:
+        return (
+            f"The reference has only {n:,} rows: anchor the monitor to a larger "
+            f"one (at least {need:,} rows, {MIN_REFERENCE_CHUNKS} chunks of "
+            f"{MIN_CHUNK_ROWS})."
+        )
+    size = max(MIN_CHUNK_ROWS, min(RECOMMENDED_CHUNK_ROWS, n // MIN_REFERENCE_CHUNKS))
+    text = (
+        f"Chunk by rows instead, e.g. chunk={size} ({n // size:,} reference chunks; "
+        f"nannyml suggests about {RECOMMENDED_CHUNK_ROWS} rows per chunk for "
+        "univariate drift)"
+    )
+    coarser = _COARSER.get(str(spec.value)) if spec.kind == "period" else None
+    if coarser is not None:
+        try:
+            alt = split(frame, ChunkSpec("period", coarser, spec.time_column))
+        except ValidationError:
+            alt = None
+        if (
+            alt is not None
+            and alt.n >= MIN_REFERENCE_CHUNKS
+            and alt.sizes.min() >= MIN_CHUNK_ROWS
+        ):
+            text += f", or by a coarser period (chunk={coarser!r})"
+    return text + "."

@@ -148,6 +148,8 @@ def fairness_over_time(
     labelled_rows = (
         ana_counts["tp"] + ana_counts["fp"] + ana_counts["fn"] + ana_counts["tn"]
     )
+    out["notes"] = []
+    names = {"tpr": ("TPR", "positive"), "fpr": ("FPR", "negative")}
     for name, ana_values in ana_rates.items():
         if name != "selection_rate":  # TPR/FPR only where the chunk has labels
             ana_values = np.where(
@@ -162,6 +164,15 @@ def fairness_over_time(
         finite = ref_disp[np.isfinite(ref_disp)]
         upper = float(finite.mean() + std * finite.std()) if len(finite) else None
         alert = [bool(upper is not None and np.isfinite(d) and d > upper) for d in disp]
+        if name in names and keep.sum() >= 2:
+            lacking = [
+                c
+                for c in range(k)
+                if labelled_rows[c].sum() > 0 and not np.isfinite(disp[c])
+            ]
+            if lacking:
+                label, side = names[name]
+                out["notes"].append({"rate": label, "side": side, "chunks": lacking})
         out["rates"][name] = {
             "values": [
                 [None if not np.isfinite(v) else float(v) for v in row]

@@ -114,6 +114,7 @@ def resolve(
                 what=what,
             )
             out["chunk"] = spec.to_dict()
+            _warn_small_reference_chunks(reference, spec, what)
         except ValidationError as err:
             problems.append(
                 ("chunk", given.get("chunk", given.get("n_chunks")), str(err))
@@ -208,6 +209,22 @@ def resolve(
             [{"option": k, "value": _short(v), "problem": t} for k, v, t in problems],
         )
     return out
+
+
+def _warn_small_reference_chunks(
+    reference: DataAsset, spec: ChunkSpec, what: str
+) -> None:
+    """Warn (UserWarning) when reference chunks are too small to set thresholds."""
+    import warnings
+
+    from mlops_nb.drift._chunking import reference_split, small_chunks_warning
+
+    frame = reference.frame
+    chunks, _ = reference_split(frame, spec)
+    text = small_chunks_warning(frame, spec, chunks)
+    if text:
+        # resolve <- create_monitor <- Model.monitor <- the user's cell
+        warnings.warn(f"{what}: {text}", UserWarning, stacklevel=5)
 
 
 def _short(v: Any) -> str:

@@ -80,16 +80,52 @@ def estimate_cbpe(
 ) -> dict[str, Any]:
     """Run CBPE on frames of ``__score_<i>``, ``__pred__``, ``__y__`` and chunk codes.
 
+    CBPE calibrates each class's score on the reference's labels, so it can only
+    estimate over the classes the reference holds. A class with no reference row is
+    left out: the other classes' scores are rescaled to sum to 1, the estimate
+    covers them, and ``notes`` says so. With fewer than two classes in the
+    reference nothing can be estimated: every value is None, and ``notes`` says why.
+
     Returns
     -------
     dict
         Per metric: estimated value, sampling error, confidence band and thresholds
-        per analysis chunk; and the estimated confusion counts (binary only).
+        per analysis chunk; the estimated confusion counts (binary only);
+        ``classes`` (those the estimate covers) and ``notes``.
     """
     from mlops_nb._offline import import_nannyml
 
     nml = import_nannyml()
     binary = len(classes) == 2
+    seen = set(ref["__y__"].dropna().tolist())
+    if binary:
+        present = [c for i, c in enumerate(classes) if i in seen]
+    else:
+        present = [c for c in classes if str(c) in {str(v) for v in seen}]
+    absent = [c for c in classes if c not in present]
+    k = int(ana[CHUNK_COL].nunique())
+    if len(present) < 2:
+        names = ", ".join(repr(c) for c in metrics)
+        note = (
+            f"CBPE cannot estimate {names}: the reference holds only "
+            f"{_classes_text(present) or 'no labelled row'}"
+            f"{' (no row of ' + _classes_text(absent) + ')' if absent else ''}; "
+            "calibrating scores needs at least two classes in the reference. "
+            "Anchor the monitor to a reference with every class "
+            "(mon.approve_rebaseline(...))."
+        )
+        return _no_estimate(metrics, k, binary, present, note)
+    notes = []
+    if absent:
+        notes.append(
+            f"No reference row of class {_classes_text(absent)}: CBPE cannot "
+            "calibrate its score, so the estimated ROC AUC covers classes "
+            f"{_classes_text(present)} (their scores rescaled to sum to 1). Anchor "
+            "the monitor to a reference that holds every class to estimate it."
+        )
+        ref, ana = _restrict(ref, classes, present), _restrict(ana, classes, present)
+        classes = present
+        binary = len(classes) == 2
     proba: Any = (
         "__score_1"
         if binary
@@ -112,7 +148,7 @@ def estimate_cbpe(
         est.fit(ref)
         result = est.estimate(ana.drop(columns=["__y__"], errors="ignore"))
     out: dict[str, Any] = {m: _rows(result, m) for m in metrics}
-    if binary:
+    if binary and not absent:
         out["confusion"] = {
             cell: _rows(result, name)["estimated"]
             for cell, name in (
@@ -122,6 +158,58 @@ def estimate_cbpe(
                 ("tn", "true_negative"),
             )
         }
+    out["classes"] = [_plain(c) for c in classes]
+    out["notes"] = notes
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _classes_text(classes: list[Any]) -> str:
+    return ", ".join(repr(_plain(c)) for c in classes)
+
+
+def _no_estimate(
+    metrics: tuple[str, ...], k: int, binary: bool, present: list[Any], note: str
+) -> dict[str, Any]:
+    """Return the result of a CBPE that could not be fitted: None everywhere."""
+    keys = ("estimated", "sampling_error", "upper_band", "lower_band")
+    keys += ("upper_threshold", "lower_threshold")
+    out: dict[str, Any] = {
+        m: {**{key: [None] * k for key in keys}, "alert": [False] * k} for m in metrics
+    }
+    if binary:
+        out["confusion"] = None
+    out["classes"] = [_plain(c) for c in present]
+    out["notes"] = [note]
+    return out
+
+
+def _restrict(frame: pd.DataFrame, classes: list[Any], keep: list[Any]) -> pd.DataFrame:
+    """Keep the score columns of ``keep``, rescaled to sum to 1, and re-predict.
+
+    With two classes left the frame becomes binary: ``__score_1`` is the second
+    kept class's score, ``__pred__`` and ``__y__`` are 0/1.
+    """
+    import numpy as np
+
+    idx = [classes.index(c) for c in keep]
+    scores = frame[[f"__score_{i}" for i in idx]].to_numpy(dtype=float)
+    total = scores.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(total > 0, scores / total, 1.0 / len(idx))
+    out = frame.drop(columns=[c for c in frame.columns if c.startswith("__score_")])
+    for j in range(len(idx)):
+        out[f"__score_{j}"] = scores[:, j]
+    best = scores.argmax(axis=1)
+    if len(keep) == 2:
+        out["__pred__"] = best.astype(int)
+        if "__y__" in out.columns:
+            out["__y__"] = (out["__y__"].astype(str) == str(keep[1])).astype(int)
+    else:
+        out["__pred__"] = np.array([str(keep[j]) for j in best], dtype=object)
     return out
 
 
@@ -183,16 +271,24 @@ def realized(
     *,
     task: str,
     classes: list[Any] | None,
+    keys: list[str] | None = None,
+    auc_classes: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics per chunk on the rows that have a label (None when too few are labelled).
+
+    ROC AUC needs both sides of a class: binary, a chunk whose labels are all one
+    class has none; multiclass, it is the mean of the one-vs-rest AUCs of the
+    classes in ``auc_classes`` (default: all) that the chunk's labels hold, so a
+    class absent from a chunk leaves that chunk's mean without it. ``notes`` says
+    which chunk lacks what.
 
     Returns
     -------
     dict
-        ``labelled`` (rows with a label per chunk) and one list per metric.
+        ``labelled`` (rows with a label per chunk), one list per metric and
+        ``notes`` (sentences on what could not be computed).
     """
     import numpy as np
-    from sklearn import metrics as m
 
     has = y.notna().to_numpy()
     sizes = np.bincount(codes, minlength=k)
@@ -202,6 +298,8 @@ def realized(
         "labelled": labelled.tolist(),
         **{n: [None] * k for n in names},
     }
+    keys = keys or [f"chunk {c}" for c in range(k)]
+    lacking: dict[str, list[str]] = {}  # sentence -> chunks
     yv = y.to_numpy()
     for c in range(k):
         rows = has & (codes == c)
@@ -213,34 +311,81 @@ def realized(
             out["rmse"][c] = float(np.sqrt(np.mean((yt - pred[rows]) ** 2)))
             out["mae"][c] = float(np.mean(np.abs(yt - pred[rows])))
             continue
-        classes = list(classes or [])
-        yt_obj = np.array([_same_type(v, classes) for v in yt], dtype=object)
-        pd_obj = pred[rows].astype(object)
-        out["accuracy"][c] = float(np.mean(yt_obj == pd_obj))
-        if len(classes) == 2:
-            pos = yt_obj == classes[1]
-            out["f1"][c] = float(m.f1_score(pos, pd_obj == classes[1], zero_division=0))
-            if 0 < pos.sum() < len(pos):
-                out["roc_auc"][c] = float(m.roc_auc_score(pos, scores[rows, 1]))
-        else:
-            out["f1"][c] = float(
-                m.f1_score(
-                    yt_obj.astype(str),
-                    pd_obj.astype(str),
-                    average="macro",
-                    zero_division=0,
-                )
-            )
-            if set(yt_obj.tolist()) == set(classes or []):
-                out["roc_auc"][c] = float(
-                    m.roc_auc_score(
-                        yt_obj.astype(str),
-                        scores[rows],
-                        multi_class="ovr",
-                        labels=[str(x) for x in classes],
-                    )
-                )
+        auc, why = _chunk_metrics(
+            out, c, yt, scores[rows], pred[rows], list(classes or []), auc_classes
+        )
+        out["roc_auc"][c] = auc
+        for sentence in why:
+            lacking.setdefault(sentence, []).append(keys[c])
+    out["notes"] = [
+        text.replace("{chunks}", _chunk_list(ch)) for text, ch in lacking.items()
+    ]
     return out
+
+
+def _chunk_metrics(
+    out: dict[str, Any],
+    c: int,
+    yt: np.ndarray,
+    scores: np.ndarray,
+    pred: np.ndarray,
+    classes: list[Any],
+    auc_classes: list[Any] | None,
+) -> tuple[float | None, list[str]]:
+    """Fill accuracy and F1 of chunk ``c``; return its ROC AUC and what it lacks."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    yt_obj = np.array([_same_type(v, classes) for v in yt], dtype=object)
+    pd_obj = pred.astype(object)
+    out["accuracy"][c] = float(np.mean(yt_obj == pd_obj))
+    why = []
+    unknown = sorted({str(v) for v in yt_obj if not any(v is k for k in classes)})
+    if unknown:
+        why.append(
+            f"Labels of class(es) {', '.join(map(repr, unknown))}, which the model "
+            "never learnt, in {chunks}: counted as errors, left out of ROC AUC."
+        )
+    if len(classes) == 2:
+        pos = yt_obj == classes[1]
+        out["f1"][c] = float(m.f1_score(pos, pd_obj == classes[1], zero_division=0))
+        if 0 < pos.sum() < len(pos):
+            return float(m.roc_auc_score(pos, scores[:, 1])), why
+        only = classes[1] if pos.all() else classes[0]
+        why.append(
+            "Realized ROC AUC not defined in {chunks}: every label is class "
+            f"{_plain(only)!r} (ROC AUC needs both classes)."
+        )
+        return None, why
+    out["f1"][c] = float(
+        m.f1_score(
+            yt_obj.astype(str), pd_obj.astype(str), average="macro", zero_division=0
+        )
+    )
+    wanted = classes if auc_classes is None else auc_classes
+    aucs, missing = [], []
+    for cls in wanted:
+        pos = np.array([v is cls for v in yt_obj], dtype=bool)
+        if 0 < pos.sum() < len(pos):
+            aucs.append(m.roc_auc_score(pos, scores[:, classes.index(cls)]))
+        else:
+            missing.append(cls)
+    if missing:
+        why.append(
+            f"No label of class {_classes_text(missing)} in {{chunks}}: realized ROC "
+            "AUC there is the mean over the other classes' one-vs-rest AUCs."
+            if len(aucs) >= 2
+            else "Realized ROC AUC not computed in {chunks}: the labels hold fewer "
+            f"than two of classes {_classes_text(wanted)}."
+        )
+    return (float(np.mean(aucs)) if len(aucs) >= 2 else None), why
+
+
+def _chunk_list(keys: list[str]) -> str:
+    shown = ", ".join(keys[:6]) + (
+        f" and {len(keys) - 6} more" if len(keys) > 6 else ""
+    )
+    return f"{len(keys)} chunk(s) ({shown})"
 
 
 def _same_type(value: Any, classes: list[Any] | None) -> Any:

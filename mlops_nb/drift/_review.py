@@ -121,6 +121,16 @@ class DriftReview(Displayable):
         return list(self.payload["status"])
 
     @property
+    def notes(self) -> list[str]:
+        """What the review could not compute or calibrate, and what to do about it.
+
+        Reference chunks too small to set thresholds (with a chunking to use
+        instead), classes CBPE or realized performance could not cover, rates
+        fairness could not compute.
+        """
+        return list(self.payload.get("notes", []))
+
+    @property
     def chunks(self) -> list[str]:
         """The chunk labels, in order."""
         return list(self.payload["chunks"]["keys"])
@@ -320,6 +330,7 @@ class DriftReview(Displayable):
         summary_blocks: list[Any] = [
             Text(f"Recommendation: {rec['action'].upper()}", _TONE[rec["action"]]),
             *[Text(r, "muted") for r in rec["reasons"]],
+            *[Text(f"Note: {n}", "warning") for n in self.notes],
             overview,
             Table(
                 self.chunk_table(),
@@ -354,6 +365,7 @@ class DriftReview(Displayable):
                 "error" if perf["concept"]["chunks"] else "info",
             ),
         ]
+        perf_blocks += [Text(n, "warning") for n in perf.get("notes", [])]
         if any(s == UNVERIFIED for s in p["status"]):
             perf_blocks.append(
                 Text(
@@ -428,6 +440,9 @@ class DriftReview(Displayable):
             f"{len(self.chunks)} chunks, {n_alerts} alerts; "
             f"recommendation: {rec['action']}"
         )
+        if self.notes:
+            summary += f"; {len(self.notes)} note(s) on what it could not compute"
+            badges.append((f"{len(self.notes)} notes", "warning"))
         return View(
             "DriftReview",
             f"{m['name']} (monitor v{m['version']})",

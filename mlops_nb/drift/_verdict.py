@@ -77,6 +77,135 @@ def _univariate_alerts(p: dict[str, Any], keys: list[str]) -> list[dict[str, Any
     return out
 
 
+def quiet_crossings(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Threshold crossings of computed statistics that are not in ``alert_on``.
+
+    They are not alerts (the monitor alerts on ``alert_on`` only), but they are
+    evidence: a shift that Kolmogorov-Smirnov and Wasserstein see and
+    Jensen-Shannon's bins do not is still a change of the inputs. A single crossing
+    is often noise (many statistics, many columns), so a column counts only where
+    it crosses in ``consecutive`` chunks in a row (the concept-drift rule, 2).
+
+    Returns
+    -------
+    list of dict
+        One per (column, chunk): ``index``, ``chunk``, ``kind`` (``"data drift"``,
+        ``"score drift"`` or ``"target drift"``), ``what`` (the column) and
+        ``detail`` (each statistic with its value and threshold).
+    """
+    uni = p["univariate"]
+    keys = p["chunks"]["keys"]
+    n_features = len(uni["columns"]) - 2
+    run = int(p["performance"]["concept"].get("consecutive", 2))
+    out = []
+    for i, col in enumerate(uni["columns"]):
+        kind = (
+            "data drift"
+            if i < n_features
+            else ("score drift" if i == n_features else "target drift")
+        )
+        crossed = [
+            any(
+                s["alert"][i][c]
+                for stat, s in uni["statistics"].items()
+                if stat not in uni["alert_on"]
+            )
+            for c in range(len(keys))
+        ]
+        for c in _in_runs(crossed, run):
+            parts, names = [], []
+            for stat, s in uni["statistics"].items():
+                if stat in uni["alert_on"] or not s["alert"][i][c]:
+                    continue
+                names.append(stat)
+                v, hi, lo = s["values"][i][c], s["upper"][i], s["lower"][i]
+                side = (
+                    f"above {_fmt(hi)}"
+                    if hi is not None and v is not None and v > hi
+                    else f"below {_fmt(lo)}"
+                )
+                parts.append(f"{LABELS[stat]} {_fmt(v)} {side}")
+            if parts:
+                out.append(
+                    {
+                        "index": c,
+                        "chunk": keys[c],
+                        "kind": kind,
+                        "what": col,
+                        "detail": "; ".join(parts),
+                        "statistics": names,
+                    }
+                )
+    return out
+
+
+def _in_runs(flags: list[bool], run: int) -> list[int]:
+    """Return the indices of True flags in runs of ``run`` or more in a row."""
+    out: list[int] = []
+    start = None
+    for c, f in enumerate([*flags, False]):
+        if f and start is None:
+            start = c
+        elif not f and start is not None:
+            if c - start >= run:
+                out.extend(range(start, c))
+            start = None
+    return out
+
+
+def _input_evidence(
+    alerts: list[dict[str, Any]], quiet: list[dict[str, Any]], chunks: list[int]
+) -> list[str]:
+    """Name every input change (alerting or not) seen in ``chunks``."""
+    seen: dict[str, list[str]] = {}
+    for a in [*alerts, *quiet]:
+        if a["kind"] == "data drift" and a["index"] in chunks:
+            seen.setdefault(a["what"], []).append(f"{a['chunk']}: {a['detail']}")
+    return [
+        f"{col} ({'; '.join(d[:2])}{' ...' if len(d) > 2 else ''})"
+        for col, d in seen.items()
+    ]
+
+
+def _explain_concept(
+    perf: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    quiet: list[dict[str, Any]],
+    alert_on: list[str],
+) -> None:
+    """Rewrite the concept-drift verdict with every statistic computed."""
+    concept = perf["concept"]
+    flagged = concept["chunks"]
+    if not flagged:
+        return
+    evidence = _input_evidence(alerts, quiet, flagged)
+    head = concept["verdict"].split("; the change of the inputs", 1)[0]
+    if evidence:
+        quiet_only = not any(
+            a["kind"] == "data drift" and a["index"] in flagged for a in alerts
+        )
+        concept["verdict"] = (
+            f"{head}. The inputs changed in those chunks: {', '.join(evidence[:4])}"
+            f"{' ...' if len(evidence) > 4 else ''}"
+            + (
+                f" (statistics that do not alert; alerts come from "
+                f"{', '.join(LABELS[s] for s in alert_on)})"
+                if quiet_only
+                else ""
+            )
+            + ". The label-free estimate already accounts for the scores those "
+            "inputs give, so either the inputs moved where the reference cannot "
+            "calibrate the scores, or how the inputs relate to the target changed "
+            "(concept drift); look at those features first"
+        )
+    else:
+        concept["verdict"] = (
+            f"{head}; no computed statistic of any input crossed its threshold "
+            "there, so the change of the inputs does not explain it"
+        )
+    concept["input_evidence"] = evidence
+
+
 def _other_alerts(p: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
     out = []
     for method, res in (p.get("multivariate") or {}).items():
@@ -164,6 +293,8 @@ def judge(p: dict[str, Any]) -> dict[str, Any]:
         )
     )
     perf = p["performance"]
+    quiet = quiet_crossings(p)
+    _explain_concept(perf, alerts, quiet, p["univariate"]["alert_on"])
     by_chunk: dict[int, set[str]] = {}
     for a in alerts:
         by_chunk.setdefault(a["index"], set()).add(a["kind"])
@@ -183,7 +314,8 @@ def judge(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": status,
         "alerts": alerts,
-        "recommendation": _recommend(p, alerts, status, at_risk),
+        "quiet_crossings": quiet,
+        "recommendation": _recommend(p, alerts, status, at_risk, quiet),
     }
 
 
@@ -192,6 +324,7 @@ def _recommend(
     alerts: list[dict[str, Any]],
     status: list[str],
     at_risk: list[float | None],
+    quiet: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     keys = p["chunks"]["keys"]
     counts: dict[str, list[str]] = {}
@@ -228,6 +361,29 @@ def _recommend(
     ):
         if kind in counts:
             reasons.append(f"{text} in {_chunks(counts[kind])}.")
+    quiet_inputs = sorted(
+        {a["what"] for a in quiet or [] if a["kind"] == "data drift"} - set(drifted)
+    )
+    if quiet_inputs:
+        stats = sorted(
+            {
+                LABELS[s]
+                for a in quiet or []
+                if a["what"] in quiet_inputs
+                for s in a["statistics"]
+            }
+        )
+        quiet_chunks = sorted(
+            {a["index"] for a in quiet or [] if a["what"] in quiet_inputs}
+        )
+        reasons.append(
+            f"Below alert level: {', '.join(quiet_inputs[:8])}"
+            f"{' ...' if len(quiet_inputs) > 8 else ''} crossed the thresholds of "
+            f"statistics that do not alert ({', '.join(stats)}) in "
+            f"{_chunks([keys[i] for i in quiet_chunks])}. Alerts come from "
+            f"{', '.join(LABELS[s] for s in p['univariate']['alert_on'])} "
+            "(alert_on=...); look at these columns' distributions."
+        )
     losses = [(v, keys[i]) for i, v in enumerate(at_risk) if v is not None and v > 0]
     value = p.get("value")
     if value and losses:

@@ -134,7 +134,7 @@ def fairness(
     groupings = [(c, [c]) for c in cols]
     if intersections and len(cols) > 1:
         groupings.append((" x ".join(cols), cols))
-    rows, disparities = [], []
+    rows, disparities, notes = [], [], []
     for name, gcols in groupings:
         r, disp = grouping_stats(
             y,
@@ -148,6 +148,7 @@ def fairness(
             canvas=canvas,
         )
         rows += r
+        notes += disp.pop("notes", [])
         disparities.append(disp)
     overall_rows, _ = grouping_stats(
         y,
@@ -177,6 +178,7 @@ def fairness(
         "overall": overall_rows[0],
         "groups": rows,
         "disparities": disparities,
+        "notes": notes,
         "seconds": round(time.perf_counter() - start, 3),
     }
     payload = jsonable(payload)
@@ -240,6 +242,11 @@ class FairnessReport(Displayable):
                         f"{limit})"
                     )
         return out
+
+    @property
+    def notes(self) -> list[str]:
+        """Rates a group's labels leave undefined, and what the disparities use."""
+        return list(self.payload.get("notes", []))
 
     def within(self, limits: dict[str, float] | None = None) -> bool:
         """Tell whether every disparity is within ``limits`` (default: checklist's)."""
@@ -382,6 +389,7 @@ class FairnessReport(Displayable):
         )
         for f in findings:
             blocks.append(Text(f, "warning"))
+        blocks += [Text(f"Note: {n}", "warning") for n in self.notes]
         for d in p["disparities"]:
             if d["small groups"]:
                 blocks.append(
@@ -441,6 +449,7 @@ class FairnessReport(Displayable):
                 if not findings
                 else f"{len(findings)} disparity(ies) above limits"
             )
+            + (f"; {len(self.notes)} note(s): see .notes" if self.notes else "")
         )
         badge = ("within limits", "ok") if not findings else ("above limits", "warning")
         return View("Fairness", f"{p['model']} on {p['data']}", summary, [badge], tabs)

@@ -181,8 +181,42 @@ def grouping_stats(
     everyone = _disparities(point, np.ones(len(groups), dtype=bool))  # fairlearn's way
     for k in DISPARITIES:
         disp[f"{k} (all groups)"] = float(everyone[k])
+    disp["notes"] = _undefined_notes(groups, counts, keep, name)
     base = point["base rate"][keep]
     disp["base rate range"] = (
         [float(np.nanmin(base)), float(np.nanmax(base))] if keep.any() else None
     )
     return rows, disp
+
+
+def _undefined_notes(
+    groups: np.ndarray, counts: np.ndarray, keep: np.ndarray, name: str
+) -> list[str]:
+    """Say which compared groups lack a class, and what that leaves undefined.
+
+    TPR needs positive labels and FPR negative ones; a group without them has no
+    such rate, and equalized odds is then computed from the groups and rates that
+    have one (``nan`` values are skipped, as ``numpy.fmax`` does).
+    """
+    notes = []
+    for rate, side, cells in (("TPR", "positive", (0, 2)), ("FPR", "negative", (1, 3))):
+        lacking = [
+            str(g)
+            for g, c, kp in zip(groups, counts, keep, strict=True)
+            if kp and c[list(cells)].sum() == 0
+        ]
+        if not lacking:
+            continue
+        shown = ", ".join(lacking[:6]) + (" ..." if len(lacking) > 6 else "")
+        if len(lacking) == int(keep.sum()):
+            effect = (
+                f"no compared group has a {side} label, so {rate} is undefined and "
+                "equalized odds difference is computed from the other rate alone"
+            )
+        else:
+            effect = (
+                f"{rate} is undefined for them; equalized odds difference compares "
+                f"{rate} over the other groups"
+            )
+        notes.append(f"{name}: no {side} label in group(s) {shown}: {effect}.")
+    return notes

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import SchemaError, ValidationError
-from mlops_nb.model._metrics import PRIMARY, classification_metrics, regression_metrics
+from mlops_nb.model._metrics import (
+    PRIMARY,
+    classification_metrics,
+    classification_notes,
+    regression_metrics,
+)
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
@@ -61,8 +66,20 @@ def _value_section(
     from mlops_nb.business._canvas import current_canvas
 
     canvas = current_canvas(model.project)
-    if canvas is None or model.task != "binary":
+    if canvas is None:
         return None
+    if model.task != "binary":  # priced per unit of error or by the class table
+        from mlops_nb.business._canvas import price_predictions
+
+        pred = proba
+        if model.task != "regression":
+            pred = np.asarray(model.classes)[proba.argmax(axis=1)]
+        return price_predictions(canvas, model.task, y.to_numpy(), pred)
+    if not canvas.outcomes:
+        return {
+            "error": "the value canvas prices regression or multiclass predictions "
+            "only; add binary outcomes (tp, fp, fn, tn) with proj.canvas(outcomes=...)."
+        }
     classes = model.classes or []
     pos_class = canvas.positive_class
     matches = [
@@ -121,14 +138,11 @@ def _segments(
                     (yy.astype(object) == model.classes[1]).mean()
                 )
                 row["predicted positive"] = float((pred == model.classes[1]).mean())
-                if yy.nunique() == 2:
+                is_pos = (yy.astype(object) == model.classes[1]).to_numpy()
+                if 0 < is_pos.sum() < len(is_pos):
                     from sklearn.metrics import roc_auc_score
 
-                    row["roc_auc"] = float(
-                        roc_auc_score(
-                            yy.astype(object) == model.classes[1], out[m][:, 1]
-                        )
-                    )
+                    row["roc_auc"] = float(roc_auc_score(is_pos, out[m][:, 1]))
         rows.append(row)
     return rows
 
@@ -162,10 +176,12 @@ def _payload(
             "y": y.to_numpy()[pts].astype(float).tolist(),
             "pred": pred[pts].astype(float).tolist(),
         }
+        payload["value"] = _value_section(model, y, pred)
         out = pred
     else:
         proba = model.predict_proba(frame)
         payload["metrics"] = classification_metrics(y, proba, model.classes)
+        payload["notes"] = classification_notes(y, model.classes)
         pred = np.asarray(model.classes)[proba.argmax(axis=1)]
         labels = [str(c) for c in model.classes]
         cm = [
@@ -176,8 +192,8 @@ def _payload(
             for a in model.classes
         ]
         payload["confusion"] = {"labels": labels, "matrix": cm}
-        if model.task == "binary" and y.nunique() == 2:
-            pos = (y.astype(object) == model.classes[1]).to_numpy()
+        pos = (y.astype(object) == model.classes[-1]).to_numpy()
+        if model.task == "binary" and 0 < pos.sum() < len(pos):
             fpr, tpr, _ = roc_curve(pos, proba[:, 1])
             prec, rec, _ = precision_recall_curve(pos, proba[:, 1])
             obs, mean_pred = calibration_curve(
@@ -273,6 +289,11 @@ class Evaluation(Displayable):
         """The value-maximising threshold (needs a value canvas)."""
         v = self.value
         return v["best_threshold"] if v and "best_threshold" in v else None
+
+    @property
+    def notes(self) -> list[str]:
+        """Classes the labels lack or add, and metrics that could not be computed."""
+        return list(self.payload.get("notes", []))
 
     def headline(self) -> list[str]:
         """Return the metrics to show first."""
@@ -456,6 +477,7 @@ class Evaluation(Displayable):
                         ]
                     ),
                     Table(metrics),
+                    *[Text(n, "warning") for n in self.notes],
                 ],
             )
         ]
@@ -513,6 +535,23 @@ class Evaluation(Displayable):
                     ],
                 )
             )
+        elif v and "per_1000" in v:  # regression or multiclass, priced by the canvas
+            blocks: list[Any] = [
+                KeyValues(
+                    [
+                        (f"value ({v['currency']})", round(v["value"], 2)),
+                        (
+                            f"value per 1,000 cases ({v['currency']})",
+                            round(v["per_1000"], 2),
+                        ),
+                        ("priced by", v["basis"]),
+                        ("canvas version", v["canvas_version"]),
+                    ]
+                )
+            ]
+            if v.get("per_class"):
+                blocks.append(Table(pd.DataFrame(v["per_class"]), caption="by class"))
+            tabs.append(Tab("Value", blocks))
         elif v and "error" in v:
             tabs.append(Tab("Value", [Text(v["error"], "warning")]))
         elif self.task == "binary":
@@ -532,11 +571,15 @@ class Evaluation(Displayable):
             tabs.append(Tab(f"By {p['segment']}", [Table(pd.DataFrame(p["segments"]))]))
         key, val = self.primary()
         summary = f"{key} {val:.3f} on {p['n']:,} rows"
+        if self.notes:
+            summary += f" ({len(self.notes)} note(s): see .notes)"
         if v and "best_per_1000" in v:
             summary += (
                 f"; {v['best_per_1000']:,.0f} {v['currency']} per 1,000 cases "
                 f"at threshold {v['best_threshold']:.2f}"
             )
+        elif v and "per_1000" in v:
+            summary += f"; {v['per_1000']:,.0f} {v['currency']} per 1,000 cases"
         return View(
             "Evaluation", f"{self.model_label} on {self.data_label}", summary, [], tabs
         )
@@ -546,6 +589,8 @@ class Evaluation(Displayable):
 
         The slider updates the value and the confusion matrix.
         """
+        import html
+
         import ipywidgets as w
 
         from mlops_nb.ui._html import table_html
@@ -568,8 +613,9 @@ class Evaluation(Displayable):
 
         def update(change: Any = None) -> None:
             at = self.value_at(slider.value)
-            out.value = (
-                f"<div><b>{at['per_1000']:,.2f} {v['currency']}</b> per 1,000 cases "
+            out.value = (  # the currency is user text: escaped like every other
+                f"<div><b>{at['per_1000']:,.2f} {html.escape(str(v['currency']))}</b> "
+                "per 1,000 cases "
                 f"at threshold {at['threshold']:.2f}</div>"
                 + table_html(Table(self._confusion_table(at)))
             )
