@@ -67,6 +67,12 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="do not record served batches as data versions",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse rows with a category the model never saw (default: score them "
+        "as the model does and flag them per row)",
+    )
     p.set_defaults(func=run_serve)
     return p
 
@@ -108,6 +114,7 @@ def run_serve(
         allowed_hosts=args.allowed_hosts,
         max_rows=args.max_rows,
         record=not args.no_record,
+        strict=args.strict,
     )
     print(f"serving {model.label} at {server.url} (Ctrl+C stops)", file=sys.stderr)
     if token is None:

@@ -33,10 +33,12 @@ def test_parser_defaults():
         )
 
 
-def test_serve_command_runs_until_stopped(dep, monkeypatch, capsys):
+@pytest.mark.parametrize("strict", [False, True])
+def test_serve_command_runs_until_stopped(dep, monkeypatch, capsys, strict):
     monkeypatch.setenv(TOKEN_ENV, "cli-token-0123456789abcdef")
     args = _parser().parse_args(
         ["serve", str(dep.project.path), "clf", "--port", "0", "--no-record"]
+        + (["--strict"] if strict else [])
     )
     stop, started = threading.Event(), {}
     result = {}
@@ -62,7 +64,10 @@ def test_serve_command_runs_until_stopped(dep, monkeypatch, capsys):
     )
     resp = conn.getresponse()
     assert resp.status == 200
-    assert json.loads(resp.read())["model"] == "clf v1"
+    meta = json.loads(resp.read())
+    assert meta["model"] == "clf v1"
+    unseen = "refused" if strict else "scored as unknown, flagged"
+    assert meta["unseen_categories"] == unseen
     conn.close()
     stop.set()
     thread.join(15)
