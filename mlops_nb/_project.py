@@ -38,11 +38,14 @@ class Project(Displayable):
     (1, 1)
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, trust: tuple[str, ...] = ()):
         self._store = store
+        self._trust = tuple(trust)  # pinned key fingerprints (see mlops_nb.secure)
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> Project:
+    def open(
+        cls, path: str | Path, *, create: bool = True, trust: Any = None
+    ) -> Project:
         """Create or reopen the project at ``path``.
 
         Parameters
@@ -51,6 +54,10 @@ class Project(Displayable):
             The project folder. A missing or empty folder becomes a new project.
         create : bool
             When False, a missing project is an error instead of being created.
+        trust : str or list of str, optional
+            Pin the signing key(s): a public key as ``mnb.secure.public_key(proj)``
+            prints it, or its fingerprint ``"sha256:<64 hex>"``. Model versions then
+            load only when signed by a pinned key (also ``MLOPS_NB_TRUST``).
 
         Raises
         ------
@@ -58,8 +65,16 @@ class Project(Displayable):
             When ``path`` is a file, or a non-empty folder that is not a project.
         StoreError
             When the folder is writable by other users, or the database is unusable.
+        IntegrityError
+            When ``trust`` is given and the folder's key material names another key
+            (a restored backup of another project, or a swapped key).
         """
-        return cls(Store(Path(path), create=create))
+        from mlops_nb.secure._trust import check_open, parse_pins
+
+        pins = parse_pins(trust, what="Project.open(trust=...)")
+        project = cls(Store(Path(path), create=create), trust=pins)
+        check_open(project)
+        return project
 
     @property
     def path(self) -> Path:
@@ -348,6 +363,10 @@ class Project(Displayable):
             sql, params = sql + " AND stage = ?", [*params, stage]
         rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", tuple(params))
         if rows:
+            if stage is not None:  # its history and audit log must explain the stage
+                from mlops_nb.store._consistency import check_stage
+
+                check_stage(self._store, rows[0], f"{name} v{rows[0]['version']}")
             return model_from_row(self, rows[0])
         names = [
             r[0]
@@ -539,15 +558,37 @@ class Project(Displayable):
     def verify(self) -> VerifyReport:
         """Re-hash every artifact and check the database and the audit chain.
 
+        Also checks what every model and asset row points at, every model stage
+        against its history and the audit log, every document against the audit
+        entry that saved it, and the audit log against its anchor (``audit.head``).
+
         Returns
         -------
         VerifyReport
-            ``ok`` is False when any artifact changed, is missing or is a link, or a
-            signed model version's signature does not verify.
+            ``ok`` is False when any artifact changed, is missing or is a link, a
+            signed model version's signature does not verify, or any of the records
+            above is inconsistent (each is listed in ``problems``).
         """
         from mlops_nb.secure._signing import signature_problems
+        from mlops_nb.store._consistency import (
+            document_problems,
+            pointer_problems,
+            stage_problems,
+        )
 
-        return VerifyReport(self.name, self._store.verify(), signature_problems(self))
+        records: dict[str, str] = {}
+        with self._store.db.lenient_payloads():  # bad JSON rows: listed, not raised
+            for found in (
+                self._store.payload_problems(),
+                pointer_problems(self._store),
+                stage_problems(self._store),
+                document_problems(self._store),
+            ):
+                for key, problem in found.items():
+                    records[key] = "; ".join(filter(None, [records.get(key), problem]))
+            return VerifyReport(
+                self.name, self._store.verify(), signature_problems(self), records
+            )
 
     def gc(self) -> dict[str, int]:
         """Remove leftovers of interrupted writes and blobs no row refers to."""
@@ -555,7 +596,11 @@ class Project(Displayable):
 
     def backup(self, dest: str | Path) -> Path:
         """Copy the project consistently (SQLite backup API) to an empty folder."""
-        return self._store.backup(Path(dest))
+        from mlops_nb.secure._trust import copy_trust_file
+
+        out = self._store.backup(Path(dest))
+        copy_trust_file(self, out)  # the public key and policy; never the private key
+        return out
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Return the audit log, newest first: time, user, action, object, detail."""
@@ -635,16 +680,23 @@ class VerifyReport(Displayable):
     project: str
     result: VerifyResult
     signatures: dict[str, str] = field(default_factory=dict)
+    records: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when artifacts, database, audit chain and signatures are all intact."""
-        return self.result.ok and not self.signatures
+        """True when artifacts, database, audit chain, records and signatures hold."""
+        return self.result.ok and not self.signatures and not self.records
 
     @property
     def problems(self) -> dict[str, str]:
-        """Artifact id (or signed model version) -> what is wrong with it."""
-        return {**self.result.problems, **self.signatures}
+        """Artifact id, model/asset/document or audit anchor -> what is wrong."""
+        out = dict(self.result.problems)
+        for found in (self.records, self.signatures):
+            for key, problem in found.items():
+                out[key] = "; ".join(filter(None, [out.get(key), problem]))
+        if self.result.audit:
+            out["audit log"] = "; ".join(self.result.audit)
+        return out
 
     def _view(self) -> View:
         import pandas as pd
@@ -662,6 +714,10 @@ class VerifyReport(Displayable):
                         "ok"
                         if not self.signatures
                         else f"{len(self.signatures)} failed",
+                    ),
+                    (
+                        "records (pointers, stages, documents)",
+                        "ok" if not self.records else f"{len(self.records)} problems",
                     ),
                     ("unreferenced blobs (gc removes)", len(r.unreferenced)),
                 ]

@@ -4,12 +4,14 @@ The private key lives in ``<project>/keys/ed25519.pem`` (folder 0700, file 0600,
 written with ``O_EXCL | O_NOFOLLOW``); a key file that is a link or readable by
 others is refused, as ssh does. :meth:`Project.backup` copies only the database and
 artifacts, so backups never carry the private key. The public key and its id are
-recorded as a document (``signing-key``) so a copy of the project, or an edge device,
-can pin it.
+recorded as a document (``signing-key``) for display only: verification never trusts
+a key read from the database, only pinned keys and the key material in ``keys/``
+(:mod:`mlops_nb.secure._trust`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -137,9 +139,18 @@ def _read_key_file(path: Path, *, what: str) -> bytes:
 
 
 def load_project_key(project: Project) -> Ed25519PrivateKey | None:
-    """Return the project's private key, or ``None`` when it has none."""
+    """Return the project's private key, or ``None`` when it has none.
+
+    In a project opened read-only by another user, a key file this user cannot read
+    is not theirs to sign with: ``None``, and signatures verify with the trust file.
+    """
     path = key_path(project)
-    if not path.exists() and not path.is_symlink():
+    try:
+        if not path.exists() and not path.is_symlink():
+            return None
+    except PermissionError:  # keys/ is not searchable by this user
+        pass
+    if getattr(project._store, "read_only", "") and not os.access(path, os.R_OK):
         return None
     return as_private_key(path, what=f"project {project.name!r}")
 
@@ -173,6 +184,8 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
 
     what = "generate_key"
     path = key_path(project)
+    if getattr(project._store, "read_only", ""):
+        project._store.db._refuse_write()
     if (path.exists() or path.is_symlink()) and not overwrite:
         msg = (
             f"{what}: project {project.name!r} already has a signing key "
@@ -185,9 +198,14 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
         if key is not None
         else Ed25519PrivateKey.generate()
     )
+    from mlops_nb.secure._trust import check_new_key, write_trust_file
+
+    check_new_key(project, private.public_key(), overwrite=overwrite, what=what)
     pem = private.private_bytes(
         ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
     )
+    tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
+    had_key = path.exists() or path.is_symlink()
     try:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         if path.parent.is_symlink():
@@ -197,14 +215,15 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
             )
             raise StoreError(msg_0)
         path.parent.chmod(0o700)
-        tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
         fd = os.open(
             tmp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
             0o600,
         )
         try:
-            os.write(fd, pem)
+            view = memoryview(pem)
+            while view:  # os.write may write less than asked (a nearly full disk)
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -212,8 +231,21 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
     except OSError as err:
         if isinstance(err, StoreError):
             raise
-        msg_0 = f"{what}: could not write the key to {path}: {err}"
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never leave a half-written key behind
+        msg_0 = (
+            f"{what}: could not write the key to {path} ({err}); no key was "
+            "installed. Free disk space or fix the folder's permissions, then call "
+            "generate_key again."
+        )
         raise StoreError(msg_0) from err
+    try:
+        write_trust_file(project, private)  # public key + policy, beside the key
+    except StoreError:
+        if not had_key:  # a key without its trust file is half installed: undo
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
     public = private.public_key()
     kid = key_id(public)
     project._save_document(
@@ -226,14 +258,15 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
 
 
 def trusted_public_key(project: Project) -> Ed25519PublicKey | None:
-    """Return the key a project verifies with: its key file's, else the recorded one."""
-    private = load_project_key(project)
-    if private is not None:
-        return private.public_key()
-    doc = project._document(KEY_DOC, "project")
-    if doc is None:
-        return None
-    return as_public_key(doc["payload"]["public_key"], what=f"project {project.name!r}")
+    """Return the key a project verifies with: pinned, else its key material's.
+
+    Never the ``signing-key`` row of the database (any writer of it could put their
+    own key there); see :mod:`mlops_nb.secure._trust`.
+    """
+    from mlops_nb.secure._trust import trusted_keys
+
+    keys = trusted_keys(project)
+    return keys[0] if keys else None
 
 
 def public_key(project: Project) -> str:

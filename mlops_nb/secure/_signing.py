@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.errors import IntegrityError
+from mlops_nb.errors import IntegrityError, ValidationError
 from mlops_nb.secure._envelope import (
     digest,
     envelope_problems,
@@ -26,11 +26,17 @@ from mlops_nb.secure._keys import (
     as_private_key,
     as_public_key,
     generate_key,
+    key_id,
     load_project_key,
-    trusted_public_key,
 )
 from mlops_nb.secure._manifest import Scan, diff_manifest
 from mlops_nb.secure._signature_check import SignatureCheck
+from mlops_nb.secure._trust import (
+    policy_required,
+    trust_problems,
+    trusted_keys,
+    write_trust_file,
+)
 
 if TYPE_CHECKING:
     from mlops_nb._project import Project
@@ -163,7 +169,32 @@ def sign_model(model: Model, *, key: Any = None) -> SignatureCheck:
 def require_signatures(
     project: Project, required: bool = True, *, reason: str = ""
 ) -> None:
-    """Make unsigned model versions refuse to load here (or allow them again)."""
+    """Make unsigned model versions refuse to load here (or allow them again).
+
+    The policy is kept in ``keys/trust.json``, signed by the project's private key (one
+    is generated when there is none), and recorded in the database for the audit log.
+    A writer of the database cannot switch it off: that needs the private key.
+    ``MLOPS_NB_REQUIRE_SIGNATURES=1`` or a pinned key (``MLOPS_NB_TRUST``,
+    ``Project.open(trust=)``) keep it on whatever this says.
+
+    Raises
+    ------
+    ValidationError
+        When switching it off without the project's private key.
+    """
+    private = load_project_key(project)
+    if private is None:
+        if not required:
+            msg = (
+                f"require_signatures(False): project {project.name!r} has no private "
+                f"key in keys/; switching the policy off needs the key that signed "
+                "keys/trust.json (restore it, or install it with "
+                "mnb.secure.generate_key(proj, key=...))."
+            )
+            raise ValidationError(msg)
+        generate_key(project)
+        private = load_project_key(project)
+    write_trust_file(project, private, required=required)
     policy = dict(
         (project._document(POLICY_DOC, "signing") or {"payload": {}})["payload"]
     )
@@ -172,9 +203,26 @@ def require_signatures(
 
 
 def signatures_required(project: Project) -> bool:
-    """Whether the project requires every loaded model version to be signed."""
+    """Whether the project requires every loaded model version to be signed.
+
+    True when a pin, ``MLOPS_NB_REQUIRE_SIGNATURES``, the signed ``keys/trust.json``
+    or the database's policy row says so: the database can add the requirement,
+    never take it away.
+    """
     doc = project._document(POLICY_DOC, "signing")
-    return bool(doc and doc["payload"].get("require_signatures"))
+    return policy_required(
+        project, db_says=bool(doc and doc["payload"].get("require_signatures"))
+    )
+
+
+def _was_signed(project: Project, model: Model) -> bool:
+    """Whether the audit log records a signature of this version."""
+    name = f"{SIGNATURE_DOC}:{_doc_name(model)}@"
+    rows = project._store.query(
+        "SELECT 1 FROM audit_log WHERE action = ? AND substr(object, 1, ?) = ? LIMIT 1",
+        (f"save {SIGNATURE_DOC}", len(name), name),
+    )
+    return bool(rows)
 
 
 def _blob_scan(model: Model, rehash: bool) -> Scan:
@@ -228,26 +276,38 @@ def verify_model(
     doc = project._document(SIGNATURE_DOC, _doc_name(model))
     required = signatures_required(project)
     if doc is None:
-        problems = (
-            [
+        problems = []
+        if required:
+            problems.append(
                 {
                     "check": "signature",
                     "problem": "this version is not signed and the project "
                     "requires signatures",
                 }
-            ]
-            if required
-            else []
-        )
+            )
+        if _was_signed(project, model):
+            problems.append(
+                {
+                    "check": "signature",
+                    "problem": "the audit log records a signature of this version, "
+                    "but it is gone from the database (deleted)",
+                }
+            )
         return SignatureCheck(
-            model.label, "failed" if required else "unsigned", problems
+            model.label, "failed" if problems else "unsigned", problems
         )
     envelope = doc["payload"]
-    pub = (
-        as_public_key(public_key, what="verify_model")
-        if public_key is not None
-        else trusted_public_key(project)
-    )
+    if public_key is not None:
+        pub = as_public_key(public_key, what="verify_model")
+    else:
+        keys = trusted_keys(
+            project,
+            candidates=[envelope.get("public_key")]
+            if isinstance(envelope, Mapping) and envelope.get("public_key")
+            else [],
+        )
+        wanted = envelope.get("key_id") if isinstance(envelope, Mapping) else None
+        pub = next((k for k in keys if key_id(k) == wanted), keys[0] if keys else None)
     if pub is None:
         return SignatureCheck(
             model.label,
@@ -255,8 +315,10 @@ def verify_model(
             [
                 {
                     "check": "key",
-                    "problem": "the project has no key "
-                    "to verify with; pass public_key=",
+                    "problem": "no trusted key to verify with (keys are never read "
+                    "from the database): restore keys/ with the project, pin the key "
+                    "with MLOPS_NB_TRUST or Project.open(path, trust=...), or pass "
+                    "public_key=",
                 }
             ],
         )
@@ -342,9 +404,11 @@ def check_on_load(model: Model) -> None:
     verifies every file's bytes against the signed SHA-256 as it reads them.
     """
     project = model.project
-    if project._document(
-        SIGNATURE_DOC, _doc_name(model)
-    ) is None and not signatures_required(project):
+    if (
+        project._document(SIGNATURE_DOC, _doc_name(model)) is None
+        and not signatures_required(project)
+        and not _was_signed(project, model)
+    ):
         return
     check = verify_model(model, rehash=False)
     if check.status != "verified":
@@ -361,8 +425,14 @@ def signature_problems(project: Project) -> dict[str, str]:
         for r in project._store.query(
             "SELECT DISTINCT name FROM documents WHERE kind = ?", (SIGNATURE_DOC,)
         )
+    } | {  # versions the audit log says were signed, whatever the documents say
+        r["object"].split(":", 1)[1].rsplit("@", 1)[0]
+        for r in project._store.query(
+            "SELECT object FROM audit_log WHERE action = ?", (f"save {SIGNATURE_DOC}",)
+        )
+        if ":" in r["object"] and "@" in r["object"]
     }
-    out = {}
+    out = dict(trust_problems(project))
     for row in project._store.query(
         "SELECT * FROM model_versions ORDER BY name, version"
     ):

@@ -4,7 +4,10 @@ Write transactions begin with ``BEGIN IMMEDIATE`` so two kernels never both read
 version number and then both try to write it (the deferred-upgrade deadlock that
 surfaces as ``database is locked``); a writer waits up to ``lock_timeout`` seconds
 for another. The audit log is append-only (triggers refuse UPDATE and DELETE) and
-hash-chained, so a removed or edited entry is visible.
+hash-chained, so a removed or edited entry is visible; the chain's head and length are
+anchored outside the database (``audit.head``, see :mod:`mlops_nb.store._anchor`), so
+removing the newest entries, or rewriting the log and recomputing every hash, is
+visible too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_nb._config import get_config
 from mlops_nb.errors import StoreError
+from mlops_nb.store._anchor import AuditAnchor, audit_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -141,11 +145,23 @@ class Registry:
     ----------
     path : Path
         The database file; created with mode 0600 when missing.
+
+    Attributes
+    ----------
+    read_only : str
+        Empty when this process can write to the project; otherwise why it cannot
+        (the folder or the database is not writable by this user, or is on a
+        read-only filesystem). The database is then opened with ``mode=ro`` (and
+        ``immutable=1`` when SQLite cannot create its ``-shm`` file there): reading
+        works, and :meth:`write` raises a :class:`StoreError` saying so.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.anchor = AuditAnchor(self.path.parent)
         self._local = threading.local()
+        self.read_only = _read_only_reason(self.path)
+        self._uri = ""  # the read-only connection string, once one has opened
         try:
             self._migrate()
         except BaseException:
@@ -157,27 +173,86 @@ class Registry:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             timeout = get_config()["lock_timeout"]
-            try:
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-            except sqlite3.Error as err:
-                msg = f"could not open the project database {self.path}: {err}"
-                raise StoreError(msg) from err
+            if self.read_only:
+                conn = self._read_only_conn(timeout)
+            else:
+                try:
+                    conn = sqlite3.connect(
+                        self.path,
+                        timeout=timeout,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                except sqlite3.Error as err:
+                    msg = f"could not open the project database {self.path}: {err}"
+                    raise StoreError(msg) from err
             try:
                 conn.row_factory = sqlite3.Row
                 conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 conn.execute("PRAGMA foreign_keys = ON")
-                conn.execute("PRAGMA synchronous = FULL")
+                if not self.read_only:
+                    conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as err:
                 conn.close()
                 msg = f"could not open the project database {self.path}: {err}"
                 raise StoreError(msg) from err
             self._local.conn = conn
         return conn
+
+    def _read_only_conn(self, timeout: float) -> sqlite3.Connection:
+        """Open the database read-only: ``mode=ro``, else ``immutable=1`` if safe.
+
+        A WAL database needs its ``-shm`` file; in a folder this user cannot write,
+        SQLite cannot create it, so the file is opened as immutable, which is exact
+        only when no ``-wal`` file holds changes not yet in the database.
+        """
+        from urllib.parse import quote
+
+        base = "file:" + quote(str(self.path.absolute()))
+        wal = self.path.with_name(self.path.name + "-wal")
+        pending = wal.exists() and wal.stat().st_size > 0
+        candidates = [self._uri] if self._uri else [f"{base}?mode=ro"]
+        if not self._uri and not pending:
+            candidates.append(f"{base}?mode=ro&immutable=1")
+        error: sqlite3.Error | None = None
+        for uri in candidates:
+            conn = None
+            try:
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    timeout=timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as err:
+                error = err
+                if conn is not None:
+                    conn.close()
+                continue
+            self._uri = uri
+            return conn
+        hint = (
+            f" and {wal.name} holds changes not yet in the database; ask its owner to "
+            "open the project once (that folds them in), then try again"
+            if pending
+            else ""
+        )
+        msg = (
+            f"could not open the project database {self.path} read-only "
+            f"({self.read_only}{hint}): {error}"
+        )
+        raise StoreError(msg)
+
+    def _refuse_write(self) -> None:
+        msg = (
+            f"the project {self.path.parent} is open read-only ({self.read_only}): "
+            "this action would change it, and nothing was changed. Open it as a user "
+            "who can write to the folder, or work on a copy: "
+            "proj.backup('<new folder>')."
+        )
+        raise StoreError(msg)
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -192,7 +267,14 @@ class Registry:
 
         Waits for other writers up to the configured ``lock_timeout``; everything in
         the block commits together or not at all.
+
+        Raises
+        ------
+        StoreError
+            When the project is open read-only, or the write failed.
         """
+        if self.read_only:
+            self._refuse_write()
         conn = self._conn()
         deadline = time.monotonic() + get_config()["lock_timeout"]
         while True:
@@ -211,12 +293,29 @@ class Registry:
                     )
                     raise StoreError(msg) from err
                 time.sleep(0.05)
+        after = None
         try:
+            before = audit_state(conn)
             yield conn
+            after = audit_state(conn)
+            if after == before:
+                after = None
+            else:  # the anchor names the new head before the commit makes it real
+                try:
+                    self.anchor.prepare(before, after)
+                except OSError as err:
+                    after = None
+                    msg = (
+                        f"could not write the audit anchor {self.anchor.path}: {err}; "
+                        "nothing was changed."
+                    )
+                    raise StoreError(msg) from err
         except BaseException as err:
             if conn.in_transaction:  # SQLite ends it itself on some errors (full, I/O)
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            if after is not None:
+                self.anchor.settle(after, committed=False)
             if isinstance(err, sqlite3.Error):
                 msg = f"could not write to {self.path}: {err}; nothing was changed."
                 raise StoreError(msg) from err
@@ -227,22 +326,56 @@ class Registry:
             except sqlite3.Error as err:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+                if after is not None:
+                    self.anchor.settle(after, committed=False)
                 msg = f"could not commit to {self.path}: {err}"
                 raise StoreError(msg) from err
+            if after is not None:
+                self.anchor.settle(after, committed=True)
 
     def query(
         self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
     ) -> list[sqlite3.Row]:
-        """Run a read-only query and return all rows."""
+        """Run a read-only query and return all rows.
+
+        JSON columns in the result are checked (:mod:`mlops_nb.store._payloads`): a
+        value that is not the JSON its readers expect raises ``IntegrityError``
+        naming the table, row and column (inside :meth:`lenient_payloads`, it is
+        noted and read as ``null`` instead).
+        """
+        from mlops_nb.store._payloads import check_rows, json_columns
+
         try:
-            return self._conn().execute(sql, params).fetchall()
+            cursor = self._conn().execute(sql, params)
+            rows = cursor.fetchall()
         except sqlite3.DatabaseError as err:
             msg = f"could not read {self.path}: {err}"
             raise StoreError(msg) from err
+        columns = json_columns(sql)
+        if not columns:
+            return rows
+        found = getattr(self._local, "found", None)
+        return check_rows(cursor, rows, columns, found=found)
+
+    @contextlib.contextmanager
+    def lenient_payloads(self) -> Iterator[list[str]]:
+        """Read bad JSON columns as ``null`` and list them, instead of raising.
+
+        For ``verify()``, which reports every problem rather than stopping at one.
+        """
+        outer = getattr(self._local, "found", None)
+        self._local.found = found = []
+        try:
+            yield found
+        finally:
+            self._local.found = outer
 
     # -- schema ----------------------------------------------------------------------
     def _migrate(self) -> None:
         conn = self._conn()
+        if self.read_only:
+            self._check_read_only(conn)
+            return
         deadline = time.monotonic() + get_config()["lock_timeout"]
         while True:
             try:
@@ -281,6 +414,35 @@ class Registry:
                 )
                 w.execute(f"PRAGMA user_version = {version}")
 
+    def _check_read_only(self, conn: sqlite3.Connection) -> None:
+        """Refuse a read-only open unless the schema is current (it changes nothing)."""
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            msg = f"{self.path} is not an mlops_nb registry database: {err}"
+            raise StoreError(msg) from err
+        if current == SCHEMA_VERSION:
+            return
+        if current == 0 and not tables:
+            msg = (
+                f"{self.path} is empty and the project is read-only "
+                f"({self.read_only}); it cannot be initialised."
+            )
+        elif current == 0 or current > SCHEMA_VERSION:
+            msg = (
+                f"{self.path} is not a registry this mlops_nb can read (schema "
+                f"{current}, this version knows {SCHEMA_VERSION}); upgrade mlops_nb "
+                "to open it."
+            )
+        else:
+            msg = (
+                f"{self.path} has schema {current} and needs an upgrade to "
+                f"{SCHEMA_VERSION}, but the project is read-only ({self.read_only}); "
+                "open it once as a user who can write to it."
+            )
+        raise StoreError(msg)
+
     def _check_and_use_wal(self, conn: sqlite3.Connection) -> tuple[int, str]:
         """Refuse a file that is not ours (leaving it untouched), then switch to WAL."""
         current, tables = conn.execute(  # one statement: one consistent snapshot
@@ -300,6 +462,21 @@ class Registry:
             )
             raise StoreError(msg)
         return current, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+
+    def backup_to(self, target: sqlite3.Connection, folder: Path) -> None:
+        """Copy the database into ``target`` and anchor the copy's audit log.
+
+        The anchor is held during the copy, so the snapshot is at a head it names.
+        """
+        # a read-only project cannot hold the anchor's lock file (nor can it write)
+        hold = contextlib.nullcontext() if self.read_only else self.anchor.locked()
+        with hold:
+            self._conn().backup(target)
+            try:
+                anchor: Any = self.anchor.read()
+            except ValueError as err:
+                anchor = err
+        self.anchor.copy_to(folder, audit_state(target), anchor)
 
     def schema_version(self) -> int:
         """Return the schema version of the open database."""
@@ -328,17 +505,52 @@ class Registry:
         )
 
     def audit_chain_problems(self) -> list[str]:
-        """Return sentences naming audit entries whose hash chain is broken."""
+        """Return sentences naming audit entries whose hash chain is broken.
+
+        Besides each entry that does not chain to the one before, the log as a whole
+        is checked against its anchor (``audit.head``, outside the database): removed
+        newest entries, a rewritten log and entries added outside mlops_nb are named.
+        """
         problems = []
         prev = _GENESIS
-        for row in self.query("SELECT * FROM audit_log ORDER BY id"):
+        rows = self.query("SELECT * FROM audit_log ORDER BY id")
+        for row in rows:
             entry = {k: row[k] for k in ("at", "user", "action", "object", "detail")}
             if row["prev_hash"] != prev or row["hash"] != _chain_hash(prev, entry):
                 problems.append(
                     f"audit log entry {row['id']} does not chain to the one before"
                 )
             prev = row["hash"]
-        return problems
+        state = {
+            "count": len(rows),
+            "last_id": int(rows[-1]["id"]) if rows else 0,
+            "head": rows[-1]["hash"] if rows else None,
+        }
+        chain = [{"id": r["id"], "hash": r["hash"]} for r in rows]
+        return problems + self.anchor.problems(state, chain)
+
+
+def _read_only_reason(path: Path) -> str:
+    """Why this process cannot write the database at ``path`` ("" when it can)."""
+    import errno
+    import os
+
+    folder = path.parent
+    if not path.exists():
+        return ""  # a new project: creating it reports its own errors
+    try:
+        os.close(os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)))
+    except OSError as err:
+        if err.errno == errno.EROFS:
+            return f"{folder} is on a read-only filesystem"
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return f"{path.name} is not writable by this user"
+        return ""  # a link or another problem: the normal open reports it
+    if not os.access(folder, os.W_OK | os.X_OK):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{folder} is on a read-only filesystem"
+        return f"the folder {folder} is not writable by this user"
+    return ""
 
 
 def _chain_hash(prev: str, entry: dict[str, str]) -> str:

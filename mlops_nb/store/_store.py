@@ -81,6 +81,19 @@ class Store:
         except StoreError as err:
             msg = f"{self.root} is not a usable project: {err}"
             raise NotAProjectError(msg) from err
+        if self.db.read_only:
+            warnings.warn(
+                f"opened the project {self.root} read-only ({self.db.read_only}): "
+                "reading, predicting and verify() work; anything that would change "
+                "it raises StoreError.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    @property
+    def read_only(self) -> str:
+        """Why this process cannot write to the project ("" when it can)."""
+        return self.db.read_only
 
     def _initialise(self) -> None:
         try:
@@ -125,6 +138,8 @@ class Store:
     # -- the interface ---------------------------------------------------------------
     def put_blob(self, data: bytes | memoryview, *, media_type: str) -> str:
         """Write bytes (before any row refers to them) and return their SHA-256."""
+        if self.db.read_only:
+            self.db._refuse_write()
         return self.artifacts.put(data)
 
     def record_blob(
@@ -210,8 +225,26 @@ class Store:
             unreferenced=sorted(present - set(referenced)),
         )
 
+    def payload_problems(self) -> dict[str, str]:
+        """Every row whose JSON columns are not what mlops_nb wrote there.
+
+        Returns
+        -------
+        dict
+            ``"<table> row <id>"`` -> what is wrong with which column.
+        """
+        from mlops_nb.store._payloads import scan
+
+        try:
+            return scan(self.db._conn())
+        except sqlite3.DatabaseError as err:
+            msg = f"could not read {self.db.path}: {err}"
+            raise StoreError(msg) from err
+
     def gc(self) -> dict[str, int]:
         """Remove temporary files of interrupted writes and unreferenced blobs."""
+        if self.db.read_only:
+            self.db._refuse_write()
         temp = self.artifacts.remove_temp_files()
         with self.write():  # hold the write lock so no row appears meanwhile
             referenced = self.referenced_blobs()
@@ -233,7 +266,7 @@ class Store:
         dest.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = sqlite3.connect(dest / DB_NAME)
         try:
-            self.db._conn().backup(target)
+            self.db.backup_to(target, dest)  # with the audit anchor of the snapshot
         finally:
             target.close()
         os.chmod(dest / DB_NAME, 0o600)  # noqa: PTH101 - exact mode despite the umask
