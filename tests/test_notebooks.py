@@ -27,7 +27,7 @@ KEY_SECTIONS = {
         "SignatureCheck", "verified", "booster: swapped", "ManifestDiff", "renamed",
         "(rollback)", "code ran: False", "PrivacyReport", "personal data in 5 columns",
         "[EMAIL]", "same token for the same person in both versions: 100%",
-        "PoisoningReport", "Confident joint", "RandomForestClassifier(n_estimators=100",
+        "PoisoningReport", "Confident joint", "LGBMClassifier(n_estimators=100",
         "PoisoningTrend", "alert at v", "anchored baseline", "VetReport",
         "acs-test v1 (test data)", "differ from the pin", "supplies 60%",
         "AggregationResult", "Trust per partner", "plain mean (unsafe)",

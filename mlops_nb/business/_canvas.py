@@ -4,6 +4,12 @@ The canvas is stored as a versioned document of the project (kind ``"canvas"``):
 saving the same fields again returns the same version, changing any field makes the
 next version. Pricing helpers turn confusion counts into money, find the threshold
 that maximizes value, and compare simple decision policies.
+
+A binary decision is priced by ``outcomes`` (tp, fp, fn, tn). A regression model is
+priced by ``cost_per_unit_error`` (the money one unit of absolute error costs:
+:meth:`ValueCanvas.regression_value`), a multiclass one by ``class_values``, a table
+of the money value of a right and of a wrong prediction for a case of each class
+(:meth:`ValueCanvas.class_value`). A canvas needs at least one of the three.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 from mlops_nb.business._canvas_html import money_text
+from mlops_nb.business._pricing import _check_class_values, _paired
 from mlops_nb.errors import NotFoundError, ValidationError, did_you_mean, listing
 from mlops_nb.ui import Displayable, KeyValues, Tab, Table, Text, View
 
@@ -51,8 +58,11 @@ _FIELDS = (
     "risks",
     "success",
     "positive_class",
+    "cost_per_unit_error",
+    "class_values",
 )
-_REQUIRED = ("process", "value_level", "outcomes")
+_REQUIRED = ("process", "value_level")
+_PRICES = ("outcomes", "cost_per_unit_error", "class_values")
 _LEVEL, _POS = "value_level", "positive_class"
 _MAX_TEXT = 500
 _MAX_CURRENCY = 12
@@ -79,6 +89,13 @@ def _validate(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name in _REQUIRED:
         if fields.get(name) is None:
             problems.append((name, None, "is required."))
+    if all(fields.get(k) in (None, {}) for k in _PRICES):
+        text = (
+            "is required: the money value of each binary decision outcome (tp, fp, "
+            "fn, tn); for a regression model give cost_per_unit_error instead, for a "
+            "multiclass model class_values."
+        )
+        problems.append(("outcomes", None, text))
     for name, default in (("process", None), ("success", ""), ("currency", "EUR")):
         value = default if fields.get(name) is None else fields[name]
         if value is not None:
@@ -96,8 +113,20 @@ def _validate(fields: Mapping[str, Any]) -> dict[str, Any]:
         problems.append(
             (_LEVEL, level, text + f"Choose one of {listing(VALUE_LEVELS)}.")
         )
-    if fields.get("outcomes") is not None:
+    if fields.get("outcomes") not in (None, {}):
         out["outcomes"] = _check_outcomes(fields["outcomes"], problems)
+    cost = fields.get("cost_per_unit_error")
+    if cost is not None:
+        if not _is_number(cost) or not math.isfinite(float(cost)) or cost < 0:
+            text = (
+                "must be a finite number >= 0: the money one unit of absolute "
+                "prediction error costs (e.g. 2.5 EUR per unit)."
+            )
+            problems.append(("cost_per_unit_error", cost, text))
+        else:
+            out["cost_per_unit_error"] = float(cost)
+    if fields.get("class_values") is not None:
+        out["class_values"] = _check_class_values(fields["class_values"], problems)
     for name in _LIST_FIELDS:
         value = [] if fields.get(name) is None else fields[name]
         items = [value] if isinstance(value, str) else value
@@ -209,7 +238,8 @@ class ValueCanvas(Displayable):
     outcomes : dict
         Exactly ``tp``, ``fp``, ``fn``, ``tn``: the money value of one decision with
         that outcome (costs are negative). "Positive" means the decision acts, i.e.
-        the model predicts ``positive_class``.
+        the model predicts ``positive_class``. Prices binary classifiers; may be
+        left out when ``cost_per_unit_error`` or ``class_values`` is given.
     kpis, stakeholders, risks : tuple of str
         Key performance indicators, who is affected, what can go wrong.
     success : str
@@ -218,6 +248,11 @@ class ValueCanvas(Displayable):
         The target value that counts as positive (default 1).
     currency : str
         The currency of ``outcomes`` (default ``"EUR"``).
+    cost_per_unit_error : float, optional
+        Regression: the money one unit of absolute prediction error costs (>= 0).
+    class_values : dict, optional
+        Multiclass: ``{class: {"right": value, "wrong": value}}``, the money value
+        of a right and of a wrong prediction for a case of each class.
     version, created_at, created_by, note
         Set by the store.
 
@@ -233,13 +268,15 @@ class ValueCanvas(Displayable):
 
     process: str
     value_level: ValueLevel
-    outcomes: dict[str, float]
+    outcomes: dict[str, float] = field(default_factory=dict)
     kpis: tuple[str, ...] = ()
     stakeholders: tuple[str, ...] = ()
     risks: tuple[str, ...] = ()
     success: str = ""
     positive_class: int | str = 1
     currency: str = "EUR"
+    cost_per_unit_error: float | None = None
+    class_values: dict[str, dict[str, float]] | None = None
     version: int | None = None
     created_at: str = ""
     created_by: str = ""
@@ -248,6 +285,7 @@ class ValueCanvas(Displayable):
 
     def __post_init__(self) -> None:
         payload = _validate({k: getattr(self, k) for k in _FIELDS})
+        payload.setdefault("outcomes", {})
         for name, value in payload.items():
             if name in _LIST_FIELDS:
                 value = tuple(value)
@@ -260,6 +298,11 @@ class ValueCanvas(Displayable):
         for name in _LIST_FIELDS:
             out[name] = list(out[name])
         out["outcomes"] = dict(self.outcomes)
+        for name in ("cost_per_unit_error", "class_values"):
+            if out[name] is None:
+                del out[name]  # a binary canvas's fields stay as they were
+        if not out["outcomes"]:
+            del out["outcomes"]
         return out
 
     @classmethod
@@ -308,7 +351,7 @@ class ValueCanvas(Displayable):
             ``tp * outcomes["tp"] + fp * outcomes["fp"] + ...`` in :attr:`currency`.
         """
         counts = _counts(tp=tp, fp=fp, fn=fn, tn=tn)
-        o = self.outcomes
+        o = self._binary("value()")
         return float(
             counts["tp"] * o["tp"]
             + counts["fp"] * o["fp"]
@@ -335,6 +378,8 @@ class ValueCanvas(Displayable):
         ``(tn - fp) / ((tp - fn) + (tn - fp))``. Below 0: always act; above 1: never.
         ``None`` when the outcomes make acting on positives no better than not.
         """
+        if not self.outcomes:
+            return None
         o = self.outcomes
         gain_pos, gain_neg = o["tp"] - o["fn"], o["tn"] - o["fp"]
         if gain_pos + gain_neg <= 0:
@@ -436,7 +481,7 @@ class ValueCanvas(Displayable):
         thresholds = np.r_[np.inf, s_sorted[ends]]
         n_pos = int(actual.sum())
         fn, tn = n_pos - tp, (len(s) - n_pos) - fp
-        o = self.outcomes
+        o = self._binary("best_threshold()")
         values = tp * o["tp"] + fp * o["fp"] + fn * o["fn"] + tn * o["tn"]
         i = int(np.argmax(values))
         counts = {
@@ -484,6 +529,77 @@ class ValueCanvas(Displayable):
             )
         return PolicyComparison(self, tuple(rows))
 
+    def _binary(self, what: str) -> dict[str, float]:
+        if not self.outcomes:
+            msg = (
+                f"value canvas {self._title()}: {what} prices binary decisions, but "
+                "the canvas has no outcomes. Add them: proj.canvas(outcomes={'tp': "
+                "..., 'fp': ..., 'fn': ..., 'tn': ...})."
+            )
+            raise ValidationError(msg)
+        return self.outcomes
+
+    def regression_value(self, y_true: Any, y_pred: Any) -> float:
+        """Return the money value of regression predictions: ``-cost * sum|error|``.
+
+        Parameters
+        ----------
+        y_true, y_pred : array-like of float
+            True and predicted values (rows with a missing true value are skipped).
+
+        Returns
+        -------
+        float
+            Zero or negative, in :attr:`currency`; divide by the cases for a mean.
+        """
+        import numpy as np
+
+        if self.cost_per_unit_error is None:
+            msg = (
+                f"value canvas {self._title()}: regression_value() needs "
+                "cost_per_unit_error: proj.canvas(cost_per_unit_error=2.5) (money per "
+                "unit of absolute error)."
+            )
+            raise ValidationError(msg)
+        t, p = _paired(y_true, y_pred, "regression_value()")
+        t, p = t.astype(float), p.astype(float)
+        keep = ~np.isnan(t)
+        return -self.cost_per_unit_error * float(np.abs(t[keep] - p[keep]).sum())
+
+    def class_value(self, y_true: Any, y_pred: Any) -> float:
+        """Return the money value of multiclass predictions from :attr:`class_values`.
+
+        A case of class ``c`` is worth ``class_values[c]["right"]`` when predicted as
+        ``c`` and ``class_values[c]["wrong"]`` otherwise. Classes are compared as text.
+
+        Raises
+        ------
+        ValidationError
+            When the canvas has no ``class_values`` or a true class is not in it.
+        """
+        import numpy as np
+
+        table = self.class_values
+        if not table:
+            msg = (
+                f"value canvas {self._title()}: class_value() needs class_values: "
+                "proj.canvas(class_values={'a': {'right': 10, 'wrong': -5}, ...})."
+            )
+            raise ValidationError(msg)
+        t, p = _paired(y_true, y_pred, "class_value()")
+        t, p = t.astype(str), p.astype(str)
+        missing = sorted(set(np.unique(t)) - set(table))
+        if missing:
+            msg = (
+                f"value canvas {self._title()}: class_values has no row for class(es) "
+                f"{listing(missing)}; it prices {listing(table)}. Add them with "
+                "proj.canvas(class_values={...})."
+            )
+            raise ValidationError(msg)
+        right = np.array([table[c]["right"] for c in t])
+        wrong = np.array([table[c]["wrong"] for c in t])
+        return float(np.where(t == p, right, wrong).sum())
+
     # -- rendering ---------------------------------------------------------------------
     def _title(self) -> str:
         return f"v{self.version}" if self.version is not None else "(not saved)"
@@ -491,16 +607,6 @@ class ValueCanvas(Displayable):
     def _view(self) -> View:
         import pandas as pd
 
-        matrix = pd.DataFrame(
-            {
-                "": ["predicted positive (act)", "predicted negative (do not act)"],
-                f"actual positive ({self.positive_class!r})": [
-                    self.outcomes["tp"],
-                    self.outcomes["fn"],
-                ],
-                "actual negative": [self.outcomes["fp"], self.outcomes["tn"]],
-            }
-        )
         items: list[tuple[str, Any]] = [
             ("process", self.process),
             ("value level", f"{self.value_level}: {self.meaning}"),
@@ -511,16 +617,49 @@ class ValueCanvas(Displayable):
             ("positive class", repr(self.positive_class)),
             ("version", self.version),
         ]
+        prices = []
+        if self.cost_per_unit_error is not None:
+            cost = money_text(-self.cost_per_unit_error)
+            items.append(
+                ("regression", f"{cost} {self.currency} per unit of absolute error")
+            )
+            prices.append(f"{cost} {self.currency} per unit of error")
+        blocks: list[Any] = [KeyValues(items)]
+        if self.class_values:
+            table = pd.DataFrame(
+                [{"class": c, **v} for c, v in self.class_values.items()]
+            )
+            blocks.append(
+                Table(table, caption=f"Multiclass: value per case ({self.currency})")
+            )
+            prices.append(f"{len(self.class_values)} class values")
+        if not self.outcomes:
+            return View(
+                "ValueCanvas",
+                f"{self._title()} · {self.process}",
+                f"{self.value_level}; " + ", ".join(prices),
+                [(self.value_level, "info")],
+                [Tab("Canvas", blocks)],
+            )
+        matrix = pd.DataFrame(
+            {
+                "": ["predicted positive (act)", "predicted negative (do not act)"],
+                f"actual positive ({self.positive_class!r})": [
+                    self.outcomes["tp"],
+                    self.outcomes["fn"],
+                ],
+                "actual negative": [self.outcomes["fp"], self.outcomes["tn"]],
+            }
+        )
         o = self.outcomes
         summary = (
             f"{self.value_level}; per case tp {money_text(o['tp'])}, "
             f"fp {money_text(o['fp'])}, "
             f"fn {money_text(o['fn'])}, tn {money_text(o['tn'])} {self.currency}"
         )
-        blocks: list[Any] = [
-            KeyValues(items),
-            Table(matrix, caption=f"Decision outcomes ({self.currency} per case)"),
-        ]
+        blocks.insert(
+            1, Table(matrix, caption=f"Decision outcomes ({self.currency} per case)")
+        )
         blocks += [Text(w, "warning") for w in self._warnings()]
         return View(
             "ValueCanvas",
@@ -532,7 +671,7 @@ class ValueCanvas(Displayable):
 
     def _warnings(self) -> list[str]:
         o, out = self.outcomes, []
-        if o["tp"] < o["fn"] or o["tn"] < o["fp"]:
+        if o and (o["tp"] < o["fn"] or o["tn"] < o["fp"]):
             out.append(
                 "A wrong decision is worth more than the right one for the same case: "
                 "check the signs (costs are negative values)."

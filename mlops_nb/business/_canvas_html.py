@@ -65,9 +65,34 @@ def _outcome_td(value: float, currency: str, label: str) -> str:
     )
 
 
+def _other_prices(c: ValueCanvas) -> str:
+    """Regression and multiclass prices, when the canvas has no binary outcomes."""
+    from mlops_nb.ui._html import esc
+
+    out = ""
+    if c.cost_per_unit_error is not None:
+        out += (
+            f"<div>regression: <b>{esc(money_text(-c.cost_per_unit_error))}</b> "
+            f"{esc(c.currency)} per unit of absolute error</div>"
+        )
+    if c.class_values:
+        rows = "".join(
+            f'<tr><td style="{_MTD}">{esc(k)}</td>'
+            f"{_outcome_td(v['right'], c.currency, 'right')}"
+            f"{_outcome_td(v['wrong'], c.currency, 'wrong')}</tr>"
+            for k, v in c.class_values.items()
+        )
+        out += (
+            '<table style="border-collapse:collapse;margin:2px 0">'
+            f'<tr><td style="{_MTD}"><b>class</b></td><td style="{_MTD}"><b>right'
+            f'</b></td><td style="{_MTD}"><b>wrong</b></td></tr>{rows}</table>'
+        )
+    return out
+
+
 def canvas_html(canvas: ValueCanvas) -> str:
     """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only)."""
-    from mlops_nb.ui._html import _BOX, esc
+    from mlops_nb.ui._html import esc
 
     c, o = canvas, canvas.outcomes
     pc = esc(repr(c.positive_class))
@@ -79,6 +104,9 @@ def canvas_html(canvas: ValueCanvas) -> str:
     def money(key: str) -> str:
         return _outcome_td(o[key], c.currency, key)
 
+    matrix = _other_prices(c)  # regression and multiclass prices, if any
+    if not o:
+        return _page(c, matrix)
     matrix = (
         '<table style="border-collapse:collapse;margin:2px 0">'
         f'<tr><td style="{_MTD};border:none"></td>'
@@ -104,6 +132,12 @@ def canvas_html(canvas: ValueCanvas) -> str:
         f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
         for w in c._warnings()
     )
+    return _page(c, matrix + _other_prices(c))
+
+
+def _page(c: ValueCanvas, matrix: str) -> str:
+    from mlops_nb.ui._html import _BOX, esc
+
     level = (
         '<span style="color:#1f4e79;background:#eaf2fb;border-radius:10px;'
         'padding:1px 8px">'

@@ -70,7 +70,7 @@ class CanvasEditor:
             )
         for key in OUTCOMES:
             f[f"outcomes.{key}"] = w.FloatText(
-                c.outcomes[key] if c else 0.0,
+                c.outcomes.get(key, 0.0) if c else 0.0,
                 tooltip=_OUTCOME_MEANING[key],
                 layout=short,
             )
@@ -114,6 +114,9 @@ class CanvasEditor:
             "currency": f["currency"].value,
             "outcomes": {k: f[f"outcomes.{k}"].value for k in OUTCOMES},
         }
+        binary = self.canvas is None or self.canvas.outcomes
+        if not binary and not any(out["outcomes"].values()):
+            del out["outcomes"]  # a regression/multiclass canvas: no binary outcomes
         for name in _LIST_FIELDS:
             out[name] = [line for line in f[name].value.splitlines() if line.strip()]
         text = f["positive_class"].value.strip()

@@ -45,6 +45,7 @@ def explain(
     *,
     sample_rows: int = 500,
     top: int = 4,
+    class_: Any = None,
     target_class: Any = None,
     seed: int = 0,
 ) -> GlobalExplanation | LocalExplanation:
@@ -60,43 +61,68 @@ def explain(
         Rows of the data version the global explainers use (seeded sample).
     top : int
         Inputs whose shape (EBM term or partial dependence) is drawn.
+    class_ : optional
+        The class whose probability is explained (classifiers). By default the class
+        the value canvas acts on, else for a multiclass model its most frequent class
+        in the training data, else (binary) the second class; the view says which
+        and why, and ``explanation.for_class(c)`` or the widget's drop-down switch.
     target_class : optional
-        The class whose probability is explained (default: the class the value
-        canvas acts on, else the model's second class).
+        Former name of ``class_``.
     seed : int
 
     Returns
     -------
     GlobalExplanation or LocalExplanation
+
+    Notes
+    -----
+    Missing numbers are filled as the model's own preprocessing fills them (the
+    medians learnt at fitting), so every estimator is explained on exactly the input
+    it scores; interpret's explainers refuse missing values.
     """
     import pandas as pd
 
     from mlops_nb.data import DataAsset
 
     what = f"{model.label}.explain"
+    if class_ is not None and target_class is not None and class_ != target_class:
+        msg = (
+            f"{what}: class_={class_!r} and target_class={target_class!r} differ; "
+            "give one (target_class is the former name of class_)."
+        )
+        raise ValidationError(msg)
+    chosen = class_ if class_ is not None else target_class
     if isinstance(data, DataAsset):
+        start = time.perf_counter()
+        ex = Explainer(model, chosen, seed)
         key = (
             f"explanation:{data.name}@{data.version}:n={sample_rows}:top={top}"
-            f":class={target_class}:seed={seed}"
+            f":class={_class_key(ex)}:seed={seed}"
         )
         stored = model.project._report("model", model.id, key)
-        if stored is not None:
-            return GlobalExplanation(stored)
-        start = time.perf_counter()
-        ex = Explainer(model, target_class, seed)
+        if stored is not None:  # the same class, perhaps chosen for another reason
+            stored = {**stored, **_class_fields(ex)}
+            return GlobalExplanation(stored, model=model, data=data)
         frame = data.frame
         X = ex.typed(frame.sample(min(len(frame), sample_rows), random_state=seed))
         payload = {
             "model": model.label,
             "data": data.label,
             "rows": len(X),
+            "options": {"sample_rows": sample_rows, "top": top, "seed": seed},
             "target": ex.target,
+            **_class_fields(ex),
+            "missing": {
+                c: {"rows": int(n), "filled_with": ex.fill.get(c)}
+                for c, n in X[ex.numeric].isna().sum().items()
+                if n
+            },
             **ex.explain_global(X, top),
         }
         payload["seconds"] = round(time.perf_counter() - start, 3)
         payload = jsonable(payload)
         model.project._save_report("model", model.id, key, payload)
-        return GlobalExplanation(payload)
+        return GlobalExplanation(payload, model=model, data=data)
     if isinstance(data, pd.Series):
         data = data.to_frame().T
     if not isinstance(data, pd.DataFrame) or not 1 <= len(data) <= MAX_ROWS:
@@ -109,18 +135,22 @@ def explain(
         )
         raise ValidationError(msg)
     start = time.perf_counter()
-    ex = Explainer(model, target_class, seed)
+    ex = Explainer(model, chosen, seed)
     X = ex.typed(data)
     rows = []
     for i in range(len(X)):
         res = ex.explain_row(X.iloc[[i]])
         res["values"] = {c: X.iloc[i][c] for c in ex.names}
+        res["imputed"] = {
+            c: ex.fill.get(c) for c in ex.numeric if X.iloc[i][c] != X.iloc[i][c]
+        }
         res["row"] = str(data.index[i])
         rows.append(res)
     payload = jsonable(
         {
             "model": model.label,
             "target": ex.target,
+            **_class_fields(ex),
             "rows": rows,
             "seconds": round(time.perf_counter() - start, 3),
         }
@@ -132,6 +162,51 @@ def explain(
         "model", model.id, f"local-explanation:{digest}", payload
     )
     return LocalExplanation(model.project, payload, explainer=ex, frame=X)
+
+
+def _class_key(ex: Explainer) -> str:
+    return "" if ex.k is None else f"{ex.classes[ex.k]}"
+
+
+def _class_fields(ex: Explainer) -> dict[str, Any]:
+    """Which class an explanation is about, why, and the classes it can switch to."""
+    if ex.k is None:
+        return {}
+    return {
+        "class": str(ex.classes[ex.k]),
+        "classes": [str(c) for c in ex.classes],
+        "why": ex.why,
+    }
+
+
+def _class_text(p: dict[str, Any]) -> str:
+    return f"class {p['class']}: {p['why']}" if p.get("class") is not None else ""
+
+
+def _switching(explanation: Any) -> Any:
+    """Return the view of ``explanation`` under a drop-down of the model's classes."""
+    import ipywidgets as w
+
+    from mlops_nb.ui._widget import view_widget
+
+    p = explanation.payload
+    if len(p.get("classes") or []) < 3:  # binary: one decision, nothing to switch
+        return view_widget(explanation._view())
+    box = w.VBox([view_widget(explanation._view())])
+    box.explanation = explanation
+    pick = w.Dropdown(
+        options=p["classes"], value=p["class"], description="explain class"
+    )
+
+    def switch(change: dict[str, Any]) -> None:
+        other = box.explanation.for_class(change["new"])
+        box.explanation = other
+        box.children = (pick, view_widget(other._view()))
+
+    pick.observe(switch, names="value")
+    box.children = (pick, *box.children)
+    box.class_picker = pick
+    return box
 
 
 def _bar(contrib: dict[str, float], title: str, scale: str, n: int = 12) -> Any:
@@ -161,6 +236,21 @@ class GlobalExplanation(Displayable):
     """Which inputs drive a model version on a data version (stored with the model)."""
 
     payload: dict[str, Any]
+    model: Any = field(default=None, repr=False, compare=False)
+    data: Any = field(default=None, repr=False, compare=False)
+
+    def for_class(self, class_: Any) -> GlobalExplanation:
+        """Return the explanation of another class's probability (stored too)."""
+        if self.model is None or self.data is None:
+            msg = "GlobalExplanation.for_class(): use model.explain(data, class_=...)."
+            raise ValidationError(msg)
+        return explain(
+            self.model, self.data, class_=class_, **self.payload.get("options", {})
+        )
+
+    def widget(self) -> Any:
+        """Return the live view; a multiclass one starts with a class drop-down."""
+        return _switching(self)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per input, most important first."""
@@ -204,6 +294,21 @@ class GlobalExplanation(Displayable):
                 ("model", p["model"]),
                 ("data", f"{p['data']} ({p['rows']:,} rows sampled)"),
                 ("explains", p["target"]),
+                *([("class", _class_text(p))] if p.get("class") is not None else []),
+                *(
+                    [
+                        (
+                            "missing numbers",
+                            "; ".join(
+                                f"{c}: {m['rows']} row(s), filled with "
+                                f"{m['filled_with']:.4g} as the model does"
+                                for c, m in p["missing"].items()
+                            ),
+                        )
+                    ]
+                    if p.get("missing")
+                    else []
+                ),
                 ("method", p["method"]),
                 ("scale", p["scale"]),
                 ("time", f"{p['seconds']:.2f} s"),
@@ -222,10 +327,11 @@ class GlobalExplanation(Displayable):
         if p["shapes"]:
             tabs.append(Tab("Shapes", [Figure(self.plot(f)) for f in p["shapes"]]))
         top = ", ".join(i["feature"] for i in p["importances"][:3])
+        about = f" for {_class_text(p)}" if p.get("class") is not None else ""
         return View(
             "Explanation",
             f"{p['model']} on {p['data']}",
-            f"most important: {top} ({p['method']})",
+            f"most important: {top}{about} ({p['method']})",
             [],
             tabs,
         )
@@ -263,6 +369,14 @@ class LocalExplanation(Displayable):
 
         return WhatIf(self.explainer, self.frame.iloc[[row]])
 
+    def for_class(self, class_: Any) -> LocalExplanation:
+        """Return the explanation of the same rows for another class's probability."""
+        ex = self.explainer
+        if ex is None or self.frame is None:
+            msg = "LocalExplanation.for_class(): use model.explain(rows, class_=...)."
+            raise ValidationError(msg)
+        return explain(ex.model, self.frame, class_=class_, seed=ex.seed)
+
     def _view(self) -> View:
         import pandas as pd
 
@@ -290,8 +404,27 @@ class LocalExplanation(Displayable):
                                     "prediction",
                                     f"{p['target']} = {r['prediction']:.4f}",
                                 ),
+                                *(
+                                    [("class", _class_text(p))]
+                                    if p.get("class") is not None
+                                    else []
+                                ),
                                 ("baseline", round(r["base"], 4)),
                                 ("contributions", r["scale"]),
+                                *(
+                                    [
+                                        (
+                                            "missing numbers",
+                                            ", ".join(
+                                                f"{c} (filled with {v:.4g} as the "
+                                                "model does)"
+                                                for c, v in r["imputed"].items()
+                                            ),
+                                        )
+                                    ]
+                                    if r.get("imputed")
+                                    else []
+                                ),
                             ]
                         ),
                         Figure(
@@ -322,17 +455,43 @@ class LocalExplanation(Displayable):
             )
         )
         first = p["rows"][0]
+        about = f"; {_class_text(p)}" if p.get("class") is not None else ""
         return View(
             "Local explanation",
             p["model"],
             f"{len(p['rows'])} row(s); first: {p['target']} = "
-            f"{first['prediction']:.3f} ({p['seconds']:.2f} s)",
+            f"{first['prediction']:.3f}{about} ({p['seconds']:.2f} s)",
             [],
             tabs,
         )
 
     def widget(self) -> Any:
-        """Return the live view with a What-if tab for the first row (``.what_if``)."""
+        """Return the live view with a What-if tab for the first row (``.what_if``).
+
+        A multiclass model's view starts with a drop-down that switches the class.
+        """
+        import ipywidgets as w
+
+        box = self._rows_widget()
+        p = self.payload
+        if len(p.get("classes") or []) < 3:  # binary: one decision, nothing to switch
+            return box
+        pick = w.Dropdown(
+            options=p["classes"], value=p["class"], description="explain class"
+        )
+        outer = w.VBox([pick, box])
+        outer.explanation, outer.what_if, outer.class_picker = self, box.what_if, pick
+
+        def switch(change: dict[str, Any]) -> None:
+            other = outer.explanation.for_class(change["new"])
+            inner = other._rows_widget()
+            outer.explanation, outer.what_if = other, inner.what_if
+            outer.children = (pick, inner)
+
+        pick.observe(switch, names="value")
+        return outer
+
+    def _rows_widget(self) -> Any:
         from mlops_nb.ui._widget import view_widget
 
         box = view_widget(self._view())

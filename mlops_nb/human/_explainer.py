@@ -4,10 +4,22 @@ interpret's black-box explainers hand the model plain float arrays, which a pipe
 with categorical columns cannot read (``ufunc 'isnan' not supported``). :class:`Codec`
 turns categories into integer codes for them and back into the typed frame the model
 reads, so every explainer calls the model through its own preprocessing.
+
+interpret refuses missing numbers (``X cannot contain missing values``). The model
+never sees them either: its preprocessing fills each missing number with the median
+it learnt when fitting. The codec fills them with the same value (read from the fitted
+preprocessing), so an explanation describes exactly the input the model scored, and a
+row's prediction is unchanged.
+
+A classifier's explanation is about the probability of one class: the class passed as
+``class_``, else the value canvas's positive class when it is a class of the model,
+else (multiclass) the most frequent class of the training data, else (binary) the
+second class. :attr:`Explainer.why` says which rule chose it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError
@@ -22,17 +34,28 @@ if TYPE_CHECKING:
 class Codec:
     """Typed frames <-> float matrices: numbers as they are, categories as codes."""
 
-    def __init__(self, names: list[str], categorical: list[str], *frames: pd.DataFrame):
+    def __init__(
+        self,
+        names: list[str],
+        categorical: list[str],
+        *frames: pd.DataFrame,
+        fill: dict[str, float] | None = None,
+    ):
         import pandas as pd
 
         self.names, self.categorical = names, set(categorical)
+        self.fill = fill or {}
         both = (
             pd.concat([f[list(categorical)] for f in frames]) if categorical else None
         )
         self.levels = {c: both[c].value_counts().index.tolist() for c in categorical}
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        """Return the float matrix of ``X`` (unseen categories: commonest's code)."""
+        """Return the float matrix of ``X``.
+
+        Unseen categories get the commonest's code; missing numbers the value the
+        model's preprocessing fills them with.
+        """
         import numpy as np
 
         cols = []
@@ -41,7 +64,8 @@ class Codec:
                 index = {v: i for i, v in enumerate(self.levels[c])}
                 cols.append(np.array([index.get(v, 0) for v in X[c]], dtype=float))
             else:
-                cols.append(X[c].to_numpy(dtype=float))
+                x = X[c].to_numpy(dtype=float)
+                cols.append(np.where(np.isnan(x), self.fill.get(c, 0.0), x))
         return np.column_stack(cols)
 
     def decode(self, A: np.ndarray) -> pd.DataFrame:
@@ -68,7 +92,7 @@ class Explainer:
 
         from mlops_nb.model._prep import Features
 
-        self.model, self.seed = model, seed
+        self.model, self.seed, self.why = model, seed, ""
         feats = Features.from_dict(model.recipe["features"])
         self.names, self.numeric, self.categorical = (
             feats.names,
@@ -80,13 +104,15 @@ class Explainer:
         self.train = model._X(
             train.sample(min(len(train), 2000), random_state=seed), "explain"
         )
+        self.fill = self._fill_values()
         self.k, self.target = None, "prediction"
+        self.classes: list[Any] = list(model.classes or [])
         if model.task != "regression":
-            from mlops_nb.human._common import selected_class
-
-            classes = [str(c) for c in model.classes or []]
-            if target_class is None:  # the decision's class (the canvas's), by default
-                target_class = selected_class(model, None, f"{model.label}.explain")[0]
+            classes = [str(c) for c in self.classes]
+            if target_class is None:
+                target_class, self.why = self._default_class(train)
+            else:
+                self.why = "chosen (class_=)"
             want = str(target_class)
             if want not in classes:
                 msg = (
@@ -102,6 +128,50 @@ class Explainer:
         self.ebm = self._ebm()
         self.background = self.train.sample(min(len(self.train), 25), random_state=seed)
         self.rng = np.random.default_rng(seed)
+
+    def _default_class(self, train: pd.DataFrame) -> tuple[Any, str]:
+        """Return the class explained when none is given, and why (module notes)."""
+        from mlops_nb.human._common import selected_class
+
+        model = self.model
+        chosen, why = selected_class(model, None, f"{model.label}.explain")
+        if model.task == "binary" or why.startswith("the value canvas"):
+            return chosen, why
+        counts = train[model.recipe["target"]].value_counts()
+        by_name = {str(c): c for c in self.classes}
+        for value, n in counts.items():
+            if str(value) in by_name:
+                share = n / counts.sum()
+                return by_name[str(value)], (
+                    f"the most frequent class of the training data ({share:.0%} of "
+                    "its rows; no value canvas names a class)"
+                )
+        return chosen, why
+
+    def _fill_values(self) -> dict[str, float]:
+        """Return the value the model's preprocessing fills each missing number with.
+
+        Read from the fitted imputer (a LightGBM version's ``tree_prep`` medians or the
+        pipeline's ``SimpleImputer``); else the median of the training sample, else 0
+        (an input that was always missing, which the imputer drops).
+        """
+        import numpy as np
+
+        fill = {}
+        for c in self.numeric:
+            col = self.train[c].to_numpy(dtype=float)
+            fill[c] = float(np.nanmedian(col)) if np.isfinite(col).any() else 0.0
+        # another layout (a custom estimator): the sample's medians
+        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+            fill.update(_fitted_medians(self.model._predictor().objects))
+        return {c: v if np.isfinite(v) else 0.0 for c, v in fill.items()}
+
+    def impute(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return ``X`` with missing numbers filled as the model fills them."""
+        out = X.copy()
+        for c in self.numeric:
+            out[c] = out[c].fillna(self.fill.get(c, 0.0))
+        return out
 
     def _ebm(self) -> Any:
         r, m = self.model.recipe, self.model
@@ -149,7 +219,7 @@ class Explainer:
                 "scale": "log-odds (exact EBM terms)",
                 "contributions": contrib,
             }
-        codec = Codec(self.names, self.categorical, self.train, row)
+        codec = Codec(self.names, self.categorical, self.train, row, fill=self.fill)
         x, bg = codec.encode(row)[0], codec.encode(self.background)
         n_feat, half = len(self.names), max(permutations // 2, 1)
         perms = [
@@ -185,6 +255,8 @@ class Explainer:
         """Rank every input and draw the shape of the ``top`` ones."""
         import numpy as np
 
+        X = self.impute(X)  # what the model scores (interpret refuses NaN)
+
         if self.ebm is not None:
             ebm, prep = self.ebm.named_steps["model"], self.ebm.named_steps["prep"]
             imp = sorted(
@@ -214,7 +286,7 @@ class Explainer:
             }
         from interpret.blackbox import MorrisSensitivity, PartialDependence
 
-        codec = Codec(self.names, self.categorical, self.train, X)
+        codec = Codec(self.names, self.categorical, self.train, X, fill=self.fill)
         A = codec.encode(X)
 
         def fn(a: np.ndarray) -> np.ndarray:
@@ -274,3 +346,24 @@ class Explainer:
         return np.unique(
             np.nanquantile(X[f].to_numpy(dtype=float), np.linspace(0.01, 0.99, 20))
         ).tolist()
+
+
+def _fitted_medians(objects: Any) -> dict[str, float]:
+    """Medians a fitted preprocessing fills missing numbers with, by column."""
+    if "tree_prep" in objects:
+        tp = objects["tree_prep"]
+        return dict(zip(tp.numeric, tp.medians, strict=True))
+    prep = (
+        objects["pipeline"].named_steps.get("prep")
+        if "pipeline" in objects
+        else objects.get("prep")
+    )
+    if prep is None or not hasattr(prep, "named_transformers_"):
+        return {}
+    num = prep.named_transformers_.get("num")
+    imputer = num.named_steps.get("impute") if hasattr(num, "named_steps") else num
+    stats = getattr(imputer, "statistics_", None)
+    names = getattr(imputer, "feature_names_in_", None)
+    if stats is None or names is None:
+        return {}
+    return {str(n): float(v) for n, v in zip(names, stats, strict=True)}

@@ -3,9 +3,10 @@
 :class:`WhatIf` holds one typed row. Its :attr:`~WhatIf.controls` (a slider per
 numeric input, bounded by the training data's 1st and 99th percentiles, and a
 drop-down per categorical input, with the training data's values) change the row;
-every change recomputes the prediction and the contributions. Tests and notebooks
-drive the controls directly; displayed, it renders statically (the current row) or, in
-JupyterLab, as the live controls.
+every change recomputes the prediction and the contributions. A missing number starts
+at the value the model's preprocessing fills it with, so the prediction is unchanged.
+Tests and notebooks drive the controls directly; displayed, it renders statically (the
+current row) or, in JupyterLab, as the live controls.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class WhatIf(Displayable):
         import ipywidgets as w
         import numpy as np
 
+        # a missing number starts at the value the model fills it with (its median)
+        row = explainer.impute(row)
         self._ex, self._start = explainer, row.copy()
         train = explainer.train
         self.controls: dict[str, Any] = {}

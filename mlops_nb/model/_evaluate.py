@@ -69,7 +69,7 @@ def _value_section(
     if canvas is None:
         return None
     if model.task != "binary":  # priced per unit of error or by the class table
-        from mlops_nb.business._canvas import price_predictions
+        from mlops_nb.business._pricing import price_predictions
 
         pred = proba
         if model.task != "regression":

@@ -60,6 +60,49 @@ class PoisoningReport(Displayable):
         return pd.DataFrame(self.payload.get("label_issues", []), columns=cols)
 
     @property
+    def unscreened(self) -> int:
+        """Rows left out of the screen: over ``max_rows``, or without a label."""
+        u = self.payload.get("unscreened")
+        if u is None:  # a report stored before every row was screened
+            return int(self.payload["rows_total"] - self.payload["rows_screened"])
+        return int(u["max_rows"] + u["no_label"])
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """One row per screened row: row, label_quality, outlier_score.
+
+        ``label_quality`` is the out-of-fold probability of the row's given label (low:
+        the label looks wrong); ``outlier_score`` the robust |z| or IsolationForest
+        score. Empty for reports stored before per-row scores were kept.
+        """
+        import pandas as pd
+
+        s = self.payload.get("scores") or {"row": []}
+        n = len(s["row"])
+        return pd.DataFrame(
+            {
+                "row": s["row"],
+                "label_quality": s.get("label_quality") or [None] * n,
+                "outlier_score": s.get("outlier_score") or [None] * n,
+            }
+        )
+
+    def _unscreened_text(self) -> str:
+        """How many rows went unscreened and why ('' when none)."""
+        u = self.payload.get("unscreened") or {}
+        parts = []
+        if u.get("max_rows"):
+            cap = self.payload["options"]["max_rows"]
+            parts.append(f"{u['max_rows']:,} over max_rows={cap:,}")
+        if u.get("no_label"):
+            parts.append(f"{u['no_label']:,} without a label")
+        if not u and self.payload.get("sampled"):  # stored before the cap was visible
+            parts.append("outside the seeded sample")
+        if not parts:
+            return ""
+        return f"{self.unscreened:,} rows NOT screened ({'; '.join(parts)})"
+
+    @property
     def outliers(self) -> pd.DataFrame:
         """Outlying rows, most extreme first: id, row, column, score."""
         import pandas as pd
@@ -116,13 +159,14 @@ class PoisoningReport(Displayable):
 
         p = self.payload
         n_issues, n_out = len(p.get("label_issues", [])), len(p.get("outliers", []))
+        gap = self._unscreened_text()
         overview = KeyValues(
             [
                 ("data", self.asset.label),
                 (
                     "rows screened",
                     f"{p['rows_screened']:,} of {p['rows_total']:,}"
-                    + (" (seeded sample)" if p["sampled"] else ""),
+                    + (f"; {gap}" if gap else " (every row)"),
                 ),
                 (
                     "suspected label errors",
@@ -147,7 +191,12 @@ class PoisoningReport(Displayable):
                 ("outlier rule", p.get("outlier_method") or "—"),
             ]
         )
-        tabs = [Tab("Overview", [overview])]
+        tabs = [
+            Tab(
+                "Overview",
+                [overview, *([Text(gap + ".", "warning")] if gap else [])],
+            )
+        ]
         if p.get("base_model"):
             blocks: list[Any] = [
                 Table(
@@ -199,7 +248,7 @@ class PoisoningReport(Displayable):
             f"{n_issues:,} suspected label errors ({_pct(rate)}), {n_out:,} outliers"
             if p.get("base_model")
             else f"{n_out:,} outliers"
-        )
+        ) + (f"; {gap}" if gap else f" in all {p['rows_screened']:,} rows")
         badges: list[tuple[str, Tone]] = (
             [
                 (
@@ -210,4 +259,6 @@ class PoisoningReport(Displayable):
             if rate is not None
             else []
         )
+        if gap:
+            badges.append((f"{self.unscreened:,} rows unscreened", "warning"))
         return View("PoisoningReport", self.asset.label, summary, badges, tabs)

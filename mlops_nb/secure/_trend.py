@@ -144,6 +144,7 @@ def poisoning_trend(
         row = {
             "version": v,
             "rows": p["rows_screened"],
+            "unscreened": report.unscreened,
             "all": p["suspicious_rate"],
             "outliers": p.get("outlier_rate"),
         }

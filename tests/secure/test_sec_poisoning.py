@@ -56,9 +56,18 @@ def test_t25_label_flips_recall_and_precision(sec_project, seed):
     print(f"seed {seed}: recall {recall:.3f} precision {precision:.3f}")
     assert recall >= 0.80
     assert precision >= 0.65
-    assert report.base_model.startswith("RandomForestClassifier(n_estimators=100")
+    assert report.base_model.startswith("LGBMClassifier(n_estimators=100")
     assert "5-fold out-of-fold" in report.base_model
     assert 0.07 < report.noise_rate < 0.15
+
+
+def test_t25_random_forest_base_model_still_available(sec_project):
+    frame, flipped = planted(0)
+    report = sec_project.data("planted-rf", frame, target="label", id="row_id")
+    report = report.poisoning(base_model="random_forest")
+    found = set(report.label_issues["id"])
+    assert len(found & flipped) / len(flipped) >= 0.80
+    assert report.base_model.startswith("RandomForestClassifier(n_estimators=100")
 
 
 def test_t25_clean_data_flags_few_rows(sec_project):
@@ -107,7 +116,7 @@ def test_report_is_stored_renders_and_drops_rows(sec_project):
     assert again.payload == report.payload  # stored with the version, not recomputed
     html = report._repr_html_()
     assert "Confident joint" in html
-    assert "RandomForestClassifier" in html
+    assert "LGBMClassifier" in html
     assert "suspected" in repr(report)
     cleaned = report.drop_flagged(name="small-clean")
     assert cleaned.n_rows == 600 - len(
