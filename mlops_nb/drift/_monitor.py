@@ -216,18 +216,26 @@ class Monitor(Displayable):
 
         Raises
         ------
-        SchemaError
-            Naming every missing or retyped column; nothing is stored.
+        SchemaError, EmptyDataError, ValidationError
+            Naming every missing or retyped column, time values that are not dates,
+            or why the batch cannot be chunked (e.g. ``chunk="M"`` without dates).
+            The batch is checked and summarised before anything is stored: a
+            refused batch is not stored (so :meth:`add_targets` never matches
+            labels against it), and the refusal is recorded in the audit log.
         """
-        from mlops_nb.data import DataAsset
-        from mlops_nb.drift._data import check_batch
-        from mlops_nb.drift._records import observe_summary
+        import dataclasses
 
+        from mlops_nb.data import DataAsset
+        from mlops_nb.drift._records import observe_summary, preview_summary
+
+        what = f"Monitor {self.name}.observe"
         ref = self.reference
-        frame = data.frame if isinstance(data, DataAsset) else data
-        check_batch(
-            frame, ref, self.model, self.options, what=f"Monitor {self.name}.observe"
-        )
+        try:
+            frame = self._checked_batch(data, ref, what=what)
+            preview = preview_summary(self, frame)
+        except Exception as err:
+            self._refused(err, what=what)
+            raise
         if isinstance(data, DataAsset):
             asset = data
         else:
@@ -247,12 +255,46 @@ class Monitor(Displayable):
                 note=note or f"production data observed by monitor {self.name}",
             )
         entry = [asset.name, asset.version]
-        new = entry not in self.state["batches"]
-        if new:
-            self._update(
-                lambda p: p["batches"].append(entry), note=f"observe {asset.label}"
+        if entry in self.state["batches"]:  # seen before: summarise the stored state
+            return observe_summary(self, asset, new=False)
+        self._update(
+            lambda p: p["batches"].append(entry), note=f"observe {asset.label}"
+        )
+        return dataclasses.replace(preview, batch=asset.label, rows=asset.n_rows)
+
+    def _checked_batch(
+        self, data: pd.DataFrame | DataAsset, ref: DataAsset, *, what: str
+    ) -> pd.DataFrame:
+        """Return the batch as it will be stored, or raise naming what is wrong."""
+        from mlops_nb.data import DataAsset
+        from mlops_nb.data._frames import normalise
+        from mlops_nb.drift._data import check_batch
+
+        frame = data.frame if isinstance(data, DataAsset) else data
+        check_batch(frame, ref, self.model, self.options, what=what)
+        if isinstance(data, DataAsset):
+            return frame
+        from mlops_nb.model._retrain_checks import parse_times
+
+        frame, problems = parse_times(normalise(frame, what=what), ref.schema)
+        if problems:
+            lines = "; ".join(f"{p['column']!r} {p['problem']}" for p in problems)
+            msg = (
+                f"{what}: {lines}, where {ref.label} holds dates. Give ISO 8601 "
+                "text (2024-03-01 or 2024-03-01T12:00:00) or parse it first: "
+                "batch[col] = pd.to_datetime(batch[col], format=...). Nothing was "
+                "stored."
             )
-        return observe_summary(self, asset, new=new)
+            raise SchemaError(msg, problems)
+        return frame
+
+    def _refused(self, err: Exception, *, what: str) -> None:
+        """Record a refused batch in the audit log and say nothing was stored."""
+        from mlops_nb.model._retrain_checks import audit_refusal
+
+        audit_refusal(
+            self.project, f"monitor:{self.name}", "observe refused", err, what=what
+        )
 
     def add_targets(
         self, targets: pd.DataFrame | DataAsset, *, on: str | None = None
@@ -269,7 +311,9 @@ class Monitor(Displayable):
         Returns
         -------
         TargetsReport
-            How many labels matched observed rows, and how many did not.
+            How many labels matched observed rows, and how many did not. Only
+            stored batches count: a batch :meth:`observe` refused matches nothing,
+            and labels given before any batch is stored match nothing yet.
 
         Raises
         ------

@@ -80,17 +80,56 @@ class Observation(Displayable):
 
 def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation:
     """Univariate drift of the features in the chunks this batch falls in."""
-    import numpy as np
-    import pandas as pd
-
-    from mlops_nb.drift import _univariate
-    from mlops_nb.drift._chunking import ChunkSpec, reference_split, split
-    from mlops_nb.drift._data import BATCH_COL, frames
+    from mlops_nb.drift._data import frames
 
     reference, analysis = frames(mon)
     batch_index = [[n, v] for n, v in mon.state["batches"]].index(
         [asset.name, asset.version]
     )
+    return _summarise(
+        mon, reference, analysis, batch_index, asset.label, asset.n_rows, new=new
+    )
+
+
+def preview_summary(mon: Monitor, batch: pd.DataFrame) -> Observation:
+    """Summarise ``batch`` as if it were the next observed batch, storing nothing.
+
+    :meth:`Monitor.observe` calls it before it stores a batch, so a batch that
+    cannot be chunked or compared is refused while the project is unchanged.
+    """
+    import pandas as pd
+
+    from mlops_nb.drift._data import BATCH_COL
+
+    reference = mon.reference.frame
+    stored = mon.batches
+    analysis = pd.concat(
+        [b.frame.assign(**{BATCH_COL: i}) for i, b in enumerate(stored)]
+        + [batch.assign(**{BATCH_COL: len(stored)})],
+        ignore_index=True,
+    )
+    return _summarise(
+        mon, reference, analysis, len(stored), "(not stored)", len(batch), new=True
+    )
+
+
+def _summarise(
+    mon: Monitor,
+    reference: pd.DataFrame,
+    analysis: pd.DataFrame,
+    batch_index: int,
+    label: str,
+    rows: int,
+    *,
+    new: bool,
+) -> Observation:
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb.drift import _univariate
+    from mlops_nb.drift._chunking import ChunkSpec, reference_split, split
+    from mlops_nb.drift._data import BATCH_COL
+
     options = mon.options
     spec = ChunkSpec.from_dict(options["chunk"])
     chunks = split(analysis, spec)
@@ -104,10 +143,10 @@ def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation
     )
     mine = analysis[BATCH_COL].to_numpy() == batch_index
     alerts = np.array(uni["alerts"])
-    rows = []
+    out = []
     for c in np.unique(chunks.codes[mine]):
         drifted = [col for i, col in enumerate(uni["columns"]) if alerts[i, c]]
-        rows.append(
+        out.append(
             {
                 "chunk": chunks.keys[c],
                 "from": chunks.starts[c],
@@ -118,9 +157,9 @@ def observe_summary(mon: Monitor, asset: DataAsset, *, new: bool) -> Observation
             }
         )
     frame = pd.DataFrame(
-        rows, columns=["chunk", "from", "to", "rows", "alerts", "drifted features"]
+        out, columns=["chunk", "from", "to", "rows", "alerts", "drifted features"]
     )
-    return Observation(mon.name, asset.label, asset.n_rows, new, frame)
+    return Observation(mon.name, label, rows, new, frame)
 
 
 @dataclass(frozen=True, repr=False)
@@ -174,10 +213,12 @@ def targets_report(mon: Monitor, asset: DataAsset, on: str) -> TargetsReport:
     """Count matches between a label batch and the observed rows."""
     from mlops_nb.drift._data import frames
 
+    given = asset.frame[on]
+    if not mon.state["batches"]:  # labels may come first: nothing to match yet
+        return TargetsReport(mon.name, asset.label, len(given), 0, len(given), 0, 0)
     _, analysis = frames(mon)
     target = mon.model.recipe["target"]
     ids = set(analysis[on].tolist())
-    given = asset.frame[on]
     matched = int(given.isin(ids).sum())
     labelled = int(analysis[target].notna().sum()) if target in analysis.columns else 0
     return TargetsReport(
