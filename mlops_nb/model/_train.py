@@ -80,6 +80,29 @@ def _pipeline(prep: Any, est: Any) -> Any:
     return Pipeline([("prep", prep), ("model", est)])
 
 
+def _fit_params(pipe: Any, X: pd.DataFrame) -> dict[str, Any]:
+    """Name features for LightGBM when the column names would trip it.
+
+    LightGBM refuses names holding ``",:[]{}``, turns spaces into ``_`` (so ``a b``
+    and ``a_b`` clash) and writes names unescaped into its JSON dump. Then only the
+    booster's own names change (``f<i>_<name>``); the preprocessing, explanations and
+    every prediction keep the column names, and the booster reads by position.
+    """
+    import re
+
+    est = pipe.steps[-1][1]
+    names = [str(c) for c in X.columns]
+    if not type(est).__module__.startswith("lightgbm") or not any(
+        re.search(r'[",:\[\]{}\\\s\x00-\x1f]', n) for n in names
+    ):
+        return {}
+    return {
+        "model__feature_name": [
+            f"f{i}_" + re.sub(r"[^A-Za-z0-9_.-]", "_", n) for i, n in enumerate(names)
+        ]
+    }
+
+
 def _scores(
     pipe: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: list[Any] | None
 ) -> dict[str, float]:
@@ -117,7 +140,7 @@ def fit_and_validate(
         )
         folds = []
         for tr, te in splitter.split(X, y if clf else None):
-            p = clone(pipe).fit(X.iloc[tr], y.iloc[tr])
+            p = clone(pipe).fit(X.iloc[tr], y.iloc[tr], **_fit_params(pipe, X))
             folds.append(_scores(p, X.iloc[te], y.iloc[te], task, classes))
             if bar is not None:
                 bar.step(f"fold {len(folds)}/{cv}")
@@ -130,11 +153,11 @@ def fit_and_validate(
             },
             "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys},
         }
-        return pipe.fit(X, y), validation
+        return pipe.fit(X, y, **_fit_params(pipe, X)), validation
     X_tr, X_te, y_tr, y_te = train_test_split(
         X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
     )
-    pipe.fit(X_tr, y_tr)
+    pipe.fit(X_tr, y_tr, **_fit_params(pipe, X))
     if bar is not None:
         bar.step("fitted")
     return pipe, {
@@ -195,7 +218,9 @@ def train_model(
     if classes is not None and len(classes) < 2:
         msg = f"{what}: the target {schema.target!r} has a single class {classes}."
         raise ValidationError(msg)
-    est, est_name, family = make_estimator(estimator, task, params, seed)
+    est, est_name, family = make_estimator(
+        estimator, task, params, seed, shape=(len(y), len(features.names))
+    )
     pipe = _pipeline(make_preprocessor(features, family), est)
     from mlops_nb.sustain import measure
 
