@@ -111,6 +111,45 @@ def _scores(
     return classification_metrics(y, pipe.predict_proba(X), classes or [])
 
 
+def _holdout_split(
+    X: pd.DataFrame, y: pd.Series, holdout: float, seed: int, *, stratify: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Split off the holdout, stratified by class where a class allows it.
+
+    A class with a single row cannot be on both sides: its row stays in the fitted
+    part (the model still learns the class) and a warning names it; every other class
+    is stratified as usual. scikit-learn refuses such a class outright.
+    """
+    import warnings
+
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    if not stratify:
+        return train_test_split(X, y, test_size=holdout, random_state=seed)
+    counts = y.value_counts()
+    lone = counts.index[counts < 2]
+    if len(lone) == 0:
+        return train_test_split(X, y, test_size=holdout, random_state=seed, stratify=y)
+    warnings.warn(
+        f"class(es) {sorted(map(str, lone))} have a single row: it stays in the "
+        "fitted part, so the holdout metrics cannot measure that class. Add rows of "
+        "it, or merge it into another class.",
+        UserWarning,
+        stacklevel=5,
+    )
+    keep = y.isin(lone).to_numpy()
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X[~keep], y[~keep], test_size=holdout, random_state=seed, stratify=y[~keep]
+    )
+    return (
+        pd.concat([X_tr, X[keep]]),
+        X_te,
+        pd.concat([y_tr, y[keep]]),
+        y_te,
+    )
+
+
 def fit_and_validate(
     pipe: Any,
     X: pd.DataFrame,
@@ -131,7 +170,7 @@ def fit_and_validate(
     """
     import numpy as np
     from sklearn.base import clone
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     clf = task != "regression"
     if cv:
@@ -154,9 +193,7 @@ def fit_and_validate(
             "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys},
         }
         return pipe.fit(X, y, **_fit_params(pipe, X)), validation
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=holdout, random_state=seed, stratify=y if clf else None
-    )
+    X_tr, X_te, y_tr, y_te = _holdout_split(X, y, holdout, seed, stratify=clf)
     pipe.fit(X_tr, y_tr, **_fit_params(pipe, X))
     if bar is not None:
         bar.step("fitted")
