@@ -111,6 +111,15 @@ def _scores(
     return classification_metrics(y, pipe.predict_proba(X), classes or [])
 
 
+def _labels(y: pd.Series) -> pd.Series:
+    """Labels held as Python objects (a frame built row by row) become numbers.
+
+    scikit-learn refuses an object column of numbers ("Unknown label type");
+    registration already refuses columns that mix value types.
+    """
+    return y.infer_objects() if y.dtype == object else y
+
+
 def _holdout_split(
     X: pd.DataFrame, y: pd.Series, holdout: float, seed: int, *, stratify: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
@@ -249,7 +258,7 @@ def train_model(
     frame = data.frame
     labelled = frame[schema.target].notna()
     X = prepare_X(frame[labelled], features, what=what)
-    y = frame.loc[labelled, schema.target]
+    y = _labels(frame.loc[labelled, schema.target])
     task = schema.task or "binary"
     classes = None if task == "regression" else sorted(y.unique().tolist())
     if classes is not None and len(classes) < 2:

@@ -58,3 +58,13 @@ def test_regression_and_binary_do_not_warn(project):
         warnings.simplefilter("error")
         model = project.train("m", asset, estimator="logistic")
     assert [int(c) for c in model.classes] == [0, 1]
+
+
+def test_labels_held_as_python_objects_train_and_evaluate(project):
+    frame = _frame(3, 0, 3)
+    labels = np.digitize(frame["x"], [-0.5, 0.5]).tolist()
+    frame["label"] = pd.Series(labels, dtype=object)  # a frame built row by row
+    asset = project.data("d", frame, target="label")
+    model = project.train("m", asset, estimator="lightgbm", params={"n_estimators": 5})
+    assert sorted(int(c) for c in model.classes) == [0, 1, 2]
+    assert model.evaluate(asset).metrics["accuracy"] > 0.5
