@@ -49,7 +49,17 @@ def _defaults() -> dict[str, Any]:
         "user": _default_user(),
         "lock_timeout": 60.0,
         "saved_view": _default_saved_view(),
+        "max_data_bytes": _default_max_data_bytes(),
     }
+
+
+def _default_max_data_bytes() -> int:
+    # half the machine's memory: a table declaring more would not fit when loaded
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        total = 8 << 30
+    return max(total // 2, 256 << 20)
 
 
 _local = threading.local()
@@ -69,8 +79,9 @@ def get_config() -> dict[str, Any]:
     dict
         ``display`` (``"widget"``, ``"html"`` or ``"text"``), ``user`` (the name
         recorded in audit logs), ``lock_timeout`` (seconds a writer waits for
-        another writer of the same project) and ``saved_view`` (whether a live
-        widget is preceded by its static view, which a reopened notebook shows).
+        another writer of the same project), ``saved_view`` (whether a live
+        widget is preceded by its static view, which a reopened notebook shows)
+        and ``max_data_bytes`` (the largest table a data file may declare).
 
     Examples
     --------
@@ -87,6 +98,7 @@ def set_config(
     user: str | None = None,
     lock_timeout: float | None = None,
     saved_view: bool | None = None,
+    max_data_bytes: int | None = None,
 ) -> None:
     """Change settings for the rest of the session (this thread).
 
@@ -103,11 +115,17 @@ def set_config(
         widget, so a notebook reopened without its kernel still shows the results
         (JupyterLab hides the static copy while the widget is alive). Default: on,
         except under VS Code; ``MLOPS_NB_SAVED_VIEW=0`` turns it off.
+    max_data_bytes : int, optional
+        The largest table a Parquet file may declare in its metadata (rows times
+        columns times 8 bytes, or its uncompressed size), checked before reading
+        it, so a tiny file declaring billions of rows is refused instead of
+        exhausting memory. Default: half of the machine's memory.
 
     Raises
     ------
     ValidationError
-        For an unknown display mode, an empty user or a negative timeout.
+        For an unknown display mode, an empty user, a negative timeout or a
+        non-positive ``max_data_bytes``.
     """
     state = _state()
     if display is not None:
@@ -130,6 +148,14 @@ def set_config(
         state["lock_timeout"] = float(lock_timeout)
     if saved_view is not None:
         state["saved_view"] = bool(saved_view)
+    if max_data_bytes is not None:
+        if isinstance(max_data_bytes, bool) or int(max_data_bytes) <= 0:
+            msg = (
+                f"set_config(max_data_bytes={max_data_bytes!r}): must be a positive "
+                "number of bytes."
+            )
+            raise ValidationError(msg)
+        state["max_data_bytes"] = int(max_data_bytes)
 
 
 @contextlib.contextmanager
@@ -139,6 +165,7 @@ def config_context(
     user: str | None = None,
     lock_timeout: float | None = None,
     saved_view: bool | None = None,
+    max_data_bytes: int | None = None,
 ) -> Iterator[None]:
     """Change settings inside a ``with`` block only.
 
@@ -151,7 +178,11 @@ def config_context(
     """
     old = get_config()
     set_config(
-        display=display, user=user, lock_timeout=lock_timeout, saved_view=saved_view
+        display=display,
+        user=user,
+        lock_timeout=lock_timeout,
+        saved_view=saved_view,
+        max_data_bytes=max_data_bytes,
     )
     try:
         yield

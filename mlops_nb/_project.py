@@ -598,9 +598,11 @@ class Project(Displayable):
         """Copy the project consistently (SQLite backup API) to an empty folder."""
         from mlops_nb.secure._trust import copy_trust_file
 
-        out = self._store.backup(Path(dest))
-        copy_trust_file(self, out)  # the public key and policy; never the private key
-        return out
+        # the public key and policy (never the private key), inside backup(): a
+        # failure there removes the partial copy too
+        return self._store.backup(
+            Path(dest), then=lambda out: copy_trust_file(self, out)
+        )
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Return the audit log, newest first: time, user, action, object, detail."""

@@ -248,12 +248,30 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
         raise
     public = private.public_key()
     kid = key_id(public)
-    project._save_document(
-        KEY_DOC,
-        "project",
-        {"public_key": raw_public(public).hex(), "key_id": kid, "algorithm": "Ed25519"},
-        note="signing key",
-    )
+    try:
+        project._save_document(
+            KEY_DOC,
+            "project",
+            {
+                "public_key": raw_public(public).hex(),
+                "key_id": kid,
+                "algorithm": "Ed25519",
+            },
+            note="signing key",
+        )
+    except StoreError as err:
+        if had_key:
+            raise
+        from mlops_nb.secure._trust import trust_path
+
+        for done in (path, trust_path(project)):  # undo: not recorded, not installed
+            with contextlib.suppress(OSError):
+                done.unlink()
+        msg_0 = (
+            f"{what}: could not record the new key in the project database ({err}); "
+            "no key was installed. Free disk space, then call generate_key again."
+        )
+        raise StoreError(msg_0) from err
     return kid
 
 

@@ -61,7 +61,12 @@ def _parse(data: bytes, path: Path, what: str) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(io.BytesIO(data))
         if suffix in (".parquet", ".pq"):
+            from mlops_nb.data._parquet_guard import check_parquet
+
+            check_parquet(data, what=what, name=path.name)  # refuse a "bomb" first
             return pd.read_parquet(io.BytesIO(data))
+    except DataReadError:
+        raise
     except Exception as err:
         msg_0 = f"{what}: could not parse {path.name!r}: {err}"
         raise DataReadError(msg_0) from err

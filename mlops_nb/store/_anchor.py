@@ -261,7 +261,9 @@ class AuditAnchor:
                 0o600,
             )
             try:
-                os.write(fd, text)
+                view = memoryview(text)
+                while view:  # a short write (full disk) must not leave half a head
+                    view = view[os.write(fd, view) :]
                 if sync:
                     os.fsync(fd)
             finally:

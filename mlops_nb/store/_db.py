@@ -355,7 +355,7 @@ class Registry:
         if not columns:
             return rows
         found = getattr(self._local, "found", None)
-        return check_rows(cursor, rows, columns, found=found)
+        return check_rows(cursor, rows, columns, found=found, params=params)
 
     @contextlib.contextmanager
     def lenient_payloads(self) -> Iterator[list[str]]:

@@ -253,30 +253,63 @@ class Store:
                 self.artifacts.delete(digest)
         return {"temp_files": len(temp), "unreferenced_blobs": len(orphans)}
 
-    def backup(self, dest: Path) -> Path:
+    def backup(self, dest: Path, *, then: Any = None) -> Path:
         """Copy the project to ``dest`` consistently while others may write.
 
         The database is copied with SQLite's backup API, blobs are copied after it
-        (they are immutable, and each row's blob lands before the row).
+        (they are immutable, and each row's blob lands before the row). ``then``,
+        if given, is called with ``dest`` to add more (the trust file). When any
+        step fails (a full disk), everything written to ``dest`` is removed and a
+        ``StoreError`` says what failed; the project itself is never changed.
         """
         dest = Path(dest).expanduser().absolute()
         if dest.exists() and any(dest.iterdir()):
             msg = f"backup destination {dest} is not empty; choose a new folder."
             raise StoreError(msg)
-        dest.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target = sqlite3.connect(dest / DB_NAME)
+        made = [p for p in (dest, *dest.parents) if not p.exists()]
         try:
-            self.db.backup_to(target, dest)  # with the audit anchor of the snapshot
-        finally:
-            target.close()
-        os.chmod(dest / DB_NAME, 0o600)  # noqa: PTH101 - exact mode despite the umask
-        copy = ArtifactStore(dest / ARTIFACTS_DIR)
-        (dest / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
-        conn = sqlite3.connect(dest / DB_NAME)
-        try:
-            digests = [r[0] for r in conn.execute("SELECT digest FROM artifacts")]
-        finally:
-            conn.close()
-        for digest in digests:
-            copy.put(self.artifacts.read(digest))
+            dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+            target = sqlite3.connect(dest / DB_NAME)
+            try:
+                self.db.backup_to(target, dest)  # with the snapshot's audit anchor
+            finally:
+                target.close()
+            os.chmod(dest / DB_NAME, 0o600)  # noqa: PTH101 - exact mode, not umask
+            copy = ArtifactStore(dest / ARTIFACTS_DIR)
+            (dest / ARTIFACTS_DIR).mkdir(mode=0o700, exist_ok=True)
+            conn = sqlite3.connect(dest / DB_NAME)
+            try:
+                digests = [r[0] for r in conn.execute("SELECT digest FROM artifacts")]
+            finally:
+                conn.close()
+            for digest in digests:
+                copy.put(self.artifacts.read(digest))
+            if then is not None:
+                then(dest)
+        except BaseException as err:
+            _remove_partial(dest, made)
+            if not isinstance(err, (OSError, sqlite3.Error)):
+                raise
+            msg = (
+                f"backup to {dest} failed: {err}. The partial copy was removed and "
+                f"{self.root} is unchanged. Free space on the destination's disk (or "
+                "choose another destination), then run backup again."
+            )
+            raise StoreError(msg) from err
         return dest
+
+
+def _remove_partial(dest: Path, made: list[Path]) -> None:
+    """Remove what a failed backup wrote: ``dest``'s content, and folders it made."""
+    import shutil
+
+    if dest.is_dir() and not dest.is_symlink():
+        for child in dest.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+    for folder in made:  # innermost first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
