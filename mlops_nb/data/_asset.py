@@ -117,7 +117,12 @@ class DataAsset(StoredVersion, Displayable):
             prev = self._previous()
             if prev is not None:
                 previous = (prev.label, prev.schema, prev.profile().payload)
-            findings = run_checks(self._frame_nocopy(), self.schema, previous=previous)
+            findings = run_checks(
+                self._frame_nocopy(),
+                self.schema,
+                previous=previous,
+                reading=self.params.get("read"),
+            )
             payload = {
                 "findings": findings,
                 "compared_with": prev.label if prev else None,
@@ -178,15 +183,12 @@ class DataAsset(StoredVersion, Displayable):
         frame = self._frame_nocopy()
         rng = np.random.default_rng(seed)
         if stratify is not None:
+            from mlops_nb.data._split import stratified_test_mask
+
             self._check_column("split", "stratify", stratify)
-            groups = frame[stratify].astype(str).to_numpy()
-            test_idx = []
-            for value in np.unique(groups):
-                idx = np.flatnonzero(groups == value)
-                rng.shuffle(idx)
-                test_idx.append(idx[: round(len(idx) * test)])
-            is_test = np.zeros(len(frame), bool)
-            is_test[np.concatenate(test_idx)] = True
+            is_test = stratified_test_mask(
+                frame[stratify], test, rng, what=f"DataAsset.split({stratify=})"
+            )
         else:
             order = rng.permutation(len(frame))
             is_test = np.zeros(len(frame), bool)
@@ -227,8 +229,13 @@ class DataAsset(StoredVersion, Displayable):
         Parameters
         ----------
         condition : str, callable, or boolean mask
-            A ``DataFrame.query`` string (``"AGEP >= 16"``), a function of the frame
-            returning a boolean mask, or the mask itself.
+            A filter expression (``"AGEP >= 16 and SEX == 2"``), a function of the
+            frame returning a boolean mask, or the mask itself. Strings are not
+            handed to ``DataFrame.query``: they are parsed and evaluated by
+            mlops_nb and may use column names (```backtick quoted``` for odd
+            names), literals, comparisons, ``and``/``or``/``not``/``&``/``|``/``~``,
+            ``in [...]``, arithmetic and ``col.isna()``/``col.notna()``; anything
+            else (calls, attributes, ``@`` locals) raises ``ValidationError``.
         note : str
             Why; defaults to the query string.
         name : str, optional
@@ -242,7 +249,9 @@ class DataAsset(StoredVersion, Displayable):
         )
         try:
             if isinstance(condition, str):
-                kept = frame.query(condition)
+                from mlops_nb.data._expr import evaluate_filter
+
+                kept = frame[evaluate_filter(condition, frame)]
             else:
                 mask = condition(frame) if callable(condition) else condition
                 mask = np.asarray(mask)

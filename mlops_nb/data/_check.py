@@ -4,7 +4,8 @@ Each finding has a check name, a severity (``error``, ``warning``, ``info``), th
 column it concerns and one plain sentence. Checks: missing values, out-of-range
 values and unseen categories against the previous version, duplicate rows, constant
 and near-constant columns, high-cardinality categoricals, single-feature target
-leakage, and the schema diff against the previous version.
+leakage, infinite values, features unique on every row (ids used as features),
+whitespace stripped from a CSV, and the schema diff against the previous version.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ NEAR_CONSTANT = 0.99
 HIGH_CARDINALITY = 50
 LEAK_ERROR = 0.97
 LEAK_WARN = 0.90
+#: rows needed before a column unique on every row is flagged as id-like
+ID_MIN_ROWS = 20
 #: rows screened for the leakage score and the constant/cardinality checks
 #: (seeded sample)
 SAMPLE_ROWS = 200_000
@@ -104,6 +107,7 @@ def run_checks(
     *,
     previous: tuple[str, Schema, dict[str, Any]] | None = None,
     leakage: bool = True,
+    reading: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Return every finding for ``frame``.
 
@@ -113,9 +117,15 @@ def run_checks(
         The version to compare against for ranges, categories and schema changes.
     leakage : bool
         Run the single-feature leakage check (needs a target).
+    reading : dict, optional
+        How the file was read (``params["read"]`` of a version registered from a
+        CSV): headers and columns whose padding was stripped become notes.
     """
     findings: list[dict[str, Any]] = []
     n = len(frame)
+    findings.extend(_reading_notes(reading or {}))
+    findings.extend(_infinite(frame))
+    findings.extend(_unique_features(frame, schema))
     # missing values
     for name, count in frame.isna().sum().items():
         if not count:
@@ -237,6 +247,85 @@ def run_checks(
     findings.sort(
         key=lambda f: (_SEVERITY_ORDER[f["severity"]], f["check"], f["column"])
     )
+    return findings
+
+
+def _reading_notes(reading: dict[str, Any]) -> list[dict[str, Any]]:
+    findings = []
+    for raw, name in reading.get("stripped_headers", []):
+        findings.append(
+            _finding(
+                "whitespace stripped",
+                "info",
+                name,
+                f"the header {raw!r} was padded with whitespace; the column is "
+                f"named {name!r}.",
+            )
+        )
+    for name in reading.get("stripped_columns", []):
+        findings.append(
+            _finding(
+                "whitespace stripped",
+                "info",
+                name,
+                "whitespace around the values was removed when the CSV was read "
+                "(e.g. ' Male' -> 'Male').",
+            )
+        )
+    return findings
+
+
+def _infinite(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Numeric columns holding +inf or -inf, which training refuses."""
+    import numpy as np
+    import pandas as pd
+
+    findings = []
+    n = len(frame)
+    for name in frame.columns:
+        col = frame[name]
+        if not pd.api.types.is_float_dtype(col.dtype):
+            continue
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+        count = int(np.isinf(values).sum())
+        if count:
+            findings.append(
+                _finding(
+                    "infinite values",
+                    "error",
+                    name,
+                    f"{count:,} of {n:,} values are infinite (+inf or -inf); "
+                    "training refuses them. Replace them (e.g. with NaN, "
+                    "frame[col].replace([np.inf, -np.inf], np.nan)) or fix the "
+                    "division that made them.",
+                    count,
+                )
+            )
+    return findings
+
+
+def _unique_features(frame: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
+    """Feature columns that hold a different integer or string on every row."""
+    from mlops_nb.data._schema import unique_per_row
+
+    findings = []
+    if len(frame) < ID_MIN_ROWS:
+        return findings
+    for spec in schema.columns:
+        if spec.role or spec.kind not in ("numeric", "categorical", "boolean"):
+            continue
+        if unique_per_row(frame[spec.name]):
+            findings.append(
+                _finding(
+                    "unique per row",
+                    "warning",
+                    spec.name,
+                    f"every row holds a different value, like an id, and the column "
+                    f"is a {spec.kind} feature: a model would learn row identities. "
+                    f"Declare it with id={spec.name!r} or kinds={{{spec.name!r}: "
+                    "'id'}, or drop it.",
+                )
+            )
     return findings
 
 

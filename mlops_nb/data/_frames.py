@@ -34,6 +34,9 @@ _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 def read_source(source: Any, *, what: str) -> tuple[pd.DataFrame, str]:
     """Return ``(frame, description of the source)`` for a DataFrame or file path.
 
+    CSV files are read with a sniffed delimiter and stripped padding (see
+    :mod:`mlops_nb.data._csv`).
+
     Raises
     ------
     UnsupportedFormatError
@@ -81,7 +84,17 @@ def read_source(source: Any, *, what: str) -> tuple[pd.DataFrame, str]:
         )
         raise UnsupportedFormatError(msg)
     try:
-        frame = pd.read_csv(path) if READERS[suffix] == "csv" else pd.read_parquet(path)
+        if READERS[suffix] == "csv":
+            from mlops_nb.data._csv import read_csv
+
+            frame = read_csv(path)
+        else:
+            from mlops_nb.data._parquet_guard import check_parquet
+
+            check_parquet(path, what=what)  # a "bomb" is refused from its footer
+            frame = pd.read_parquet(path)
+    except (SchemaError, DataReadError):
+        raise
     except Exception as err:
         msg = f"{what}: could not parse {str(path)!r} as {READERS[suffix]}: {err}"
         raise DataReadError(msg) from err

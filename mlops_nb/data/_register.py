@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.data._csv import READ_ATTR
 from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
-from mlops_nb.data._schema import Schema, infer_schema
-from mlops_nb.errors import NotFoundError, listing
+from mlops_nb.data._schema import Schema, infer_kind, infer_schema, parse_datetime
+from mlops_nb.errors import NotFoundError, SchemaError, listing
 from mlops_nb.store import validate_name
 from mlops_nb.store._db import now
 
@@ -53,6 +54,10 @@ def register_frame(
     parent), so re-registering new data keeps its target and sensitive columns.
     """
     validate_name(name, what=f"{what}(name=...)")
+    reading = dict(frame.attrs.get(READ_ATTR) or {})
+    if reading:  # said once, by this version; not inherited by frames made from it
+        frame = frame.copy(deep=False)
+        frame.attrs = {k: v for k, v in frame.attrs.items() if k != READ_ATTR}
     frame = normalise(frame, what=what)
     store = project._store
     latest = _latest_row(project, name)
@@ -80,7 +85,15 @@ def register_frame(
             if c.name in frame.columns and str(frame[c.name].dtype) == c.dtype
         }
     roles = {k: (None if v is _UNSET else v) for k, v in roles.items()}
-    schema = infer_schema(frame, kinds={**old_kinds, **(kinds or {})}, **roles)
+    declared = dict(kinds or {})
+    frame, not_dates = parse_date_columns(
+        frame, {**old_kinds, **declared}, strict=declared, what=what
+    )
+    schema = infer_schema(frame, kinds={**old_kinds, **not_dates, **declared}, **roles)
+    if reading.get("stripped_headers") or reading.get("stripped_columns"):
+        params = {**(params or {}), "read": reading}
+    elif reading.get("delimiter", ",") != ",":
+        params = {**(params or {}), "read": {"delimiter": reading["delimiter"]}}
     digest_hash = content_hash(frame, schema)
     existing = _row_by_hash(project, name, digest_hash)
     if existing is not None:
@@ -139,6 +152,61 @@ def register_frame(
     asset = project._asset_from_row(row)
     object.__setattr__(asset, "_cached_frame", frame)
     return asset
+
+
+def parse_date_columns(
+    frame: pd.DataFrame,
+    kinds: Mapping[str, str],
+    *,
+    strict: Mapping[str, str] | None = None,
+    what: str,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Turn text columns that hold dates into datetime columns.
+
+    A text column is parsed when ``kinds`` says ``datetime`` or, without a kind,
+    when :func:`infer_kind` calls it ``datetime``. Every value must parse
+    (:func:`parse_datetime`); a column that does not is returned in the second
+    value as ``{name: "text"}``, so the schema never calls text a datetime.
+
+    Raises
+    ------
+    SchemaError
+        When ``strict`` (the kinds the user passed) declares a text column
+        ``datetime`` and a value does not parse.
+    """
+    import pandas as pd
+
+    parsed: dict[str, pd.Series] = {}
+    not_dates: dict[str, str] = {}
+    for name in frame.columns:
+        col = frame[name]
+        declared = kinds.get(name)
+        if declared not in (None, "datetime") or not (
+            pd.api.types.is_string_dtype(col.dtype)
+            and not isinstance(col.dtype, pd.CategoricalDtype)
+        ):
+            continue
+        if declared is None and infer_kind(col, name, allow_id=False) != "datetime":
+            continue
+        values = parse_datetime(col)
+        if values is not None:
+            parsed[name] = values
+        elif (strict or {}).get(name) == "datetime":
+            msg = (
+                f"{what}: kinds[{name!r}]='datetime' but not every value of {name!r} "
+                "is a date (e.g. 2024-05-31 or 31/05/2024 10:00). Fix the values, "
+                "or declare it 'text'."
+            )
+            raise SchemaError(
+                msg, [{"column": name, "problem": "not all values are dates"}]
+            )
+        else:
+            not_dates[name] = "text"
+    if parsed:
+        frame = frame.copy(deep=False)
+        for name, values in parsed.items():
+            frame[name] = values
+    return frame, not_dates
 
 
 def _latest_row(project: Project, name: str) -> sqlite3.Row | None:

@@ -23,7 +23,119 @@ KINDS: tuple[str, ...] = ("numeric", "categorical", "boolean", "datetime", "text
 _DATE_RE = re.compile(
     r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d{1,2}:\d{2}.*)?$"
 )
-_ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|^uuid$|_uuid$)", re.IGNORECASE)
+#: a name token that alone says "identifier"
+_ID_TOKENS = frozenset(
+    (
+        *("id", "ids", "key", "uuid", "guid", "index", "idx", "pk", "rowid"),
+        *("rownum", "unnamed"),  # pandas names a saved index "Unnamed: 0"
+    )
+)
+#: words that make an identifier when ``id`` or ``key`` is glued to them (``userid``)
+_ID_ENTITIES = frozenset(
+    (
+        *("user", "customer", "cust", "client", "order", "row", "record", "rec"),
+        *("item", "product", "prod", "account", "acct", "session", "transaction"),
+        *("trans", "txn", "patient", "person", "member", "employee", "emp", "device"),
+        *("event", "sample", "subject", "case", "visit", "ticket", "invoice", "loan"),
+        *("policy", "claim", "applicant", "student", "house", "listing", "store"),
+        *("part", "supp", "supplier", "nation", "line", "object", "entity", "doc"),
+        *("document", "file", "msg", "message", "request", "req", "job", "task"),
+    )
+)
+#: id tokens that may be glued to an entity word
+_GLUED = ("id", "key", "uuid", "guid", "idx", "index", "pk")
+#: single letters that make an identifier with ``id`` glued on (``rid``, ``cid``);
+#: the others make common words (aid, bid, did, hid, kid, lid, mid)
+_ID_LETTERS = frozenset("cefgijnopqrstuvwxyz")
+_TOKEN_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def looks_like_id(name: str) -> bool:
+    """Whether a column name says it holds identifiers.
+
+    The name is split into tokens at non-alphanumerics and camelCase boundaries
+    (``customerId`` -> ``customer``, ``Id``; ``RID`` stays one token) and lower-cased.
+    It looks like an id when a token is one of ``id, ids, key, uuid, guid, index,
+    idx, pk, rowid, rownum, unnamed`` (pandas calls a saved index ``Unnamed: 0``);
+    or is ``id, key, uuid, guid, idx, index`` or ``pk`` glued to an entity word
+    (``userid``, ``custkey``, ``rowindex``; the words are in ``_ID_ENTITIES``); or is
+    ``id`` glued to one letter (``rid``, ``cid``, ``uid``; not ``aid``, ``bid``,
+    ``did``, ``hid``, ``kid``, ``lid``, ``mid``). So ``paid``, ``valid``, ``fluid``
+    and ``monkey`` are not ids.
+    """
+    for token in (t.lower() for t in _TOKEN_RE.findall(str(name))):
+        if token in _ID_TOKENS:
+            return True
+        for suffix in _GLUED:
+            stem = token[: -len(suffix)]
+            if token.endswith(suffix) and stem:
+                if stem in _ID_ENTITIES:
+                    return True
+                if suffix == "id" and len(stem) == 1 and stem in _ID_LETTERS:
+                    return True
+    return False
+
+
+def unique_per_row(series: pd.Series) -> bool:
+    """Whether an integer or string column holds a different value on every row.
+
+    Floats are left out: measured quantities are often all different.
+    """
+    import pandas as pd
+
+    dtype = series.dtype
+    types = pd.api.types
+    integer = types.is_integer_dtype(dtype) and not types.is_bool_dtype(dtype)
+    text = types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+    if not (integer or text):
+        return False
+    return bool(series.notna().all() and series.is_unique)
+
+
+def _is_row_number(series: pd.Series) -> bool:
+    """Tell whether unique integers are row numbers: 0..n-1 or 1..n, in any order."""
+    n = len(series)
+    if n < 20 or not unique_per_row(series):
+        return False
+    low = int(series.min())
+    return low in (0, 1) and int(series.max()) - low + 1 == n
+
+
+def parse_datetime(series: pd.Series) -> pd.Series | None:
+    """Parse a column of date strings, or return ``None`` when any value fails.
+
+    Tried in order: ISO 8601; ISO 8601 converted to UTC (mixed offsets); the format
+    of the first value, month first; the same, day first. Missing values stay
+    missing; a value that does not parse makes the whole column fail, so a column
+    called ``datetime`` always holds datetimes.
+    """
+    import warnings
+
+    import pandas as pd
+
+    nonnull = series.notna()
+    if not nonnull.any():
+        return None
+    values = series.where(nonnull, None)
+    if not all(isinstance(v, str) for v in values[nonnull]):
+        return None
+    values = values.str.strip()
+    attempts: tuple[dict[str, Any], ...] = (
+        {"format": "ISO8601"},
+        {"format": "ISO8601", "utc": True},
+        {},
+        {"dayfirst": True},
+    )
+    for kwargs in attempts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(values, **kwargs)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        if not parsed[nonnull].isna().any():
+            return parsed
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,8 +186,11 @@ class Schema:
 
     @property
     def features(self) -> list[str]:
-        """Columns that are neither target, time, id nor sensitive."""
-        return [c.name for c in self.columns if not c.role]
+        """Columns that play no role (target, time, id, sensitive) and are not ids.
+
+        Models use those of kind numeric, categorical and boolean.
+        """
+        return [c.name for c in self.columns if not c.role and c.kind != "id"]
 
     def roles(self) -> dict[str, Any]:
         """Return the roles as keyword arguments for :meth:`Project.data`."""
@@ -138,8 +253,17 @@ def _check_column(frame: pd.DataFrame, param: str, column: Any) -> str:
     return str(column)
 
 
-def infer_kind(series: pd.Series, name: str = "") -> str:
-    """Guess the kind of one column (see the module docstring)."""
+def infer_kind(series: pd.Series, name: str = "", *, allow_id: bool = True) -> str:
+    """Guess the kind of one column.
+
+    ``id`` when the column holds a different integer or string on every row and
+    either its name looks like an id (:func:`looks_like_id`), or it is a string
+    column of at least 20 rows, or row numbers (``0..n-1`` or ``1..n`` in any order)
+    over at least 20 rows. ``datetime`` for datetime dtypes and for strings
+    that look like dates *and* all parse (:func:`parse_datetime`); strings that
+    look like dates but do not all parse are ``text``. ``allow_id=False`` (columns
+    with a role) never returns ``id``.
+    """
     import pandas as pd
 
     dtype = series.dtype
@@ -150,24 +274,23 @@ def infer_kind(series: pd.Series, name: str = "") -> str:
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
     nonnull = series.dropna()
+    unique = allow_id and unique_per_row(series)
     if pd.api.types.is_numeric_dtype(dtype):
-        if (
-            pd.api.types.is_integer_dtype(dtype)
-            and _ID_NAME_RE.search(name)
-            and nonnull.is_unique
-        ):
+        if unique and (looks_like_id(name) or _is_row_number(series)):
             return "id"
         return "numeric"
     sample = nonnull.head(5000).astype(str)
     if sample.empty:
         return "categorical"
     if sample.str.match(_DATE_RE).mean() >= 0.95:
-        return "datetime"
+        return "datetime" if parse_datetime(nonnull.head(5000)) is not None else "text"
+    if unique and looks_like_id(name):
+        return "id"
     lengths = sample.str.len()
     words = sample.str.count(" ") + 1
     if lengths.mean() > 40 or words.mean() >= 5:
         return "text"
-    if len(nonnull) >= 20 and nonnull.is_unique:
+    if unique and len(nonnull) >= 20:
         return "id"
     return "categorical"
 
@@ -262,7 +385,9 @@ def infer_schema(
     for name in frame.columns:
         series = frame[name]
         kind = overrides.get(name) or (
-            "id" if name == id_col else infer_kind(series, str(name))
+            "id"
+            if name == id_col
+            else infer_kind(series, str(name), allow_id=name not in roles)
         )
         columns.append(
             ColumnSpec(str(name), kind, str(series.dtype), roles.get(name, ""))
