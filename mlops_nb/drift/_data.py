@@ -60,10 +60,7 @@ def check_batch(
     inferred = infer_schema(frame[present], kinds=None)
     for c in present:
         want, got = reference.schema.kind(c), inferred.kind(c)
-        if want != got and not (
-            want in ("categorical", "boolean", "id")
-            and got in ("categorical", "boolean", "id")
-        ):
+        if want != got and not _same_family(want, got, frame[c]):
             problems.append(
                 {
                     "column": c,
@@ -116,6 +113,23 @@ def check_targets(frame: Any, on: str | None, target: str, *, what: str) -> None
         raise SchemaError(
             msg, [{"column": on, "problem": "repeated ids", "count": len(dup)}]
         )
+
+
+def _same_family(want: str, got: str, values: pd.Series) -> bool:
+    """Kinds a small batch may infer differently from the reference without a retype.
+
+    Labels, flags and ids are all labels; an integer column whose values happen to be
+    distinct in a batch (24 rows of ``hour`` 0..23) is inferred as an id there, but is
+    still the reference's number.
+    """
+    import pandas as pd
+
+    labels = ("categorical", "boolean", "id")
+    if want in labels and got in labels:
+        return True
+    return {want, got} == {"numeric", "id"} and pd.api.types.is_numeric_dtype(
+        values.dtype
+    )
 
 
 def labels_by_id(mon: Monitor) -> pd.Series | None:

@@ -163,13 +163,17 @@ def test_objects_render_as_live_widgets(lab_page, jupyterlab, shots):
         "static view shown next to a live widget"
     )
     tabs = page.locator(".jp-OutputArea .jupyter-widget-tab")
-    assert tabs.count() >= len(DISPLAY_CELLS)
+    assert tabs.count() == sum(len(t) > 1 for t in TABS)
     for i, (titles, kind) in enumerate(zip(TABS, KINDS, strict=True), start=1):
         w = cells.nth(i).locator(".mlops-nb-widget")
         assert w.count() == 1, f"cell {i}: {w.count()} widget views"
         assert kind in (w.locator(".widget-html").first.text_content() or "")
         labels = w.locator(".jupyter-widget-tab .lm-TabBar-tab").all_text_contents()
-        assert [s.strip() for s in labels] == titles, f"cell {i} ({kind})"
+        if len(titles) > 1:
+            assert [s.strip() for s in labels] == titles, f"cell {i} ({kind})"
+        else:  # one section: its title, no tab bar
+            assert labels == [], f"cell {i} ({kind}): a tab bar for one section"
+            assert titles[0] in (w.text_content() or "")
     shots(page, "widget-01-after-run-all")
 
     # the asset's Schema tab: the RAC1P row appears only once the tab is chosen
@@ -361,3 +365,112 @@ def _close_every_session(lab: Any) -> None:
         if not lab.api("GET", "/api/kernels"):
             return
         time.sleep(0.2)
+
+
+THEME_CELLS = [
+    """\
+import mlops_nb as mnb
+import pandas as pd
+proj = mnb.Project.open("proj-theme")
+frame = mnb.datasets.employment("reference").sample(2000, random_state=0)
+ref = proj.data("acs", frame, target="employed", sensitive=["SEX", "RAC1P"],
+                time="year", id="id")""",
+    "ref.profile()",
+    """\
+from mlops_nb.ui._blocks import Table, View, Tab
+from mlops_nb.ui._display import Displayable
+class Wide(Displayable):
+    def _view(self):
+        frame = pd.DataFrame({
+            "variant": ["float32 reference", "int8 dynamic quantization"],
+            "roc_auc": [0.90123, 0.8975], "latency_p50_ms": [0.0221, 0.01934],
+            "size_mb": [1.2345, 0.3231], "predictions": [5844, 34679],
+            "rate": [0.0003231, 0.25], "missing": [None, 1.5],
+            "note": ["the reference every variant is measured against, unchanged",
+                     "weights stored as 8-bit integers; trees are unaffected " * 2],
+        })
+        return View("Table", "wide", "a wide table", tabs=[
+            Tab("One", [Table(frame)]), Tab("Two", [Table(frame.head(1))])])
+Wide()""",
+    f"print({SENTINEL!r})",
+]
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(x) for x in re.findall(r"\d+", css)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_tables_read_well_in_both_themes(lab_page, jupyterlab, shots, theme):
+    page = lab_page
+    name = f"theme-{theme.split()[-1].lower()}.ipynb"
+    write_code_notebook(jupyterlab.root / name, THEME_CELLS)
+    page.goto(jupyterlab.url(name))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    page.evaluate(
+        f"() => {{ window.jupyterapp.commands.execute('apputils:change-theme', "
+        f"{{theme: {theme!r}}}); }}"
+    )
+    dark = theme.endswith("Dark")
+    page.wait_for_function(
+        f"() => document.body.dataset.jpThemeLight === {'false' if dark else 'true'!r}"
+    )
+    open_and_run_all(page, jupyterlab, name)
+    cells = code_cells(page)
+    table = cells.nth(2).locator(".mlops-nb-widget table").first
+    table.wait_for(state="visible")
+    heads = table.locator("tr").first.locator("td")
+    texts = [t.strip() for t in heads.all_text_contents()]
+    # headers are words, the code is on hover; numbers align in one format
+    assert "ROC AUC" in texts
+    assert "latency p50 (ms)" in texts
+    assert heads.nth(texts.index("ROC AUC")).get_attribute("title") == "roc_auc"
+    body = table.inner_text()
+    assert "5,844" in body
+    assert "34,679" in body
+    assert "e-0" not in body  # no scientific notation for ordinary sizes
+    assert "0.00032\t" in body  # one decimals count per column: 0.00032, 0.25000
+    assert "0.25000" in body
+    assert "—" in body  # one missing mark
+    # one line per numeric cell and header: no inherited 28 px line height
+    for locator in (
+        heads.nth(texts.index("latency p50 (ms)")),
+        table.locator("td", has_text="0.00032").first,
+    ):
+        # a cell is as tall as its row (the wrapped note sets that): measure the text
+        lines = locator.evaluate(
+            "e => { const r = document.createRange(); r.selectNodeContents(e);"
+            " const tops = [...r.getClientRects()].map(b => Math.round(b.top));"
+            " return new Set(tops).size; }"
+        )
+        assert lines == 1, (locator, lines)
+        line_height = locator.evaluate("e => getComputedStyle(e).lineHeight")
+        assert line_height == "normal" or float(line_height.rstrip("px")) < 26, (
+            locator,
+            line_height,
+        )
+    # the long note wraps inside the view instead of pushing the table sideways
+    view = cells.nth(2).locator(".mlops-nb-widget").first
+    scroll = table.evaluate(
+        "t => t.parentElement.scrollWidth - t.parentElement.clientWidth"
+    )
+    assert scroll <= 1, f"table scrolls sideways by {scroll} px"
+    # text reads on its background in this theme
+    header = view.locator(".widget-html").first.locator("b").first
+    fg = _luminance(header.evaluate("e => getComputedStyle(e).color"))
+    assert (fg > 0.6) if dark else (fg < 0.4), (theme, fg)
+    cell = table.locator("td").first
+    bg = cell.evaluate(
+        "e => { for (let n = e; n; n = n.parentElement) {"
+        " const c = getComputedStyle(n).backgroundColor;"
+        " if (c && c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') return c; }"
+        " return 'rgb(255, 255, 255)'; }"
+    )
+    assert (_luminance(bg) < 0.4) if dark else (_luminance(bg) > 0.6), (theme, bg)
+    scroll_to_top(cells.nth(2))
+    shots(page, f"theme-{'dark' if dark else 'light'}-01-table")
+    profile = cells.nth(1).locator(".mlops-nb-widget")
+    scroll_to_top(profile)
+    shots(page, f"theme-{'dark' if dark else 'light'}-02-profile")
+    assert_no_kernel_errors(page)

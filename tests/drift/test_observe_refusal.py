@@ -142,3 +142,17 @@ def test_iso_text_times_are_parsed_and_chunked_by_month(
     assert sorted(obs.chunks["chunk"]) == sorted(expected.unique())
     assert obs.chunks["rows"].sum() == 3000
     assert audit_count(drift_project, "observe refused") == 0
+
+
+@pytest.mark.parametrize("size", [20, 24, 60])
+def test_a_batch_whose_numbers_look_like_row_numbers_is_observed(
+    model, test_split, analysis, size
+):
+    """A small batch's integer feature holding 1..n once each is inferred as an id
+    there; it is still the reference's number, not a retyped column."""
+    mon = model.monitor(reference=test_split, chunk=10, multivariate=[])
+    batch = analysis.head(size).copy()
+    batch["age"] = np.random.default_rng(size).permutation(np.arange(1, size + 1))
+    obs = mon.observe(batch)
+    assert obs.new
+    assert obs.rows == size
