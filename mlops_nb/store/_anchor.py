@@ -14,13 +14,14 @@ in the file as an incident, so a later write never makes a tampered log look who
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
+
+from mlops_nb.store._artifacts import _fsync_dir
 
 try:
     import fcntl
@@ -31,7 +32,6 @@ ANCHOR_FILE = "audit.head"
 _LOCK_FILE = ".audit.head.lock"
 _FORMAT = "mlops_nb/audit-head@1"
 _MAX_INCIDENTS = 100
-_NO_DIR_FSYNC = {errno.EINVAL, errno.EBADF, getattr(errno, "ENOTSUP", errno.EINVAL)}
 # bound once: the anchor is written while the database's write lock is held, and must
 # not re-enter code that a caller wrapped around os.replace for blob writes
 _replace = os.replace
@@ -274,17 +274,7 @@ class AuditAnchor:
                 tmp.unlink()
             raise
         if sync:
-            try:
-                dfd = os.open(self.path.parent, os.O_RDONLY)
-            except OSError:
-                return  # folders cannot be opened on some platforms (Windows)
-            try:
-                os.fsync(dfd)
-            except OSError as err:
-                if err.errno not in _NO_DIR_FSYNC:
-                    raise
-            finally:
-                os.close(dfd)
+            _fsync_dir(self.path.parent)
 
 
 def _state(s: dict[str, Any]) -> dict[str, Any]:
