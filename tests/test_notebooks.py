@@ -31,6 +31,7 @@ KEY_SECTIONS = {
         "PoisoningTrend", "alert at v", "anchored baseline", "VetReport",
         "acs-test v1 (test data)", "differ from the pin", "supplies 60%",
         "AggregationResult", "Trust per partner", "plain mean (unsafe)",
+        "with the pin",
     ],
     "05_sustainable_ops": [
         "Sustainability", "WarmStart", "energy saved by warm start", "CPU time saved",
@@ -57,6 +58,7 @@ KEY_SECTIONS = {
         "Performance", "Power", "Price", "No variant meets every budget", "EdgeBundle",
         "verified manifest", "exit status 3", "Server", "a bearer token is required",
         "never seen in training", "employment-served v1", "serve stop",
+        "ids echoed", "age-in years",
     ],
     "06_human_centered_ops": [
         "Fairness", "Disparities", "SEX x RAC1P", "Mitigation", "Trade-off",
@@ -98,6 +100,9 @@ KEY_SECTIONS = {
         "Verify",
         "all artifacts intact",
         "Audit log",
+        "whitespace stripped",
+        "kind of 'rid': id",
+        "uses '@' (local variables)",
     ],
     "02_model_ops": [
         "Model",

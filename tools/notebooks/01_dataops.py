@@ -121,7 +121,46 @@ banded = adults.transform(add_age_band, note="age in decades")
 banded.lineage()
 """),
     md("""
-## 7. Integrity and the project's story
+## 7. Data as people have it
+
+Files rarely arrive as clean as a pandas frame. Here 300 rows come as a survey tool
+might export them: `;`-delimited, every header and value padded with spaces, and the row
+number in a column called `rid`. `proj.data` sniffs the delimiter, strips the padding
+before pandas infers the types (and `check()` says which headers and columns it
+stripped), and makes `rid` an `id` — a different integer on every row, under a name that
+says id — so it is never used as a feature.
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+raw = frame.head(300).drop(columns=["id"]).reset_index(drop=True)
+raw.insert(0, "rid", range(1001, 1001 + len(raw)))
+lines = raw.to_csv(sep=";", index=False).splitlines()
+padded = "\\n".join(";".join(f" {v} " for v in line.split(";")) for line in lines)
+print(padded[:160], "...")
+with tempfile.TemporaryDirectory() as tmp:
+    csv_path = Path(tmp) / "survey-export.csv"
+    csv_path.write_text(padded + "\\n")
+    survey = proj.data("acs-export", csv_path, target="employed", note="as exported")
+features = survey.schema.features
+print("kind of 'rid':", survey.schema.kind("rid"), "| features:", *features[:4], "...")
+stripped = survey.check().by_check("whitespace stripped")
+print(len(stripped), "findings 'whitespace stripped', e.g.:", stripped[0]["message"])
+"""),
+    md("""
+A filter string is not Python: it may name columns, compare and combine them, but it
+cannot call anything, read attributes or reach local variables. This one tries, and is
+refused before anything runs:
+"""),
+    code("""
+try:
+    survey.filter("AGEP > 0 and @os.system('x')")
+except mnb.errors.MlopsNbError as refused:
+    print(type(refused).__name__, "-", refused)
+"""),
+    md("""
+## 8. Integrity and the project's story
 
 Every artifact is re-hashed; the audit log records who did what and when. Displaying the
 project shows its assets, lineage and audit log.

@@ -156,8 +156,9 @@ print("exit status", refused.returncode, "-", refused.stderr.strip())
 
 `serve` starts an HTTP service in the background of this kernel, over ONNX Runtime, bound to
 127.0.0.1. Every route but `/health` needs the bearer token; requests are checked against
-the model's schema before the model runs (a missing column, an unknown category or a
-`NaN` gets a 422 that names the field). Each served batch is recorded as a version of the
+the model's schema before the model runs (a missing column, an undeclared one or a `NaN`
+gets a 422 that names the field; a category never seen in training is scored as unknown
+and flagged, or refused with `strict=True`). Each served batch is recorded as a version of the
 data asset `employment-served`, which the Drift Ops monitor reads as analysis data.
 """),
     code(
@@ -183,13 +184,51 @@ def post(path, body, token=token):
 batch = json.loads(rows.to_json(orient="records"))   # plain JSON rows: numbers, categories, null
 print("3 rows            ->", post("/predict", batch[:3]))
 print("no token          ->", post("/predict", batch[:1], token=None))
-print("unknown category  ->", post("/predict", [{**batch[0], "SCHL": 99}])[1]["message"])
+print("unknown category  ->", post("/predict", [{**batch[0], "SCHL": 99}])[1]["unseen_categories"])
+print("undeclared column ->", post("/predict", [{**batch[0], "ssn": "1"}])[1]["message"])
+
+# rows as they come: a row may carry the data's id column (and time, target, sensitive)
+with_ids = test.frame.head(3)[["id", *model.features]]
+with_ids = json.loads(with_ids.to_json(orient="records"))
+print("ids echoed        ->", post("/predict", with_ids)[1]["ids"])
 """
     ),
     code(
         """
 server.stop()
 proj.asset("employment-served")
+"""
+    ),
+    md("""
+## 6. Any column name
+
+Exported data rarely has tidy column names. Here two features are renamed to hold a
+hyphen, a space, a dot and brackets, and a small LightGBM model (20 trees) is trained on
+3,000 rows. The ONNX graph's inputs get valid, unique names (`onnx_name`: an ASCII stem
+plus 8 hex digits of the name's SHA-256); the export, its variants, the bundle and the
+server map them back, so you only ever see your own names.
+"""),
+    code(
+        """
+odd_names = {"AGEP": "age-in years", "SCHL": "school.level [code]"}
+odd = frame.head(3000).rename(columns=odd_names)
+odd_ref = proj.data("acs-odd-names", odd, target="employed", sensitive=["SEX", "RAC1P"],
+                    time="year", id="id", note="column names as exported")
+odd_train, odd_test = odd_ref.split(test=0.3, seed=seed, stratify="employed")
+odd_model = proj.train("employment-odd-names", odd_train, params={"n_estimators": 20},
+                       seed=seed)
+odd_onnx = odd_model.export_onnx(check=odd_test)
+print({name: graph for name, graph in odd_onnx.input_names.items() if name != graph})
+odd_onnx
+"""
+    ),
+    code(
+        """
+sample = odd_test.frame.head(5)
+p_onnx, p_native = odd_onnx.predict_proba(sample), odd_model.predict_proba(sample)
+print("ONNX   P(employed):", p_onnx[:, 1].round(6))
+print("native P(employed):", p_native[:, 1].round(6))
+print("max |p_onnx - p_native| =", float(abs(p_onnx - p_native).max()))
 """
     ),
     md("""

@@ -128,6 +128,32 @@ except mnb.errors.IntegrityError as refused:
 """
     ),
     md("""
+**Trust anchored outside the database.** Whoever can write the whole project folder can
+also replace its key and re-sign everything: verifying with the folder's own key then
+proves nothing. So keep the project's public key *outside* the folder (a CI secret, a
+device's configuration) and pin it when you open the project: `trust=` takes the public
+key or its `sha256:` fingerprint (or set `MLOPS_NB_TRUST`). With a pin, only the pinned key
+verifies and every version must be signed. A copy whose key was replaced is refused at
+the door:
+"""),
+    code(
+        """
+pinned = mnb.secure.public_key(proj)   # 64 hex digits: keep them outside the project
+trusted = mnb.Project.open(project_dir, trust=pinned)
+print(trusted.verify())
+
+forged_dir = proj.backup(scratch / "forged")   # an attacker copies the whole folder ...
+forged = mnb.Project.open(forged_dir)
+mnb.secure.generate_key(forged, overwrite=True)   # ... installs their own key, re-signs
+mnb.secure.sign_model(forged.model(model.name, version=model.version))
+print("without a pin:", forged.verify())
+try:
+    mnb.Project.open(forged_dir, trust=pinned)
+except mnb.errors.IntegrityError as refused:
+    print("with the pin: ", refused)
+"""
+    ),
+    md("""
 ## 2. Safe loading: nothing is ever unpickled
 
 A pickle can run any code when it is loaded. mlops_nb decides the format from the bytes
@@ -217,7 +243,7 @@ pseudo
 ## 4. Poisoning: flipped labels, outliers, and the slow campaign
 
 **Per version.** Confident learning (Northcutt et al.) uses out-of-fold probabilities
-from a fixed random forest to estimate which labels disagree with everything else the
+from a fixed LightGBM model to estimate which labels disagree with everything else the
 data says. On a set with crisp labels, with 10 % of labels flipped on purpose, it finds
 most of the flips — here is the measurement:
 """),
