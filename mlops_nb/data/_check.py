@@ -268,8 +268,8 @@ def _reading_notes(reading: dict[str, Any]) -> list[dict[str, Any]]:
                 "whitespace stripped",
                 "info",
                 name,
-                "whitespace around the values was removed when the CSV was read "
-                "(e.g. ' Male' -> 'Male').",
+                "whitespace padding this column's values was removed when the CSV "
+                "was read, before its type was inferred.",
             )
         )
     return findings

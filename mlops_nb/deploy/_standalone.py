@@ -368,12 +368,13 @@ def check_rows(
             )
             continue
         for name in sorted(set(record) - known, key=str):
-            accepted = [*names, *roles]
+            also = f" and also accepts {_short(list(roles))}" if roles else ""
             problem(
                 r,
                 str(name),
                 "extra",
-                f"unknown column {str(name)!r}; the model reads {_short(accepted)}",
+                f"unknown column {str(name)!r}; the model reads {len(names)} "
+                f"column(s), {_short(list(names))}{also}",
             )
         for name in sent:
             value = record.get(name)
