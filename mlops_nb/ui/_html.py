@@ -24,12 +24,152 @@ _TONES = {
     "error": ("#8a1c1c", "#fdecec"),
     "muted": ("#555555", "#f3f3f3"),
 }
+# Colours come from JupyterLab's theme variables where they exist (light and dark
+# themes both read well), with the light values as fallbacks for reports and GitHub.
+FG = "var(--jp-content-font-color1,#222)"
+FG_SOFT = "var(--jp-content-font-color2,#444)"
+MUTED = "var(--jp-ui-font-color2,#666)"
+ACCENT = "var(--jp-brand-color1,#1f4e79)"
+LINE = "var(--jp-border-color2,#d0d7de)"
+LINE_SOFT = "var(--jp-border-color3,#eee)"
 _BOX = (
     "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;"
-    "color:#222;background:#fff;border:1px solid #d0d7de;border-radius:6px;"
+    f"line-height:1.4;color:{FG};background:var(--jp-layout-color0,#fff);"
+    f"border:1px solid {LINE};border-radius:6px;"
     "padding:10px 12px;margin:4px 0;max-width:1100px"
 )
-_TD = "padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top"
+# explicit line-height: inside widgets cells otherwise inherit 28px from ipywidgets
+_TD = (
+    f"padding:2px 8px;border-bottom:1px solid {LINE_SOFT};text-align:left;"
+    "vertical-align:top;line-height:1.35"
+)
+_TH = (
+    f"padding:2px 8px;border-bottom:1px solid {LINE};text-align:left;"
+    "vertical-align:bottom;line-height:1.25;font-weight:bold;min-width:4em"
+)
+#: Below this many characters a text column stays on one line; longer ones wrap.
+_WRAP_AT = 40
+#: Words that stay upper case (or take a fixed spelling) in column headers.
+_WORDS = {
+    "auc": "AUC", "roc": "ROC", "pr": "PR", "tpr": "TPR", "fpr": "FPR", "f1": "F1",
+    "mae": "MAE", "rmse": "RMSE", "mse": "MSE", "r2": "R²", "psi": "PSI", "ks": "KS",
+    "js": "JS", "id": "id", "onnx": "ONNX", "cpu": "CPU", "ram": "RAM", "p50": "p50",
+    "p99": "p99", "kwh": "kWh", "wh": "Wh", "co2": "CO₂", "mb": "MB", "kb": "KB",
+    "ms": "ms", "eur": "EUR", "usd": "USD", "pct": "%", "ci": "CI", "sd": "sd",
+}  # fmt: skip
+#: Lower-case words of statistic names; a header made only of these becomes words.
+_KNOWN = frozenset(
+    {
+        "abs",
+        "accuracy",
+        "alert",
+        "analysis",
+        "at",
+        "balanced",
+        "band",
+        "base",
+        "batch",
+        "brier",
+        "chi2",
+        "chunk",
+        "conf",
+        "cost",
+        "count",
+        "days",
+        "delta",
+        "demographic",
+        "detail",
+        "difference",
+        "drift",
+        "dtype",
+        "duration",
+        "emissions",
+        "end",
+        "energy",
+        "equalized",
+        "error",
+        "estimated",
+        "feature",
+        "features",
+        "fn",
+        "fp",
+        "gain",
+        "group",
+        "hellinger",
+        "importance",
+        "interval",
+        "kind",
+        "latency",
+        "level",
+        "lift",
+        "log",
+        "loss",
+        "lower",
+        "max",
+        "mean",
+        "median",
+        "memory",
+        "min",
+        "missing",
+        "money",
+        "mu",
+        "n",
+        "name",
+        "negative",
+        "odds",
+        "p",
+        "parity",
+        "peak",
+        "per",
+        "period",
+        "positive",
+        "precision",
+        "predictions",
+        "pvalue",
+        "rank",
+        "rate",
+        "ratio",
+        "realized",
+        "recall",
+        "reference",
+        "risk",
+        "role",
+        "row",
+        "rows",
+        "sampling",
+        "score",
+        "selection",
+        "share",
+        "sigma",
+        "single",
+        "size",
+        "star",
+        "start",
+        "statistic",
+        "status",
+        "std",
+        "test",
+        "threshold",
+        "throughput",
+        "tn",
+        "top",
+        "total",
+        "tp",
+        "train",
+        "unique",
+        "upper",
+        "valid",
+        "validation",
+        "value",
+        "wasserstein",
+    }
+)
+#: Whole names with a label of their own.
+_LABELS = {"mu_star": "μ*", "mu_star_conf": "μ* interval (95 %)", "n": "rows"}
+#: Name endings that are units, shown in brackets after the header's words.
+_UNITS = {"ms": "ms", "s": "s", "mb": "MB", "kb": "KB", "pct": "%", "wh": "Wh",
+          "kwh": "kWh", "eur": "EUR", "usd": "USD"}  # fmt: skip
+MISSING = "—"
 
 _plotly_sent: set[str] = set()
 
@@ -40,29 +180,109 @@ def esc(value: Any) -> str:
 
 
 def format_value(value: Any) -> str:
-    """Format a cell value for people: thousands separators, 4 significant digits."""
+    """Format a value for people: thousands separators, 4 significant digits.
+
+    Missing values (None, NaN, NaT, pandas' NA) are one mark, ``—``; ordinary sizes
+    never use scientific notation (only below 1e-6 or beyond 1e15).
+    """
     if value is None:
-        return ""
+        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return f"{value:,}"
     if isinstance(value, float):
         if math.isnan(value):
-            return "—"
+            return MISSING
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
         if value.is_integer() and abs(value) < 1e15:
             return format_value(int(value))
-        if abs(value) >= 1e4:
-            return f"{value:,.0f}"
-        return f"{value:,.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+        text = _fixed(value, _decimals(abs(value)))
+        return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
     try:
         import numpy as np
 
         if isinstance(value, np.generic):
             return format_value(value.item())
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return MISSING
     except ImportError:  # pragma: no cover - numpy is a dependency
         pass
     return str(value)
+
+
+def _decimals(magnitude: float) -> int:
+    """Decimals that give 4 significant digits at ``magnitude`` (0 to 8)."""
+    if magnitude == 0 or not math.isfinite(magnitude):
+        return 0
+    return max(0, min(8, 3 - math.floor(math.log10(magnitude))))
+
+
+def _fixed(value: float, decimals: int) -> str:
+    if (value != 0 and abs(value) < 1e-6) or abs(value) >= 1e15:
+        return f"{value:.3e}"
+    return f"{value:,.{decimals}f}"
+
+
+def header_label(name: Any) -> str:
+    """Return a statistic's column name as words: ``roc_auc`` -> ``ROC AUC``.
+
+    Only names made wholly of known words of this field (metrics, statistics,
+    units) change, e.g. ``demographic_parity_difference`` -> ``demographic parity
+    difference`` and ``latency_p50_ms`` -> ``latency p50 (ms)``; a user's own column
+    (``AGEP``, ``hours_per_week``, ``hours-per-week``) is shown exactly as it is.
+    """
+    text = str(name)
+    if text in _LABELS:
+        return _LABELS[text]
+    parts = text.split("_")
+    if not all(p in _KNOWN or p in _WORDS for p in parts):
+        return text
+    unit = _UNITS.get(parts[-1]) if len(parts) > 1 else None
+    if unit:
+        parts = parts[:-1]
+    words = " ".join(_WORDS.get(p, p) for p in parts)
+    return f"{words} ({unit})" if unit else words
+
+
+def _column_formatter(values: Any) -> Any:
+    """One format for a whole column: fixed decimals for floats, so digits align."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(
+        values.dtype
+    ):
+        return format_value
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return format_value
+    finite = np.asarray(values, dtype="float64")
+    finite = np.abs(finite[np.isfinite(finite)])
+    if finite.size == 0 or np.all(finite == np.round(finite)):
+        return format_value
+    decimals = _decimals(float(finite.max()))
+    nonzero = finite[finite > 0]
+    if nonzero.size:  # the smallest value keeps two significant digits
+        small = 1 - math.floor(math.log10(float(nonzero.min())))
+        decimals = max(decimals, min(8, small))
+
+    def fmt(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return MISSING
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return format_value(value)
+        if math.isnan(number):
+            return MISSING
+        if math.isinf(number):
+            return format_value(number)
+        return _fixed(number, decimals)
+
+    return fmt
 
 
 def plotly_js_once(key: str) -> str:
@@ -80,10 +300,37 @@ def plotly_js() -> str:
     return f'<script type="text/javascript">{get_plotlyjs()}</script>'
 
 
+def tidy_figure(fig: Any) -> str:
+    """Return ``fig`` as plotly JSON laid out to fit its container.
+
+    The width comes from the container, a title gets room above the plot (clear
+    of plotly's toolbar) and bars start at zero. The figure itself is unchanged.
+    """
+    spec = json.loads(fig.to_json())
+    layout = spec.setdefault("layout", {})
+    layout.pop("width", None)
+    layout["autosize"] = True
+    title = layout.get("title") or {}
+    if isinstance(title, dict) and title.get("text"):
+        margin = layout.setdefault("margin", {})
+        margin["t"] = max(int(margin.get("t", 0) or 0), 56)
+        title.setdefault("y", 0.97)
+        title.setdefault("yanchor", "top")
+    bars = [t for t in spec.get("data", []) if t.get("type") == "bar"]
+    if bars:  # a bar's length is its value: an axis that does not start at 0 lies
+        horizontal = all(t.get("orientation") == "h" for t in bars)
+        axis = "xaxis" if horizontal else "yaxis"
+        for key in [k for k in layout if k.startswith(axis)] or [axis]:
+            ax = layout.setdefault(key, {})
+            ax.pop("range", None)
+            ax["rangemode"] = "tozero"
+    return json.dumps(spec)
+
+
 def figure_html(fig: Any, height: int | None = None) -> str:
     """Render a figure as a div plus a script drawing it once plotly.js is present."""
     div_id = f"mnb-fig-{uuid.uuid4().hex[:12]}"
-    spec = fig.to_json().replace("</", "<\\/")
+    spec = script_safe_json(tidy_figure(fig))
     h = height or fig.layout.height or 360
     return (
         f'<div id="{div_id}" style="width:100%;height:{int(h)}px"></div>'
@@ -101,11 +348,46 @@ def figure_html(fig: Any, height: int | None = None) -> str:
 
 
 def table_html(block: Table) -> str:
-    """Render a DataFrame as a plain HTML table (header in bold, long tables cut)."""
+    """Render a DataFrame as a compact HTML table, the same in widget and report.
+
+    Headers are words (the column's own name on hover); numbers are right-aligned
+    and never wrap, with one format per column (fixed decimals, thousands
+    separators); long text columns wrap instead of pushing the table sideways; one
+    missing mark; long tables are cut at ``max_rows`` with a note.
+    """
+    import pandas as pd
+
     frame = block.frame
     shown = frame.head(block.max_rows)
     cols = [c for c in shown.columns if c != block.tone_column]
-    head = "".join(f'<td style="{_TD}"><b>{esc(c)}</b></td>' for c in cols)
+    styles, formats = {}, {}
+    for c in cols:
+        values = shown[c]
+        numeric = pd.api.types.is_numeric_dtype(values.dtype) and not (
+            pd.api.types.is_bool_dtype(values.dtype)
+        )
+        if c in block.plain_columns:
+            formats[c] = lambda v: MISSING if _missing(v) else html.escape(str(v))
+        else:
+            fmt = _column_formatter(values)
+            formats[c] = lambda v, fmt=fmt: html.escape(fmt(v))
+        if numeric:
+            styles[c] = ";text-align:right;white-space:nowrap"
+        else:
+            longest = values.astype("string").str.len().max()
+            wide = longest is not pd.NA and int(longest or 0) > _WRAP_AT
+            styles[c] = (
+                ";white-space:normal;min-width:12em"
+                if wide
+                else (";white-space:nowrap")
+            )
+    head = "".join(
+        f'<td style="{_TH}{";text-align:right" if "right" in styles[c] else ""}'
+        # a short header stays on one line; a long one wraps at its spaces
+        f'{";white-space:nowrap" if len(header_label(c)) <= 24 else ""}"'
+        f' title="{html.escape(str(c))}">{html.escape(header_label(c))}</td>'
+        for c in cols
+    )
     rows = []
     for _, row in shown.iterrows():
         style = ""
@@ -113,24 +395,24 @@ def table_html(block: Table) -> str:
             fg, bg = _TONES.get(str(row[block.tone_column]), _TONES["muted"])
             style = f' style="background:{bg};color:{fg}"'
         cells = "".join(
-            f'<td style="{_TD}">'
-            f"{html.escape(str(row[c])) if c in block.plain_columns else esc(row[c])}"
-            "</td>"
-            for c in cols
+            f'<td style="{_TD}{styles[c]}">{formats[c](row[c])}</td>' for c in cols
         )
         rows.append(f"<tr{style}>{cells}</tr>")
     more = ""
     if len(frame) > block.max_rows:
         more = (
-            f'<div style="color:#666">… {len(frame) - block.max_rows:,} more rows</div>'
+            f'<div style="color:{MUTED}">… {len(frame) - block.max_rows:,} more rows'
+            "</div>"
         )
     caption = (
-        f'<div style="color:#444;margin:6px 0 2px"><b>{esc(block.caption)}</b></div>'
+        f'<div style="color:{FG_SOFT};margin:6px 0 2px"><b>{esc(block.caption)}</b>'
+        "</div>"
     )
     return (
         (caption if block.caption else "")
         + '<div style="overflow-x:auto;max-width:100%">'
-        + '<table style="border-collapse:collapse;margin:2px 0">'
+        + '<table style="border-collapse:collapse;margin:2px 0;'
+        + 'font-variant-numeric:tabular-nums">'
         + f"<tr>{head}</tr>"
         + "".join(rows)
         + "</table></div>"
@@ -138,10 +420,21 @@ def table_html(block: Table) -> str:
     )
 
 
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not hasattr(value, "__len__") else False
+    except (TypeError, ValueError):
+        return False
+
+
 def keyvalues_html(block: KeyValues) -> str:
     """Labelled values as a two-column table."""
     rows = "".join(
-        f'<tr><td style="{_TD};color:#555">{esc(k)}</td>'
+        f'<tr><td style="{_TD};color:{MUTED}">{esc(k)}</td>'
         f'<td style="{_TD}"><b>{esc(v)}</b></td></tr>'
         for k, v in block.items
     )
@@ -160,12 +453,12 @@ def text_html(block: Text) -> str:
 def flow_html(block: Flow) -> str:
     """Lineage edges as rows of ``parent → operation → child`` boxes."""
     box = (
-        "display:inline-block;border:1px solid #8aa;border-radius:4px;"
-        "padding:1px 6px;background:#f6fafa"
+        f"display:inline-block;border:1px solid {LINE};border-radius:4px;"
+        "padding:1px 6px;background:var(--jp-layout-color2,#f6fafa)"
     )
     rows = [
         f'<div style="margin:3px 0"><span style="{box}">{esc(parent)}</span>'
-        f' <span style="color:#666">→ {esc(op)} →</span> '
+        f' <span style="color:{MUTED}">→ {esc(op)} →</span> '
         f'<span style="{box}">{esc(child)}</span></div>'
         for parent, op, child in block.edges
     ]
@@ -189,7 +482,7 @@ def block_html(block: Any) -> str:
         return flow_html(block)
     if isinstance(block, Figure):
         caption = (
-            f'<div style="color:#444"><b>{esc(block.caption)}</b></div>'
+            f'<div style="color:{FG_SOFT}"><b>{esc(block.caption)}</b></div>'
             if block.caption
             else ""
         )
@@ -207,9 +500,9 @@ def header_html(view: View) -> str:
         for b, t in view.badges
     )
     return (
-        f'<div><span style="color:#666">{esc(view.kind)}</span> '
-        f'<b style="font-size:15px">{esc(view.title)}</b>{badges}</div>'
-        f'<div style="color:#333;margin:2px 0 6px">{esc(view.summary)}</div>'
+        f'<div><span style="color:{MUTED}">{esc(view.kind)}</span> '
+        f'<b style="font-size:15px;color:{FG}">{esc(view.title)}</b>{badges}</div>'
+        f'<div style="color:{FG_SOFT};margin:2px 0 6px">{esc(view.summary)}</div>'
     )
 
 
@@ -228,8 +521,8 @@ def view_html(view: View, *, plotly_key: str | None = "html") -> str:
     for tab in view.tabs:
         body = "".join(block_html(b) for b in tab.blocks)
         sections.append(
-            f'<div style="margin-top:8px"><div style="border-bottom:2px solid #1f4e79;'
-            f'color:#1f4e79;font-weight:bold;margin-bottom:4px">{esc(tab.title)}</div>'
+            f'<div style="margin-top:8px"><div style="border-bottom:2px solid {ACCENT};'
+            f'color:{ACCENT};font-weight:bold;margin-bottom:4px">{esc(tab.title)}</div>'
             f"{body}</div>"
         )
     js = ""
@@ -238,6 +531,23 @@ def view_html(view: View, *, plotly_key: str | None = "html") -> str:
     return (
         f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}'
         f"{''.join(sections)}{summary_script(view)}</div>"
+    )
+
+
+def script_safe_json(payload: str) -> str:
+    r"""Return JSON text that cannot end or change the ``<script>`` holding it.
+
+    ``</script``, ``<!--`` and ``<script`` inside a script element end it or switch
+    the HTML parser into a state that swallows the rest of the page. In JSON those
+    characters only occur inside strings, where ``\u003c`` (and ``>``, ``&``, the
+    JavaScript line separators) mean the same characters.
+    """
+    return (
+        payload.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -254,7 +564,7 @@ def summary_script(view: View) -> str:
         "summary": view.summary,
         "badges": [[text, tone] for text, tone in view.badges],
     }
-    payload = json.dumps(data, default=str).replace("</", "<\\/")
+    payload = script_safe_json(json.dumps(data, default=str))
     return f'<script type="application/json" class="mnb-summary">{payload}</script>'
 
 

@@ -11,19 +11,20 @@ import json
 from typing import Any
 
 from mlops_nb.ui._blocks import Figure, View
-from mlops_nb.ui._html import block_html, esc, header_html
+from mlops_nb.ui._html import ACCENT, block_html, esc, header_html, tidy_figure
 
 
 def figure_output(fig: Any) -> Any:
     """Return an ``Output`` widget that shows ``fig`` through plotly's MIME renderer."""
     import ipywidgets as w
 
-    out = w.Output(layout=w.Layout(width="100%"))
+    # the chart fits its container: no scrollbar of its own
+    out = w.Output(layout=w.Layout(width="100%", overflow="hidden"))
     out.outputs = (
         {
             "output_type": "display_data",
             "data": {
-                "application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                "application/vnd.plotly.v1+json": json.loads(tidy_figure(fig)),
                 "text/plain": f"<plotly figure: {fig.layout.title.text or 'chart'}>",
             },
             "metadata": {},
@@ -51,7 +52,18 @@ def view_widget(view: View) -> Any:
 
     header = w.HTML(header_html(view))
     if not view.tabs:
-        return w.VBox([header])
+        box = w.VBox([header])
+        box.add_class("mlops-nb-widget")
+        return box
+    if len(view.tabs) == 1:  # one section needs no tab bar: its title, then blocks
+        (tab,) = view.tabs
+        title = w.HTML(
+            f'<div style="border-bottom:2px solid {ACCENT};color:{ACCENT};'
+            f'font-weight:bold;margin:4px 0">{esc(tab.title)}</div>'
+        )
+        box = w.VBox([header, title, *(block_widget(b) for b in tab.blocks)])
+        box.add_class("mlops-nb-widget")
+        return box
     pages = [w.VBox([block_widget(b) for b in tab.blocks]) for tab in view.tabs]
     tabs = w.Tab(children=pages)
     for i, tab in enumerate(view.tabs):
