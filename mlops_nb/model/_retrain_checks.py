@@ -217,10 +217,14 @@ def row_keys(frame: pd.DataFrame, key: dict[str, Any]) -> np.ndarray:
 
 
 def _isin(values: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """Return which of ``values`` occur in ``among``, as a boolean mask."""
-    import numpy as np
+    """Return which of ``values`` occur in ``among``, as a boolean mask.
 
-    return np.isin(values, among)
+    A hash table (pandas), not ``np.isin``: ids are text, and numpy sorts object
+    arrays in Python (40 s for the capstone's 100k x 30k ids; pandas: 30 ms).
+    """
+    import pandas as pd
+
+    return pd.Index(values).isin(among)
 
 
 def row_key(
