@@ -52,7 +52,8 @@ def stratified_test_mask(
         k = round(len(idx) * test)
         if len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)
-        else:
+        else:  # one row cannot be on both sides: it stays in the train part
+            k = 0
             singletons.append(value)
         is_test[idx[:k]] = True
     if missing.any():

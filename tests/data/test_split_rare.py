@@ -73,13 +73,14 @@ def test_asset_split_keeps_rare_classes_on_both_sides(project, rare, seed, test)
     assert train.n_rows + held.n_rows == len(y)
 
 
-def test_single_row_classes_warn_naming_them(project):
+@pytest.mark.parametrize("share", [0.2, 0.6])  # round(0.6) would send the row to test
+def test_single_row_classes_warn_naming_them(project, share):
     rng = np.random.default_rng(0)
     y = _labels(rng, 2000, [1, 1, 3], as_int=False)  # r0, r1: one row each
     frame = pd.DataFrame({"x": rng.normal(size=len(y)), "y": y})
     asset = project.data("single", frame, target="y")
     with pytest.warns(UserWarning, match=r"'r0', 'r1'.*single row") as caught:
-        train, held = asset.split(test=0.2, seed=1, stratify="y")
+        train, held = asset.split(test=share, seed=1, stratify="y")
     assert "'r2'" not in str(caught[0].message)
     assert {"r0", "r1"} <= set(train.frame["y"])
     assert "r2" in set(held.frame["y"])
