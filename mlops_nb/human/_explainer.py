@@ -285,6 +285,7 @@ class Explainer:
                 "shapes": shapes,
             }
         from interpret.blackbox import MorrisSensitivity, PartialDependence
+        from interpret.blackbox._sensitivity import MorrisSampler
 
         codec = Codec(self.names, self.categorical, self.train, X, fill=self.fill)
         A = codec.encode(X)
@@ -292,7 +293,15 @@ class Explainer:
         def fn(a: np.ndarray) -> np.ndarray:
             return self.predict(codec.decode(a))
 
-        ms = MorrisSensitivity(fn, A, feature_names=self.names)
+        # seeded trajectories and bootstrap: the same seed ranks the same way in a
+        # live kernel and in a report (SALib draws from the global state otherwise)
+        ms = MorrisSensitivity(
+            fn,
+            A,
+            feature_names=self.names,
+            sampler=MorrisSampler(seed=self.seed),
+            seed=self.seed,
+        )
         order = np.argsort(-np.asarray(ms.mu_star_))
         importances = [
             {
