@@ -90,13 +90,27 @@ def notebook_to_html(executed: str | Path, html_path: str | Path) -> Path:
     exporter.require_js_url = ""
     exporter.mathjax_url = ""
     exporter.widget_renderer_url = ""
-    body, _ = exporter.from_notebook_node(nb)
+    # the page's <title>: the notebook's first heading, else its file name
+    # (nbconvert writes "Notebook" for a notebook given as a node)
+    title = _title(nb) or Path(executed).stem
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _EMPTY_SCRIPT.sub("", body)
     body = _REMOTE_TAG.sub("", body)
     html_path = Path(html_path)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+def _title(nb: Any) -> str | None:
+    """Return the first Markdown heading of a notebook, without its ``#`` marks."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in str(cell.source).splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip() or None
+    return None
 
 
 _SUMMARY = re.compile(
