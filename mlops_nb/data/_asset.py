@@ -458,12 +458,8 @@ class DataAsset(StoredVersion, Displayable):
         badges = [(f"v{self.version}", "info"), (f"{self.n_rows:,} rows", "muted")]
         if check is not None:
             report = CheckReport(self.label, tuple(check["findings"]))
-            badges.append(
-                (
-                    "checks passed" if report.ok else "checks failed",
-                    "ok" if report.ok else "error",
-                )
-            )
+            verdict, tone = report._badge()  # "passed", "2 warnings" or "failed"
+            badges.append((f"checks {verdict}", tone))
         summary = f"{self.n_rows:,} rows x {self.n_cols} columns"
         if self.schema.target:
             summary += f", target {self.schema.target!r} ({self.schema.task})"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_nb.data._schema import Schema
+    from mlops_nb.ui._blocks import Tone
 
 #: thresholds of the checks; documented in the README
 MISSING_WARN = 0.05
@@ -437,12 +438,22 @@ class CheckReport(Displayable):
         """Return the findings of one check, e.g. ``"target leakage"``."""
         return [f for f in self.findings if f["check"] == check]
 
+    def _badge(self) -> tuple[str, Tone]:
+        """Return the verdict badge: failed on errors, the warning count on warnings."""
+        c = self.counts()
+        if c["error"]:
+            return "failed", "error"
+        if c["warning"]:
+            n = c["warning"]
+            return f"{n} warning{'s' if n != 1 else ''}", "warning"
+        return "passed", "ok"
+
     def _view(self) -> View:
         c = self.counts()
         summary = f"{c['error']} errors, {c['warning']} warnings, {c['info']} notes"
         if self.compared_with:
             summary += f" (compared with {self.compared_with})"
-        badges = [("passed" if self.ok else "failed", "ok" if self.ok else "error")]
+        badges = [self._badge()]
         frame = self.to_frame()[["severity", "check", "column", "message"]]
         frame["tone"] = frame["severity"].map(
             {"error": "error", "warning": "warning", "info": "muted"}

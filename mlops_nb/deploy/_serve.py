@@ -40,6 +40,8 @@ from mlops_nb.errors import MlopsNbError, ValidationError
 from mlops_nb.ui import Displayable, KeyValues, Tab, Text, View
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlops_nb.deploy._variants import Variant
     from mlops_nb.model import Model
     from mlops_nb.ui._blocks import Tone
@@ -258,6 +260,8 @@ class Server(Displayable):
     _recorder: Recorder | None = field(repr=False, default=None)
     started_at: str = ""
     stopped_at: str = ""
+    #: refreshers of the live widgets shown so far, called by :meth:`stop`
+    _refreshers: list[Callable[[], None]] = field(repr=False, default_factory=list)
 
     @classmethod
     def _start(
@@ -430,6 +434,11 @@ class Server(Displayable):
         if self._recorder is not None:
             self._recorder.close()
         self.stopped_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        for refresh in list(self._refreshers):
+            try:
+                refresh()
+            except Exception:  # a closed widget must not stop the stop
+                log.exception("refreshing a Server widget after stop failed")
         store = self.model.project._store
         with store.write() as conn:
             store.audit(
@@ -449,6 +458,18 @@ class Server(Displayable):
         )
         marker = self.schema.get("missing_category")
         return {k: (None if v == marker else v) for k, v in X.iloc[0].to_dict().items()}
+
+    def _stopped_message(self) -> str:
+        """Say why the service does not answer and how to get one that does."""
+        why = (
+            f"stopped at {self.stopped_at} by server.stop()"
+            if self.stopped_at
+            else "not answering: its server thread has ended"
+        )
+        return (
+            f"The service at {self.url} is {why}; nothing was sent. Start a new one "
+            "with model.serve(...)."
+        )
 
     def _facts(self) -> list[tuple[str, Any]]:
         s = self.stats.to_dict()
@@ -487,12 +508,14 @@ class Server(Displayable):
             "application/json' "
             f"-d '[{{...one object per row...}}]' {self.url}/predict"
         )
-        tabs = [Tab("Service", [KeyValues(self._facts()), Text(curl, "muted")])]
-        badge: tuple[str, Tone] = (
-            ("running", "ok") if self.running else ("stopped", "muted")
-        )
+        up = self.running
+        blocks: list[Any] = [KeyValues(self._facts()), Text(curl, "muted")]
+        if not up:
+            blocks.insert(0, Text(self._stopped_message(), "warning"))
+        badge: tuple[str, Tone] = ("running", "ok") if up else ("stopped", "muted")
+        summary = f"{self.url} ({self.variant})" + ("" if up else "; stopped")
         return View(
-            "Server", self.model.label, f"{self.url} ({self.variant})", [badge], tabs
+            "Server", self.model.label, summary, [badge], [Tab("Service", blocks)]
         )
 
     def widget(self) -> Any:
@@ -517,10 +540,21 @@ class Server(Displayable):
         body = w.Textarea(value=example, layout=w.Layout(width="100%", height="160px"))
         send, answer = w.Button(description="Predict", button_style="primary"), w.HTML()
 
+        header = w.HTML()
+
         def update(_: Any = None) -> None:
+            up = self.running
+            state = "running" if up else "stopped"
+            header.value = f"<b>Server</b> {esc(self.model.label)} — <b>{state}</b>"
             status.value = block_html(KeyValues(self._facts()))
+            send.disabled = stop.disabled = not up
+            if not up:
+                answer.value = f"<b>Stopped</b>: {esc(self._stopped_message())}"
 
         def call(_: Any = None) -> None:
+            if not self.running:
+                update()
+                return
             req = urllib.request.Request(
                 f"{self.url}/predict",
                 data=body.value.encode(),
@@ -552,9 +586,10 @@ class Server(Displayable):
         stop.on_click(halt)
         send.on_click(call)
         update()
+        self._refreshers.append(update)
         box = w.VBox(
             [
-                w.HTML(f"<b>Server</b> {esc(self.model.label)}"),
+                header,
                 status,
                 w.HBox([refresh, stop]),
                 w.HTML("<b>Try it</b>: rows as JSON"),
@@ -569,4 +604,5 @@ class Server(Displayable):
             send,
             answer,
         )  # for tests
+        box.header_html, box.stop_button = header, stop
         return box

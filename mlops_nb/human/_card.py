@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mlops_nb.model import Model
+    from mlops_nb.ui._blocks import Tone
 
 #: what the release checklist's "card complete" needs (T40)
 REQUIRED = (
@@ -191,8 +192,15 @@ class ModelCard(Displayable):
                 else f"missing: {', '.join(m.split(' (')[0] for m in missing)}"
             )
         )
-        badge = ("complete", "ok") if not missing else (f"{len(gaps)} gaps", "warning")
-        return View("Model card", self.model.label, summary, [badge], tabs)
+        recorded, total = len(self.sections) - len(gaps), len(self.sections)
+        badges: list[tuple[str, Tone]] = (
+            [("complete", "ok")]
+            if not gaps and not missing
+            else [(f"{recorded}/{total} sections", "warning")]
+        )
+        if missing:
+            badges.append((f"{len(missing)} required missing", "error"))
+        return View("Model card", self.model.label, summary, badges, tabs)
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """Return the card as Markdown with YAML metadata (Hugging Face layout).

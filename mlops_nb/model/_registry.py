@@ -112,8 +112,11 @@ def _run_gates(
     tolerance: float,
     min_metrics: dict[str, float] | None,
     reason: str,
+    compared: list[dict[str, Any]] | None = None,
 ) -> list[GateResult]:
+    """Run every gate; metric comparisons are appended to ``compared`` when given."""
     results: list[GateResult] = []
+    compared = [] if compared is None else compared
     champion = current_stage_model(model.project, model.name, "production")
     if champion == model:
         champion = None
@@ -145,6 +148,16 @@ def _run_gates(
                 )
                 continue
             value = ev.metrics[metric]
+            compared.append(
+                {
+                    "gate": f"minimum {metric}",
+                    "data": ev.data_label,
+                    "metric": metric,
+                    "this version": value,
+                    "compared with": f"threshold {threshold}",
+                    "value": threshold,
+                }
+            )
             ok = (
                 value >= threshold
                 if HIGHER_IS_BETTER.get(metric, True)
@@ -166,6 +179,16 @@ def _run_gates(
                 GateResult("champion", True, f"champion {champion.label} has no {key}")
             )
         else:
+            compared.append(
+                {
+                    "gate": "not worse than champion",
+                    "data": ev.data_label,
+                    "metric": key,
+                    "this version": ours,
+                    "compared with": f"champion {champion.label}",
+                    "value": theirs,
+                }
+            )
             higher = HIGHER_IS_BETTER.get(key, True)
             gap = (ours - theirs) if higher else (theirs - ours)
             ok = gap >= -tolerance
@@ -207,8 +230,9 @@ def promote(
     project = model.project
     current = project.model(model.name, version=model.version).stage
     data = _evaluation_data(model, data)
+    compared: list[dict[str, Any]] = []
     results = (
-        _run_gates(model, stage, data, tolerance, min_metrics, reason)
+        _run_gates(model, stage, data, tolerance, min_metrics, reason, compared)
         if stage != "archived"
         else []
     )
@@ -257,7 +281,9 @@ def promote(
             gates=[r.__dict__ for r in results],
         )
     object.__setattr__(model, "stage", stage)
-    return PromotionReport(model.label, current, stage, tuple(results), reason)
+    return PromotionReport(
+        model.label, current, stage, tuple(results), reason, tuple(compared)
+    )
 
 
 def _set_stage(
@@ -349,6 +375,28 @@ class PromotionReport(Displayable):
     to_stage: str
     gates: tuple[GateResult, ...]
     reason: str
+    #: the metric comparisons the gates made: gate, data, metric, this version,
+    #: compared with, value
+    compared: tuple[dict[str, Any], ...] = ()
+
+    def _decided(self) -> str:
+        """Say which gates decided on which data, with the metrics they compared."""
+        if not self.gates:
+            return "no gate applied"
+        names = ", ".join(g.gate for g in self.gates)
+        if not self.compared:
+            return f"decided by {names}; no metric was compared"
+        data = ", ".join(dict.fromkeys(c["data"] for c in self.compared))
+        parts = [
+            f"{c['metric']} {c['this version']:.4f} vs {c['compared with']}"
+            + (
+                ""
+                if c["compared with"].startswith("threshold")
+                else f" {c['value']:.4f}"
+            )
+            for c in self.compared
+        ]
+        return f"decided by {names} on {data}: {'; '.join(parts)}"
 
     def _view(self) -> View:
         import pandas as pd
@@ -360,9 +408,23 @@ class PromotionReport(Displayable):
                     ("from", self.from_stage),
                     ("to", self.to_stage),
                     ("reason", self.reason or "—"),
+                    ("decided", self._decided()),
                 ]
             )
         ]
+        if self.compared:
+            data = ", ".join(dict.fromkeys(c["data"] for c in self.compared))
+            blocks.append(
+                Table(pd.DataFrame(list(self.compared)), caption=f"Compared on {data}")
+            )
+            blocks.append(
+                Text(
+                    f"The gates compared the metrics on {data} only; metrics on other "
+                    "data (such as the validation split in proj.compare) did not "
+                    "decide this promotion.",
+                    "info",
+                )
+            )
         if self.gates:
             frame = pd.DataFrame(
                 [
@@ -377,6 +439,9 @@ class PromotionReport(Displayable):
         passed = (
             f"{len(self.gates)} gate(s) passed" if self.gates else "no gate applied"
         )
+        if self.compared:
+            data = ", ".join(dict.fromkeys(c["data"] for c in self.compared))
+            passed += f" on {data}"
         summary = f"{self.from_stage} -> {self.to_stage}; {passed}"
         return View(
             "Promotion",
