@@ -523,21 +523,21 @@ def _value(
             if rows.sum() and rows.sum() >= 0.5 * sizes[c]
             else None
         )
-    # realized value once labels arrived, else the label-free estimate
-    basis = [r if r is not None else e for r, e in zip(real, est, strict=True)]
-    at_risk = [
-        None if b is None else (ref_value - b) * int(n) / 1000
-        for b, n in zip(basis, sizes, strict=True)
-    ]
-    return {
+    from mlops_nb.drift._verdict import value_at_risk
+
+    out = {
         "currency": canvas.currency,
         "canvas_version": canvas.version,
         "reference_per_1000": ref_value,
         "estimated_per_1000": est,
         "realized_per_1000": real,
-        "value_at_risk": at_risk,
+        # realized value once labels arrived, else the label-free estimate
         "at_risk_basis": ["realized" if r is not None else "estimated" for r in real],
     }
+    out["value_at_risk"], out["value_at_risk_total"] = value_at_risk(
+        out, [int(n) for n in sizes]
+    )
+    return out
 
 
 def _cells(decided: np.ndarray, actual: np.ndarray) -> tuple[int, int, int, int]:

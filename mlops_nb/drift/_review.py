@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.drift import _plots
-from mlops_nb.drift._verdict import METRIC_NAMES, UNVERIFIED
+from mlops_nb.drift._verdict import (
+    METRIC_NAMES,
+    UNVERIFIED,
+    describe_value_at_risk,
+    value_at_risk,
+)
 from mlops_nb.errors import ValidationError, did_you_mean
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
@@ -135,6 +140,21 @@ class DriftReview(Displayable):
         """The chunk labels, in order."""
         return list(self.payload["chunks"]["keys"])
 
+    @property
+    def value_at_risk(self) -> dict[str, Any] | None:
+        """Money value at risk against the reference (``None`` without a canvas).
+
+        ``{"currency", "per_chunk", "total"}``: per chunk, the value lost against
+        the reference per 1,000 decisions times the chunk's decisions / 1,000
+        (signed: positive is lost), and their sum. The summary, chunk table,
+        Business value tab, alerts and JSON summary all show these numbers.
+        """
+        value = self.payload.get("value")
+        if not value:
+            return None
+        per_chunk, total = value_at_risk(value, self.payload["chunks"]["sizes"])
+        return {"currency": value["currency"], "per_chunk": per_chunk, "total": total}
+
     def to_frame(self) -> pd.DataFrame:
         """Univariate drift, long form: column, chunk, statistic, value, thresholds."""
         import pandas as pd
@@ -196,7 +216,9 @@ class DriftReview(Displayable):
             }
         )
         if value:
-            frame[f"value at risk ({value['currency']})"] = value["value_at_risk"]
+            frame[f"value at risk ({value['currency']})"] = value_at_risk(
+                value, ch["sizes"]
+            )[0]
         frame["_tone"] = [
             "muted"
             if s == UNVERIFIED and not n
@@ -216,9 +238,14 @@ class DriftReview(Displayable):
         import pandas as pd
 
         cols = ["chunk", "kind", "what", "detail", "value_at_risk"]
-        return pd.DataFrame(
-            [{k: a[k] for k in cols} for a in self.payload["alerts"]], columns=cols
+        per_chunk, _ = value_at_risk(
+            self.payload.get("value"), self.payload["chunks"]["sizes"]
         )
+        rows = [
+            {**{k: a[k] for k in cols}, "value_at_risk": per_chunk[a["index"]]}
+            for a in self.payload["alerts"]
+        ]
+        return pd.DataFrame(rows, columns=cols)
 
     def plot(
         self,
@@ -400,8 +427,7 @@ class DriftReview(Displayable):
                                 ),
                                 (
                                     "value at risk, all chunks",
-                                    f"{sum(x for x in v['value_at_risk'] if x):,.0f} "
-                                    f"{v['currency']}",
+                                    describe_value_at_risk(p) or "—",
                                 ),
                                 (
                                     "decision",
@@ -440,6 +466,9 @@ class DriftReview(Displayable):
             f"{len(self.chunks)} chunks, {n_alerts} alerts; "
             f"recommendation: {rec['action']}"
         )
+        at_risk = describe_value_at_risk(p)
+        if at_risk:
+            summary += f"; value at risk {at_risk}"
         if self.notes:
             summary += f"; {len(self.notes)} note(s) on what it could not compute"
             badges.append((f"{len(self.notes)} notes", "warning"))

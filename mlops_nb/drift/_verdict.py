@@ -9,8 +9,8 @@ Status of a chunk:
   consecutive chunks), ``"performance drop"`` (realized below the reference band),
   ``"drift, performance holds"`` (other alerts) or ``"healthy"``.
 
-Alerts are ranked by the money value at risk in their chunk (reference value per
-1,000 decisions minus the chunk's estimated value, times its rows), then by kind.
+Alerts are ranked by the money value at risk in their chunk (see
+:func:`value_at_risk`, the one definition every view uses), then by kind.
 The recommendation is *retrain* when labelled chunks show a performance drop or
 concept drift, *investigate* when something else alerts (drift, an estimated drop,
 a fairness gap, money at risk), and *no action* otherwise.
@@ -39,6 +39,69 @@ METRIC_NAMES = {"roc_auc": "ROC AUC", "rmse": "RMSE", "mae": "MAE"}
 
 def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.4g}"
+
+
+def value_at_risk(
+    value: dict[str, Any] | None, decisions: list[int]
+) -> tuple[list[float | None], float | None]:
+    """Money value at risk against the reference, per chunk and in total.
+
+    The one definition used by the summary, the chunk table, the Business value
+    tab, the alerts' ranking and the review's JSON summary.
+
+    Parameters
+    ----------
+    value : dict or None
+        The review's ``value`` section: ``reference_per_1000``,
+        ``realized_per_1000`` and ``estimated_per_1000`` (one per chunk).
+    decisions : list of int
+        The number of decisions (rows) in each chunk.
+
+    Returns
+    -------
+    per_chunk : list of float or None
+        Signed value lost against the reference: ``(reference value per 1,000
+        decisions - the chunk's value per 1,000 decisions) x its decisions /
+        1,000``, in the canvas currency, rounded to cents. Positive means value
+        lost, negative means the chunk earned more than the reference. The chunk's
+        value is realized once its labels arrived, else the label-free estimate;
+        ``None`` when neither exists.
+    total : float or None
+        The sum over the chunks that have a value (``None`` when none has one).
+    """
+    if not value:
+        return [None] * len(decisions), None
+    ref = value["reference_per_1000"]
+    per_chunk: list[float | None] = []
+    for real, est, n in zip(
+        value["realized_per_1000"],
+        value["estimated_per_1000"],
+        decisions,
+        strict=True,
+    ):
+        basis = real if real is not None else est
+        per_chunk.append(
+            None if basis is None or ref is None else round((ref - basis) * n / 1000, 2)
+        )
+    known = [v for v in per_chunk if v is not None]
+    return per_chunk, (round(sum(known), 2) if known else None)
+
+
+def describe_value_at_risk(p: dict[str, Any]) -> str | None:
+    """Describe the total value at risk: ``"1,234 EUR over 4 chunk(s) (...)"``.
+
+    ``None`` without a canvas or when no chunk has a value.
+    """
+    value = p.get("value")
+    per_chunk, total = value_at_risk(value, p["chunks"]["sizes"])
+    if value is None or total is None:
+        return None
+    n = sum(v is not None for v in per_chunk)
+    lost = sum(v is not None and v > 0 for v in per_chunk)
+    return (
+        f"{total:,.0f} {value['currency']} over {n} chunk(s) "
+        f"({lost} losing value against the reference)"
+    )
 
 
 def _univariate_alerts(p: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
@@ -282,7 +345,7 @@ def judge(p: dict[str, Any]) -> dict[str, Any]:
     """Status per chunk, ranked alerts and the recommendation for a review payload."""
     keys = p["chunks"]["keys"]
     alerts = _univariate_alerts(p, keys) + _other_alerts(p, keys)
-    at_risk = (p.get("value") or {}).get("value_at_risk") or [None] * len(keys)
+    at_risk, _ = value_at_risk(p.get("value"), p["chunks"]["sizes"])
     for a in alerts:
         a["value_at_risk"] = at_risk[a["index"]]
     alerts.sort(
@@ -315,7 +378,7 @@ def judge(p: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "alerts": alerts,
         "quiet_crossings": quiet,
-        "recommendation": _recommend(p, alerts, status, at_risk, quiet),
+        "recommendation": _recommend(p, alerts, status, quiet),
     }
 
 
@@ -323,7 +386,6 @@ def _recommend(
     p: dict[str, Any],
     alerts: list[dict[str, Any]],
     status: list[str],
-    at_risk: list[float | None],
     quiet: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     keys = p["chunks"]["keys"]
@@ -384,15 +446,9 @@ def _recommend(
             f"{', '.join(LABELS[s] for s in p['univariate']['alert_on'])} "
             "(alert_on=...); look at these columns' distributions."
         )
-    losses = [(v, keys[i]) for i, v in enumerate(at_risk) if v is not None and v > 0]
-    value = p.get("value")
-    if value and losses:
-        total = sum(v for v, _ in losses)
-        reasons.append(
-            f"Money value at risk against the reference: {total:,.0f} "
-            f"{value['currency']} over "
-            f"{len(losses)} chunk(s)."
-        )
+    _, total = value_at_risk(p.get("value"), p["chunks"]["sizes"])
+    if total is not None and total > 0:
+        reasons.append(f"Money value at risk {describe_value_at_risk(p)}.")
     if action is None:
         action = "investigate" if reasons else "no action"
     unverified = sum(s == UNVERIFIED for s in status)
