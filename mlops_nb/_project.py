@@ -656,7 +656,7 @@ class Project(Displayable):
             ),
             Tab(
                 "Audit log",
-                [Table(audit[["at", "user", "action", "object"]], max_rows=30)],
+                [Table(_readable_audit(audit), max_rows=30)],
             ),
         ]
         models = self.models()
@@ -670,6 +670,30 @@ class Project(Displayable):
                 f"at {self.path}"
             )
         return View("Project", self.name, summary, [], tabs)
+
+
+def _readable_audit(audit: pd.DataFrame) -> pd.DataFrame:
+    """Return the audit log as people read it: times to the second, objects as labels.
+
+    ``2026-12-06T09:25:49.845276+00:00`` shows as ``2026-12-06 09:25:49 UTC`` and
+    ``model:employment@2`` as ``model employment v2`` (the form entries that already
+    say ``model:employment v2`` take too); :meth:`Project.audit_log` keeps the raw rows.
+    """
+    import re
+
+    import pandas as pd
+
+    at = pd.to_datetime(audit["at"], utc=True, errors="coerce", format="ISO8601")
+    shown = audit[["at", "user", "action", "object"]].copy()
+    shown["at"] = [
+        t.strftime("%Y-%m-%d %H:%M:%S UTC") if not pd.isna(t) else raw
+        for t, raw in zip(at, audit["at"], strict=True)
+    ]
+    shown["object"] = [
+        re.sub(r"^(\w+):", r"\1 ", re.sub(r"@(\d+)$", r" v\1", str(o)))
+        for o in audit["object"]
+    ]
+    return shown
 
 
 @dataclass(frozen=True, repr=False)

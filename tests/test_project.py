@@ -85,3 +85,20 @@ def test_versions_are_equal_by_project_and_row_whoever_loaded_them(project, tiny
     assert tiny_asset.id == model.id == 1
     assert tiny_asset != model  # same row id, other kind
     assert (tiny_asset.label, model.label) == ("tiny v1", "m v1")
+
+
+def test_project_view_shows_the_audit_log_as_people_read_it(project, tiny_asset):
+    import re
+
+    project.train("clf", tiny_asset, estimator="logistic")
+    raw = project.audit_log()
+    assert raw["at"].str.contains(r"\.\d{6}").any()  # stored to the microsecond
+    assert raw["object"].str.contains("@").any()
+    with mnb.config_context(display="html"):
+        html = project._repr_mimebundle_()["text/html"]
+    audit = html[html.index("Audit log") :]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", audit)
+    assert not re.search(r"T\d\d:\d\d:\d\d\.\d{6}", audit)
+    assert "asset tiny v1" in audit
+    assert "model clf v1" in audit
+    assert "tiny@1" not in audit
