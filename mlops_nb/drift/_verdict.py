@@ -41,6 +41,14 @@ def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.4g}"
 
 
+def _crossing(stat: str, s: dict[str, Any], i: int, c: int) -> str:
+    """Describe statistic ``stat`` of column ``c`` in chunk ``i`` against its band."""
+    v, hi, lo = s["values"][i][c], s["upper"][i], s["lower"][i]
+    above = hi is not None and v is not None and v > hi
+    side = f"above {_fmt(hi)}" if above else f"below {_fmt(lo)}"
+    return f"{LABELS[stat]} {_fmt(v)} {side}"
+
+
 def value_at_risk(
     value: dict[str, Any] | None, decisions: list[int]
 ) -> tuple[list[float | None], float | None]:
@@ -121,13 +129,7 @@ def _univariate_alerts(p: dict[str, Any], keys: list[str]) -> list[dict[str, Any
             for stat in uni["alert_on"]:
                 s = uni["statistics"].get(stat)
                 if s and s["alert"][i][c]:
-                    v, hi, lo = s["values"][i][c], s["upper"][i], s["lower"][i]
-                    side = (
-                        f"above {_fmt(hi)}"
-                        if hi is not None and v is not None and v > hi
-                        else f"below {_fmt(lo)}"
-                    )
-                    parts.append(f"{LABELS[stat]} {_fmt(v)} {side}")
+                    parts.append(_crossing(stat, s, i, c))
             out.append(
                 {
                     "chunk": keys[c],
@@ -181,13 +183,7 @@ def quiet_crossings(p: dict[str, Any]) -> list[dict[str, Any]]:
                 if stat in uni["alert_on"] or not s["alert"][i][c]:
                     continue
                 names.append(stat)
-                v, hi, lo = s["values"][i][c], s["upper"][i], s["lower"][i]
-                side = (
-                    f"above {_fmt(hi)}"
-                    if hi is not None and v is not None and v > hi
-                    else f"below {_fmt(lo)}"
-                )
-                parts.append(f"{LABELS[stat]} {_fmt(v)} {side}")
+                parts.append(_crossing(stat, s, i, c))
             if parts:
                 out.append(
                     {
