@@ -101,6 +101,8 @@ class Project(Displayable):
         time: str | None = None,
         id: str | None = None,
         kinds: Mapping[str, str] | None = None,
+        labels: Mapping[str, Mapping[Any, str] | None] | None = None,
+        descriptions: Mapping[str, str | None] | None = None,
         note: str = "",
     ) -> DataAsset:
         """Register a table as a version of the asset ``name``.
@@ -118,13 +120,22 @@ class Project(Displayable):
             Sensitive attributes (fairness reviews use them).
         kinds : dict, optional
             Overrides of inferred column kinds, e.g. ``{"zip": "categorical"}``.
+        labels : dict, optional
+            The data dictionary's labels of coded values, e.g. ``{"SEX": {1:
+            "male", 2: "female"}}``: views show the label, with the code on hover.
+            Kept by later versions of ``name`` and versions derived from it unless
+            given anew (``{column: None}`` removes a column's labels).
+        descriptions : dict, optional
+            What columns hold, e.g. ``{"SEX": "Sex of the person"}``; kept likewise.
         note : str
             Why this version exists; recorded in lineage and the audit log.
 
         Returns
         -------
         DataAsset
-            The new version, or the existing one when the same data was registered.
+            The new version, or the existing one when the same data was registered
+            (the dictionary is not part of the content hash: given anew for the same
+            data, it updates that version's dictionary, see ``with_labels``).
 
         Raises
         ------
@@ -150,6 +161,8 @@ class Project(Displayable):
             time=role(time),
             id=role(id),
             kinds=kinds,
+            labels=labels,
+            descriptions=descriptions,
             note=note,
             source=described,
             what=what,
@@ -622,15 +635,11 @@ class Project(Displayable):
     def _view(self) -> View:
         assets = self.assets()
         n_versions = int(assets["versions"].sum()) if len(assets) else 0
+        from mlops_nb.data._lineage import plural, project_lineage
+
         audit = self.audit_log(limit=30)
-        edges = []
-        for r in self._store.query(
-            "SELECT name, version, parents, operation FROM asset_versions"
-        ):
-            for pn, pv in json.loads(r["parents"]):
-                edges.append(
-                    (f"{pn} v{pv}", r["operation"], f"{r['name']} v{r['version']}")
-                )
+        # data -> data, data -> model, model -> exports, bundles and monitors
+        edges = project_lineage(self)
         overview = KeyValues(
             [
                 ("folder", str(self.path)),
@@ -652,7 +661,9 @@ class Project(Displayable):
             ),
             Tab(
                 "Lineage",
-                [Flow(edges)] if edges else [Text("No derived versions yet.", "muted")],
+                [Flow(edges)]
+                if edges
+                else [Text("No derived versions or models yet.", "muted")],
             ),
             Tab(
                 "Audit log",
@@ -662,12 +673,12 @@ class Project(Displayable):
         models = self.models()
         if len(models):  # the model registry, once there is one
             tabs.insert(2, Tab("Models", [Table(models, max_rows=50)]))
-        summary = f"{len(assets)} assets, {n_versions} versions, at {self.path}"
+        data = f"{plural(len(assets), 'asset')}, {plural(n_versions, 'version')}"
+        summary = f"{data}, at {self.path}"
         if len(models):
             summary = (
-                f"{len(assets)} assets, {n_versions} versions, "
-                f"{models['name'].nunique()} models ({len(models)} versions), "
-                f"at {self.path}"
+                f"{data}, {plural(models['name'].nunique(), 'model')} "
+                f"({plural(len(models), 'version')}), at {self.path}"
             )
         return View("Project", self.name, summary, [], tabs)
 

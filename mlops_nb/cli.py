@@ -10,6 +10,7 @@ Examples
     mlops-nb retrain employment-demo --model employment --data new.parquet \
         --report retrain.html
     mlops-nb serve employment-demo employment --stage production
+    mlops-nb db upgrade 'postgresql://ml@db.internal/mlops?schema=credit'
 """
 
 from __future__ import annotations
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_nb.deploy._cli import add_serve_parser  # light: stdlib only
 
     add_serve_parser(sub)
+    from mlops_nb.store._db_cli import add_db_parser  # light: stdlib only
+
+    add_db_parser(sub)
     return parser
 
 

@@ -695,9 +695,10 @@ class ValueCanvas(Displayable):
         return CanvasEditor(self._project, self)
 
     def widget(self) -> Any:
-        """Return the live view: a ``Tab`` with the filled canvas and an edit form.
+        """Return the live view: the header line, then tabs "Canvas" and "Edit".
 
-        The returned ``ipywidgets.Tab`` carries the form as its ``editor`` attribute.
+        The returned ``ipywidgets.VBox`` carries the form as its ``editor`` attribute
+        (its ``tab`` is the ``Tab`` with the filled canvas and the edit form).
         """
         return self.editor().widget
 

@@ -90,8 +90,12 @@ def _other_prices(c: ValueCanvas) -> str:
     return out
 
 
-def canvas_html(canvas: ValueCanvas) -> str:
-    """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only)."""
+def canvas_html(canvas: ValueCanvas, *, header: bool = True) -> str:
+    """Render the canvas as self-contained HTML (table/tr/td/div/span/b tags only).
+
+    ``header=False`` leaves out the header line (the live view shows it above its
+    tabs).
+    """
     from mlops_nb.ui._html import esc
 
     c, o = canvas, canvas.outcomes
@@ -106,7 +110,7 @@ def canvas_html(canvas: ValueCanvas) -> str:
 
     matrix = _other_prices(c)  # regression and multiclass prices, if any
     if not o:
-        return _page(c, matrix)
+        return _page(c, matrix, header)
     matrix = (
         '<table style="border-collapse:collapse;margin:2px 0">'
         f'<tr><td style="{_MTD};border:none"></td>'
@@ -132,10 +136,10 @@ def canvas_html(canvas: ValueCanvas) -> str:
         f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
         for w in c._warnings()
     )
-    return _page(c, matrix + _other_prices(c))
+    return _page(c, matrix + _other_prices(c), header)
 
 
-def _page(c: ValueCanvas, matrix: str) -> str:
+def _page(c: ValueCanvas, matrix: str, header: bool = True) -> str:
     from mlops_nb.ui._html import _BOX, esc
 
     level = (
@@ -175,8 +179,16 @@ def _page(c: ValueCanvas, matrix: str) -> str:
         f"{_cell('Risks', _items(c.risks, 'none yet'), 2)}</tr>"
         "</table>"
     )
-    header = (
-        f'<div><span style="color:#666">ValueCanvas</span> '
-        f'<b style="font-size:15px">{esc(c._title())}</b></div>'
-    )
-    return f'<div class="mlops-nb" style="{_BOX}">{header}{grid}</div>'
+    top = header_line(c) if header else ""
+    return f'<div class="mlops-nb" style="{_BOX}">{top}{grid}</div>'
+
+
+def header_line(c: ValueCanvas) -> str:
+    """Return the canvas's header line, the one every object shows above its content.
+
+    Kind, title (version and process), the value level as a badge and the one-line
+    summary of the outcome prices, from the canvas's own view.
+    """
+    from mlops_nb.ui._html import header_html
+
+    return header_html(c._view())

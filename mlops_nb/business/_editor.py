@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from mlops_nb.business._canvas import (
     VALUE_LEVELS,
     save_canvas,
 )
-from mlops_nb.business._canvas_html import canvas_html
+from mlops_nb.business._canvas_html import canvas_html, header_line
 from mlops_nb.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ class CanvasEditor:
 
     Every input is in :attr:`fields` (keyed by canvas field, plus ``tp`` ``fp`` ``fn``
     ``tn`` and ``note``); :attr:`save_button` validates and saves; :attr:`status`
-    says ``"saved as version N"`` or why nothing was saved. :attr:`widget` is the
-    whole view: a ``Tab`` with "Canvas" (the rendering) and "Edit" (the form).
+    says ``"saved as version N"`` or why nothing was saved, wrapped over as many
+    lines as it needs. :attr:`widget` is the whole view: the header line every object
+    shows, then :attr:`tab`, a ``Tab`` with "Canvas" (the rendering) and "Edit" (the
+    form).
 
     Parameters
     ----------
@@ -78,10 +81,16 @@ class CanvasEditor:
             widget.description = name.removeprefix("outcomes.").replace("_", " ")
             widget.style = style
         self.fields = f
-        self.save_button = w.Button(description="Save new version", icon="save")
+        # as wide as its words (ipywidgets' default 148px cuts "Save new versi…")
+        self.save_button = w.Button(
+            description="Save new version",
+            icon="save",
+            layout=w.Layout(width="auto", min_width="max-content", flex="0 0 auto"),
+        )
         self.save_button.button_style = "primary"
         self.save_button.on_click(lambda _button: self.save())
-        self.status = w.Label("")
+        # an HTML widget wraps a long message; a Label would cut it at one line
+        self.status = w.HTML("", layout=w.Layout(width="auto", flex="1 1 auto"))
         head = "<b>Decision outcomes</b>: the money value of one decision (costs are "
         head += "negative). Left: predicted positive (act); right: predicted negative."
         form = w.VBox([
@@ -93,11 +102,14 @@ class CanvasEditor:
             w.HBox([self.save_button, self.status]),
         ])  # fmt: skip
         self.view = w.HTML(
-            canvas_html(canvas) if canvas else "<div>No canvas yet.</div>"
+            canvas_html(canvas, header=False) if canvas else "<div>No canvas yet.</div>"
         )
-        self.widget = w.Tab(children=[self.view, form])
-        self.widget.set_title(0, "Canvas")
-        self.widget.set_title(1, "Edit")
+        self.tab = w.Tab(children=[self.view, form])
+        self.tab.set_title(0, "Canvas")
+        self.tab.set_title(1, "Edit")
+        self.header = w.HTML(_header(canvas))
+        self.widget = w.VBox([self.header, self.tab])
+        self.widget.add_class("mlops-nb-widget")
         self.widget.editor = self
         if project is None:
             for widget in [*self.fields.values(), self.save_button]:
@@ -141,12 +153,24 @@ class CanvasEditor:
                 self.project, note=self.fields["note"].value, **self.values()
             )
         except ValidationError as err:
-            self.status.value = "not saved: " + " ".join(str(err).split())
+            text = "not saved: " + " ".join(str(err).split())
+            self.status.value = html.escape(text, quote=False)  # the form's own text
             return None
         self.canvas = canvas
-        self.view.value = canvas_html(canvas)
+        self.view.value = canvas_html(canvas, header=False)
+        self.header.value = _header(canvas)
         if canvas.version == before:
             self.status.value = f"no change: still version {canvas.version}"
         else:
             self.status.value = f"saved as version {canvas.version}"
         return canvas
+
+
+def _header(canvas: ValueCanvas | None) -> str:
+    """Return the header line above the live view (kind, version, level, prices)."""
+    if canvas is None:
+        from mlops_nb.ui._html import MUTED
+
+        kind = f'<span style="color:{MUTED}">ValueCanvas</span>'
+        return f"<div>{kind} <b>no canvas yet</b></div>"
+    return header_line(canvas)

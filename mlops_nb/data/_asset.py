@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.data._check import CheckReport, run_checks
+from mlops_nb.data._dictionary import Dictionary
 from mlops_nb.data._frames import from_parquet_bytes
 from mlops_nb.data._lineage import Lineage, lineage_of
 from mlops_nb.data._profile import Profile, compute_profile
@@ -46,6 +47,9 @@ class DataAsset(StoredVersion, Displayable):
         Column kinds and roles (target, sensitive, time, id).
     parents : tuple of (str, int)
         The versions this one was derived from.
+    dictionary : Dictionary
+        Labels of coded values and descriptions of columns (see :attr:`labels`,
+        :attr:`descriptions`, :meth:`with_labels`).
     """
 
     project: Project = field(repr=False)
@@ -64,6 +68,7 @@ class DataAsset(StoredVersion, Displayable):
     source: str
     created_at: str
     created_by: str
+    dictionary: Dictionary = field(default_factory=Dictionary, repr=False)
 
     # -- data ------------------------------------------------------------------------
     @property
@@ -86,6 +91,68 @@ class DataAsset(StoredVersion, Displayable):
         return list(self.schema.sensitive)
 
     @property
+    def labels(self) -> dict[str, dict[Any, str]]:
+        """What coded values mean, ``{column: {code: label}}`` (the data dictionary).
+
+        Every view shows the label, with the code on hover.
+        """
+        return self.dictionary.public_labels()
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """What each documented column holds, ``{column: text}``."""
+        return dict(self.dictionary.descriptions)
+
+    def with_labels(
+        self,
+        labels: dict[str, dict[Any, str] | None] | None = None,
+        *,
+        descriptions: dict[str, str | None] | None = None,
+    ) -> DataAsset:
+        """Document this version: set labels of codes and descriptions of columns.
+
+        The dictionary is metadata, not data: it is outside the content hash, so this
+        version keeps its number and hash and only its dictionary changes (recorded
+        in the audit log). Versions registered or derived from it later keep it.
+
+        Parameters
+        ----------
+        labels : dict, optional
+            ``{column: {code: label}}``; a column given replaces its labels,
+            ``{column: None}`` removes them. Codes match by value: ``1``, ``1.0``
+            and ``"1"`` are one code.
+        descriptions : dict, optional
+            ``{column: text}``; ``None`` removes a description.
+
+        Returns
+        -------
+        DataAsset
+            This version with its new dictionary.
+
+        Raises
+        ------
+        SchemaError
+            For an unknown column, a mapping that is not a dict, a code given twice,
+            a label that is not text or one label for two codes; nothing changes.
+        """
+        from mlops_nb.data._dictionary import parse_dictionary
+        from mlops_nb.data._register import record_dictionary
+
+        given, removed = parse_dictionary(
+            labels,
+            descriptions,
+            self.schema.names,
+            what=f"{self.label}.with_labels",
+        )
+        row = self.project._asset_row(self.name, self.version)
+        new = self.dictionary.updated(given, removed)
+        asset = self.project._asset_from_row(record_dictionary(self.project, row, new))
+        cached = self.__dict__.get("_cached_frame")
+        if cached is not None:
+            object.__setattr__(asset, "_cached_frame", cached)
+        return asset
+
+    @property
     def parent(self) -> DataAsset | None:
         """The first version this one derives from, or ``None``."""
         return self.project.asset(*self.parents[0]) if self.parents else None
@@ -103,7 +170,7 @@ class DataAsset(StoredVersion, Displayable):
         if payload is None:
             payload = compute_profile(self._frame_nocopy(), self.schema)
             self.project._save_report("asset", self.id, "profile", payload)
-        return Profile(self.label, payload)
+        return Profile(self.label, payload, self.dictionary)
 
     def check(self) -> CheckReport:
         """Data-quality findings, each with a severity and a plain sentence.
@@ -129,8 +196,19 @@ class DataAsset(StoredVersion, Displayable):
             }
             self.project._save_report("asset", self.id, "check", payload)
         return CheckReport(
-            self.label, tuple(payload["findings"]), payload["compared_with"]
+            self.label,
+            tuple(payload["findings"]) + self._dictionary_findings(),
+            payload["compared_with"],
         )
+
+    def _dictionary_findings(self) -> tuple[dict[str, Any], ...]:
+        """List notes on the dictionary (codes labelled but absent, and back).
+
+        Not stored with the check: the dictionary may be set after the check ran.
+        """
+        if not self.dictionary.labels:
+            return ()
+        return tuple(self.dictionary.findings(self._frame_nocopy()))
 
     def lineage(self) -> Lineage:
         """Where this version comes from: every ancestor and the step that made it."""
@@ -420,17 +498,33 @@ class DataAsset(StoredVersion, Displayable):
         import pandas as pd
 
         schema = pd.DataFrame([c.__dict__ for c in self.schema.columns])
+        d = self.dictionary
+        if d:
+            schema["description"] = [d.descriptions.get(c, "") for c in schema["name"]]
+            schema["labels"] = [
+                len(d.labels.get(c, ())) or None for c in schema["name"]
+            ]
+        head = self._frame_nocopy().head(10)
+        if d.labels:  # codes as their labels, the code on hover
+            head = head.copy()
+            for c in d.labels:
+                if c in head.columns:
+                    head[c] = pd.Series(
+                        [d.coded(c, v) for v in head[c]], dtype=object, index=head.index
+                    )
+        titles = {c: f"{c}: {t}" for c, t in d.descriptions.items()}
         tabs = [
             Tab("Overview", [overview]),
             Tab(
                 "Data",
                 [
                     Table(
-                        self._frame_nocopy().head(10),
+                        head,
                         caption="first 10 rows",
                         plain_columns=tuple(
                             c for c in (self.schema.id, self.schema.time) if c
                         ),
+                        titles=titles,
                     )
                 ],
             ),
@@ -442,7 +536,9 @@ class DataAsset(StoredVersion, Displayable):
                 Tab(
                     "Quality",
                     CheckReport(
-                        self.label, tuple(check["findings"]), check["compared_with"]
+                        self.label,
+                        tuple(check["findings"]) + self._dictionary_findings(),
+                        check["compared_with"],
                     )
                     ._view()
                     .tabs[0]
@@ -457,7 +553,9 @@ class DataAsset(StoredVersion, Displayable):
         tabs.append(Tab("Lineage", [Flow(lin.edges, [self.label])]))
         badges = [(f"v{self.version}", "info"), (f"{self.n_rows:,} rows", "muted")]
         if check is not None:
-            report = CheckReport(self.label, tuple(check["findings"]))
+            report = CheckReport(
+                self.label, tuple(check["findings"]) + self._dictionary_findings()
+            )
             verdict, tone = report._badge()  # "passed", "2 warnings" or "failed"
             badges.append((f"checks {verdict}", tone))
         summary = f"{self.n_rows:,} rows x {self.n_cols} columns"
@@ -498,7 +596,7 @@ def asset_from_row(project: Project, row: Any) -> DataAsset:
         artifact=row["artifact"],
         n_rows=row["n_rows"],
         n_cols=row["n_cols"],
-        schema=Schema.from_dict(json.loads(row["schema"])),
+        schema=Schema.from_dict(stored := json.loads(row["schema"])),
         parents=tuple((p[0], int(p[1])) for p in json.loads(row["parents"])),
         operation=row["operation"],
         params=json.loads(row["params"]),
@@ -506,4 +604,5 @@ def asset_from_row(project: Project, row: Any) -> DataAsset:
         source=row["source"],
         created_at=row["created_at"],
         created_by=row["created_by"],
+        dictionary=Dictionary.from_json(stored),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops_nb.ui import Displayable, Flow, Tab, Table, View
 
@@ -85,3 +85,89 @@ def lineage_of(project: Project, name: str, version: int) -> Lineage:
             frontier.append((parent_name, int(parent_version)))
     edges.reverse()
     return Lineage(f"{name} v{version}", edges, notes)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """Return ``"1 model"``, ``"2 models"``, ``"0 models"`` (``words`` if irregular)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def project_lineage(project: Project) -> list[tuple[str, str, str]]:
+    """Every edge of a project, as ``(parent, operation, child)`` labels.
+
+    Data versions derived from data versions (split, filter, ...), models trained
+    from data versions (and models derived from models), ONNX exports and measured
+    variants of a model, edge bundles written from it, and monitors watching it
+    against their reference data. Labels name the kind: ``data tiny v1``,
+    ``model clf v2``, ``ONNX export clf v2``, ``monitor clf v2``.
+    """
+    edges: list[tuple[str, str, str]] = []
+    query = project._store.query
+    for r in query(
+        "SELECT name, version, parents, operation FROM asset_versions ORDER BY id"
+    ):
+        for pn, pv in json.loads(r["parents"]):
+            edges.append((f"data {pn} v{pv}", r["operation"], _data(r)))
+    for r in query("SELECT name, version, lineage FROM model_versions ORDER BY id"):
+        lineage = json.loads(r["lineage"] or "{}")
+        model = f"model {r['name']} v{r['version']}"
+        for d in lineage.get("data", []):
+            edges.append((_data(d), "trained", model))
+        if lineage.get("parent_model"):
+            pn, pv = lineage["parent_model"]
+            edges.append((f"model {pn} v{pv}", "derived", model))
+    documents = [
+        ("onnx", "exported to ONNX", "ONNX export"),
+        ("xmo", "optimized", "optimized variants"),
+    ]
+    for kind, operation, what in documents:
+        for r in query(
+            "SELECT DISTINCT name FROM documents WHERE kind = ? ORDER BY id", (kind,)
+        ):
+            name, _, version = str(r["name"]).rpartition("@")
+            if name and version.isdigit():
+                edges.append(
+                    (f"model {name} v{version}", operation, f"{what} {name} v{version}")
+                )
+    seen: set[tuple[str, str, str]] = set()
+    for r in query(
+        "SELECT object, detail FROM audit_log WHERE action = 'bundle' ORDER BY id"
+    ):
+        model = _model_object(r["object"])
+        detail = json.loads(r["detail"] or "{}")
+        folder = str(detail.get("folder", "")).replace("\\", "/").rstrip("/")
+        variant = detail.get("variant")
+        edge = (
+            model,
+            f"bundled ({variant})" if variant else "bundled",
+            f"edge bundle {folder.rsplit('/', 1)[-1] or '?'}",
+        )
+        if model and edge not in seen:
+            seen.add(edge)
+            edges.append(edge)
+    for r in query(
+        "SELECT d.name, d.payload FROM documents d WHERE d.kind = 'monitor' "
+        "AND d.version = (SELECT MAX(version) FROM documents "
+        "WHERE kind = 'monitor' AND name = d.name) ORDER BY d.id"
+    ):
+        payload = json.loads(r["payload"])
+        monitor = f"monitor {str(r['name']).replace('@v', ' v')}"
+        m = payload.get("model") or {}
+        if m.get("name"):
+            edges.append((f"model {m['name']} v{m['version']}", "monitored", monitor))
+        if payload.get("reference"):
+            edges.append((_data(payload["reference"]), "reference", monitor))
+    return edges
+
+
+def _data(row: Any) -> str:
+    return f"data {row['name']} v{row['version']}"
+
+
+def _model_object(obj: str) -> str:
+    """``model:clf@2`` or ``model:clf v2`` -> ``model clf v2`` ("" for others)."""
+    kind, _, rest = str(obj).partition(":")
+    if kind != "model" or not rest:
+        return ""
+    name, sep, version = rest.rpartition("@")
+    return f"model {name} v{version}" if sep else f"model {rest}"

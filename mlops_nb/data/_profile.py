@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.ui import Displayable, Figure, Tab, Table, View
-from mlops_nb.ui._html import format_value
+from mlops_nb.ui._html import Coded, format_value
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
+    from mlops_nb.data._dictionary import Dictionary
     from mlops_nb.data._schema import Schema
 
 _BINS = 30
@@ -112,11 +113,14 @@ def compute_profile(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
 class Profile(Displayable):
     """The profile of one data version: a statistics table and distributions.
 
-    Use :meth:`to_frame` for the numbers and :meth:`plot` for the charts.
+    Use :meth:`to_frame` for the numbers and :meth:`plot` for the charts. With the
+    version's data dictionary, codes show as their labels (the code on hover) and
+    column names carry their descriptions on hover.
     """
 
     asset: str
     payload: dict[str, Any]
+    dictionary: Dictionary | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Tabulate columns: kind, role, missing, unique, mean, quartiles, top value."""
@@ -150,7 +154,15 @@ class Profile(Displayable):
             h = hists[name]
             r, c = i // ncols + 1, i % ncols + 1
             if h["type"] == "categorical":
-                trace = go.Bar(x=h["labels"], y=h["counts"], marker_color="#4c78a8")
+                x, codes = self._labelled(name, h["labels"])
+                trace = go.Bar(
+                    x=x,
+                    y=h["counts"],
+                    marker_color="#4c78a8",
+                    customdata=codes,
+                    hovertemplate="%{x}<br>%{customdata}<br>rows: %{y:,}"
+                    "<extra></extra>",
+                )
             else:
                 edges = h["edges"]
                 trace = go.Bar(
@@ -172,6 +184,15 @@ class Profile(Displayable):
         )
         fig.update_annotations(font_size=11)
         return fig
+
+    def _labelled(self, column: str, labels: list[str]) -> tuple[list[str], list[str]]:
+        """Bar labels of a column as words, and ``"column = code"`` for the hover."""
+        if not self.dictionary:
+            return labels, [f"{column} = {v}" for v in labels]
+        x = [self.dictionary.label(column, v) or v for v in labels]
+        if len(set(x)) < len(x):  # two codes with one label would merge into one bar
+            x = labels
+        return x, [f"{column} = {v}" for v in labels]
 
     def _view(self) -> View:
         p = self.payload
@@ -197,6 +218,27 @@ class Profile(Displayable):
         stats = frame[keep].rename(
             columns={"missing_pct": "missing %", "top_pct": "top %"}
         )
+        if self.dictionary:
+            import pandas as pd
+
+            d = self.dictionary
+            stats["column"] = pd.Series(
+                [
+                    Coded(c, f"{c}: {d.descriptions[c]}") if c in d.descriptions else c
+                    for c in stats["column"]
+                ],
+                dtype=object,
+                index=stats.index,
+            )
+            if "top" in stats:
+                stats["top"] = pd.Series(
+                    [
+                        d.coded(str(c), t) if isinstance(t, str) else t
+                        for c, t in zip(stats["column"], stats["top"], strict=True)
+                    ],
+                    dtype=object,
+                    index=stats.index,
+                )
         worst = frame.sort_values("missing_pct", ascending=False).iloc[0]
         summary = f"{p['n_rows']:,} rows x {p['n_cols']} columns; "
         if worst["missing_pct"] > 0:

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.data._csv import READ_ATTR
+from mlops_nb.data._dictionary import DICTIONARY_ATTR, Dictionary, parse_dictionary
 from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
 from mlops_nb.data._schema import Schema, infer_kind, infer_schema, parse_datetime
 from mlops_nb.errors import NotFoundError, SchemaError, listing
@@ -41,6 +42,8 @@ def register_frame(
     time: str | None = _UNSET,
     id: str | None = _UNSET,
     kinds: Mapping[str, str] | None = None,
+    labels: Mapping[str, Mapping[Any, str] | None] | None = None,
+    descriptions: Mapping[str, str | None] | None = None,
     parents: Sequence[tuple[str, int]] | None = None,
     operation: str = "register",
     params: Mapping[str, Any] | None = None,
@@ -51,14 +54,28 @@ def register_frame(
     """Store ``frame`` as a version of ``name`` (or return the identical existing one).
 
     Roles left unset are taken from the newest version of ``name`` (or of the first
-    parent), so re-registering new data keeps its target and sensitive columns.
+    parent), so re-registering new data keeps its target and sensitive columns. The
+    data dictionary is kept the same way, column by column: ``labels`` and
+    ``descriptions`` given here replace a column's entry (``None`` removes it); a
+    frame's own dictionary (``frame.attrs``, the shipped data) fills columns the
+    inherited one leaves out. The dictionary is not part of the content hash: the
+    same data with a new dictionary is the same version, whose dictionary is then
+    updated (and audited).
     """
     validate_name(name, what=f"{what}(name=...)")
     reading = dict(frame.attrs.get(READ_ATTR) or {})
-    if reading:  # said once, by this version; not inherited by frames made from it
+    brought = frame.attrs.get(DICTIONARY_ATTR)
+    if reading or brought:  # said once, by this version; kept in its schema instead
         frame = frame.copy(deep=False)
-        frame.attrs = {k: v for k, v in frame.attrs.items() if k != READ_ATTR}
+        frame.attrs = {
+            k: v
+            for k, v in frame.attrs.items()
+            if k not in (READ_ATTR, DICTIONARY_ATTR)
+        }
     frame = normalise(frame, what=what)
+    given, removed = parse_dictionary(
+        labels, descriptions, list(frame.columns), what=what
+    )
     store = project._store
     latest = _latest_row(project, name)
     inherit_from = None
@@ -94,10 +111,15 @@ def register_frame(
         params = {**(params or {}), "read": reading}
     elif reading.get("delimiter", ",") != ",":
         params = {**(params or {}), "read": {"delimiter": reading["delimiter"]}}
-    digest_hash = content_hash(frame, schema)
+    digest_hash = content_hash(frame, schema)  # the dictionary is not part of it
     existing = _row_by_hash(project, name, digest_hash)
+    kept_from = existing if existing is not None else inherit_from
+    kept = Dictionary.from_json(json.loads(kept_from["schema"]) if kept_from else None)
+    dictionary = (
+        Dictionary.from_json(brought).updated(kept).updated(given, removed)
+    ).restrict(frame.columns)
     if existing is not None:
-        return project._asset_from_row(existing)
+        return project._asset_from_row(record_dictionary(project, existing, dictionary))
     auto_parent = parents is None  # then the parent is the version before this one
     data = to_parquet_bytes(frame, what=what)
     artifact = store.put_blob(data, media_type=PARQUET)  # the blob lands before the row
@@ -125,7 +147,7 @@ def register_frame(
                 "artifact": artifact,
                 "n_rows": len(frame),
                 "n_cols": frame.shape[1],
-                "schema": json.dumps(schema.to_dict()),
+                "schema": json.dumps({**schema.to_dict(), **dictionary.to_json()}),
                 "parents": json.dumps([list(p) for p in (parents or [])]),
                 "operation": operation,
                 "params": json.dumps(dict(params or {}), default=str, sort_keys=True),
@@ -207,6 +229,41 @@ def parse_date_columns(
         for name, values in parsed.items():
             frame[name] = values
     return frame, not_dates
+
+
+def record_dictionary(
+    project: Project, row: sqlite3.Row, dictionary: Dictionary
+) -> sqlite3.Row:
+    """Store ``dictionary`` as the dictionary of the version in ``row``; return the row.
+
+    Only the version's schema JSON changes (its ``labels`` and ``descriptions``), in
+    one transaction with an audit entry; data, content hash and version stay. Nothing
+    is written when the dictionary is unchanged.
+    """
+    store = project._store
+    with store.write() as conn:
+        current = conn.execute(
+            "SELECT * FROM asset_versions WHERE id = ?", (row["id"],)
+        ).fetchone()
+        stored = json.loads(current["schema"])
+        new = {k: v for k, v in stored.items() if k not in ("labels", "descriptions")}
+        new.update(dictionary.to_json())
+        if new == stored:
+            return current
+        conn.execute(
+            "UPDATE asset_versions SET schema = ? WHERE id = ?",
+            (json.dumps(new), row["id"]),
+        )
+        store.audit(
+            conn,
+            "dictionary",
+            f"asset:{current['name']}@{current['version']}",
+            labels=sorted(dictionary.labels),
+            descriptions=sorted(dictionary.descriptions),
+        )
+        return conn.execute(
+            "SELECT * FROM asset_versions WHERE id = ?", (row["id"],)
+        ).fetchone()
 
 
 def _latest_row(project: Project, name: str) -> sqlite3.Row | None:

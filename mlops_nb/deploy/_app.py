@@ -367,6 +367,10 @@ def build_app(
         stats.scored(n)
         answer = std.format_outputs(outputs, schema, rows)
         result = {"model": metadata["model"], **answer}
+        if "threshold" in answer:  # recorded as answered: at the model's threshold
+            import numpy as np
+
+            outputs = [np.asarray(answer["predictions"]), *outputs[1:]]
         if on_scored is not None:
             try:
                 on_scored(rows, outputs)

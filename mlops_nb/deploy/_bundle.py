@@ -159,6 +159,13 @@ def _readme(schema: dict[str, Any], variant: dict[str, Any]) -> str:
         if m["task"] == "regression"
         else f" Classes, in probability order: {m['classes']}."
     )
+    rule = m.get("threshold")
+    if rule:
+        pos = m["classes"][rule["positive_index"]]
+        classes += (
+            f" Predicts `{pos}` when its probability is at least {rule['value']:.4g}"
+            f" (the model's decision threshold, {rule['source']})."
+        )
     roles = _standalone.role_columns(schema)
     also = (
         "Rows may also carry "
@@ -206,6 +213,30 @@ categories), `predict.py`, this README and `manifest.json` (SHA-256 of each file
 """
 
 
+def with_threshold(model: Model, schema: dict[str, Any]) -> dict[str, Any]:
+    """Return ``schema`` with the model's decision threshold in ``schema["model"]``.
+
+    Only for a binary classifier; the threshold is read now (the one in force when
+    the bundle is written or the server starts). ``predict.py`` and the service
+    decide with it (:func:`_standalone.format_outputs`).
+    """
+    from mlops_nb.model._threshold import class_index
+
+    info = model.threshold_info
+    m = schema.get("model") or {}
+    classes = list(m.get("classes") or [])
+    if info is None or len(classes) != 2:
+        return schema
+    k = class_index(classes, info["positive_class"])
+    rule = {
+        "value": float(info["value"]),
+        "positive_index": k if k >= 0 else 1,
+        "source": info["source"],
+        "reason": info.get("reason", ""),
+    }
+    return {**schema, "model": {**m, "threshold": rule}}
+
+
 def write_bundle(
     model: Model,
     data: bytes,
@@ -225,7 +256,7 @@ def write_bundle(
         path, overwrite=overwrite, project_dir=model.project.path
     )
     schema = {
-        **schema,
+        **with_threshold(model, schema),
         "runtime": {"graph_optimization_level": LEVELS[level]},
         "variant": variant.get("name", "reference"),
     }

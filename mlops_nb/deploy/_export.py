@@ -316,8 +316,18 @@ class OnnxExport(Displayable):
         return {i["name"]: onnx_name(i) for i in self.schema["inputs"]}
 
     def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
-        """Labels (or values) computed by onnxruntime."""
-        return self._run(X)[0]
+        """Labels (or values) computed by onnxruntime.
+
+        A binary model's labels are decided at its threshold, as in
+        :meth:`Model.predict` (the graph itself answers the most likely class).
+        """
+        labels, proba = self._run(X)
+        info = self.model.threshold_info
+        if info is None or proba is None:
+            return labels
+        from mlops_nb.model._threshold import decide
+
+        return decide(proba, self.model.classes or [], info)
 
     def predict_proba(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Class probabilities computed by onnxruntime."""

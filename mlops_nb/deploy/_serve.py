@@ -65,20 +65,21 @@ def _resolve(
     model: Model, variant: Variant | None
 ) -> tuple[bytes, dict[str, Any], str, str, str]:
     """Find what to serve: ONNX bytes, schema, level, variant name and SHA-256."""
+    from mlops_nb.deploy._bundle import with_threshold
     from mlops_nb.deploy._convert import with_roles
     from mlops_nb.deploy._export import export_onnx, stored_exports
 
     if variant is not None:
         return (
             variant.onnx_bytes,
-            with_roles(model, variant.variants.schema),
+            with_threshold(model, with_roles(model, variant.variants.schema)),
             variant.row["level"],
             variant.name,
             variant.row["digest"],
         )
     exports = stored_exports(model)
     export = exports[-1] if exports else export_onnx(model)
-    schema = with_roles(model, export.schema)
+    schema = with_threshold(model, with_roles(model, export.schema))
     return export.onnx_bytes, schema, "all", "ONNX export", export.digest
 
 
@@ -328,6 +329,7 @@ class Server(Displayable):
             "variant": variant,
             "task": schema["model"]["task"],
             "classes": schema["model"]["classes"],
+            "threshold": schema["model"].get("threshold"),
             "onnx_sha256": digest,
             "inputs": [
                 {k: i[k] for k in ("name", "kind", "categories") if k in i}
@@ -471,6 +473,20 @@ class Server(Displayable):
             "with model.serve(...)."
         )
 
+    def _decides(self) -> list[tuple[str, Any]]:
+        """Return the threshold the service decides at (read when it started)."""
+        rule = (self.schema.get("model") or {}).get("threshold")
+        if not rule:
+            return []
+        pos = self.schema["model"]["classes"][rule["positive_index"]]
+        return [
+            (
+                "decides at",
+                f"P({pos}) >= {rule['value']:.4g} (the model's threshold, "
+                f"{rule['source']}; read when the server started)",
+            )
+        ]
+
     def _facts(self) -> list[tuple[str, Any]]:
         s = self.stats.to_dict()
         rejected = (
@@ -480,6 +496,7 @@ class Server(Displayable):
             ("url", self.url),
             ("status", "running" if self.running else "stopped"),
             ("serving", f"{self.model.label} ({self.variant})"),
+            *self._decides(),
             (
                 "auth",
                 f"Authorization: Bearer … (token ending …{self.token[-4:]}; in "

@@ -554,6 +554,10 @@ def format_outputs(
 ) -> dict[str, Any]:
     """Build the JSON answer: predictions (and probabilities, in class order).
 
+    A binary model whose schema carries a ``threshold`` (``value``,
+    ``positive_index``) predicts its positive class when that class's probability is
+    at least ``value``, and the answer names the threshold; else the most likely class.
+
     With the checked ``rows`` of :func:`check_rows`: the id of each row (``ids``,
     under the id column's name in ``id_column``) when the rows carried it, the
     columns of each row holding a category never seen in training
@@ -572,6 +576,19 @@ def format_outputs(
             "predictions": labels,
             "probabilities": proba,
         }
+        rule = model.get("threshold")
+        if rule and len(model["classes"]) == 2:
+            # a binary model decides its positive class when P(positive) >= threshold
+            k, classes = int(rule["positive_index"]), model["classes"]
+            out["predictions"] = [
+                classes[k] if float(row[k]) >= rule["value"] else classes[1 - k]
+                for row in outputs[1]
+            ]
+            out["threshold"] = {
+                "value": rule["value"],
+                "positive_class": classes[k],
+                "source": rule.get("source"),
+            }
     if rows is not None:
         if rows["id"] is not None:
             out["id_column"] = rows["id"]

@@ -192,6 +192,10 @@ def _analyze(
 
     # -- performance -----------------------------------------------------------------
     t = time.perf_counter()
+    estimate_key = None
+    if keys is not None and ref_dec is not None:
+        positive = repr(ref_dec["positive_class"])
+        estimate_key = (str(model.project.path), model.id, *keys, threshold, positive)
     perf = _performance(
         model,
         reference,
@@ -205,6 +209,7 @@ def _analyze(
         ana_dec,
         ref_score,
         ana_score,
+        estimate_key=estimate_key,
     )
     timings["performance"] = time.perf_counter() - t
     if bar is not None:
@@ -315,6 +320,30 @@ def _outputs(model: Model, frame: pd.DataFrame, key: str | None, method: str) ->
     return out
 
 
+_ESTIMATES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MAX_ESTIMATES = 4
+
+
+def _estimate_once(key: tuple[Any, ...] | None, estimate: Any) -> dict[str, Any]:
+    """Return ``estimate()``, remembered per kernel under ``key`` (None: always run).
+
+    A label-free estimate reads the model's scores and decisions on the reference
+    and the analysis data, never the analysis labels: when only labels arrive (same
+    data, chunking, threshold and positive class) it is the same, so the review
+    after ``add_targets`` does not fit CBPE again. Each caller gets its own copy.
+    """
+    import copy
+
+    if key is None:
+        return estimate()
+    if key not in _ESTIMATES:
+        _ESTIMATES[key] = estimate()
+        while len(_ESTIMATES) > _MAX_ESTIMATES:
+            _ESTIMATES.popitem(last=False)
+    _ESTIMATES.move_to_end(key)
+    return copy.deepcopy(_ESTIMATES[key])
+
+
 def _jsonable(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
@@ -352,6 +381,7 @@ def _performance(
     ana_dec: Any,
     ref_score: Any,
     ana_score: Any,
+    estimate_key: tuple[Any, ...] | None = None,
 ) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
@@ -410,7 +440,10 @@ def _performance(
             else reference[target].astype(str).to_numpy()
         )
         ana = frame(ana_proba, ana_dec, chunks.codes)
-        est = estimate_cbpe(ref, ana, classes=classes, metrics=("roc_auc",))
+        est = _estimate_once(
+            estimate_key,
+            lambda: estimate_cbpe(ref, ana, classes=classes, metrics=("roc_auc",)),
+        )
         real = realized(
             labels,
             ana_proba,

@@ -30,6 +30,48 @@ if TYPE_CHECKING:
 KIND = "monitor"
 
 
+def decision_of(
+    model: Model, options: dict[str, Any], canvas: Any = None
+) -> dict[str, Any] | None:
+    """Return the threshold a review decides at, on the class it calls positive.
+
+    The review acts on the canvas's positive class (else the model's last class).
+    Unless the monitor's ``decision_threshold`` option is set, it decides at the
+    model's threshold (:attr:`Model.threshold_info`), read on that class: deciding
+    the other class when ``P(other) >= t`` is deciding this one from ``1 - t``.
+    None for a model that is not a binary classifier.
+    """
+    from mlops_nb.model._threshold import class_index, describe
+
+    info = model.threshold_info
+    if info is None:
+        return None
+    classes = list(model.classes or [])
+    pos = len(classes) - 1
+    if canvas is not None:
+        k = class_index(classes, canvas.positive_class)
+        pos = k if k >= 0 else pos
+    given = options.get("decision_threshold")
+    if given is not None:
+        return {
+            "threshold": float(given),
+            "positive_class": classes[pos],
+            "source": "monitor option",
+            "text": f"P({classes[pos]}) >= {float(given):.4g} (the monitor's "
+            "decision_threshold option, not the model's threshold "
+            f"{describe(info)})",
+        }
+    same = class_index(classes, info["positive_class"]) == pos
+    t = float(info["value"] if same else 1 - info["value"])
+    text = describe({**info, "value": t, "positive_class": classes[pos]})
+    return {
+        "threshold": t,
+        "positive_class": classes[pos],
+        "source": info["source"],
+        "text": text,
+    }
+
+
 def _ref_record(asset: DataAsset) -> dict[str, Any]:
     return {
         "name": asset.name,
@@ -516,6 +558,11 @@ class Monitor(Displayable):
                 ("chunking", _options.describe_chunk(o)),
                 ("alerts on", ", ".join(o["alert_on"])),
                 ("thresholds", _options.describe_thresholds(o)),
+                *(
+                    [("decides at", decision["text"])]
+                    if (decision := decision_of(self.model, o, _canvas(self)))
+                    else []
+                ),
                 ("analysis batches", f"{len(s['batches'])} ({rows:,} rows)"),
                 ("label batches", len(s["targets"])),
                 ("rebaselines", len(s["rebaselines"])),
@@ -589,6 +636,12 @@ def open_monitor(project: Project, model: str, version: int | None = None) -> Mo
         raise NotFoundError(msg)
     name, v = found[-1].rsplit("@v", 1)
     return Monitor(project.model(name, int(v)))
+
+
+def _canvas(mon: Monitor) -> Any:
+    from mlops_nb.business._canvas import current_canvas
+
+    return current_canvas(mon.project)
 
 
 def _monitor_rows(project: Project) -> list[Any]:

@@ -6,12 +6,16 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.drift._univariate import LABELS
+from mlops_nb.ui._palette import BLUE, GREEN, GREY, ORANGE, RED
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
-REF_COLOR, CHUNK_COLOR, ALERT_COLOR = "#4c78a8", "#f58518", "#d62728"
+# the one palette (mlops_nb.ui._palette): reference blue, chunk orange, alert red,
+# realized (labelled) green, reference lines grey
+REF_COLOR, CHUNK_COLOR, ALERT_COLOR = BLUE, ORANGE, RED
+REALIZED_COLOR, LINE_COLOR = GREEN, GREY
 
 
 def ratios(p: dict[str, Any]) -> list[list[float | None]]:
@@ -185,7 +189,7 @@ def performance(p: dict[str, Any]) -> go.Figure:
     )
     if any(r is not None for r in perf["realized"]):
         colors = [
-            ALERT_COLOR if a or c in perf["concept"]["chunks"] else "#222"
+            ALERT_COLOR if a or c in perf["concept"]["chunks"] else REALIZED_COLOR
             for c, a in enumerate(perf["realized_alert"])
         ]
         fig.add_scatter(
@@ -209,7 +213,7 @@ def performance(p: dict[str, Any]) -> go.Figure:
     if perf.get("reference_value") is not None:
         fig.add_hline(
             y=perf["reference_value"],
-            line={"dash": "dot", "color": "#888"},
+            line={"dash": "dot", "color": LINE_COLOR},
             annotation_text="reference",
         )
     fig.update_layout(
@@ -227,6 +231,7 @@ def fairness(p: dict[str, Any], column: str) -> go.Figure:
     import plotly.graph_objects as go
 
     f = p["fairness"][column]
+    words = (p.get("labels") or {}).get(column, {})
     keys = [str(k) for k in p["chunks"]["keys"]]
     fig = go.Figure()
     values = f["rates"]["selection_rate"]["values"]
@@ -237,7 +242,9 @@ def fairness(p: dict[str, Any], column: str) -> go.Figure:
             x=keys,
             y=[row[g] for row in values],
             mode="lines+markers",
-            name=f"{column}={group}",
+            # the group's label from the data dictionary, its code on hover
+            name=words.get(str(group), f"{column}={group}"),
+            hovertemplate=f"{column} = {group}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
         )
     gap = f["rates"]["selection_rate"]
     fig.add_scatter(
@@ -245,7 +252,7 @@ def fairness(p: dict[str, Any], column: str) -> go.Figure:
         y=gap["disparity"],
         mode="lines",
         name="gap (max - min)",
-        line={"dash": "dot", "color": "#555"},
+        line={"dash": "dot", "color": LINE_COLOR},
     )
     if gap["upper"] is not None:
         fig.add_hline(
@@ -283,11 +290,11 @@ def value(p: dict[str, Any]) -> go.Figure:
             y=v["realized_per_1000"],
             mode="markers",
             name="realized",
-            marker={"size": 9, "symbol": "diamond", "color": "#222"},
+            marker={"size": 9, "symbol": "diamond", "color": REALIZED_COLOR},
         )
     fig.add_hline(
         y=v["reference_per_1000"],
-        line={"dash": "dot", "color": "#888"},
+        line={"dash": "dot", "color": LINE_COLOR},
         annotation_text="reference",
     )
     fig.update_layout(

@@ -40,12 +40,17 @@ _TONE: dict[str, Tone] = {
 def compute_review(mon: Monitor) -> DriftReview:
     """Compute the review of the monitor's current state (or load the stored one)."""
     from mlops_nb.business._canvas import current_canvas
+    from mlops_nb.data._dictionary import group_words, training_dictionary
     from mlops_nb.drift._analysis import analyze
     from mlops_nb.drift._data import frames
+    from mlops_nb.drift._monitor import decision_of
 
     doc = mon._doc()
     canvas = current_canvas(mon.project)
     key = f"drift-review:canvas={canvas.version if canvas else 0}"
+    decision = decision_of(mon.model, doc["payload"]["options"], canvas)
+    if decision is not None:  # decisions at the model's threshold (it may change)
+        key += f":threshold={decision['threshold']!r}"
     stored = mon.project._report("document", doc["id"], key)
     if stored is not None:
         return DriftReview(stored)
@@ -53,15 +58,20 @@ def compute_review(mon: Monitor) -> DriftReview:
     inputs = _inputs_key(mon, s)
     reference, analysis = frames(mon)
     ref_key = s["reference"]["content_hash"]
+    options = dict(s["options"])
+    if decision is not None:
+        options["decision_threshold"] = decision["threshold"]
     payload = analyze(
         mon.model,
         reference,
         analysis,
-        s["options"],
+        options,
         canvas=canvas,
         keys=(ref_key, inputs),
         reuse=_reusable(mon, inputs),
     )
+    if decision is not None and payload.get("decision"):
+        payload["decision"].update(source=decision["source"], text=decision["text"])
     payload["inputs"] = inputs
     s = doc["payload"]
     payload["monitor"] = {
@@ -71,6 +81,11 @@ def compute_review(mon: Monitor) -> DriftReview:
         "batches": [f"{n} v{v}" for n, v in s["batches"]],
         "targets": [f"{t['name']} v{t['version']}" for t in s["targets"]],
     }
+    # the words for the groups' codes, from the training data's dictionary
+    payload["labels"] = group_words(
+        training_dictionary(mon.model),
+        {c: f["groups"] for c, f in (payload.get("fairness") or {}).items()},
+    )
     mon.project._save_report("document", doc["id"], key, payload)
     return DriftReview(mon.project._report("document", doc["id"], key) or payload)
 
@@ -393,6 +408,8 @@ class DriftReview(Displayable):
             ),
         ]
         perf_blocks += [Text(n, "warning") for n in perf.get("notes", [])]
+        if (p.get("decision") or {}).get("text"):  # accuracy, F1, CBPE's confusion
+            perf_blocks.append(Text(f"Decisions at {p['decision']['text']}.", "muted"))
         if any(s == UNVERIFIED for s in p["status"]):
             perf_blocks.append(
                 Text(
@@ -431,8 +448,12 @@ class DriftReview(Displayable):
                                 ),
                                 (
                                     "decision",
-                                    f"act when P({p['decision']['positive_class']}) "
-                                    f">= {p['decision']['threshold']:g}",
+                                    "decisions at "
+                                    + p["decision"].get(
+                                        "text",
+                                        f"P({p['decision']['positive_class']}) "
+                                        f">= {p['decision']['threshold']:g}",
+                                    ),
                                 ),
                             ]
                         ),
@@ -485,6 +506,7 @@ class DriftReview(Displayable):
 
         blocks: list[Any] = []
         for col, f in self.payload["fairness"].items():
+            words = (self.payload.get("labels") or {}).get(col, {})
             blocks.append(Figure(self.plot("fairness", column=col)))
             rows = []
             for rate, res in f["rates"].items():
@@ -503,7 +525,9 @@ class DriftReview(Displayable):
             blocks.append(
                 Table(
                     pd.DataFrame(rows),
-                    caption=f"Gaps between {col} groups ({', '.join(f['compared'])})",
+                    caption=f"Gaps between {col} groups ("
+                    + ", ".join(words.get(str(g), str(g)) for g in f["compared"])
+                    + ")",
                 )
             )
         return blocks
@@ -538,7 +562,11 @@ class DriftReview(Displayable):
         tabs = box.children[1]
         titles = [tabs.get_title(i) for i in range(len(tabs.children))]
         page = tabs.children[titles.index("Distributions")]
-        page.children = (w.HBox([column, chunk]), holder, *page.children[1:])
+        # the static tab's charts follow the chooser, except the one it already shows
+        # (the strongest cell is both the chooser's start and the first static chart)
+        charts = zip(self._strongest(N_DISTRIBUTIONS), page.children[1:], strict=False)
+        others = [chart for cell, chart in charts if cell != (col0, c0)]
+        page.children = (w.HBox([column, chunk]), holder, *others)
         box.column_choice, box.chunk_choice, box.distribution = (
             column,
             chunk,

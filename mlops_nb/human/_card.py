@@ -200,7 +200,10 @@ class ModelCard(Displayable):
         )
         if missing:
             badges.append((f"{len(missing)} required missing", "error"))
-        return View("Model card", self.model.label, summary, badges, tabs)
+        # 14 sections: a tab bar would cut their names; a side list shows them whole
+        return View(
+            "Model card", self.model.label, summary, badges, tabs, navigation="side"
+        )
 
     def to_markdown(self, path: str | Path | None = None) -> str:
         """Return the card as Markdown with YAML metadata (Hugging Face layout).

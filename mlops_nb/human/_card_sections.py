@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.ui._html import header_label
+
 if TYPE_CHECKING:
     from mlops_nb.model import Model
 
@@ -201,7 +203,10 @@ def procedure_section(model: Model) -> Section:
         ("parameters", json.dumps(r.get("user_params") or {}) + " over defaults"),
         ("seed", r.get("seed")),
         ("validation", v["scheme"]),
-        *[(f"validation {k}", round(x, 4)) for k, x in v["metrics"].items()],
+        *[
+            (f"validation {header_label(k)}", round(x, 4))
+            for k, x in v["metrics"].items()
+        ],
         ("training time", f"{model.metrics.get('duration_s', 0):.2f} s"),
         (
             "software",

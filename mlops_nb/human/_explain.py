@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError
+from mlops_nb.human import _labels
 from mlops_nb.human._common import jsonable
 from mlops_nb.human._explainer import Explainer
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+from mlops_nb.ui._palette import BLUE, RED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,7 +220,7 @@ def _bar(contrib: dict[str, float], title: str, scale: str, n: int = 12) -> Any:
             x=[v for _, v in items],
             y=[k for k, _ in items],
             orientation="h",
-            marker_color=["#e45756" if v < 0 else "#4c78a8" for _, v in items],
+            marker_color=[RED if v < 0 else BLUE for _, v in items],
         )
     )
     fig.update_layout(
@@ -273,10 +275,12 @@ class GlobalExplanation(Displayable):
             )
             raise ValidationError(msg)
         s = p["shapes"][feature]
-        fig = go.Figure(
-            go.Bar(x=s["x"], y=s["y"])
+        fig = go.Figure(  # the shape in the palette's first colour, like the bars
+            go.Bar(x=s["x"], y=s["y"], marker_color=BLUE)
             if isinstance(s["x"][0], str)
-            else go.Scatter(x=s["x"], y=s["y"], mode="lines+markers")
+            else go.Scatter(
+                x=s["x"], y=s["y"], mode="lines+markers", line={"color": BLUE}
+            )
         )
         fig.update_layout(
             title=f"{feature}: effect on {p['target']}",
@@ -320,7 +324,13 @@ class GlobalExplanation(Displayable):
                 [
                     head,
                     Figure(self.plot()),
-                    Table(self.to_frame().round(4), max_rows=40),
+                    Table(
+                        _labels.features(
+                            _labels.of_model_or_empty(self.model),
+                            self.to_frame().round(4),
+                        ),
+                        max_rows=40,
+                    ),
                 ],
             )
         ]
@@ -381,6 +391,7 @@ class LocalExplanation(Displayable):
         import pandas as pd
 
         p, tabs = self.payload, []
+        words = _labels.of_model_or_empty(getattr(self.explainer, "model", None))
         for r in p["rows"][:5]:
             table = pd.DataFrame(
                 [
@@ -434,7 +445,7 @@ class LocalExplanation(Displayable):
                                 r["scale"].split(",")[0],
                             )
                         ),
-                        Table(table, max_rows=40),
+                        Table(_labels.contributions(words, table), max_rows=40),
                     ],
                 )
             )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import ValidationError
+from mlops_nb.human import _labels
 from mlops_nb.human._common import (
     MIN_GROUP_SIZE,
     group_keys,
@@ -38,6 +39,7 @@ from mlops_nb.human._groupstats import (
     grouping_stats,
 )
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+from mlops_nb.ui._html import Coded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +68,8 @@ def fairness(
     Parameters
     ----------
     model : Model
-        A binary classifier; its decisions are :meth:`Model.predict`'s.
+        A binary classifier; its decisions are :meth:`Model.predict`'s, at the
+        model's decision threshold (:attr:`Model.threshold_info`).
     data : DataAsset
         Labelled data the model did not learn from (e.g. the test split).
     sensitive : str or list of str, optional
@@ -123,6 +126,9 @@ def fairness(
         f":pos={pos}:min={min_group_size}:boot={n_boot}:ci={ci}:seed={seed}"
         f":canvas={canvas.version if canvas else 0}"
     )
+    threshold = model.threshold_info  # the decisions are Model.predict's, at it
+    if threshold is not None:
+        key += f":threshold={threshold['value']!r}@{threshold['positive_class']}"
     stored = model.project._report("model", model.id, key)
     if stored is not None:
         return FairnessReport(model.project, stored)
@@ -170,6 +176,7 @@ def fairness(
         "sensitive": cols,
         "pos_label": pos,
         "pos_source": source,
+        "threshold": threshold,
         "min_group_size": min_group_size,
         "n_boot": n_boot,
         "ci": ci,
@@ -248,6 +255,10 @@ class FairnessReport(Displayable):
         """Rates a group's labels leave undefined, and what the disparities use."""
         return list(self.payload.get("notes", []))
 
+    def _dictionary(self) -> Any:
+        """Return the reviewed data's dictionary (groups show as labels)."""
+        return _labels.of_data(self.project, self.payload.get("data"))
+
     def within(self, limits: dict[str, float] | None = None) -> bool:
         """Tell whether every disparity is within ``limits`` (default: checklist's)."""
         return not self.findings(limits)
@@ -264,9 +275,15 @@ class FairnessReport(Displayable):
             msg = f"FairnessReport.plot(grouping={grouping!r}): use one of {names}."
             raise ValidationError(msg)
         prefix = f"{grouping}=" if " x " not in grouping else ""
+        shown = _labels.groups(self._dictionary(), [r["group"] for r in rows], grouping)
         x = [
-            r["group"].removeprefix(prefix) + (" (small)" if r["small"] else "")
-            for r in rows
+            (str(s) if isinstance(s, Coded) else r["group"].removeprefix(prefix))
+            + (" (small)" if r["small"] else "")
+            for s, r in zip(shown, rows, strict=True)
+        ]
+        codes = [
+            s.title if isinstance(s, Coded) else r["group"]
+            for s, r in zip(shown, rows, strict=True)
         ]
         fig = go.Figure()
         for m, color in (
@@ -295,6 +312,9 @@ class FairnessReport(Displayable):
                 }
             fig.add_bar(
                 x=x,
+                customdata=codes,
+                hovertemplate=f"%{{x}}<br>%{{customdata}}<br>{m}: %{{y:.3f}}"
+                "<extra></extra>",
                 y=y,
                 name=m,
                 marker_color=color,
@@ -312,8 +332,9 @@ class FairnessReport(Displayable):
             title=f"Decisions by {grouping} (selected: predicted {p['pos_label']})",
             barmode="group",
             template="plotly_white",
-            height=340,
+            height=340 + (100 if max(map(len, x)) > 14 else 0),
             margin={"l": 50, "r": 10, "t": 40, "b": 60},
+            xaxis_automargin=True,  # room for long group labels below the bars
             yaxis_range=[0, 1.05],
         )
         return fig
@@ -321,7 +342,10 @@ class FairnessReport(Displayable):
     def _view(self) -> View:
         import pandas as pd
 
+        from mlops_nb.model._threshold import describe as describe_threshold
+
         p = self.payload
+        dictionary = self._dictionary()
         limits = limits_of(self.project)
         findings = self.findings(limits)
         overall = p["overall"]
@@ -333,7 +357,20 @@ class FairnessReport(Displayable):
                     "decision reviewed",
                     f"predicted {p['pos_label']!r}: {p['pos_source']}",
                 ),
-                ("sensitive columns", ", ".join(p["sensitive"])),
+                *(
+                    [("decided at", describe_threshold(p["threshold"]))]
+                    if p.get("threshold")
+                    else []
+                ),
+                (
+                    "sensitive columns",
+                    ", ".join(
+                        f"{c} ({dictionary.descriptions[c]})"
+                        if c in dictionary.descriptions
+                        else c
+                        for c in p["sensitive"]
+                    ),
+                ),
                 ("overall selection rate", _fmt(overall, "selection rate")),
                 ("overall accuracy", _fmt(overall, "accuracy")),
                 (
@@ -389,14 +426,21 @@ class FairnessReport(Displayable):
         )
         for f in findings:
             blocks.append(Text(f, "warning"))
-        blocks += [Text(f"Note: {n}", "warning") for n in self.notes]
+        blocks += [
+            Text(f"Note: {_labels.in_text(dictionary, n, p['groups'])}", "warning")
+            for n in self.notes
+        ]
         for d in p["disparities"]:
             if d["small groups"]:
                 blocks.append(
                     Text(
                         f"{d['grouping']}: {len(d['small groups'])} group(s) below "
                         f"{p['min_group_size']} rows "
-                        f"not compared: {'; '.join(d['small groups'][:8])}"
+                        "not compared: "
+                        + "; ".join(
+                            _labels.group_text(dictionary, g, d["grouping"])
+                            for g in d["small groups"][:8]
+                        )
                         + (" ..." if len(d["small groups"]) > 8 else ""),
                         "muted",
                     )
@@ -418,7 +462,7 @@ class FairnessReport(Displayable):
             frame = frame[frame["grouping"] == d["grouping"]]
             shown = pd.DataFrame(
                 {
-                    "group": frame["group"],
+                    "group": _labels.groups(dictionary, frame["group"], d["grouping"]),
                     "rows": frame["count"],
                     "base rate": frame["base rate"].round(3),
                     **{

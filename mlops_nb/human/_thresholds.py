@@ -61,10 +61,15 @@ class GroupThresholds:
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predict the mitigated decisions (labels)."""
+        """Predict the mitigated decisions (labels): score >= the group's threshold.
+
+        The version's own threshold (:attr:`Model.threshold_info`, source
+        ``"mitigation"``) is 0.5 on these shifted scores, which is the same rule.
+        """
         import numpy as np
 
-        return np.asarray(self.classes)[self.proba(X).argmax(axis=1)]
+        chosen = np.where(self.proba(X)[:, self.k] >= 0.5, self.k, 1 - self.k)
+        return np.asarray(self.classes)[chosen]
 
 
 def _operation(op: Any) -> str:

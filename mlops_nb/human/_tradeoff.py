@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.human import _labels
 from mlops_nb.human._common import OTHER, jsonable
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
+from mlops_nb.ui._html import header_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +141,7 @@ class Mitigation(Displayable):
             lo, hi = float(frame[metric].min()), float(frame[metric].max())
             pad = max(hi - lo, 0.01) * 0.25
             fig.update_xaxes(
-                title_text=metric.replace("_", " ") + f" by {self.payload['grouping']}",
+                title_text=header_label(metric) + f" by {self.payload['grouping']}",
                 range=[lo - pad, hi + pad],
                 row=1,
                 col=i,
@@ -170,7 +172,7 @@ class Mitigation(Displayable):
                 ("method", f"{p['method']} for {p['constraint']} by {p['grouping']}"),
                 ("fitted on", p["fitted_on"]),
                 ("measured on", p["test"]),
-                (f"{metric.replace('_', ' ')}", f"{a[metric]:.3f} -> {b[metric]:.3f}"),
+                (header_label(metric), f"{a[metric]:.3f} -> {b[metric]:.3f}"),
                 ("accuracy", f"{a['accuracy']:.4f} -> {b['accuracy']:.4f}"),
                 ("time", f"{p['seconds']:.1f} s"),
             ]
@@ -192,12 +194,17 @@ class Mitigation(Displayable):
             )
         tabs = [Tab("Trade-off", blocks)]
         if mit["method"] == "threshold_optimizer":
+            dictionary = _labels.of_data(self.project, p["test"])
             rules = pd.DataFrame(
                 [
                     {"group": g, "threshold": t, **mit["fairlearn_rules"].get(g, {})}
                     for g, t in mit["thresholds"].items()
                 ]
-            )
+            ).round(4)
+            if len(rules):  # groups as labels, the codes on hover
+                rules["group"] = _labels.groups(
+                    dictionary, rules["group"], p["grouping"]
+                )
             notes = [
                 Text(
                     "Each group is selected when the original's probability of "
@@ -211,11 +218,14 @@ class Mitigation(Displayable):
                 notes.append(
                     Text(
                         f"Pooled into {OTHER!r} (small or single-label groups): "
-                        f"{', '.join(mit['pooled'])}",
+                        + "; ".join(
+                            _labels.group_text(dictionary, g, p["grouping"])
+                            for g in mit["pooled"]
+                        ),
                         "muted",
                     )
                 )
-            tabs.append(Tab("Thresholds", [Table(rules.round(4)), *notes]))
+            tabs.append(Tab("Thresholds", [Table(rules), *notes]))
         else:
             tabs.append(
                 Tab(
@@ -249,7 +259,7 @@ class Mitigation(Displayable):
             )
         )
         summary = (
-            f"{p['mitigated']}: {metric.replace('_', ' ')} {a[metric]:.3f} -> "
+            f"{p['mitigated']}: {header_label(metric)} {a[metric]:.3f} -> "
             f"{b[metric]:.3f}, "
             f"accuracy {a['accuracy']:.4f} -> {b['accuracy']:.4f} on {p['test']}"
         )

@@ -2,7 +2,9 @@
 
 :class:`WhatIf` holds one typed row. Its :attr:`~WhatIf.controls` (a slider per
 numeric input, bounded by the training data's 1st and 99th percentiles, and a
-drop-down per categorical input, with the training data's values) change the row;
+drop-down per categorical input, with the training data's values in reading order,
+``2`` before ``10``, each shown by its label from the training data's dictionary
+while the value stays the code the model reads) change the row;
 every change recomputes the prediction and the contributions. A missing number starts
 at the value the model's preprocessing fills it with, so the prediction is unchanged.
 Tests and notebooks drive the controls directly; displayed, it renders statically (the
@@ -40,17 +42,24 @@ class WhatIf(Displayable):
         import ipywidgets as w
         import numpy as np
 
+        from mlops_nb.data._dictionary import sort_codes
+        from mlops_nb.human._labels import of_model
+
         # a missing number starts at the value the model fills it with (its median)
         row = explainer.impute(row)
         self._ex, self._start = explainer, row.copy()
+        self.dictionary = of_model(explainer.model)
         train = explainer.train
         self.controls: dict[str, Any] = {}
         for name in explainer.names:
             value = row.iloc[0][name]
             if name in explainer.categorical:
-                options = list(
-                    dict.fromkeys([*train[name].value_counts().index.tolist(), value])
+                codes = sort_codes(
+                    dict.fromkeys([*train[name].dropna().unique().tolist(), value])
                 )
+                options: list[Any] = [(self._option(name, c), c) for c in codes]
+                if all(text == str(c) for text, c in options):
+                    options = codes  # no labels: the codes are the options
                 ctl = w.Dropdown(options=options, value=value, description=name)
             else:
                 col = train[name].dropna().to_numpy(dtype=float)
@@ -67,6 +76,7 @@ class WhatIf(Displayable):
                     continuous_update=False,
                 )
             ctl.style = {"description_width": "90px"}
+            ctl.tooltip = self.dictionary.descriptions.get(name, name)
             ctl.observe(lambda _change: self.update(), names="value")
             self.controls[name] = ctl
         self.summary = w.HTML()
@@ -77,6 +87,11 @@ class WhatIf(Displayable):
         self.prediction = self.original
         self.result: dict[str, Any] = {}
         self.update()
+
+    def _option(self, name: str, code: Any) -> str:
+        """Return a drop-down option's text: the code's label, else the code."""
+        label = self.dictionary.label(name, code)
+        return str(code) if label is None else label
 
     def row(self) -> pd.DataFrame:
         """Return the current row, typed as the model reads it."""
@@ -100,6 +115,26 @@ class WhatIf(Displayable):
         return pd.DataFrame(
             [{"input": k, "value": row.get(k), "contribution": v} for k, v in items]
         )
+
+    def _shown(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Contributions as shown: values as labels, inputs with descriptions."""
+        import pandas as pd
+
+        from mlops_nb.human._labels import column
+
+        d, out = self.dictionary, frame.copy()
+        out["input"] = pd.Series(
+            [column(d, n) for n in frame["input"]], dtype=object, index=frame.index
+        )
+        out["value"] = pd.Series(
+            [
+                d.coded(n, v)
+                for n, v in zip(frame["input"], frame["value"], strict=True)
+            ],
+            dtype=object,
+            index=frame.index,
+        )
+        return out
 
     def update(self) -> None:
         """Recompute the prediction and contributions from the controls."""
@@ -142,6 +177,7 @@ class WhatIf(Displayable):
     def _view(self) -> View:
         from mlops_nb.human._explain import _bar
 
+        cats = self._ex.categorical
         changed = [
             (n, c.value)
             for n, c in self.controls.items()
@@ -153,7 +189,11 @@ class WhatIf(Displayable):
                 ("starting row", f"{self.original:.4f}"),
                 (
                     "changed inputs",
-                    ", ".join(f"{n} = {v}" for n, v in changed) or "none",
+                    ", ".join(
+                        f"{n} = {self._option(n, v) if n in cats else v}"
+                        for n, v in changed
+                    )
+                    or "none",
                 ),
                 ("contributions", self.result["scale"]),
             ]
@@ -170,7 +210,12 @@ class WhatIf(Displayable):
             self._ex.model.label,
             f"{self._ex.target} = {self.prediction:.4f} (from {self.original:.4f})",
             [],
-            [Tab("What-if", [head, Figure(fig), Table(frame, max_rows=40)])],
+            [
+                Tab(
+                    "What-if",
+                    [head, Figure(fig), Table(self._shown(frame), max_rows=40)],
+                )
+            ],
         )
 
     def widget(self) -> Any:

@@ -20,6 +20,7 @@ from mlops_nb.model._metrics import (
     classification_notes,
     regression_metrics,
 )
+from mlops_nb.model._threshold import describe
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
 if TYPE_CHECKING:
@@ -58,8 +59,19 @@ def confusion_grid(
     return np.stack([tp, fp, fn, tn], axis=1)
 
 
+def _grid(*exact: float | None) -> np.ndarray:
+    """Return the slider's thresholds: 0.00, 0.01, ..., 1.00 and ``exact``."""
+    import numpy as np
+
+    extra = [float(t) for t in exact if t is not None and np.isfinite(t)]
+    return np.unique(np.r_[np.linspace(0, 1, GRID).round(4), extra])
+
+
 def _value_section(
-    model: Model, y: pd.Series, proba: np.ndarray
+    model: Model,
+    y: pd.Series,
+    proba: np.ndarray,
+    info: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     import numpy as np
 
@@ -90,37 +102,66 @@ def _value_section(
             "error": f"the canvas's positive class {pos_class!r} is not a class of "
             f"the model ({classes})."
         }
-    scores = proba[:, matches[0]]
-    positive = y.astype(object).to_numpy() == classes[matches[0]]
-    thresholds = np.linspace(0, 1, GRID)
-    grid = confusion_grid(positive, scores, thresholds)
+    k = matches[0]
+    scores = proba[:, k]
+    positive = y.astype(object).to_numpy() == classes[k]
     best_t, best_value, best_conf = canvas.best_threshold(positive, scores)
+    # the model's threshold, on the canvas's positive class (deciding the other
+    # class when P(other) >= t decides the positive one when P(positive) > 1 - t)
+    model_t = None
+    if info is not None:
+        same = str(info["positive_class"]) == str(classes[k])
+        model_t = float(info["value"] if same else 1 - info["value"])
+    thresholds = _grid(best_t, model_t)
+    grid = confusion_grid(positive, scores, thresholds)
     per_1000 = [canvas.value_per_1000(*map(int, row)) for row in grid]
-    default = grid[GRID // 2]
-    return {
+    half = grid[int(np.searchsorted(thresholds, 0.5))]
+    out = {
         "canvas_version": canvas.version,
         "currency": canvas.currency,
         "positive_class": pos_class,
+        "negative_class": classes[1 - k],
+        "outcomes": {o: float(canvas.outcomes[o]) for o in ("tp", "fp", "fn", "tn")},
         "n": len(y),
         "best_threshold": float(best_t),
         "best_value": float(best_value),
-        "best_confusion": {k: int(v) for k, v in dict(best_conf).items()},
+        "best_confusion": {o: int(v) for o, v in dict(best_conf).items()},
         "best_per_1000": float(
-            canvas.value_per_1000(**{k: int(v) for k, v in dict(best_conf).items()})
+            canvas.value_per_1000(**{o: int(v) for o, v in dict(best_conf).items()})
         ),
-        "at_half_per_1000": float(canvas.value_per_1000(*map(int, default))),
+        "at_half_per_1000": float(canvas.value_per_1000(*map(int, half))),
         "grid": {
-            "thresholds": thresholds.round(4).tolist(),
+            "thresholds": [float(t) for t in thresholds],
             "counts": grid.astype(int).tolist(),
             "per_1000": [float(v) for v in per_1000],
         },
     }
+    if model_t is not None:
+        i = int(np.searchsorted(thresholds, model_t))
+        out["model_threshold"] = model_t
+        out["model_per_1000"] = float(per_1000[i])
+    return out
+
+
+#: metrics computed from decisions (not from probabilities)
+DECISION_METRICS = ("accuracy", "balanced_accuracy", "f1")
+
+
+def _one_hot(pred: np.ndarray, classes: list[Any]) -> np.ndarray:
+    """Probabilities whose most likely class is ``pred``: metrics of decisions."""
+    import numpy as np
+
+    return np.stack([np.asarray(pred) == c for c in classes], axis=1).astype(float)
 
 
 def _segments(
-    model: Model, frame: pd.DataFrame, y: pd.Series, out: np.ndarray, column: str
+    model: Model,
+    frame: pd.DataFrame,
+    y: pd.Series,
+    out: np.ndarray,
+    column: str,
+    decisions: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    import numpy as np
 
     rows = []
     groups = frame[column].astype(str).to_numpy()
@@ -131,7 +172,7 @@ def _segments(
             row.update(regression_metrics(y[m], out[m]))
         else:
             yy = y[m]
-            pred = np.asarray(model.classes)[out[m].argmax(axis=1)]
+            pred = decisions[m]
             row["accuracy"] = float((pred == yy.astype(object).to_numpy()).mean())
             if model.task == "binary":
                 row["positive rate"] = float(
@@ -180,16 +221,26 @@ def _payload(
         out = pred
     else:
         proba = model.predict_proba(frame)
+        info = model.threshold_info
         payload["metrics"] = classification_metrics(y, proba, model.classes)
         payload["notes"] = classification_notes(y, model.classes)
-        pred = np.asarray(model.classes)[proba.argmax(axis=1)]
-        labels = [str(c) for c in model.classes]
+        if info is None:
+            pred = np.asarray(model.classes)[proba.argmax(axis=1)]
+        else:  # decisions at the model's threshold: their metrics too
+            from mlops_nb.model._threshold import decide
+
+            pred = decide(proba, model.classes, info)
+            payload["threshold"] = info
+            at = classification_metrics(y, _one_hot(pred, model.classes), model.classes)
+            payload["metrics"].update({k: at[k] for k in DECISION_METRICS if k in at})
+        order = list(model.classes)
+        labels = [str(c) for c in order]
         cm = [
             [
                 int(((y.astype(object).to_numpy() == a) & (pred == b)).sum())
-                for b in model.classes
+                for b in order
             ]
-            for a in model.classes
+            for a in order
         ]
         payload["confusion"] = {"labels": labels, "matrix": cm}
         pos = (y.astype(object) == model.classes[-1]).to_numpy()
@@ -204,10 +255,12 @@ def _payload(
                 "pr": _thin(rec, prec),
                 "calibration": [mean_pred.tolist(), obs.tolist()],
             }
-        payload["value"] = _value_section(model, y, proba)
+        payload["value"] = _value_section(model, y, proba, info)
         out = proba
     if segment is not None:
-        payload["segments"] = _segments(model, frame, y, out, segment)
+        payload["segments"] = _segments(
+            model, frame, y, out, segment, None if model.task == "regression" else pred
+        )
     return json.loads(json.dumps(payload, default=str))
 
 
@@ -240,6 +293,9 @@ def evaluate(
         f"evaluation:{data.name}@{data.version}:segment={segment}:"
         f"canvas={canvas.version if canvas else 0}"
     )
+    info = model.threshold_info
+    if info is not None:  # decisions (confusion, accuracy, F1) depend on it
+        key += f":threshold={info['value']!r}@{info['positive_class']}"
     stored = model.project._report("model", model.id, key)
     if stored is not None:
         return Evaluation.from_payload(stored)
@@ -291,6 +347,11 @@ class Evaluation(Displayable):
         return v["best_threshold"] if v and "best_threshold" in v else None
 
     @property
+    def threshold(self) -> dict[str, Any] | None:
+        """The model's threshold the decisions were made at (None unless binary)."""
+        return self.payload.get("threshold")
+
+    @property
     def notes(self) -> list[str]:
         """Classes the labels lack or add, and metrics that could not be computed."""
         return list(self.payload.get("notes", []))
@@ -320,7 +381,9 @@ class Evaluation(Displayable):
     def value_at(self, threshold: float) -> dict[str, Any]:
         """Return the money value per 1,000 cases and the confusion counts.
 
-        They are read at the grid threshold nearest to ``threshold``.
+        They are read at the slider's threshold nearest to ``threshold``: 0.00, 0.01,
+        ..., 1.00 plus the exact best threshold and the model's threshold, so both
+        of those are read exactly (counting ``P(positive) >= threshold``).
         """
         v = self.value
         if not v or "grid" not in v:
@@ -329,19 +392,34 @@ class Evaluation(Displayable):
                 "and evaluate again."
             )
             raise ValidationError(msg)
-        i = min(
-            range(len(v["grid"]["thresholds"])),
-            key=lambda j: abs(v["grid"]["thresholds"][j] - threshold),
-        )
+        ts = v["grid"]["thresholds"]
+        i = min(range(len(ts)), key=lambda j: abs(ts[j] - threshold))
         tp, fp, fn, tn = v["grid"]["counts"][i]
         return {
-            "threshold": v["grid"]["thresholds"][i],
+            "threshold": ts[i],
             "per_1000": v["grid"]["per_1000"][i],
             "tp": tp,
             "fp": fp,
             "fn": fn,
             "tn": tn,
         }
+
+    def _slider_options(self) -> list[tuple[str, float]]:
+        """Label and threshold of each slider stop; the exact ones say what they are."""
+        v = self.value or {}
+        best, model_t = v.get("best_threshold"), v.get("model_threshold")
+        out = []
+        for t in v["grid"]["thresholds"]:
+            tags = [n for n, x in (("best", best), ("model", model_t)) if x == t]
+            label = f"{t:.4f} ({', '.join(tags)})" if tags else f"{t:.2f}"
+            out.append((label, t))
+        return out
+
+    def _at_text(self, at: dict[str, Any], label: str) -> str:
+        """Return the line both views print for a threshold: value per 1,000 cases."""
+        v = self.value or {}
+        per = f"{at['per_1000']:,.2f} {v['currency']}"
+        return f"{per} per 1,000 cases at threshold {label}"
 
     # -- figures ---------------------------------------------------------------------
     def plot(self, kind: str = "roc") -> Any:
@@ -406,13 +484,22 @@ class Evaluation(Displayable):
                 name="value",
                 line={"color": "#4c78a8"},
             )
+            best = self.value_at(v["best_threshold"])
             fig.add_scatter(
-                x=[v["best_threshold"]],
-                y=[v["best_per_1000"]],
+                x=[best["threshold"]],
+                y=[best["per_1000"]],
                 mode="markers",
                 name="best",
                 marker={"size": 11, "color": "#e45756"},
             )
+            for name, t, color, side in self._markers():
+                fig.add_vline(
+                    x=t,
+                    line={"color": color, "dash": "dash", "width": 1.5},
+                    annotation_text=f"{name} {t:.4f}",
+                    annotation_position=side,
+                    annotation_font_color=color,
+                )
             layout.update(
                 title=f"Money value per 1,000 cases ({v['currency']}) by threshold",
                 xaxis_title=f"threshold on P({v['positive_class']})",
@@ -438,32 +525,127 @@ class Evaluation(Displayable):
         fig.update_layout(**layout)
         return fig
 
+    def _markers(self) -> list[tuple[str, float, str, str]]:
+        """Vertical lines of the value curve: the best and the model's threshold."""
+        v = self.value or {}
+        out = [("best", v["best_threshold"], "#e45756", "top right")]
+        t = v.get("model_threshold")
+        if t is not None and t != v["best_threshold"]:
+            source = (self.threshold or {}).get("source", "")
+            out.append((f"model ({source})", t, "#4c78a8", "top left"))
+        return out
+
     def _confusion_table(self, counts: dict[str, int] | None = None) -> Any:
+        """Build the confusion table: rows ``actual <c>``, columns ``decided <c>``.
+
+        Binary: the canvas's positive class first and, with a value canvas, each
+        cell's count with its money (count x the canvas's value of that outcome).
+        ``counts`` (tp, fp, fn, tn on the canvas's positive class) gives the table
+        at a threshold of the value grid; else the evaluation's own decisions.
+        """
         import pandas as pd
 
-        if counts is not None:
-            v = self.value or {}
-            pos = v.get("positive_class")
-            return pd.DataFrame(
-                {
-                    "": [f"actual {pos}", "actual other"],
-                    f"decided {pos}": [counts["tp"], counts["fp"]],
-                    "decided other": [counts["fn"], counts["tn"]],
-                }
-            )
+        v = self.value if (self.value and "grid" in self.value) else None
         c = self.payload["confusion"]
-        frame = pd.DataFrame(
-            c["matrix"], columns=[f"predicted {x}" for x in c["labels"]]
+        if counts is None and v is not None and len(c["labels"]) == 2:
+            m, labels = c["matrix"], c["labels"]
+            first = labels[0] == str(v["positive_class"])
+            (a, b), (d, e) = m if first else [row[::-1] for row in m[::-1]]
+            counts = {"tp": a, "fn": b, "fp": d, "tn": e}
+        if counts is None:  # no canvas: counts; a binary model's positive class first
+            m, labels = c["matrix"], c["labels"]
+            pos = str((self.threshold or {}).get("positive_class", labels[0]))
+            if len(labels) == 2 and labels[1] == pos:
+                m, labels = [row[::-1] for row in m[::-1]], labels[::-1]
+            frame = pd.DataFrame(m, columns=[f"decided {x}" for x in labels])
+            frame.insert(0, "", [f"actual {x}" for x in labels])
+            return frame
+        v = v or {}
+        pos, neg = v.get("positive_class"), v.get("negative_class", "other")
+        money = v.get("outcomes")
+
+        def cell(outcome: str) -> Any:
+            n = int(counts[outcome])
+            if not money:
+                return n
+            return f"{n:,} ({n * money[outcome]:+,.0f} {v['currency']})"
+
+        return pd.DataFrame(
+            {
+                "": [f"actual {pos}", f"actual {neg}"],
+                f"decided {pos}": [cell("tp"), cell("fp")],
+                f"decided {neg}": [cell("fn"), cell("tn")],
+            }
         )
-        frame.insert(0, "", [f"actual {x}" for x in c["labels"]])
-        return frame
+
+    def _value_blocks(self) -> list[Any]:
+        """Build the Value tab: model's and best threshold, their decisions, curve."""
+        v = self.value or {}
+        cur = v["currency"]
+        best = self.value_at(v["best_threshold"])
+        items: list[tuple[str, Any]] = []
+        blocks: list[Any] = []
+        info = self.threshold
+        if info and v.get("model_threshold") is not None:
+            at = self.value_at(v["model_threshold"])
+            items += [
+                ("model's threshold", f"{describe(info)}: {info.get('reason', '')}"),
+                (
+                    f"value per 1,000 cases at the model's threshold ({cur})",
+                    f"{at['per_1000']:,.2f}",
+                ),
+            ]
+            if at["threshold"] != best["threshold"]:
+                blocks.append(
+                    Table(
+                        self._confusion_table(at),
+                        caption=f"decisions at the model's threshold "
+                        f"{at['threshold']:.4f} ({info.get('source')})",
+                    )
+                )
+        items += [
+            ("best threshold (value-maximising)", f"{best['threshold']:.4f}"),
+            (f"value per 1,000 cases at best ({cur})", f"{best['per_1000']:,.2f}"),
+            (
+                f"value per 1,000 at threshold 0.5 ({cur})",
+                f"{v['at_half_per_1000']:,.2f}",
+            ),
+            ("positive class (canvas)", v["positive_class"]),
+            ("canvas version", v["canvas_version"]),
+        ]
+        model_t = v.get("model_threshold")
+        if info and model_t is not None and best["threshold"] != model_t:
+            items.append(
+                (
+                    "to decide at the best",
+                    f"model.set_threshold({best['threshold']:.4f}, reason=...)",
+                )
+            )
+        return [
+            KeyValues(items),
+            *blocks,
+            Table(
+                self._confusion_table(best),
+                caption=f"decisions at the best threshold {best['threshold']:.4f}: "
+                + self._at_text(best, f"{best['threshold']:.4f}"),
+            ),
+            Figure(self.plot("value")),
+        ]
 
     def _view(self) -> View:
         import pandas as pd
 
+        from mlops_nb.ui._html import Coded, header_label
+
         p = self.payload
         metrics = pd.DataFrame(
-            {"metric": list(self.metrics), "value": list(self.metrics.values())}
+            {
+                # words, with the metric's key (as in .metrics) on hover
+                "metric": pd.Series(
+                    [Coded(header_label(k), k) for k in self.metrics], dtype=object
+                ),
+                "value": list(self.metrics.values()),
+            }
         )
         tabs = [
             Tab(
@@ -489,7 +671,8 @@ class Evaluation(Displayable):
                     "Confusion",
                     [
                         Table(
-                            self._confusion_table(), caption="at the most likely class"
+                            self._confusion_table(),
+                            caption=f"decisions at {describe(self.threshold)}",
                         )
                     ],
                 )
@@ -507,34 +690,7 @@ class Evaluation(Displayable):
                 )
         v = self.value
         if v and "grid" in v:
-            tabs.append(
-                Tab(
-                    "Value",
-                    [
-                        KeyValues(
-                            [
-                                ("best threshold", v["best_threshold"]),
-                                (
-                                    f"value per 1,000 cases at best ({v['currency']})",
-                                    round(v["best_per_1000"], 2),
-                                ),
-                                (
-                                    "value per 1,000 at threshold 0.5 "
-                                    f"({v['currency']})",
-                                    round(v["at_half_per_1000"], 2),
-                                ),
-                                ("positive class (canvas)", v["positive_class"]),
-                                ("canvas version", v["canvas_version"]),
-                            ]
-                        ),
-                        Table(
-                            self._confusion_table(v["best_confusion"]),
-                            caption="decisions at the best threshold",
-                        ),
-                        Figure(self.plot("value")),
-                    ],
-                )
-            )
+            tabs.append(Tab("Value", self._value_blocks()))
         elif v and "per_1000" in v:  # regression or multiclass, priced by the canvas
             blocks: list[Any] = [
                 KeyValues(
@@ -570,14 +726,17 @@ class Evaluation(Displayable):
         if p.get("segments"):
             tabs.append(Tab(f"By {p['segment']}", [Table(pd.DataFrame(p["segments"]))]))
         key, val = self.primary()
-        summary = f"{key} {val:.3f} on {p['n']:,} rows"
+        summary = f"{header_label(key)} {val:.3f} on {p['n']:,} rows"
         if self.notes:
             summary += f" ({len(self.notes)} note(s): see .notes)"
-        if v and "best_per_1000" in v:
+        if v and "grid" in v:
+            at = self.value_at(v["best_threshold"])
             summary += (
-                f"; {v['best_per_1000']:,.0f} {v['currency']} per 1,000 cases "
-                f"at threshold {v['best_threshold']:.2f}"
+                f"; {at['per_1000']:,.0f} {v['currency']} per 1,000 cases "
+                f"at the best threshold {at['threshold']:.4f}"
             )
+        if self.threshold:
+            summary += f"; decides at {describe(self.threshold)}"
         elif v and "per_1000" in v:
             summary += f"; {v['per_1000']:,.0f} {v['currency']} per 1,000 cases"
         return View(
@@ -587,7 +746,9 @@ class Evaluation(Displayable):
     def widget(self) -> Any:
         """Build the live view, with a threshold slider.
 
-        The slider updates the value and the confusion matrix.
+        The slider stops at 0.00, 0.01, ..., 1.00 and at the exact best and model
+        thresholds; it updates the value and the confusion matrix with the same
+        numbers and table as the static view.
         """
         import html
 
@@ -600,24 +761,23 @@ class Evaluation(Displayable):
         v = self.value
         if not (v and "grid" in v):
             return box
-        slider = w.FloatSlider(
-            value=v["best_threshold"],
-            min=0.0,
-            max=1.0,
-            step=0.01,
+        options = self._slider_options()
+        slider = w.SelectionSlider(
+            options=options,
+            value=self.value_at(v["best_threshold"])["threshold"],
             description="threshold",
             continuous_update=True,
-            readout_format=".2f",
+            layout=w.Layout(width="min(100%, 520px)"),
+            style={"description_width": "initial"},
         )
+        labels = {t: label for label, t in options}
         out = w.HTML()
 
         def update(change: Any = None) -> None:
             at = self.value_at(slider.value)
             out.value = (  # the currency is user text: escaped like every other
-                f"<div><b>{at['per_1000']:,.2f} {html.escape(str(v['currency']))}</b> "
-                "per 1,000 cases "
-                f"at threshold {at['threshold']:.2f}</div>"
-                + table_html(Table(self._confusion_table(at)))
+                f"<div><b>{html.escape(self._at_text(at, labels[at['threshold']]))}"
+                "</b></div>" + table_html(Table(self._confusion_table(at)))
             )
 
         slider.observe(update, names="value")
@@ -627,7 +787,10 @@ class Evaluation(Displayable):
         page = tabs.children[titles.index("Value")]
         page.children = (
             w.VBox(
-                [slider, out], layout=w.Layout(border="1px solid #ddd", padding="6px")
+                [slider, out],
+                layout=w.Layout(
+                    border="1px solid var(--jp-border-color2, #ddd)", padding="6px"
+                ),
             ),
             *page.children,
         )

@@ -310,6 +310,9 @@ class Model(StoredVersion, Displayable):
     def predict(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Predicted labels (classification) or values (regression) for each row.
 
+        A binary classifier decides its positive class when the probability of that
+        class is at least :attr:`threshold`; a multiclass one, the most likely class.
+
         Raises
         ------
         SchemaError
@@ -318,7 +321,12 @@ class Model(StoredVersion, Displayable):
             When a stored file changed or holds a type mlops_nb does not load.
         """
         predictor, inputs = self._inputs(X, "predict")
-        return predictor.predict(inputs)
+        info = self.threshold_info
+        if info is None:
+            return predictor.predict(inputs)
+        from mlops_nb.model._threshold import decide
+
+        return decide(predictor.proba(inputs), self.classes or [], info)
 
     def predict_proba(self, X: pd.DataFrame | DataAsset) -> np.ndarray:
         """Class probabilities, one column per class in the order of :attr:`classes`."""
@@ -329,6 +337,60 @@ class Model(StoredVersion, Displayable):
             raise ValidationError(msg)
         predictor, inputs = self._inputs(X, "predict_proba")
         return predictor.proba(inputs)
+
+    # -- the decision threshold ------------------------------------------------------
+    @property
+    def threshold_info(self) -> dict[str, Any] | None:
+        """The decision threshold and where it comes from (None unless binary).
+
+        A dict with ``value``, ``positive_class``, ``source`` (``"canvas"``: the
+        value canvas's value-maximising threshold on the validation rows, recorded
+        at training; ``"default"``: 0.5; ``"set"``: :meth:`set_threshold`;
+        ``"mitigation"``: per-group thresholds), ``reason``, ``by`` and ``at``.
+        Predictions, evaluation, fairness, serving, bundles and monitoring all decide
+        ``positive_class`` when ``P(positive_class) >= value``.
+        """
+        from mlops_nb.model._threshold import threshold_info
+
+        return threshold_info(self)
+
+    @property
+    def threshold(self) -> float | None:
+        """The decision threshold on P(positive class); None unless binary."""
+        info = self.threshold_info
+        return None if info is None else float(info["value"])
+
+    def set_threshold(self, threshold: float, *, reason: str) -> dict[str, Any]:
+        """Set the decision threshold of this binary version (audited).
+
+        The setting is kept in the registry, not in the version's files: the files
+        (and a signature over them) do not change, and the audit log records who set
+        which threshold, from what, and why. It survives reopening the project.
+
+        Parameters
+        ----------
+        threshold : float
+            Strictly between 0 and 1: decide the positive class when its probability
+            is at least this.
+        reason : str
+            Why (e.g. "value-maximising on test v1"); required.
+
+        Returns
+        -------
+        dict
+            The new :attr:`threshold_info`.
+
+        Raises
+        ------
+        ValidationError
+            Not a binary classifier, a mitigated version, a threshold outside (0, 1)
+            or an empty reason; nothing changed.
+        StoreError
+            The project is open read-only; nothing changed.
+        """
+        from mlops_nb.model._threshold import set_threshold
+
+        return set_threshold(self, threshold, reason=reason)
 
     # -- Model Ops actions -----------------------------------------------------------
     def evaluate(self, data: DataAsset, *, segment: str | None = None) -> Evaluation:
@@ -472,8 +534,12 @@ class Model(StoredVersion, Displayable):
     def _view(self) -> View:
         import pandas as pd
 
+        from mlops_nb.model._threshold import describe
+
         v = self.metrics["validation"]
         r = self.recipe
+        info = self.threshold_info
+        decision = [("decides", f"{describe(info)}: {info['reason']}")] if info else []
         overview = KeyValues(
             [
                 ("name", self.name),
@@ -481,6 +547,7 @@ class Model(StoredVersion, Displayable):
                 ("stage", self.stage),
                 ("estimator", r["estimator"]),
                 ("task", f"{r['task']} on {r['target']!r}"),
+                *decision,
                 ("trained on", ", ".join(self.data)),
                 ("rows", r.get("n_rows")),
                 (
@@ -503,8 +570,16 @@ class Model(StoredVersion, Displayable):
                 ),
             ]
         )
+        from mlops_nb.ui._html import Coded, header_label
+
         metrics = pd.DataFrame(
-            {"metric": list(v["metrics"]), "value": list(v["metrics"].values())}
+            {
+                # words, with the metric's key on hover
+                "metric": pd.Series(
+                    [Coded(header_label(k), k) for k in v["metrics"]], dtype=object
+                ),
+                "value": list(v["metrics"].values()),
+            }
         )
         tabs = [
             Tab("Overview", [overview]),
@@ -549,7 +624,7 @@ class Model(StoredVersion, Displayable):
             primary = key
         summary = (
             f"{r['estimator']} on {', '.join(self.data)}; "
-            f"{primary} {v['metrics'][primary]:.3f} ({v['scheme']})"
+            f"{header_label(primary)} {v['metrics'][primary]:.3f} ({v['scheme']})"
         )
         tone = {"production": "ok", "staging": "info", "archived": "muted"}.get(
             self.stage, "warning"

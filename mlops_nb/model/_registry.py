@@ -248,12 +248,8 @@ def promote(
                 reason=reason,
                 failed=[r.__dict__ for r in failures],
             )
-        lines = "; ".join(f"{r.gate}: {r.message}" for r in failures)
-        msg = (
-            f"{model.label} cannot move to {stage!r}: {len(failures)} gate(s) "
-            f"failed — {lines}. Nothing changed."
-        )
-        raise GateError(msg, [r.__dict__ for r in failures])
+        rows = refusal_rows(failures, compared, data)
+        raise GateError(refusal_message(model, stage, results, rows), rows)
     with store.write() as conn:
         if stage == "production":
             for row in conn.execute(
@@ -283,6 +279,85 @@ def promote(
     object.__setattr__(model, "stage", stage)
     return PromotionReport(
         model.label, current, stage, tuple(results), reason, tuple(compared)
+    )
+
+
+def _how_to_proceed(gate: str, message: str = "") -> str:
+    """Return what to do about a refusing gate, in one clause."""
+    if message.startswith("unknown metric"):
+        return "name one of the metrics listed in min_metrics="
+    if gate.startswith("minimum "):
+        metric = gate.removeprefix("minimum ")
+        return (
+            f"improve the model, or lower min_metrics[{metric!r}] if that threshold "
+            "was too strict"
+        )
+    if gate == "not worse than champion":
+        return (
+            "train a better version, or keep this one in 'staging'; tolerance= "
+            "accepts a small loss on purpose"
+        )
+    if gate == "evaluation data":
+        return "pass data=<labelled test data> or run model.evaluate(test) first"
+    if gate == "release checklist":
+        return "see model.checklist(): fix or waive each open item, then sign off"
+    return "fix what the gate reports, then promote again"
+
+
+def refusal_rows(
+    failures: list[GateResult],
+    compared: list[dict[str, Any]],
+    data: DataAsset | None,
+) -> list[dict[str, Any]]:
+    """One readable row per refusing gate: which data, which values, what to do.
+
+    Columns: gate, data, this version, compared with, message, how to proceed (no
+    dicts, no raw flags: the rows are shown to people as they are).
+    """
+    from mlops_nb.ui._html import header_label
+
+    by_gate = {c["gate"]: c for c in compared}
+    rows = []
+    for r in failures:
+        c = by_gate.get(r.gate)
+        threshold = c is not None and str(c["compared with"]).startswith("threshold")
+        rows.append(
+            {
+                "gate": r.gate,
+                "data": c["data"] if c else (data.label if data is not None else "—"),
+                "this version": (
+                    f"{header_label(c['metric'])} {c['this version']:.4f}" if c else "—"
+                ),
+                "compared with": (
+                    "—"
+                    if c is None
+                    else str(c["compared with"])
+                    if threshold
+                    else f"{c['compared with']}: {c['value']:.4f}"
+                ),
+                "message": r.message,
+                "how to proceed": _how_to_proceed(r.gate, r.message),
+            }
+        )
+    return rows
+
+
+def refusal_message(
+    model: Model, stage: str, results: list[GateResult], rows: list[dict[str, Any]]
+) -> str:
+    """Say in sentences which gates refused ``model`` on which data, and what next."""
+    n = len(rows)
+    data = [d for d in dict.fromkeys(r["data"] for r in rows) if d != "—"]
+    on = f" on {', '.join(data)}" if data else ""
+    lines = "\n".join(f"  - {r['gate']}: {r['message']}" for r in rows)
+    steps = "\n".join(
+        f"  - {step}" for step in dict.fromkeys(r["how to proceed"] for r in rows)
+    )
+    m = len(results)
+    refused = f"{n} of {m} gates refused it" if m > 1 else "its one gate refused it"
+    return (
+        f"model {model.label} cannot move to {stage}: {refused}{on}. Nothing "
+        f"changed.\n{lines}\nTo proceed:\n{steps}"
     )
 
 
@@ -437,7 +512,9 @@ class PromotionReport(Displayable):
         else:
             blocks.append(Text("No gate applies to this stage change.", "muted"))
         passed = (
-            f"{len(self.gates)} gate(s) passed" if self.gates else "no gate applied"
+            f"{len(self.gates)} gate{'s' * (len(self.gates) != 1)} passed"
+            if self.gates
+            else "no gate applied"
         )
         if self.compared:
             data = ", ".join(dict.fromkeys(c["data"] for c in self.compared))

@@ -170,12 +170,15 @@ def fit_and_validate(
     holdout: float,
     seed: int,
     bar: Progress | None = None,
+    scored: list[Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit the pipeline and measure it.
 
     With a holdout, the stored model is the one fitted on the other rows, so its
     metrics describe exactly what is stored. With k-fold CV, the metrics are the mean
-    over folds and the stored model is refit on all rows.
+    over folds and the stored model is refit on all rows. A classifier's validation
+    labels and probabilities (holdout, or out-of-fold) are appended to ``scored``
+    when it is given (the decision threshold is chosen on them).
     """
     import numpy as np
     from sklearn.base import clone
@@ -187,9 +190,14 @@ def fit_and_validate(
             n_splits=int(cv), shuffle=True, random_state=seed
         )
         folds = []
+        oof = None
         for tr, te in splitter.split(X, y if clf else None):
             p = clone(pipe).fit(X.iloc[tr], y.iloc[tr], **_fit_params(pipe, X))
             folds.append(_scores(p, X.iloc[te], y.iloc[te], task, classes))
+            if scored is not None and clf:
+                proba = p.predict_proba(X.iloc[te])
+                oof = np.zeros((len(X), proba.shape[1])) if oof is None else oof
+                oof[te] = proba
             if bar is not None:
                 bar.step(f"fold {len(folds)}/{cv}")
         keys = folds[0].keys()
@@ -201,11 +209,21 @@ def fit_and_validate(
             },
             "std": {k: float(np.std([f[k] for f in folds if k in f])) for k in keys},
         }
+        if scored is not None and oof is not None:
+            scored.append((y, oof, "out-of-fold scores of the cross-validation"))
         return pipe.fit(X, y, **_fit_params(pipe, X)), validation
     X_tr, X_te, y_tr, y_te = _holdout_split(X, y, holdout, seed, stratify=clf)
     pipe.fit(X_tr, y_tr, **_fit_params(pipe, X))
     if bar is not None:
         bar.step("fitted")
+    if scored is not None and clf:
+        scored.append(
+            (
+                y_te,
+                pipe.predict_proba(X_te),
+                f"{holdout:.0%} holdout of the training data",
+            )
+        )
     return pipe, {
         "scheme": f"{holdout:.0%} holdout of the training data",
         "rows_fitted": len(X_tr),
@@ -275,6 +293,7 @@ def train_model(
         measure(project, "train", f"model:{name}", note=note) as energy,
         progress((int(cv) + 1) if cv else 2, f"training {name}") as bar,
     ):
+        scored: list[Any] = []
         pipe, validation = fit_and_validate(
             pipe,
             X,
@@ -285,8 +304,10 @@ def train_model(
             holdout=holdout,
             seed=seed,
             bar=bar,
+            scored=scored,
         )
         duration = time.perf_counter() - start
+        threshold = _default_threshold(project, task, classes, scored)
         result = _store_version(
             project,
             name,
@@ -307,10 +328,30 @@ def train_model(
             note=note,
             parent=parent,
             n_rows=len(X),
+            **({"threshold": threshold} if threshold else {}),
         )
         energy.attach(result)
         bar.step("stored")
     return result
+
+
+def _default_threshold(
+    project: Project, task: str, classes: list[Any] | None, scored: list[Any]
+) -> dict[str, Any] | None:
+    """Return the canvas's value-maximising threshold on validation scores, or None.
+
+    Recorded with a binary version when the project's value canvas prices binary
+    decisions at training time; see :mod:`mlops_nb.model._threshold`.
+    """
+    if task != "binary" or not scored:
+        return None
+    from mlops_nb.business._canvas import current_canvas
+    from mlops_nb.model._threshold import canvas_default
+
+    y, proba, scheme = scored[0]
+    return canvas_default(
+        current_canvas(project), classes, _labels(y), proba, scheme=scheme
+    )
 
 
 def _jsonable_params(est: Any) -> dict[str, Any]:

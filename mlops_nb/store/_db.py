@@ -127,6 +127,20 @@ _MIGRATIONS: list[str] = [
         by TEXT NOT NULL
     );
     """,
+    # 3: decision thresholds set on binary model versions (the newest row wins; the
+    # version's files never change)
+    """
+    CREATE TABLE model_thresholds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id INTEGER NOT NULL REFERENCES model_versions(id),
+        threshold REAL NOT NULL,
+        positive_class TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL
+    );
+    CREATE INDEX model_thresholds_model ON model_thresholds(model_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)

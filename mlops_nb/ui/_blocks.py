@@ -35,6 +35,8 @@ class Table:
     plain_columns: tuple[
         str, ...
     ] = ()  # shown as-is (ids, years): no thousands separators
+    #: hover text of column headers (e.g. a data dictionary's descriptions)
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,6 +83,10 @@ class View:
     summary: str
     badges: list[tuple[str, Tone]] = field(default_factory=list)
     tabs: list[Tab] = field(default_factory=list)
+    #: how sections are reached: a tab bar, or (long documents such as a model card)
+    #: a side list of whole section names in the live view and a table of contents
+    #: with anchors in static HTML
+    navigation: Literal["tabs", "side"] = "tabs"
 
     def figures(self) -> list[Any]:
         """Every plotly figure in the view, in order."""

@@ -16,12 +16,22 @@ model gone after a reopen). Front ends without these CSS selectors (VS Code draw
 each output apart) would show both; there ``set_config(saved_view=False)`` (or
 ``MLOPS_NB_SAVED_VIEW=0``) keeps one output, and it is off by default when the kernel
 runs under VS Code.
+
+One display builds the object's description once: ``_view()`` runs inside a
+*render scope* that remembers its result for the text, the widget and the saved
+view alike (a drift review's view takes about as long as its charts), and the
+saved view is the only static copy: the widget's own output carries no second
+``text/html`` (IPython would otherwise ask ``_repr_html_`` for one and render the
+whole view again into an output no front end shows).
 """
 
 from __future__ import annotations
 
 import abc
+import functools
 import logging
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +39,8 @@ from mlops_nb._config import get_config
 from mlops_nb.ui._html import error_html, page_html, view_html
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from mlops_nb.ui._blocks import View
 
 log = logging.getLogger("mlops_nb")
@@ -60,8 +72,52 @@ def in_live_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+_scope = threading.local()
+
+
+@contextmanager
+def render_scope() -> Iterator[None]:
+    """Within this block, each object's ``_view()`` is built once and remembered.
+
+    Scopes nest; the outermost one forgets the views when it ends, so an object
+    changed later (a new review, a promoted model) is described afresh.
+    """
+    if getattr(_scope, "views", None) is not None:
+        yield
+        return
+    _scope.views = {}
+    try:
+        yield
+    finally:
+        _scope.views = None
+
+
+def _scoped_view(build: Callable[[Any], View]) -> Callable[[Any], View]:
+    """Wrap a class's ``_view`` so a render scope builds it once per object."""
+
+    @functools.wraps(build)
+    def view(self: Any) -> View:
+        views = getattr(_scope, "views", None)
+        if views is None:
+            return build(self)
+        key = (id(self), build)
+        hit = views.get(key)
+        if hit is None or hit[0] is not self:
+            hit = views[key] = (self, build(self))
+        return hit[1]
+
+    view._mnb_scoped = True  # type: ignore[attr-defined]
+    return view
+
+
 class Displayable(abc.ABC):
     """Mixin: an object that describes itself with ``_view()`` and renders from it."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("_view")
+        if callable(build) and not getattr(build, "_mnb_scoped", False):
+            cls._view = _scoped_view(build)  # type: ignore[method-assign]
 
     @abc.abstractmethod
     def _view(self) -> View:
@@ -117,6 +173,10 @@ class Displayable(abc.ABC):
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
     ) -> dict[str, Any]:
+        with render_scope():
+            return self._bundle(include, exclude)
+
+    def _bundle(self, include: Any, exclude: Any) -> dict[str, Any]:
         mode = get_config()["display"]
         bundle: dict[str, Any] = {"text/plain": self._text()}
         wanted = (not include or WIDGET_MIME in include) and (
@@ -132,6 +192,8 @@ class Displayable(abc.ABC):
             # the static view goes out first, as its own output, so a reopened
             # notebook shows it where the widget's model is gone
             _publish_saved_view(self._html(plotly_key=mode))
+            # IPython asks _repr_html_ next for the mime type missing here
+            _scope.skip_html = (id(self), _execution_count())
         elif mode != "text":
             bundle["text/html"] = self._html(plotly_key=mode)
         if include:
@@ -143,6 +205,11 @@ class Displayable(abc.ABC):
     def _repr_html_(self) -> str | None:
         if get_config()["display"] == "text":
             return None
+        skip = getattr(_scope, "skip_html", None)
+        if skip is not None:
+            _scope.skip_html = None
+            if skip == (id(self), _execution_count()):
+                return None  # its saved view went out just before: no second copy
         return self._html()
 
     def __repr__(self) -> str:
@@ -159,6 +226,18 @@ class Displayable(abc.ABC):
         path = Path(path)
         path.write_text(self.to_html(), encoding="utf-8")
         return path
+
+
+def _execution_count() -> int | None:
+    """Return the running cell's execution count (None outside IPython)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return None if shell is None else getattr(shell, "execution_count", None)
 
 
 def _publish_saved_view(static_html: str) -> None:

@@ -174,6 +174,39 @@ MISSING = "—"
 _plotly_sent: set[str] = set()
 
 
+class Coded(str):
+    """A label that stands for a code: ``Coded("female", "SEX = 2")``.
+
+    It is the label wherever text is wanted (plain-text views, sorting, ``==``);
+    :func:`coded_html` and the table renderer show the code on hover. Keep tables
+    holding them in ``object`` columns (pandas' string dtype drops the code).
+    """
+
+    title: str
+
+    def __new__(cls, text: str, title: str) -> Coded:
+        obj = super().__new__(cls, text)
+        obj.title = str(title)
+        return obj
+
+    def __reduce__(self) -> Any:
+        return (Coded, (str(self), self.title))
+
+
+def coded_html(value: Any) -> str:
+    """Return ``<span title="SEX = 2">female</span>`` for a :class:`Coded`.
+
+    Any other value is formatted and escaped as :func:`esc` does.
+    """
+    if isinstance(value, Coded):
+        return (
+            f'<span title="{html.escape(value.title)}" '
+            f'style="text-decoration:underline dotted {MUTED}">'
+            f"{html.escape(str(value))}</span>"
+        )
+    return esc(value)
+
+
 def esc(value: Any) -> str:
     """Escape any value for HTML text."""
     return html.escape(format_value(value))
@@ -304,9 +337,12 @@ def tidy_figure(fig: Any) -> str:
     """Return ``fig`` as plotly JSON laid out to fit its container.
 
     The width comes from the container, a title gets room above the plot (clear
-    of plotly's toolbar) and bars start at zero. The figure itself is unchanged.
+    of plotly's toolbar), bars start at zero and colours come from the one palette
+    (:mod:`mlops_nb.ui._palette`). The figure itself is unchanged.
     """
-    spec = json.loads(fig.to_json())
+    from mlops_nb.ui._palette import apply_palette
+
+    spec = apply_palette(json.loads(fig.to_json()))  # one palette for every chart
     layout = spec.setdefault("layout", {})
     layout.pop("width", None)
     layout["autosize"] = True
@@ -367,10 +403,18 @@ def table_html(block: Table) -> str:
             pd.api.types.is_bool_dtype(values.dtype)
         )
         if c in block.plain_columns:
-            formats[c] = lambda v: MISSING if _missing(v) else html.escape(str(v))
+            formats[c] = lambda v: (
+                coded_html(v)
+                if isinstance(v, Coded)
+                else MISSING
+                if _missing(v)
+                else html.escape(str(v))
+            )
         else:
             fmt = _column_formatter(values)
-            formats[c] = lambda v, fmt=fmt: html.escape(fmt(v))
+            formats[c] = lambda v, fmt=fmt: (
+                coded_html(v) if isinstance(v, Coded) else html.escape(fmt(v))
+            )
         if numeric:
             styles[c] = ";text-align:right;white-space:nowrap"
         else:
@@ -385,7 +429,8 @@ def table_html(block: Table) -> str:
         f'<td style="{_TH}{";text-align:right" if "right" in styles[c] else ""}'
         # a short header stays on one line; a long one wraps at its spaces
         f'{";white-space:nowrap" if len(header_label(c)) <= 24 else ""}"'
-        f' title="{html.escape(str(c))}">{html.escape(header_label(c))}</td>'
+        f' title="{html.escape(block.titles.get(c) or str(c))}">'
+        f"{html.escape(header_label(c))}</td>"
         for c in cols
     )
     rows = []
@@ -518,19 +563,38 @@ def view_html(view: View, *, plotly_key: str | None = "html") -> str:
         always embeds it (for standalone files).
     """
     sections = []
-    for tab in view.tabs:
+    side = view.navigation == "side" and len(view.tabs) > 1
+    anchor = f"mnb-{uuid.uuid4().hex[:8]}-"  # unique per rendering: many on a page
+    for i, tab in enumerate(view.tabs):
         body = "".join(block_html(b) for b in tab.blocks)
+        at = f' id="{anchor}{i}"' if side else ""
         sections.append(
-            f'<div style="margin-top:8px"><div style="border-bottom:2px solid {ACCENT};'
-            f'color:{ACCENT};font-weight:bold;margin-bottom:4px">{esc(tab.title)}</div>'
-            f"{body}</div>"
+            f'<div style="margin-top:8px"><div{at} style="border-bottom:2px solid '
+            f'{ACCENT};color:{ACCENT};font-weight:bold;margin-bottom:4px">'
+            f"{esc(tab.title)}</div>{body}</div>"
         )
+    if side:  # a long document: a table of contents with anchors first
+        sections.insert(0, toc_html([t.title for t in view.tabs], anchor))
     js = ""
     if view.figures():
         js = plotly_js() if plotly_key is None else plotly_js_once(plotly_key)
     return (
         f'<div class="mlops-nb" style="{_BOX}">{js}{header_html(view)}'
         f"{''.join(sections)}{summary_script(view)}</div>"
+    )
+
+
+def toc_html(titles: list[str], anchor: str) -> str:
+    """Return a table of contents linking to sections ``{anchor}0``, ``{anchor}1``..."""
+    links = "".join(
+        f'<li style="margin:1px 0"><a href="#{anchor}{i}" style="color:{ACCENT}">'
+        f"{esc(title)}</a></li>"
+        for i, title in enumerate(titles)
+    )
+    return (
+        f'<div class="mnb-toc" style="margin:6px 0;color:{FG_SOFT}"><b>Contents</b>'
+        f'<ul style="margin:2px 0 0 0;padding-left:20px;columns:2 16em">{links}</ul>'
+        "</div>"
     )
 
 

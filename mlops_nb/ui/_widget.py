@@ -47,7 +47,11 @@ def block_widget(block: Any) -> Any:
 
 
 def view_widget(view: View) -> Any:
-    """Build the whole view as a ``VBox`` holding a header and a ``Tab``."""
+    """Build the whole view as a ``VBox`` holding a header and a ``Tab``.
+
+    With one section there is no tab bar; with ``view.navigation == "side"`` the
+    sections are reached from a list on the left (:func:`side_navigation`).
+    """
     import ipywidgets as w
 
     header = w.HTML(header_html(view))
@@ -65,9 +69,54 @@ def view_widget(view: View) -> Any:
         box.add_class("mlops-nb-widget")
         return box
     pages = [w.VBox([block_widget(b) for b in tab.blocks]) for tab in view.tabs]
+    if view.navigation == "side":
+        box = w.VBox([header, side_navigation(view, pages)])
+        box.add_class("mlops-nb-widget")
+        return box
     tabs = w.Tab(children=pages)
     for i, tab in enumerate(view.tabs):
         tabs.set_title(i, tab.title)
     box = w.VBox([header, tabs])
     box.add_class("mlops-nb-widget")
+    return box
+
+
+def side_navigation(view: View, pages: list[Any]) -> Any:
+    """Return sections reached from a list of their whole names, on the left.
+
+    A tab bar cuts long names ("Intend", "Trainin") once a document has many
+    sections; here each name is a button as wide as the longest name, and the
+    chosen section fills the rest of the width. The returned ``HBox`` has
+    ``buttons`` (one per section, in order), ``content`` and ``show(title)``.
+    """
+    import ipywidgets as w
+
+    titles = [tab.title for tab in view.tabs]
+    # "ch" is the width of a digit, at least an average letter in the UI font
+    width = f"{max(len(t) for t in titles) + 4}ch"
+    buttons = [
+        w.Button(
+            description=t,
+            tooltip=t,
+            layout=w.Layout(width=width, min_width=width, margin="1px 0"),
+        )
+        for t in titles
+    ]
+    nav = w.VBox(buttons, layout=w.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+    nav.add_class("mnb-side-nav")
+    content = w.Box(
+        [pages[0]], layout=w.Layout(flex="1 1 auto", min_width="0", width="100%")
+    )
+
+    def show(title: str) -> None:
+        i = titles.index(title)
+        content.children = (pages[i],)
+        for j, button in enumerate(buttons):
+            button.button_style = "info" if j == i else ""
+
+    for button in buttons:
+        button.on_click(lambda b: show(b.description))
+    box = w.HBox([nav, content], layout=w.Layout(align_items="flex-start"))
+    box.buttons, box.content, box.show = buttons, content, show
+    show(titles[0])
     return box

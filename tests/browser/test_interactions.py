@@ -55,7 +55,7 @@ def test_canvas_form_saves_and_slider_reprices(lab_page, jupyterlab, shots):
     process = canvas.locator(".widget-text input:visible").first
     process.fill("Outreach, second draft")
     canvas.locator(".widget-button:visible", has_text="Save new version").click()
-    canvas.locator(".widget-label:visible", has_text="saved as version 2").wait_for(
+    canvas.locator(".widget-html:visible", has_text="saved as version 2").wait_for(
         timeout=15_000
     )
     shots(page, "interact-01-canvas-saved")

@@ -427,14 +427,16 @@ def test_sign_mistakes_are_pointed_out(project):
 def test_widget_is_a_tab_with_canvas_and_edit(canvas):
     import ipywidgets as w
 
-    tab = canvas.widget()
+    box = canvas.widget()
+    tab = box.editor.tab
     assert isinstance(tab, w.Tab)
+    assert box.children[1] is tab
     assert [tab.get_title(i) for i in range(len(tab.children))] == ["Canvas", "Edit"]
-    assert isinstance(tab.editor, CanvasEditor)
+    assert isinstance(box.editor, CanvasEditor)
     assert "+120" in tab.children[0].value
-    assert tab.editor.fields["process"].value == OUTREACH["process"]
-    assert tab.editor.fields["kpis"].value == "placements per 1,000 EUR of outreach"
-    assert tab.editor.fields["positive_class"].value == "0"
+    assert box.editor.fields["process"].value == OUTREACH["process"]
+    assert box.editor.fields["kpis"].value == "placements per 1,000 EUR of outreach"
+    assert box.editor.fields["positive_class"].value == "0"
 
 
 def test_editor_saves_a_new_version(project, canvas):

@@ -184,7 +184,7 @@ def test_project_view_lists_models(project, lgbm):
         html = project._repr_mimebundle_()["text/html"]
     assert "Models" in html
     assert "lightgbm" in html
-    assert "1 models (1 versions)" in str(project)
+    assert "1 model (1 version)" in str(project)
 
 
 def test_model_views(project, lgbm):

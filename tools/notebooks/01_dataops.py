@@ -56,6 +56,22 @@ ref = proj.data(
 ref
 """),
     md("""
+### The data dictionary: words for codes
+
+The survey stores answers as codes (`SEX` 1/2, `SCHL` 21, `RAC1P` 1–9). The shipped data
+brings its *data dictionary* from the ACS PUMS documentation, and every view shows the
+label with the code on hover ("female", *SEX = 2*). For your own data pass `labels=` and
+`descriptions=` to `proj.data` (or call `asset.with_labels(...)` later). The dictionary is
+metadata: the content hash does not change, so documenting data never makes a new version,
+and later versions (splits, filters, new data under the same name) keep it.
+"""),
+    code("""
+ref = proj.data("acs", frame, labels={"SEX": {1: "male", 2: "female"}},
+                descriptions={"SEX": "Sex of the person"})   # same data: same version
+print(f"version {ref.version}, content hash {ref.content_hash[:12]}")
+print(ref.labels["SEX"], "|", ref.labels["SCHL"][21], "|", ref.descriptions["SEX"])
+"""),
+    md("""
 ## 2. Profile
 
 Per-column statistics and distributions. Look for skewed numbers (age), rare categories

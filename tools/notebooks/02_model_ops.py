@@ -79,6 +79,27 @@ ev
 """
     ),
     md("""
+### The model's decision threshold
+
+A binary model version decides with **one** threshold: *act when P(positive class) ≥
+threshold*. Its default was recorded when it was trained: the canvas's value-maximising
+threshold on the validation holdout. Predictions, this evaluation's confusion matrix,
+fairness, serving, edge bundles and the drift monitor all decide with it and name it.
+Change it with a reason: the audit log records who, when, from what and why, and the
+version's files (and their signature) stay as they are.
+"""),
+    code(
+        """
+model.threshold_info
+"""
+    ),
+    code(
+        """
+model.set_threshold(round(ev.best_threshold, 4), reason=f"value-maximising on {test.label}")
+model.threshold
+"""
+    ),
+    md("""
 ## 3. Promote through gates
 
 The first production version needs a minimum ROC AUC. Then a challenger with another

@@ -90,7 +90,17 @@ make them 1.0).
 
 The release checklist's limit is 0.1 for both (a project can set its own, on the
 record).
+
+Groups read as words: the data's *dictionary* (from the ACS documentation, kept by every
+split) names `SEX=2` "female" and `RAC1P=6` "Asian alone"; hover over a group to see its
+code. The model finds the dictionary through its training data's lineage.
 """),
+    code(
+        """
+print(test.labels["RAC1P"])        # codes -> labels, as the views show them
+print(test.descriptions["RAC1P"])  # what the column is
+"""
+    ),
     code(
         """
 fair = model.fairness(test)

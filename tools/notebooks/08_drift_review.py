@@ -99,7 +99,10 @@ the last rows are the model's own score and the target); the **distributions** b
 strongest drift; **performance** estimated by CBPE from the model's calibrated scores;
 **fairness over time** — the selection rate of each group needs no labels; and the
 **business value** per 1,000 decisions, priced with the value canvas, with the value at
-risk against the reference. In JupyterLab, the Distributions tab lets you pick any
+risk against the reference. Every decision here (CBPE's, the realized ones, the value)
+is made at the model's own decision threshold (notebook 02: the canvas's
+value-maximising one, or the one set with `model.set_threshold`), not at 0.5; the
+review names it. In JupyterLab, the Distributions tab lets you pick any
 feature and chunk.
 """),
     code("""

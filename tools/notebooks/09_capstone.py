@@ -113,7 +113,13 @@ production recipe and promoted only if every gate passes on the same new test sp
     code(
         """
 result = mon.retrain(reason="capstone: labelled 2016-2018 data")
-print("promoted" if result.promoted else f"refused: {result.failures}")
+if result.promoted:
+    print("promoted")
+else:  # which gate refused, on which data, with which values, and what to do
+    import pandas as pd
+
+    columns = ["gate", "data", "this version", "compared with", "how to proceed"]
+    display(pd.DataFrame(result.failures, columns=columns))
 proj.compare("employment")
 """
     ),

@@ -44,7 +44,8 @@ passes; otherwise nothing changed in production.
         """
 import pandas as pd
 
-pd.DataFrame(summary["failures"], columns=["gate", "passed", "message"])
+columns = ["gate", "data", "this version", "compared with", "message", "how to proceed"]
+pd.DataFrame(summary["failures"], columns=columns)
 """
     ),
     md("""

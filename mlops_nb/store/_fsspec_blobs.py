@@ -1,0 +1,278 @@
+"""Content-addressed blobs on any fsspec file system (S3 through s3fs, local, ...).
+
+The same layout as the embedded :class:`~mlops_nb.store._artifacts.ArtifactStore`:
+``<root>/<aa>/<sha256>``, the key derived only from the bytes' SHA-256. A blob is
+written to a temporary key (``<root>/.tmp/<random>-<sha256>``) and then copied to its
+final key, which on an object store appears whole or not at all; the size at the final
+key is checked before the temporary key is removed. Every read re-hashes the bytes.
+
+Credentials come from the file system's own chain (for S3: ``AWS_*`` environment
+variables, ``~/.aws``, an instance role); they are refused as arguments, so they are
+never held by this object, stored in a project or shown in a repr or message.
+``storage_options`` carry only what is not secret (``client_kwargs.endpoint_url``,
+``region_name``, ...).
+
+A project's metadata rows point at blobs: callers put the blob first and write the row
+after, so a crash between the two leaves an orphan blob (removed by a gc that lists
+:meth:`FsspecBlobStore.iter_digests`), never a row without its blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from mlops_nb.errors import (
+    IntegrityError,
+    MlopsNbError,
+    NotFoundError,
+    StoreError,
+    ValidationError,
+)
+from mlops_nb.store._artifacts import _HEX64, check_digest, sha256_bytes
+from mlops_nb.store._urls import mask_url, scrub
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Keys of ``storage_options`` that hold secrets: refused (use the standard chain).
+SECRET_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "account_key",
+        "sas_token",
+        "connection_string",
+        "client_secret",
+    }
+)
+_TMP = ".tmp"
+
+
+def _secret_keys(options: Any, where: str = "") -> list[str]:
+    found = []
+    if isinstance(options, dict):
+        for name, value in options.items():
+            path = f"{where}{name}"
+            if str(name).lower() in SECRET_OPTIONS:
+                found.append(path)
+            found += _secret_keys(value, f"{path}.")
+    return found
+
+
+class FsspecBlobStore:
+    """Blobs named by their SHA-256 under one fsspec URL.
+
+    Parameters
+    ----------
+    url : str
+        Where the blobs live, e.g. ``s3://ml-artifacts/credit`` or
+        ``file:///srv/ml/credit``.
+    storage_options : dict, optional
+        Passed to the file system (for example
+        ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``). Secrets
+        are refused: credentials come from the file system's standard chain.
+
+    Raises
+    ------
+    ValidationError
+        When ``storage_options`` hold a credential.
+    MissingDependencyError
+        When the protocol's fsspec implementation is not installed (``s3fs``).
+    """
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        import fsspec
+
+        from mlops_nb.errors import MissingDependencyError
+
+        self.url = str(url).rstrip("/")
+        self._shown = mask_url(self.url)
+        secrets_given = _secret_keys(storage_options or {})
+        if secrets_given:
+            msg = (
+                f"storage_options for {self._shown} hold credentials "
+                f"({', '.join(secrets_given)}); they are never stored or passed "
+                "around by mlops_nb. Remove them and use the standard chain (for S3: "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, or an instance role)."
+            )
+            raise ValidationError(msg)
+        options = dict(storage_options or {})
+        if fsspec.utils.get_protocol(self.url) in ("file", "local"):
+            options.setdefault("auto_mkdir", True)  # object stores need no folders
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, **options)
+        except ImportError as err:
+            msg = (
+                f"{self._shown} needs an fsspec implementation that is not installed "
+                f"({err}); for s3:// install s3fs (pip install 'mlops-nb[team]')."
+            )
+            raise MissingDependencyError(msg) from None
+        except Exception as err:  # a bad URL or option; the text may quote the URL
+            detail = scrub(str(err), url)
+            msg = f"could not open the artifact store {self._shown}: {detail}"
+            raise StoreError(msg) from None
+        self.root = self.root.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"FsspecBlobStore({self._shown!r})"
+
+    # -- keys ----------------------------------------------------------------------
+    def key_for(self, digest: str) -> str:
+        """Return the key of a blob; only a 64-character hex digest is accepted."""
+        check_digest(digest)
+        return f"{self.root}/{digest[:2]}/{digest}"
+
+    @contextlib.contextmanager
+    def _io(self, action: str) -> Iterator[None]:
+        """Turn a file-system failure into a StoreError naming the store (masked)."""
+        try:
+            yield
+        except MlopsNbError:
+            raise
+        except Exception as err:  # s3fs/botocore raise many kinds; all mean "failed"
+            detail = scrub(str(err), self.url) or type(err).__name__
+            msg = f"could not {action} in {self._shown}: {detail}"
+            raise StoreError(msg) from None
+
+    # -- blobs ---------------------------------------------------------------------
+    def exists(self, digest: str) -> bool:
+        """Whether a blob with this digest is stored (not verified)."""
+        key = self.key_for(digest)
+        with self._io(f"look for artifact {digest}"):
+            self.fs.invalidate_cache(key)
+            return bool(self.fs.exists(key))
+
+    def put(self, data: bytes | memoryview) -> str:
+        """Store ``data`` and return its SHA-256.
+
+        Written to a temporary key, copied to the final key, its size there checked,
+        then the temporary key removed. A blob already stored is not written again.
+
+        Raises
+        ------
+        StoreError
+            When a write fails (the final key then holds nothing new).
+        """
+        data = bytes(data)
+        digest = sha256_bytes(data)
+        key = self.key_for(digest)
+        if self.exists(digest):
+            return digest
+        tmp = f"{self.root}/{_TMP}/{secrets.token_hex(8)}-{digest}"
+        with self._io(f"write artifact {digest}"):
+            try:
+                self.fs.pipe_file(tmp, data)
+                self.fs.copy(tmp, key)
+                self.fs.invalidate_cache(key)
+                size = self.fs.info(key)["size"]
+                if size != len(data):
+                    msg = (
+                        f"artifact {digest} landed with {size} bytes, not "
+                        f"{len(data)}; it was not recorded."
+                    )
+                    raise StoreError(msg)
+            finally:
+                with contextlib.suppress(Exception):
+                    self.fs.rm_file(tmp)
+        return digest
+
+    def read(self, digest: str) -> bytes:
+        """Return a blob's bytes after checking that they hash to ``digest``.
+
+        Raises
+        ------
+        NotFoundError
+            When no blob has this digest.
+        IntegrityError
+            When the stored bytes hash to something else.
+        """
+        key = self.key_for(digest)
+        with self._io(f"read artifact {digest}"):
+            try:
+                data = self.fs.cat_file(key)
+            except FileNotFoundError:
+                msg = f"artifact {digest} is missing from {self._shown}."
+                raise NotFoundError(msg) from None
+        actual = sha256_bytes(data)
+        if actual != digest:
+            msg = (
+                f"artifact {digest} in {self._shown} is corrupted: its bytes hash to "
+                f"{actual}. It was changed after it was stored; restore it from a "
+                "backup."
+            )
+            raise IntegrityError(msg)
+        return data
+
+    def verify(self, digest: str) -> str | None:
+        """Return a sentence describing what is wrong with a blob, or ``None``."""
+        try:
+            self.read(digest)
+        except (IntegrityError, NotFoundError) as err:
+            return str(err)
+        return None
+
+    def iter_digests(self) -> Iterator[str]:
+        """Yield the digest of every blob stored (temporary keys excluded)."""
+        with self._io("list the artifacts"):
+            self.fs.invalidate_cache(self.root)
+            try:
+                keys = self.fs.find(self.root)
+            except FileNotFoundError:
+                keys = []
+        prefix = self.root + "/"
+        for key in sorted(keys):
+            rel = key[len(prefix) :] if key.startswith(prefix) else ""
+            shard, _, name = rel.partition("/")
+            if _HEX64.match(name) and shard == name[:2]:
+                yield name
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob (callers check that nothing refers to it)."""
+        key = self.key_for(digest)
+        with (
+            self._io(f"delete artifact {digest}"),
+            contextlib.suppress(FileNotFoundError),
+        ):
+            self.fs.rm_file(key)
+
+    def remove_temp_files(self, older_than: float = 3600.0) -> list[str]:
+        """Delete temporary keys older than ``older_than`` seconds; return them.
+
+        Writers on other machines cannot be asked whether they still write, so only
+        keys older than any write could take are removed.
+        """
+        tmp_root = f"{self.root}/{_TMP}"
+        now = dt.datetime.now(dt.timezone.utc)
+        removed = []
+        with self._io("clean temporary artifacts"):
+            self.fs.invalidate_cache(tmp_root)
+            try:
+                entries = self.fs.find(tmp_root, detail=True)
+            except FileNotFoundError:
+                entries = {}
+            for key, info in entries.items():
+                modified = _modified(info)
+                if modified is None or (now - modified).total_seconds() < older_than:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(key)
+                    removed.append(key)
+        return removed
+
+
+def _modified(info: dict[str, Any]) -> dt.datetime | None:
+    """Return a listing entry's last-modified time (S3 ``LastModified``, mtime)."""
+    value = info.get("LastModified", info.get("mtime", info.get("created")))
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    return None
