@@ -184,12 +184,10 @@ class Project(Displayable):
         """One row per asset: newest version, number of versions, size, last change."""
         import pandas as pd
 
-        rows = self._store.query(
-            "SELECT name, MAX(version) AS latest, COUNT(*) AS versions, "
-            "MAX(created_at) AS updated FROM asset_versions GROUP BY name ORDER BY name"
-        )
+        from mlops_nb.store._q_assets import asset_summaries
+
         out = []
-        for r in rows:
+        for r in asset_summaries(self._store):
             latest = self._asset_row(r["name"], r["latest"])
             out.append(
                 {
@@ -210,12 +208,9 @@ class Project(Displayable):
         import pandas as pd
 
         self.asset(name)  # clear error for an unknown name
-        rows = self._store.query(
-            "SELECT version, n_rows, n_cols, operation, parents, note, created_at, "
-            "created_by FROM asset_versions WHERE name = ? ORDER BY version",
-            (name,),
-        )
-        frame = pd.DataFrame([dict(r) for r in rows])
+        from mlops_nb.store._q_assets import asset_history
+
+        frame = pd.DataFrame(asset_history(self._store, name))
         frame["parents"] = frame["parents"].map(
             lambda p: ", ".join(f"{n} v{v}" for n, v in json.loads(p))
         )
@@ -235,26 +230,20 @@ class Project(Displayable):
     def _report(
         self, owner_kind: str, owner_id: int, kind: str
     ) -> dict[str, Any] | None:
-        rows = self._store.query(
-            "SELECT payload FROM reports "
-            "WHERE owner_kind = ? AND owner_id = ? AND kind = ?",
-            (owner_kind, owner_id, kind),
-        )
-        return json.loads(rows[0]["payload"]) if rows else None
+        from mlops_nb.store._q_reports import report_payload
+
+        text = report_payload(self._store, owner_kind, owner_id, kind)
+        return None if text is None else json.loads(text)
 
     def _save_report(
         self, owner_kind: str, owner_id: int, kind: str, payload: Any
     ) -> None:
         from mlops_nb.store._db import now
+        from mlops_nb.store._q_reports import insert_report_once
 
         text = json.dumps(payload, default=_json_default)
         with self._store.write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO reports"
-                "(owner_kind, owner_id, kind, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (owner_kind, owner_id, kind, text, now()),
-            )
+            insert_report_once(conn, owner_kind, owner_id, kind, text, now())
 
     # -- Business Ops ----------------------------------------------------------------
     def canvas(self, **fields: Any) -> ValueCanvas:
@@ -367,26 +356,18 @@ class Project(Displayable):
         from mlops_nb.errors import NotFoundError, did_you_mean, listing
         from mlops_nb.model._model import model_from_row
         from mlops_nb.model._registry import _check_stage
+        from mlops_nb.store._q_models import find_model, model_names
 
-        sql, params = "SELECT * FROM model_versions WHERE name = ?", [name]
-        if version is not None:
-            sql, params = sql + " AND version = ?", [*params, int(version)]
         if stage is not None:
             _check_stage(stage)
-            sql, params = sql + " AND stage = ?", [*params, stage]
-        rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", tuple(params))
-        if rows:
+        row = find_model(self._store, name, version, stage)
+        if row is not None:
             if stage is not None:  # its history and audit log must explain the stage
                 from mlops_nb.store._consistency import check_stage
 
-                check_stage(self._store, rows[0], f"{name} v{rows[0]['version']}")
-            return model_from_row(self, rows[0])
-        names = [
-            r[0]
-            for r in self._store.query(
-                "SELECT DISTINCT name FROM model_versions ORDER BY name"
-            )
-        ]
+                check_stage(self._store, row, f"{name} v{row['version']}")
+            return model_from_row(self, row)
+        names = model_names(self._store)
         if name not in names:
             msg = (
                 f"no model named {name!r}. Models: {listing(names)}."
@@ -411,12 +392,10 @@ class Project(Displayable):
         """
         import pandas as pd
 
-        rows = self._store.query(
-            "SELECT name, version, stage, recipe, lineage, created_at "
-            "FROM model_versions ORDER BY name, version"
-        )
+        from mlops_nb.store._q_models import model_summaries
+
         out = []
-        for r in rows:
+        for r in model_summaries(self._store):
             recipe, lineage = json.loads(r["recipe"]), json.loads(r["lineage"])
             out.append(
                 {
@@ -517,55 +496,33 @@ class Project(Displayable):
         """
         import hashlib
 
+        from mlops_nb.store import _q_documents as q
         from mlops_nb.store._db import now
 
         text = json.dumps(payload, sort_keys=True, default=_json_default)
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self._store.write() as conn:
-            row = conn.execute(
-                "SELECT * FROM documents "
-                "WHERE kind = ? AND name = ? AND content_hash = ?",
-                (kind, name, digest),
-            ).fetchone()
+            row = q.document_by_hash_in(conn, kind, name, digest)
             if row is None:
-                version = (
-                    1
-                    + conn.execute(
-                        "SELECT COALESCE(MAX(version), 0) FROM documents "
-                        "WHERE kind = ? AND name = ?",
-                        (kind, name),
-                    ).fetchone()[0]
-                )
-                conn.execute(
-                    "INSERT INTO documents(kind, name, version, content_hash, payload, "
-                    "note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (kind, name, version, digest, text, note, now(), self._user()),
+                version = q.next_document_version(conn, kind, name)
+                q.insert_document(
+                    conn, kind, name, version, digest, text, note, now(), self._user()
                 )
                 self._store.audit(
                     conn, f"save {kind}", f"{kind}:{name}@{version}", note=note
                 )
-                row = conn.execute(
-                    "SELECT * FROM documents "
-                    "WHERE kind = ? AND name = ? AND version = ?",
-                    (kind, name, version),
-                ).fetchone()
-        return {**dict(row), "payload": json.loads(row["payload"])}
+                row = q.document_at_in(conn, kind, name, version)
+        assert row is not None  # written in this transaction
+        return {**row, "payload": json.loads(row["payload"])}
 
     def _document(
         self, kind: str, name: str, version: int | None = None
     ) -> dict[str, Any] | None:
         """Return the newest (or a given) version of a document, or ``None``."""
-        sql = "SELECT * FROM documents WHERE kind = ? AND name = ?"
-        params: tuple[Any, ...] = (kind, name)
-        if version is not None:
-            sql += " AND version = ?"
-            params += (int(version),)
-        rows = self._store.query(sql + " ORDER BY version DESC LIMIT 1", params)
-        return (
-            {**dict(rows[0]), "payload": json.loads(rows[0]["payload"])}
-            if rows
-            else None
-        )
+        from mlops_nb.store._q_documents import find_document
+
+        row = find_document(self._store, kind, name, version)
+        return None if row is None else {**row, "payload": json.loads(row["payload"])}
 
     # -- integrity and maintenance ---------------------------------------------------
     def verify(self) -> VerifyReport:
@@ -621,13 +578,10 @@ class Project(Displayable):
         """Return the audit log, newest first: time, user, action, object, detail."""
         import pandas as pd
 
-        sql = (
-            "SELECT id, at, user, action, object, detail FROM audit_log "
-            "ORDER BY id DESC"
-        )
-        rows = self._store.query(sql + (f" LIMIT {int(limit)}" if limit else ""))
+        from mlops_nb.store._q_reports import audit_entries
+
         return pd.DataFrame(
-            [dict(r) for r in rows],
+            audit_entries(self._store, limit),
             columns=["id", "at", "user", "action", "object", "detail"],
         )
 
@@ -636,6 +590,7 @@ class Project(Displayable):
         assets = self.assets()
         n_versions = int(assets["versions"].sum()) if len(assets) else 0
         from mlops_nb.data._lineage import plural, project_lineage
+        from mlops_nb.store._q_reports import audit_count
 
         audit = self.audit_log(limit=30)
         # data -> data, data -> model, model -> exports, bundles and monitors
@@ -645,10 +600,7 @@ class Project(Displayable):
                 ("folder", str(self.path)),
                 ("assets", len(assets)),
                 ("data versions", n_versions),
-                (
-                    "audit entries",
-                    self._store.query("SELECT COUNT(*) FROM audit_log")[0][0],
-                ),
+                ("audit entries", audit_count(self._store)),
             ]
         )
         tabs = [
@@ -688,11 +640,14 @@ def _readable_audit(audit: pd.DataFrame) -> pd.DataFrame:
 
     ``2026-12-06T09:25:49.845276+00:00`` shows as ``2026-12-06 09:25:49 UTC`` and
     ``model:employment@2`` as ``model employment v2`` (the form entries that already
-    say ``model:employment v2`` take too); :meth:`Project.audit_log` keeps the raw rows.
+    say ``model:employment v2`` take too), documents by what they are and whose
+    (``onnx:clf@1@1`` as ``ONNX export of model clf v1``, see
+    :func:`mlops_nb._readable.readable_object`); :meth:`Project.audit_log` keeps the
+    raw rows.
     """
-    import re
-
     import pandas as pd
+
+    from mlops_nb._readable import readable_object
 
     at = pd.to_datetime(audit["at"], utc=True, errors="coerce", format="ISO8601")
     shown = audit[["at", "user", "action", "object"]].copy()
@@ -700,10 +655,7 @@ def _readable_audit(audit: pd.DataFrame) -> pd.DataFrame:
         t.strftime("%Y-%m-%d %H:%M:%S UTC") if not pd.isna(t) else raw
         for t, raw in zip(at, audit["at"], strict=True)
     ]
-    shown["object"] = [
-        re.sub(r"^(\w+):", r"\1 ", re.sub(r"@(\d+)$", r" v\1", str(o)))
-        for o in audit["object"]
-    ]
+    shown["object"] = [readable_object(o) for o in audit["object"]]
     return shown
 
 

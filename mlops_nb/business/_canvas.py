@@ -773,14 +773,12 @@ def current_canvas(project: Project, version: int | None = None) -> ValueCanvas 
     """
     row = project._document(_KIND, _NAME, version)
     if row is None and version is not None:
-        rows = project._store.query(
-            "SELECT version FROM documents WHERE kind = ? AND name = ? "
-            "ORDER BY version",
-            (_KIND, _NAME),
-        )
+        from mlops_nb.store._q_documents import document_version_numbers
+
+        versions = document_version_numbers(project._store, _KIND, _NAME)
         msg = (
             f"value canvas version {version!r} does not exist. Versions: "
-            f"{listing(r['version'] for r in rows)}."
+            f"{listing(versions)}."
         )
         raise NotFoundError(msg)
     return None if row is None else ValueCanvas._from_row(project, row)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlops_nb.ui._html import ACCENT, FG_SOFT, LINE, MUTED
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -21,15 +23,21 @@ def money_text(value: float, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
+# Colours follow JupyterLab's theme variables (light and dark), with the light values
+# as fallbacks for reports; coloured cells (outcomes, badges, warnings) carry their own
+# background and text colour, so they read the same on either theme.
 _CELL = (
-    "border:1px solid #d0d7de;border-radius:6px;padding:8px 10px;vertical-align:top;"
-    "background:#fbfcfd;text-align:left"
+    f"border:1px solid {LINE};border-radius:6px;padding:8px 10px;vertical-align:top;"
+    "background:var(--jp-layout-color1,#fbfcfd);text-align:left;line-height:1.4"
 )
 _HEAD = (
-    "color:#1f4e79;font-weight:bold;font-size:12px;text-transform:uppercase;"
+    f"color:{ACCENT};font-weight:bold;font-size:12px;text-transform:uppercase;"
     "letter-spacing:.04em;margin-bottom:4px"
 )
-_MTD = "border:1px solid #d0d7de;padding:6px 10px;text-align:center;background:#fff"
+_MTD = (
+    f"border:1px solid {LINE};padding:6px 10px;text-align:center;"
+    "background:var(--jp-layout-color0,#fff);line-height:1.3"
+)
 
 
 def _cell(title: str, body: str, colspan: int = 1) -> str:
@@ -45,7 +53,7 @@ def _items(items: Iterable[str], empty: str) -> str:
     from mlops_nb.ui._html import esc
 
     rows = [f'<div style="margin:2px 0">• {esc(i)}</div>' for i in items]
-    return "".join(rows) or f'<div style="color:#888">{esc(empty)}</div>'
+    return "".join(rows) or f'<div style="color:{MUTED}">{esc(empty)}</div>'
 
 
 def _outcome_td(value: float, currency: str, label: str) -> str:
@@ -61,7 +69,7 @@ def _outcome_td(value: float, currency: str, label: str) -> str:
     return (
         f'<td style="{_MTD};background:{bg};color:{fg}"><b style="font-size:15px">'
         f"{esc(money_text(value))}</b> {esc(currency)}"
-        f'<div style="font-size:11px;color:#555">{esc(label)}</div></td>'
+        f'<div style="font-size:11px;color:{fg}">{esc(label)}</div></td>'
     )
 
 
@@ -102,7 +110,7 @@ def canvas_html(canvas: ValueCanvas, *, header: bool = True) -> str:
     pc = esc(repr(c.positive_class))
 
     def head(title: str, detail: str) -> str:
-        small = f'<div style="font-size:11px;color:#555">{detail}</div>'
+        small = f'<div style="font-size:11px;color:{MUTED}">{detail}</div>'
         return f'<td style="{_MTD}"><b>{title}</b>{small}</td>'
 
     def money(key: str) -> str:
@@ -131,7 +139,7 @@ def canvas_html(canvas: ValueCanvas, *, header: bool = True) -> str:
         rule = "acting never pays: act on nobody"
     else:
         rule = f"acting pays when P(positive) ≥ {be:.1%} (break-even)"
-    matrix += f'<div style="color:#444;margin-top:4px">{esc(rule)}</div>'
+    matrix += f'<div style="color:{FG_SOFT};margin-top:4px">{esc(rule)}</div>'
     matrix += "".join(
         f'<div style="color:#7a5200;background:#fff6e0;padding:2px 6px">{esc(w)}</div>'
         for w in c._warnings()
@@ -146,10 +154,10 @@ def _page(c: ValueCanvas, matrix: str, header: bool = True) -> str:
         '<span style="color:#1f4e79;background:#eaf2fb;border-radius:10px;'
         'padding:1px 8px">'
         f"<b>{esc(c.value_level)}</b></span> "
-        f'<span style="color:#444">{esc(c.meaning)}</span>'
+        f'<span style="color:{FG_SOFT}">{esc(c.meaning)}</span>'
     )
     record = "".join(
-        f'<div><span style="color:#666">{esc(k)}</span> <b>{esc(v)}</b></div>'
+        f'<div><span style="color:{MUTED}">{esc(k)}</span> <b>{esc(v)}</b></div>'
         for k, v in [
             ("version", c.version if c.version is not None else "not saved"),
             ("saved", c.created_at[:19].replace("T", " ")),
@@ -162,7 +170,7 @@ def _page(c: ValueCanvas, matrix: str, header: bool = True) -> str:
     success = (
         f"<div>{esc(c.success)}</div>"
         if c.success
-        else '<div style="color:#888">not stated yet</div>'
+        else f'<div style="color:{MUTED}">not stated yet</div>'
     )
     process = (
         f'<div style="font-size:15px;margin-bottom:4px"><b>{esc(c.process)}</b></div>'

@@ -91,10 +91,14 @@ class CanvasEditor:
         self.save_button.on_click(lambda _button: self.save())
         # an HTML widget wraps a long message; a Label would cut it at one line
         self.status = w.HTML("", layout=w.Layout(width="auto", flex="1 1 auto"))
-        head = "<b>Decision outcomes</b>: the money value of one decision (costs are "
-        head += "negative). Left: predicted positive (act); right: predicted negative."
+        self.status.add_class(STATUS_CLASS)
+        head = STATUS_CSS + "<b>Decision outcomes</b>: the money value of one "
+        head += "decision (costs are negative). Left: predicted positive (act); "
+        head += "right: predicted negative."
+        outcomes_text = w.HTML(head)
+        outcomes_text.add_class(TEXT_CLASS)
         form = w.VBox([
-            f["process"], f["value_level"], f["kpis"], w.HTML(head),
+            f["process"], f["value_level"], f["kpis"], outcomes_text,
             w.HBox([w.VBox([f["outcomes.tp"], f["outcomes.fp"]]),
                     w.VBox([f["outcomes.fn"], f["outcomes.tn"]])]),
             w.HBox([f["currency"], f["positive_class"]]),
@@ -164,6 +168,16 @@ class CanvasEditor:
         else:
             self.status.value = f"saved as version {canvas.version}"
         return canvas
+
+
+#: The status line's class. ipywidgets' HTML widget sets a 28px line height, which
+#: spreads a wrapped message over far-apart lines; the form's rule sets a normal one.
+STATUS_CLASS = "mnb-canvas-status"
+TEXT_CLASS = "mnb-canvas-text"  # the form's other wrapped text
+STATUS_CSS = (
+    f"<style>.{STATUS_CLASS} .widget-html-content,.{TEXT_CLASS} .widget-html-content"
+    "{line-height:1.35;padding:4px 0;align-self:center}</style>"
+)
 
 
 def _header(canvas: ValueCanvas | None) -> str:

@@ -267,10 +267,10 @@ class AnnotationSession(Displayable):
         """Replay saved actions newer than those seen; return how many were read."""
         import json
 
-        rows = self.asset.project._store.query(
-            "SELECT version, payload FROM documents WHERE kind = ? AND name = ? "
-            "AND version > ? ORDER BY version",
-            (KIND, self.document, self._seen),
+        from mlops_nb.store._q_documents import document_payloads_after
+
+        rows = document_payloads_after(
+            self.asset.project._store, KIND, self.document, self._seen
         )
         for r in rows:
             self._apply(json.loads(r["payload"]))
@@ -365,12 +365,10 @@ class AnnotationSession(Displayable):
     def annotators(self) -> list[str]:
         """Everyone who saved an action on this column of this version."""
         prefix = f"{self.asset.name}@{self.asset.version}/{self.column}/"
-        rows = self.asset.project._store.query(
-            "SELECT DISTINCT name FROM documents "
-            "WHERE kind = ? AND substr(name, 1, ?) = ? ORDER BY name",
-            (KIND, len(prefix), prefix),
-        )
-        return [r["name"][len(prefix) :] for r in rows]
+        from mlops_nb.store._q_documents import document_names_with_prefix
+
+        names = document_names_with_prefix(self.asset.project._store, KIND, prefix)
+        return [n[len(prefix) :] for n in names]
 
     # -- helpers -----------------------------------------------------------------------
     @property

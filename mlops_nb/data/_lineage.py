@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb.store._q_assets import all_asset_parents, asset_parents
 from mlops_nb.ui import Displayable, Flow, Tab, Table, View
 
 if TYPE_CHECKING:
@@ -69,19 +70,13 @@ def lineage_of(project: Project, name: str, version: int) -> Lineage:
         if key in seen:
             continue
         seen.add(key)
-        rows = project._store.query(
-            "SELECT parents, operation, note FROM asset_versions "
-            "WHERE name = ? AND version = ?",
-            key,
-        )
-        if not rows:
+        row = asset_parents(project._store, *key)
+        if row is None:
             continue
         child = f"{key[0]} v{key[1]}"
-        notes[child] = rows[0]["note"]
-        for parent_name, parent_version in json.loads(rows[0]["parents"]):
-            edges.append(
-                (f"{parent_name} v{parent_version}", rows[0]["operation"], child)
-            )
+        notes[child] = row["note"]
+        for parent_name, parent_version in json.loads(row["parents"]):
+            edges.append((f"{parent_name} v{parent_version}", row["operation"], child))
             frontier.append((parent_name, int(parent_version)))
     edges.reverse()
     return Lineage(f"{name} v{version}", edges, notes)
@@ -101,14 +96,19 @@ def project_lineage(project: Project) -> list[tuple[str, str, str]]:
     against their reference data. Labels name the kind: ``data tiny v1``,
     ``model clf v2``, ``ONNX export clf v2``, ``monitor clf v2``.
     """
+    from mlops_nb.store._q_documents import (
+        document_names_in_order,
+        newest_monitor_documents,
+    )
+    from mlops_nb.store._q_models import model_lineages
+    from mlops_nb.store._q_reports import bundle_entries
+
     edges: list[tuple[str, str, str]] = []
-    query = project._store.query
-    for r in query(
-        "SELECT name, version, parents, operation FROM asset_versions ORDER BY id"
-    ):
+    store = project._store
+    for r in all_asset_parents(store):
         for pn, pv in json.loads(r["parents"]):
             edges.append((f"data {pn} v{pv}", r["operation"], _data(r)))
-    for r in query("SELECT name, version, lineage FROM model_versions ORDER BY id"):
+    for r in model_lineages(store):
         lineage = json.loads(r["lineage"] or "{}")
         model = f"model {r['name']} v{r['version']}"
         for d in lineage.get("data", []):
@@ -121,18 +121,14 @@ def project_lineage(project: Project) -> list[tuple[str, str, str]]:
         ("xmo", "optimized", "optimized variants"),
     ]
     for kind, operation, what in documents:
-        for r in query(
-            "SELECT DISTINCT name FROM documents WHERE kind = ? ORDER BY id", (kind,)
-        ):
-            name, _, version = str(r["name"]).rpartition("@")
+        for doc in document_names_in_order(store, kind):
+            name, _, version = str(doc).rpartition("@")
             if name and version.isdigit():
                 edges.append(
                     (f"model {name} v{version}", operation, f"{what} {name} v{version}")
                 )
     seen: set[tuple[str, str, str]] = set()
-    for r in query(
-        "SELECT object, detail FROM audit_log WHERE action = 'bundle' ORDER BY id"
-    ):
+    for r in bundle_entries(store):
         model = _model_object(r["object"])
         detail = json.loads(r["detail"] or "{}")
         folder = str(detail.get("folder", "")).replace("\\", "/").rstrip("/")
@@ -145,11 +141,7 @@ def project_lineage(project: Project) -> list[tuple[str, str, str]]:
         if model and edge not in seen:
             seen.add(edge)
             edges.append(edge)
-    for r in query(
-        "SELECT d.name, d.payload FROM documents d WHERE d.kind = 'monitor' "
-        "AND d.version = (SELECT MAX(version) FROM documents "
-        "WHERE kind = 'monitor' AND name = d.name) ORDER BY d.id"
-    ):
+    for r in newest_monitor_documents(store):
         payload = json.loads(r["payload"])
         monitor = f"monitor {str(r['name']).replace('@v', ' v')}"
         m = payload.get("model") or {}

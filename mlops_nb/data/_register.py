@@ -16,11 +16,11 @@ from mlops_nb.data._dictionary import DICTIONARY_ATTR, Dictionary, parse_diction
 from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
 from mlops_nb.data._schema import Schema, infer_kind, infer_schema, parse_datetime
 from mlops_nb.errors import NotFoundError, SchemaError, listing
+from mlops_nb.store import _q_assets as q
 from mlops_nb.store import validate_name
 from mlops_nb.store._db import now
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Mapping, Sequence
 
     import pandas as pd
@@ -77,7 +77,7 @@ def register_frame(
         labels, descriptions, list(frame.columns), what=what
     )
     store = project._store
-    latest = _latest_row(project, name)
+    latest = q.latest_asset(store, name)
     inherit_from = None
     if parents:
         inherit_from = project._asset_row(*parents[0])
@@ -128,14 +128,7 @@ def register_frame(
             project, name, digest_hash, conn
         )  # another kernel may have won
         if row is None:
-            version = (
-                1
-                + conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM asset_versions "
-                    "WHERE name = ?",
-                    (name,),
-                ).fetchone()[0]
-            )
+            version = q.next_asset_version(conn, name)
             if auto_parent:  # decided under the lock: another kernel may have added one
                 parents = [(name, version - 1)] if version > 1 else []
             # data=: put the blob again if gc() in another kernel removed it meanwhile
@@ -156,11 +149,7 @@ def register_frame(
                 "created_at": now(),
                 "created_by": project._user(),
             }
-            conn.execute(
-                f"INSERT INTO asset_versions({', '.join(record)}) "
-                f"VALUES ({', '.join(':' + k for k in record)})",
-                record,
-            )
+            q.insert_asset_version(conn, record)
             store.audit(
                 conn,
                 operation,
@@ -232,8 +221,8 @@ def parse_date_columns(
 
 
 def record_dictionary(
-    project: Project, row: sqlite3.Row, dictionary: Dictionary
-) -> sqlite3.Row:
+    project: Project, row: Mapping[str, Any], dictionary: Dictionary
+) -> dict[str, Any]:
     """Store ``dictionary`` as the dictionary of the version in ``row``; return the row.
 
     Only the version's schema JSON changes (its ``labels`` and ``descriptions``), in
@@ -242,18 +231,13 @@ def record_dictionary(
     """
     store = project._store
     with store.write() as conn:
-        current = conn.execute(
-            "SELECT * FROM asset_versions WHERE id = ?", (row["id"],)
-        ).fetchone()
+        current: Any = q.asset_by_id_in(conn, row["id"])
         stored = json.loads(current["schema"])
         new = {k: v for k, v in stored.items() if k not in ("labels", "descriptions")}
         new.update(dictionary.to_json())
         if new == stored:
             return current
-        conn.execute(
-            "UPDATE asset_versions SET schema = ? WHERE id = ?",
-            (json.dumps(new), row["id"]),
-        )
+        q.set_asset_schema(conn, row["id"], json.dumps(new))
         store.audit(
             conn,
             "dictionary",
@@ -261,54 +245,31 @@ def record_dictionary(
             labels=sorted(dictionary.labels),
             descriptions=sorted(dictionary.descriptions),
         )
-        return conn.execute(
-            "SELECT * FROM asset_versions WHERE id = ?", (row["id"],)
-        ).fetchone()
-
-
-def _latest_row(project: Project, name: str) -> sqlite3.Row | None:
-    rows = project._store.query(
-        "SELECT * FROM asset_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
-        (name,),
-    )
-    return rows[0] if rows else None
+        return q.asset_by_id_in(conn, row["id"])  # type: ignore[return-value]
 
 
 def _row_by_hash(
-    project: Project, name: str, digest: str, conn: sqlite3.Connection | None = None
-) -> sqlite3.Row | None:
-    sql = "SELECT * FROM asset_versions WHERE name = ? AND content_hash = ?"
-    if conn is not None:
-        return conn.execute(sql, (name, digest)).fetchone()
-    rows = project._store.query(sql, (name, digest))
-    return rows[0] if rows else None
+    project: Project, name: str, digest: str, conn: Any = None
+) -> dict[str, Any] | None:
+    if conn is not None:  # inside the caller's write transaction
+        return q.asset_by_hash_in(conn, name, digest)
+    return q.asset_by_hash(project._store, name, digest)
 
 
-def asset_row(project: Project, name: str, version: int | None = None) -> sqlite3.Row:
+def asset_row(
+    project: Project, name: str, version: int | None = None
+) -> dict[str, Any]:
     """Return the row of ``name`` at ``version`` (newest when ``None``), or raise."""
     validate_name(name, what="Project.asset(name=...)")
+    store = project._store
     if version is None:
-        row = _latest_row(project, name)
+        row = q.latest_asset(store, name)
     else:
-        rows = project._store.query(
-            "SELECT * FROM asset_versions WHERE name = ? AND version = ?",
-            (name, int(version)),
-        )
-        row = rows[0] if rows else None
+        row = q.asset_at(store, name, int(version))
     if row is None:
-        names = [
-            r[0]
-            for r in project._store.query("SELECT DISTINCT name FROM asset_versions")
-        ]
+        names = q.asset_names(store)
         if name in names:
-            versions = [
-                r[0]
-                for r in project._store.query(
-                    "SELECT version FROM asset_versions "
-                    "WHERE name = ? ORDER BY version",
-                    (name,),
-                )
-            ]
+            versions = q.asset_version_numbers(store, name)
             msg = (
                 f"asset {name!r} has no version {version}; it has versions {versions}."
             )

@@ -238,13 +238,11 @@ def _warn_parity(model: Model, parity: dict[str, Any]) -> None:
 
 def stored_exports(model: Model) -> list[OnnxExport]:
     """Every recorded ONNX export of a model version, oldest first."""
-    rows = model.project._store.query(
-        "SELECT * FROM documents WHERE kind = ? AND name = ? ORDER BY version",
-        (DOC_KIND, doc_name(model)),
-    )
+    from mlops_nb.store._q_documents import documents_of
+
     return [
-        OnnxExport._from_row(model, {**dict(r), "payload": json.loads(r["payload"])})
-        for r in rows
+        OnnxExport._from_row(model, {**r, "payload": json.loads(r["payload"])})
+        for r in documents_of(model.project._store, DOC_KIND, doc_name(model))
     ]
 
 

@@ -1,10 +1,12 @@
 """Measuring a model variant: quality, money value, size, speed, memory and energy.
 
 - **Quality** on a labelled data version: accuracy (and ROC AUC for binary tasks) or
-  RMSE, and the largest probability difference to the model version itself.
-- **Money value** per 1,000 cases with the project's value canvas, at the threshold
-  that maximizes the original model's value on the same data; ``value_ratio`` is a
-  variant's value as a share of the original's (accuracy share without a canvas).
+  RMSE, and the largest probability difference to the model version itself. A binary
+  variant decides at the model version's threshold (``model.threshold``), as serving
+  and evaluation do; a multiclass one, its most likely class.
+- **Money value** per 1,000 cases with the project's value canvas, of the decisions
+  at that same threshold; ``value_ratio`` is a variant's value as a share of the
+  original's (accuracy share without a canvas).
 - **Latency**: single-row calls (``p50``/``p99`` in milliseconds) on rows of the data,
   one thread, after warm-up.
 - **Throughput**: rows per second predicting a batch of up to 5,000 rows (best of

@@ -28,37 +28,54 @@ _SINGLE_ROWS = 64
 BATCH_ROWS = 5000
 
 
+def _decision(model: Model) -> dict[str, Any] | None:
+    """Return the threshold a binary version decides at (None: most likely class)."""
+    return model.threshold_info if model.task == "binary" else None
+
+
+def _labels(
+    model: Model, proba: np.ndarray, decision: dict[str, Any] | None
+) -> np.ndarray:
+    """Decided labels: at the model's threshold (binary), else the most likely class."""
+    import numpy as np
+
+    from mlops_nb.model._threshold import decide
+
+    if decision is not None:
+        return decide(proba, model.classes or [], decision)
+    return np.asarray(model.classes, dtype=object)[np.asarray(proba).argmax(axis=1)]
+
+
 def _value_setup(
-    model: Model, y: Any, ref_proba: np.ndarray | None
+    model: Model, y: Any, decision: dict[str, Any] | None
 ) -> dict[str, Any] | None:
+    """Price decisions with the canvas, at the model's threshold (binary only)."""
     import numpy as np
 
     from mlops_nb.business._canvas import current_canvas
+    from mlops_nb.model._threshold import class_index
 
     canvas = current_canvas(model.project)
-    if canvas is None or model.task != "binary" or y is None or ref_proba is None:
+    if canvas is None or decision is None or y is None:
         return None
-    matches = [
-        i
-        for i, c in enumerate(model.classes or [])
-        if c == canvas.positive_class or str(c) == str(canvas.positive_class)
-    ]
-    if not matches:
+    k = class_index(model.classes or [], canvas.positive_class)
+    if k < 0:
         return None
-    positive = np.asarray(y, dtype=object) == (model.classes or [])[matches[0]]
-    best = canvas.best_threshold(positive, ref_proba[:, matches[0]])
+    positive_class = (model.classes or [])[k]
     return {
         "canvas": canvas,
-        "index": matches[0],
-        "positive": positive,
-        "threshold": best.threshold,
+        "positive_class": positive_class,
+        "positive": np.asarray(y, dtype=object) == positive_class,
     }
 
 
-def _value(setup: dict[str, Any] | None, proba: np.ndarray | None) -> float | None:
-    if setup is None or proba is None:
+def _value(setup: dict[str, Any] | None, labels: np.ndarray | None) -> float | None:
+    """Value per 1,000 decisions of the decided ``labels``, priced by the canvas."""
+    import numpy as np
+
+    if setup is None or labels is None:
         return None
-    act = proba[:, setup["index"]] >= setup["threshold"]
+    act = np.asarray(labels, dtype=object) == setup["positive_class"]
     pos = setup["positive"]
     counts = {
         "tp": int((act & pos).sum()),
@@ -178,7 +195,8 @@ def optimize(
     meter = m.EnergyMeter(country_iso_code) if energy else None
     results: list[dict[str, Any]] = []
     ref_out: np.ndarray | None = None
-    value_setup = None
+    decision = _decision(model)
+    value_setup = _value_setup(model, y, decision)
     try:
         for c in candidates:
             row: dict[str, Any] = {
@@ -206,11 +224,14 @@ def optimize(
                 continue
             labels, proba = run_session(session, feeds, model.task)
             out = labels.astype(float) if model.task == "regression" else proba
+            if proba is not None:  # decided as the model decides, not the raw graph
+                labels = _labels(model, proba, decision)
             if ref_out is None:
                 ref_out = out
-                value_setup = _value_setup(model, y, proba)
             row.update(m.quality(y, labels, proba, ref_out, model.task, model.classes))
-            row["value_per_1000"] = _value(value_setup, proba)
+            row["value_per_1000"] = _value(
+                value_setup, labels if proba is not None else None
+            )
             run_batch = functools.partial(session.run, None, batch)
             row["throughput_rows_s"] = m.throughput(run_batch, n_batch, repeats=2)
             loop = m.LatencyLoop(
@@ -226,7 +247,9 @@ def optimize(
             )
             row["digest"] = hashlib.sha256(c.data).hexdigest()  # stored below
         results.append(
-            _native_row(model, X, y, ref_out, value_setup, meter, latency_seconds)
+            _native_row(
+                model, X, y, ref_out, (decision, value_setup), meter, latency_seconds
+            )
         )
     finally:
         if meter is not None:
@@ -260,7 +283,8 @@ def optimize(
         },
         "task": model.task,
         "currency": value_setup["canvas"].currency if value_setup else None,
-        "threshold": value_setup["threshold"] if value_setup else None,
+        "threshold": decision["value"] if decision else None,
+        "decision": None if model.task == "regression" else _describe(decision),
         "canvas_version": value_setup["canvas"].version if value_setup else None,
         "energy_method": meter.method if meter else "not measured (energy=False)",
         "machine": {
@@ -280,6 +304,12 @@ def optimize(
     return Variants._from_doc(model, doc)
 
 
+def _describe(decision: dict[str, Any] | None) -> str:
+    from mlops_nb.model._threshold import describe
+
+    return describe(decision)
+
+
 def _run_one(session: Any, singles: list[dict[str, Any]], i: int) -> Any:
     return session.run(None, singles[i])
 
@@ -289,21 +319,20 @@ def _native_row(
     X: pd.DataFrame,
     y: Any,
     ref_out: np.ndarray | None,
-    value_setup: Any,
+    setups: tuple[dict[str, Any] | None, dict[str, Any] | None],
     meter: m.EnergyMeter | None,
     latency_seconds: float,
 ) -> dict[str, Any]:
     import time
 
-    import numpy as np
-
+    decision, value_setup = setups
     predictor = model._predictor()
     t0 = time.perf_counter()
     if model.task == "regression":
         labels, proba = predictor.predict(X), None
     else:
         proba = predictor.proba(X)
-        labels = np.asarray(model.classes, dtype=object)[proba.argmax(axis=1)]
+        labels = _labels(model, proba, decision)
     batch_seconds = time.perf_counter() - t0
     row: dict[str, Any] = {
         "name": NATIVE,
@@ -318,7 +347,7 @@ def _native_row(
         ),
     }
     row.update(m.quality(y, labels, proba, ref_out, model.task, model.classes))
-    row["value_per_1000"] = _value(value_setup, proba)
+    row["value_per_1000"] = _value(value_setup, None if proba is None else labels)
     row["throughput_rows_s"] = len(X) / batch_seconds if batch_seconds > 0 else None
     rows = [X.iloc[[i]] for i in range(min(_SINGLE_ROWS, len(X)))]
     one = predictor.predict if model.task == "regression" else predictor.proba

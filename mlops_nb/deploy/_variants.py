@@ -414,7 +414,7 @@ class Variants(Displayable):
                 "value basis",
                 next((r["value_basis"] for r in measured if r.get("value_basis")), "—"),
             ),
-            ("decision threshold (canvas)", _fmt(p.get("threshold"))),
+            ("decisions", p.get("decision") or _fmt(p.get("threshold"))),
             ("energy", p["energy_method"]),
             ("machine", f"{p['machine']['platform']} ({p['machine']['processor']})"),
         ]

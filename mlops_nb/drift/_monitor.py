@@ -533,13 +533,10 @@ class Monitor(Displayable):
         """Every stored version of this monitor: when, by whom and what changed."""
         import pandas as pd
 
-        rows = self.project._store.query(
-            "SELECT version, note, created_at, created_by FROM documents WHERE kind "
-            "= ? AND name = ? ORDER BY version",
-            (KIND, self.name),
-        )
+        from mlops_nb.store._q_documents import document_history
+
         return pd.DataFrame(
-            [dict(r) for r in rows],
+            document_history(self.project._store, KIND, self.name),
             columns=["version", "note", "created_at", "created_by"],
         )
 
@@ -645,11 +642,9 @@ def _canvas(mon: Monitor) -> Any:
 
 
 def _monitor_rows(project: Project) -> list[Any]:
-    return project._store.query(
-        "SELECT name, MAX(version) AS version FROM documents WHERE kind = ? "
-        "GROUP BY name ORDER BY name",
-        (KIND,),
-    )
+    from mlops_nb.store._q_documents import newest_versions
+
+    return newest_versions(project._store, KIND)
 
 
 def list_monitors(project: Project) -> pd.DataFrame:

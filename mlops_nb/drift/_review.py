@@ -105,14 +105,10 @@ def _reusable(mon: Monitor, inputs: str) -> dict[str, Any] | None:
     """Label-free sections of the newest stored review of the same inputs."""
     import json
 
-    rows = mon.project._store.query(
-        "SELECT r.payload FROM reports r JOIN documents d ON r.owner_id = d.id "
-        "WHERE r.owner_kind = 'document' AND d.kind = 'monitor' AND d.name = ? "
-        "AND r.kind LIKE 'drift-review:%' ORDER BY d.version DESC LIMIT 3",
-        (mon.name,),
-    )
-    for row in rows:
-        payload = json.loads(row["payload"])
+    from mlops_nb.store._q_reports import drift_review_payloads
+
+    for text in drift_review_payloads(mon.project._store, mon.name):
+        payload = json.loads(text)
         if payload.get("inputs") == inputs:
             return {"multivariate": payload.get("multivariate")}
     return None

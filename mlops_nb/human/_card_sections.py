@@ -302,11 +302,10 @@ def explanations_section(model: Model) -> Section:
 
 
 def _records(model: Model, kind: str) -> list[dict[str, Any]]:
-    rows = model.project._store.query(
-        "SELECT payload, created_at FROM documents WHERE kind = ? AND name IN (?, ?) "
-        "ORDER BY id",
-        (kind, f"{model.name}@{model.version}", f"{model.name}@v{model.version}"),
-    )
+    from mlops_nb.store._q_documents import records_named
+
+    names = (f"{model.name}@{model.version}", f"{model.name}@v{model.version}")
+    rows = records_named(model.project._store, kind, names)
     return [{**json.loads(r["payload"]), "_at": r["created_at"]} for r in rows]
 
 
@@ -384,13 +383,12 @@ def release_section(model: Model) -> Section:
             else "none yet",
         )
     )
-    rows = model.project._store.query(
-        "SELECT payload FROM documents WHERE kind = 'release-waiver' AND name LIKE ? "
-        "ORDER BY id",
-        (f"{model.name}@{model.version}:%",),
-    )
-    for r in rows:
-        w = json.loads(r["payload"])
+    from mlops_nb.store._q_documents import waiver_payloads
+
+    for payload in waiver_payloads(
+        model.project._store, f"{model.name}@{model.version}:%"
+    ):
+        w = json.loads(payload)
         s.facts.append(
             (f"waiver: {w['item']}", f"{w['by']}, {_when(w['at'])}: {w['reason']}")
         )

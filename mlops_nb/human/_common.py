@@ -140,11 +140,9 @@ def labelled_frame(data: DataAsset, target: str) -> pd.DataFrame:
 
 def stored_reports(model: Model, prefix: str) -> list[dict[str, Any]]:
     """Return the reports of ``model`` whose kind starts with ``prefix``."""
-    rows = model.project._store.query(
-        "SELECT kind, payload, created_at FROM reports WHERE owner_kind = 'model' "
-        "AND owner_id = ? AND kind LIKE ? ORDER BY id",
-        (model.id, prefix.replace("%", "") + "%"),
-    )
+    from mlops_nb.store._q_reports import model_reports
+
+    rows = model_reports(model.project._store, model.id, prefix)
     return [
         {"kind": r["kind"], "payload": json.loads(r["payload"]), "at": r["created_at"]}
         for r in rows

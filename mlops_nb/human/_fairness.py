@@ -202,14 +202,12 @@ def limits_of(project: Project) -> dict[str, float]:
 
 def _fmt(row: dict[str, Any], key: str) -> str:
     v = row.get(key)
-    if v is None:
+    if v is None or v != v:  # None or NaN: the one missing-value mark
         return "—"
     lo, hi = row.get(f"{key} low"), row.get(f"{key} high")
-    return (
-        f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
-        if lo is not None and hi is not None
-        else f"{v:.3f}"
-    )
+    if lo is None or hi is None or lo != lo or hi != hi:  # too few rows for one
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 @dataclass(frozen=True, repr=False)

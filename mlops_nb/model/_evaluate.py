@@ -309,12 +309,12 @@ def evaluate(
 
 def stored_evaluations(model: Model) -> list[Evaluation]:
     """Every stored evaluation of a model version."""
-    rows = model.project._store.query(
-        "SELECT payload FROM reports WHERE owner_kind = 'model' AND owner_id = ? "
-        "AND kind LIKE 'evaluation:%' ORDER BY id",
-        (model.id,),
-    )
-    return [Evaluation.from_payload(json.loads(r["payload"])) for r in rows]
+    from mlops_nb.store._q_reports import evaluation_payloads
+
+    return [
+        Evaluation.from_payload(json.loads(p))
+        for p in evaluation_payloads(model.project._store, model.id)
+    ]
 
 
 @dataclass(frozen=True, repr=False)

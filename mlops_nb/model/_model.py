@@ -591,10 +591,27 @@ class Model(StoredVersion, Displayable):
         evals = self.evaluations()
         if evals:
             rows = [
-                {"data": e.data_label, **{k: e.metrics.get(k) for k in e.headline()}}
+                {
+                    "data": e.data_label,
+                    **({"decisions": _decided_at(e.threshold, info)} if info else {}),
+                    **{k: e.metrics.get(k) for k in e.headline()},
+                }
                 for e in evals
             ]
-            tabs.append(Tab("Evaluations", [Table(pd.DataFrame(rows))]))
+            old = sum(not _same_threshold(e.threshold, info) for e in evals)
+            note = (
+                [
+                    Text(
+                        f"{old} of {len(evals)} evaluations decided at an earlier "
+                        "threshold; evaluate again to see the decisions of "
+                        f"{describe(info)}.",
+                        "muted",
+                    )
+                ]
+                if info and old
+                else []
+            )
+            tabs.append(Tab("Evaluations", [*note, Table(pd.DataFrame(rows))]))
         edges = [(d, "train", self.label) for d in self.data]
         if self.lineage.get("parent_model"):
             pn, pv = self.lineage["parent_model"]
@@ -649,3 +666,24 @@ def model_from_row(project: Project, row: Any) -> Model:
         created_at=row["created_at"],
         created_by=row["created_by"],
     )
+
+
+def _same_threshold(
+    stored: dict[str, Any] | None, current: dict[str, Any] | None
+) -> bool:
+    """Whether an evaluation decided as the version decides now (same threshold)."""
+    if not stored or not current:
+        return stored == current
+    return stored.get("value") == current.get("value") and str(
+        stored.get("positive_class")
+    ) == str(current.get("positive_class"))
+
+
+def _decided_at(stored: dict[str, Any] | None, current: dict[str, Any] | None) -> str:
+    """Return e.g. ``decided at 0.1306 (set), current`` for the Evaluations tab."""
+    where = (
+        f"decided at {stored['value']:.4g} ({stored.get('source', '?')})"
+        if stored
+        else "decided by the most likely class"
+    )
+    return where + (", current" if _same_threshold(stored, current) else ", earlier")

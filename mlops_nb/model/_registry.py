@@ -21,6 +21,7 @@ from mlops_nb.errors import (
     listing,
 )
 from mlops_nb.model._metrics import HIGHER_IS_BETTER
+from mlops_nb.store import _q_models as q
 from mlops_nb.store._db import now
 from mlops_nb.ui import Displayable, Figure, KeyValues, Tab, Table, Text, View
 
@@ -252,11 +253,7 @@ def promote(
         raise GateError(refusal_message(model, stage, results, rows), rows)
     with store.write() as conn:
         if stage == "production":
-            for row in conn.execute(
-                "SELECT id, version FROM model_versions WHERE name = ? "
-                "AND stage = 'production' AND id != ?",
-                (model.name, model.id),
-            ).fetchall():
+            for row in q.other_production_versions(conn, model.name, model.id):
                 _set_stage(
                     conn,
                     row["id"],
@@ -364,22 +361,13 @@ def refusal_message(
 def _set_stage(
     conn: Any, model_id: int, frm: str, to: str, reason: str, project: Project
 ) -> None:
-    conn.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to, model_id))
-    conn.execute(
-        "INSERT INTO model_stage_history"
-        "(model_id, from_stage, to_stage, reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
-        (model_id, frm, to, reason, now(), project._user()),
-    )
+    q.set_stage(conn, model_id, frm, to, reason, now(), project._user())
 
 
 def current_stage_model(project: Project, name: str, stage: str) -> Model | None:
     """Return the newest version of ``name`` at ``stage``, or None."""
-    rows = project._store.query(
-        "SELECT version FROM model_versions WHERE name = ? AND stage = ? "
-        "ORDER BY version DESC LIMIT 1",
-        (name, stage),
-    )
-    return project.model(name, version=rows[0]["version"]) if rows else None
+    version = q.newest_version_at_stage(project._store, name, stage)
+    return None if version is None else project.model(name, version=version)
 
 
 def rollback(project: Project, name: str, *, reason: str = "") -> PromotionReport:
@@ -388,18 +376,11 @@ def rollback(project: Project, name: str, *, reason: str = "") -> PromotionRepor
     if current is None:
         msg = f"model {name!r} has no production version to roll back."
         raise NotFoundError(msg)
-    rows = project._store.query(
-        "SELECT h.model_id, m.version FROM model_stage_history h "
-        "JOIN model_versions m ON m.id = h.model_id "
-        "WHERE m.name = ? AND h.from_stage = 'production' "
-        "AND h.to_stage = 'archived' AND m.id != ? "
-        "ORDER BY h.id DESC LIMIT 1",
-        (name, current.id),
-    )
-    if not rows:
+    replaced = q.replaced_production_version(project._store, name, current.id)
+    if replaced is None:
         msg = f"model {name!r}: no earlier production version to roll back to."
         raise NotFoundError(msg)
-    previous = project.model(name, version=rows[0]["version"])
+    previous = project.model(name, version=replaced)
     store = project._store
     with store.write() as conn:
         _set_stage(
@@ -429,14 +410,8 @@ def stage_history(project: Project, name: str) -> pd.DataFrame:
     """Every stage change of a model's versions, oldest first."""
     import pandas as pd
 
-    rows = project._store.query(
-        "SELECT m.version, h.from_stage, h.to_stage, h.reason, h.at, h.by "
-        "FROM model_stage_history h "
-        "JOIN model_versions m ON m.id = h.model_id WHERE m.name = ? ORDER BY h.id",
-        (name,),
-    )
     return pd.DataFrame(
-        [dict(r) for r in rows],
+        q.stage_changes(project._store, name),
         columns=["version", "from_stage", "to_stage", "reason", "at", "by"],
     )
 
@@ -544,6 +519,8 @@ class Comparison(Displayable):
     def _view(self) -> View:
         import plotly.graph_objects as go
 
+        from mlops_nb.ui._html import header_label
+
         t = self.table
         metric_cols = [c for c in t.columns if c.startswith(("validation ", "test "))]
         blocks: list[Any] = [Table(t)]
@@ -552,19 +529,22 @@ class Comparison(Displayable):
                 (c for c in metric_cols if c.startswith("test ")), metric_cols[0]
             )
             colors = ["#54a24b" if s == "production" else "#4c78a8" for s in t["stage"]]
+            # dots, not bars: metrics of versions differ in the third decimal, and a
+            # bar cut off above zero would make one version look three times another
             fig = go.Figure(
-                go.Bar(
+                go.Scatter(
                     x=[f"v{v}" for v in t["version"]],
                     y=t[col],
-                    marker_color=colors,
+                    mode="markers+text",
+                    marker={"color": colors, "size": 14},
                     text=[f"{x:.4f}" for x in t[col]],
-                    textposition="outside",
+                    textposition="top center",
                 )
             )
             lo, hi = float(t[col].min()), float(t[col].max())
             pad = max((hi - lo) * 0.5, 0.01)
             fig.update_layout(
-                title=f"{col} (production in green)",
+                title=f"{header_label(col)} (production in green)",
                 template="plotly_white",
                 height=300,
                 margin={"t": 40, "b": 30},
@@ -584,15 +564,13 @@ def compare(project: Project, name: str, data: DataAsset | None = None) -> Compa
     """
     import pandas as pd
 
-    rows = project._store.query(
-        "SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,)
-    )
-    if not rows:
+    versions = q.model_version_numbers(project._store, name)
+    if not versions:
         msg = f"no model named {name!r} in this project."
         raise NotFoundError(msg)
     out = []
-    for r in rows:
-        m = project.model(name, version=r["version"])
+    for v in versions:
+        m = project.model(name, version=v)
         val = m.metrics["validation"]["metrics"]
         row: dict[str, Any] = {
             "version": m.version,

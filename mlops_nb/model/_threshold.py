@@ -121,14 +121,11 @@ def canvas_default(
 
 
 def _latest(model: Model) -> dict[str, Any] | None:
-    rows = model.project._store.query(
-        "SELECT threshold, positive_class, reason, at, by FROM model_thresholds "
-        "WHERE model_id = ? ORDER BY id DESC LIMIT 1",
-        (model.id,),
-    )
-    if not rows:
+    from mlops_nb.store._q_models import latest_threshold
+
+    r = latest_threshold(model.project._store, model.id)
+    if r is None:
         return None
-    r = rows[0]
     try:
         positive = json.loads(r["positive_class"])
         value = float(r["threshold"])
@@ -241,11 +238,12 @@ def set_threshold(model: Model, threshold: float, *, reason: str) -> dict[str, A
     before = threshold_info(model) or {}
     positive = before.get("positive_class", model.classes[1])
     at, by = now(), model.project._user()
+    from mlops_nb.store._q_models import insert_threshold
+
     with store.write() as conn:
-        conn.execute(
-            "INSERT INTO model_thresholds(model_id, threshold, positive_class, "
-            "reason, at, by) VALUES (?, ?, ?, ?, ?, ?)",
-            (model.id, float(threshold), json.dumps(positive), reason.strip(), at, by),
+        positive_json = json.dumps(positive)
+        insert_threshold(
+            conn, model.id, float(threshold), positive_json, reason.strip(), at, by
         )
         store.audit(
             conn,

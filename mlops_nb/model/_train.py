@@ -426,14 +426,10 @@ def _store_version(
         **({"base_model": base_model} if base_model else {}),
     }
     metrics = {"validation": validation, "duration_s": round(duration, 3)}
+    from mlops_nb.store._q_models import insert_model_version, next_model_version
+
     with store.write() as conn:
-        version = (
-            1
-            + conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?",
-                (name,),
-            ).fetchone()[0]
-        )
+        version = next_model_version(conn, name)
         for key, (b, mt) in blobs.items():
             store.record_blob(conn, artifacts[key], len(b), mt, data=b)
         row = {
@@ -449,11 +445,7 @@ def _store_version(
             "created_at": now(),
             "created_by": project._user(),
         }
-        conn.execute(
-            f"INSERT INTO model_versions({', '.join(row)}) "
-            f"VALUES ({', '.join(':' + k for k in row)})",
-            row,
-        )
+        insert_model_version(conn, row)
         store.audit(
             conn,
             "train",

@@ -103,13 +103,12 @@ def _doc_name(model: Model) -> str:
 
 
 def _signatures(project: Project, name: str) -> list[dict[str, Any]]:
-    rows = project._store.query(
-        "SELECT name, version, payload FROM documents WHERE kind = ? AND name LIKE "
-        "? ESCAPE '\\' "
-        "ORDER BY id",
-        (SIGNATURE_DOC, name.replace("_", "\\_").replace("%", "\\%") + "@%"),
-    )
-    return [json.loads(r["payload"]) for r in rows]
+    from mlops_nb.store._q_documents import payloads_with_name_prefix
+
+    return [
+        json.loads(p)
+        for p in payloads_with_name_prefix(project._store, SIGNATURE_DOC, f"{name}@")
+    ]
 
 
 def sign_model(model: Model, *, key: Any = None) -> SignatureCheck:
@@ -218,11 +217,9 @@ def signatures_required(project: Project) -> bool:
 def _was_signed(project: Project, model: Model) -> bool:
     """Whether the audit log records a signature of this version."""
     name = f"{SIGNATURE_DOC}:{_doc_name(model)}@"
-    rows = project._store.query(
-        "SELECT 1 FROM audit_log WHERE action = ? AND substr(object, 1, ?) = ? LIMIT 1",
-        (f"save {SIGNATURE_DOC}", len(name), name),
-    )
-    return bool(rows)
+    from mlops_nb.store._q_reports import audit_has_object_prefix
+
+    return audit_has_object_prefix(project._store, f"save {SIGNATURE_DOC}", name)
 
 
 def _blob_scan(model: Model, rehash: bool) -> Scan:
@@ -418,24 +415,20 @@ def check_on_load(model: Model) -> None:
 def signature_problems(project: Project) -> dict[str, str]:
     """``"model:name@version"`` -> problem, for every version whose signature fails."""
     from mlops_nb.model._model import model_from_row
+    from mlops_nb.store._q_documents import document_names
+    from mlops_nb.store._q_models import all_model_versions
+    from mlops_nb.store._q_reports import audited_objects
 
+    store = project._store
     required = signatures_required(project)
-    signed = {
-        r["name"]
-        for r in project._store.query(
-            "SELECT DISTINCT name FROM documents WHERE kind = ?", (SIGNATURE_DOC,)
-        )
-    } | {  # versions the audit log says were signed, whatever the documents say
-        r["object"].split(":", 1)[1].rsplit("@", 1)[0]
-        for r in project._store.query(
-            "SELECT object FROM audit_log WHERE action = ?", (f"save {SIGNATURE_DOC}",)
-        )
-        if ":" in r["object"] and "@" in r["object"]
+    signed = set(document_names(store, SIGNATURE_DOC)) | {
+        # versions the audit log says were signed, whatever the documents say
+        obj.split(":", 1)[1].rsplit("@", 1)[0]
+        for obj in audited_objects(store, f"save {SIGNATURE_DOC}")
+        if ":" in obj and "@" in obj
     }
     out = dict(trust_problems(project))
-    for row in project._store.query(
-        "SELECT * FROM model_versions ORDER BY name, version"
-    ):
+    for row in all_model_versions(store):
         if not required and f"{row['name']}@{row['version']}" not in signed:
             continue
         check = verify_model(model_from_row(project, row))

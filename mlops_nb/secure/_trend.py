@@ -113,13 +113,9 @@ def poisoning_trend(
 
     project.asset(name)  # clear error for an unknown name
     if versions is None:
-        versions = [
-            int(r[0])
-            for r in project._store.query(
-                "SELECT version FROM asset_versions WHERE name = ? ORDER BY version",
-                (name,),
-            )
-        ]
+        from mlops_nb.store._q_assets import asset_version_numbers
+
+        versions = [int(v) for v in asset_version_numbers(project._store, name)]
     if not isinstance(baseline, int) or baseline < 1:
         msg = f"poisoning_trend(baseline={baseline!r}): use a whole number >= 1."
         raise ValidationError(msg)

@@ -174,8 +174,8 @@ class Store:
                 msg = f"the bytes given for artifact {digest} hash differently."
                 raise StoreError(msg)
         conn.execute(
-            "INSERT OR IGNORE INTO artifacts(digest, size, media_type, created_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO artifacts(digest, size, media_type, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (digest, size, media_type, now()),
         )
 

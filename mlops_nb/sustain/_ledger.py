@@ -42,23 +42,20 @@ def record_entry(
 ) -> None:
     """Append one ledger entry."""
     from mlops_nb.store._db import now
+    from mlops_nb.store._q_reports import insert_report
 
     text = json.dumps(entry, default=_json_default)
     store = project._store
     with store.write() as conn:
-        conn.execute(
-            "INSERT INTO reports(owner_kind, owner_id, kind, payload, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (owner_kind, owner_id, f"energy:{entry['id']}", text, now()),
-        )
+        kind = f"energy:{entry['id']}"
+        insert_report(conn, owner_kind, owner_id, kind, text, now())
 
 
 def ledger_entries(project: Project) -> list[dict[str, Any]]:
     """Every ledger entry of the project, oldest first."""
-    rows = project._store.query(
-        "SELECT payload FROM reports WHERE kind LIKE 'energy:%' ORDER BY id"
-    )
-    return [json.loads(r["payload"]) for r in rows]
+    from mlops_nb.store._q_reports import energy_payloads
+
+    return [json.loads(p) for p in energy_payloads(project._store)]
 
 
 def _frame(entries: list[dict[str, Any]]) -> pd.DataFrame:

@@ -183,13 +183,26 @@ def warm_figure(report: WarmStartReport) -> go.Figure:
 
     t = report.to_frame()
     key = report.payload["primary"]
-    titles = ["energy (Wh)", f"{key} on {report.payload['test']}"]
+    from mlops_nb.ui._html import header_label
+
+    titles = ["energy (Wh)", f"{header_label(key)} on {report.payload['test']}"]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
     colors = ["#9d9da1", "#54a24b", "#e45756"][: len(t)]
-    for col, y in ((1, t["Wh"]), (2, t[key])):
-        fig.add_bar(
-            x=t["option"], y=y, marker_color=colors, row=1, col=col, showlegend=False
-        )
+    fig.add_bar(
+        x=t["option"], y=t["Wh"], marker_color=colors, row=1, col=1, showlegend=False
+    )
+    # the metric as dots on a zoomed axis: a bar cut off above zero would exaggerate
+    fig.add_scatter(
+        x=t["option"],
+        y=t[key],
+        mode="markers+text",
+        marker={"color": colors, "size": 14},
+        text=[f"{v:.4f}" for v in t[key]],
+        textposition="top center",
+        row=1,
+        col=2,
+        showlegend=False,
+    )
     lo, hi = float(t[key].min()), float(t[key].max())
     fig.update_yaxes(range=[lo - 0.05 * abs(lo), hi * 1.01], row=1, col=2)
     fig.update_layout(

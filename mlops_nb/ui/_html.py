@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import uuid
 from typing import Any
 
@@ -165,7 +166,12 @@ _KNOWN = frozenset(
     }
 )
 #: Whole names with a label of their own.
-_LABELS = {"mu_star": "μ*", "mu_star_conf": "μ* interval (95 %)", "n": "rows"}
+_LABELS = {
+    "mu_star": "μ*",
+    "mu_star_conf": "μ* interval (95 %)",
+    "n": "rows",
+    "brier": "Brier score",
+}
 #: Name endings that are units, shown in brackets after the header's words.
 _UNITS = {"ms": "ms", "s": "s", "mb": "MB", "kb": "KB", "pct": "%", "wh": "Wh",
           "kwh": "kWh", "eur": "EUR", "usd": "USD"}  # fmt: skip
@@ -266,11 +272,14 @@ def header_label(name: Any) -> str:
     Only names made wholly of known words of this field (metrics, statistics,
     units) change, e.g. ``demographic_parity_difference`` -> ``demographic parity
     difference`` and ``latency_p50_ms`` -> ``latency p50 (ms)``; a user's own column
-    (``AGEP``, ``hours_per_week``, ``hours-per-week``) is shown exactly as it is.
+    (``AGEP``, ``hours_per_week``, ``hours-per-week``) is shown exactly as it is. In a
+    header of several words (``validation roc_auc``) each snake_case word is read so.
     """
     text = str(name)
     if text in _LABELS:
         return _LABELS[text]
+    if " " in text:  # "validation roc_auc": each snake_case word read on its own
+        return " ".join(header_label(t) if "_" in t else t for t in text.split(" "))
     parts = text.split("_")
     if not all(p in _KNOWN or p in _WORDS for p in parts):
         return text
@@ -279,6 +288,45 @@ def header_label(name: Any) -> str:
         parts = parts[:-1]
     words = " ".join(_WORDS.get(p, p) for p in parts)
     return f"{words} ({unit})" if unit else words
+
+
+# A click on a header sorts the rows by that column (again: the other way). Plain
+# inline script, no library: it works offline, in saved reports and in the live view
+# (JupyterLab runs it in trusted outputs; an untrusted notebook shows the table as is).
+# Numbers sort by ``data-v`` (separators are only display); missing ones go last.
+_SORT_ON_CLICK = (
+    " onclick=\"var t=this.closest('table'),i=this.cellIndex,"
+    "d=this.dataset.dir=this.dataset.dir==='a'?'d':'a',"
+    "b=Array.prototype.slice.call(t.rows,1);"
+    "b.sort(function(x,y){var p=x.cells[i].dataset.v,q=y.cells[i].dataset.v,r;"
+    "if(p!==undefined&amp;&amp;q!==undefined){r=p-q}"
+    "else if(p===undefined&amp;&amp;q===undefined){r=x.cells[i].textContent"
+    ".localeCompare(y.cells[i].textContent,undefined,{numeric:true})}"
+    "else{return p===undefined?1:-1}return d==='a'?r:-r});"
+    'b.forEach(function(r){r.parentNode.appendChild(r)})"'
+)
+
+
+def _sort_key(value: Any) -> str:
+    """Return a number's sort key as a ``data-v`` attribute (none for text, missing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        import numpy as np
+
+        if not isinstance(value, np.integer | np.floating) or isinstance(
+            value, np.bool_
+        ):
+            return ""
+    number = float(value)
+    return f' data-v="{number!r}"' if math.isfinite(number) else ""
+
+
+_INTERVAL = re.compile(r"^\S+ \[[^\]]*\]$")
+
+
+def _is_interval_text(values: Any) -> bool:
+    """Whether a text column holds estimates with intervals, ``0.5 [0.4, 0.6]``."""
+    texts = [v for v in values.tolist() if isinstance(v, str)]
+    return bool(texts) and all(_INTERVAL.match(t) for t in texts)
 
 
 def _column_formatter(values: Any) -> Any:
@@ -417,6 +465,11 @@ def table_html(block: Table) -> str:
             )
         if numeric:
             styles[c] = ";text-align:right;white-space:nowrap"
+        elif _is_interval_text(values):
+            # "0.536 [0.492, 0.577]": a narrow room puts the interval under the
+            # estimate instead of cutting the table; the interval itself never breaks
+            styles[c] = ";text-align:right;white-space:normal"
+            formats[c] = lambda v, fmt=formats[c]: fmt(v).replace(", ", ",\u00a0")
         else:
             longest = values.astype("string").str.len().max()
             wide = longest is not pd.NA and int(longest or 0) > _WRAP_AT
@@ -425,10 +478,13 @@ def table_html(block: Table) -> str:
                 if wide
                 else (";white-space:nowrap")
             )
+    sortable = len(shown) > 1
     head = "".join(
         f'<td style="{_TH}{";text-align:right" if "right" in styles[c] else ""}'
         # a short header stays on one line; a long one wraps at its spaces
-        f'{";white-space:nowrap" if len(header_label(c)) <= 24 else ""}"'
+        f"{';white-space:nowrap' if len(header_label(c)) <= 24 else ''}"
+        f'{";cursor:pointer" if sortable else ""}"'
+        f"{_SORT_ON_CLICK if sortable else ''}"
         f' title="{html.escape(block.titles.get(c) or str(c))}">'
         f"{html.escape(header_label(c))}</td>"
         for c in cols
@@ -440,7 +496,8 @@ def table_html(block: Table) -> str:
             fg, bg = _TONES.get(str(row[block.tone_column]), _TONES["muted"])
             style = f' style="background:{bg};color:{fg}"'
         cells = "".join(
-            f'<td style="{_TD}{styles[c]}">{formats[c](row[c])}</td>' for c in cols
+            f'<td style="{_TD}{styles[c]}"{_sort_key(row[c])}>{formats[c](row[c])}</td>'
+            for c in cols
         )
         rows.append(f"<tr{style}>{cells}</tr>")
     more = ""

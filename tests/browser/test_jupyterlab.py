@@ -468,6 +468,13 @@ def test_tables_read_well_in_both_themes(lab_page, jupyterlab, shots, theme):
         " return 'rgb(255, 255, 255)'; }"
     )
     assert (_luminance(bg) < 0.4) if dark else (_luminance(bg) > 0.6), (theme, bg)
+    # sortable in the live view: a header click orders rows by value, again reverses
+    predictions = heads.nth(texts.index("predictions"))
+    first_row = table.locator("tr").nth(1)
+    predictions.click()
+    assert first_row.locator("td").first.inner_text().startswith("float32")
+    predictions.click()
+    assert first_row.locator("td").first.inner_text().startswith("int8")
     scroll_to_top(cells.nth(2))
     shots(page, f"theme-{'dark' if dark else 'light'}-01-table")
     profile = cells.nth(1).locator(".mlops-nb-widget")

@@ -71,6 +71,20 @@ def test_fairness_widget_shows_labels_with_the_code_on_hover(
     mixed.wait_for(timeout=15_000)
     assert mixed.inner_text() == "female, White alone"
     shots(page, "labels-02-fairness-intersections")
+    # the chart's rotated group labels are whole: inside the chart's own drawing
+    chart = fair.locator(".js-plotly-plot:visible").first
+    chart.locator(".xtick text").first.wait_for(timeout=15_000)
+    chart.evaluate("e => e.scrollIntoView({block: 'center'})")
+    cut = chart.evaluate(
+        "e => { const box = e.querySelector('.main-svg').getBoundingClientRect();"
+        " return [...e.querySelectorAll('.xtick text')].map(t => {"
+        " const r = t.getBoundingClientRect();"
+        " return [t.textContent, r.bottom - box.bottom, box.left - r.left,"
+        " r.right - box.right]; })"
+        ".filter(([, below, left, right]) => below > 1 || left > 1 || right > 1); }"
+    )
+    assert not cut, cut
+    shots(chart, "labels-04-intersection-chart")
 
     # the what-if drop-downs show labels, in code order
     what_if = cells.nth(2).locator(".jp-Cell-outputArea")

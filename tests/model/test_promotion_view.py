@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -52,3 +54,27 @@ def test_promotion_without_metric_gates_says_nothing_was_compared(lgbm):
         else "no gate applied"
     )
     assert report._decided() == expected
+
+
+def test_comparison_headers_read_as_words(lgbm, challenger, split):
+    comparison = lgbm.project.compare("clf", data=split[1])
+    assert "validation roc_auc" in comparison.to_frame().columns  # keys stay
+    text = re.sub(r"<[^>]+>", " ", comparison._repr_html_())
+    assert "validation ROC AUC" in text
+    assert "test ROC AUC" in text
+    assert not re.search(
+        r"\b(validation|test) (roc_auc|log_loss|balanced_accuracy)", text
+    )
+
+
+def test_comparison_chart_never_cuts_a_bar(lgbm, challenger, split):
+    """Bars must start at zero; close metrics are drawn as dots on a zoomed axis."""
+    from mlops_nb.ui import Figure
+
+    view = lgbm.project.compare("clf", data=split[1])._view()
+    figs = [b.figure for tab in view.tabs for b in tab.blocks if isinstance(b, Figure)]
+    assert figs
+    for fig in figs:
+        lo = fig.layout.yaxis.range[0] if fig.layout.yaxis.range else 0
+        for trace in fig.data:
+            assert trace.type != "bar" or lo <= 0, "a bar cut off above zero"

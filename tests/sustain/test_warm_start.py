@@ -160,3 +160,14 @@ def test_refusals_name_the_problem(warm, project, tiny_asset):
     linear = project.train("lin", tiny_asset, estimator="logistic")
     with pytest.raises(mnb.errors.ValidationError, match="continues LightGBM boosting"):
         linear.retrain_warm(tiny_asset)
+
+
+def test_warm_start_chart_draws_the_metric_as_dots_not_cut_bars(warm):
+    fig = warm[3].plot()
+    metric = [t for t in fig.data if t.xaxis == "x2"]
+    assert metric
+    assert all(t.type == "scatter" for t in metric)
+    energy = [t for t in fig.data if t.xaxis in (None, "x")]
+    assert energy
+    assert all(t.type == "bar" for t in energy)
+    assert fig.layout.yaxis.range is None  # energy bars start at zero
