@@ -48,8 +48,10 @@ _TH = (
     f"padding:2px 8px;border-bottom:1px solid {LINE};text-align:left;"
     "vertical-align:bottom;line-height:1.25;font-weight:bold;min-width:4em"
 )
-#: Below this many characters a text column stays on one line; longer ones wrap.
+#: Above this many characters a text column wraps (at least 10em wide).
 _WRAP_AT = 40
+#: Up to this many characters a text value is never broken (ids, codes, short labels).
+_KEEP_WHOLE = 16
 #: Words that stay upper case (or take a fixed spelling) in column headers.
 _WORDS = {
     "auc": "AUC", "roc": "ROC", "pr": "PR", "tpr": "TPR", "fpr": "FPR", "f1": "F1",
@@ -472,11 +474,15 @@ def table_html(block: Table) -> str:
             formats[c] = lambda v, fmt=formats[c]: fmt(v).replace(", ", ",\u00a0")
         else:
             longest = values.astype("string").str.len().max()
-            wide = longest is not pd.NA and int(longest or 0) > _WRAP_AT
+            longest = 0 if longest is pd.NA else int(longest or 0)
+            # long text wraps; a label of a few words wraps only when the room is
+            # tight (the table takes each column's one-line width while it fits)
             styles[c] = (
-                ";white-space:normal;min-width:12em"
-                if wide
-                else (";white-space:nowrap")
+                ";white-space:normal;min-width:10em"
+                if longest > _WRAP_AT
+                else ";white-space:normal;min-width:6em"
+                if longest > _KEEP_WHOLE
+                else ";white-space:nowrap"
             )
     sortable = len(shown) > 1
     head = "".join(
@@ -512,7 +518,10 @@ def table_html(block: Table) -> str:
     )
     return (
         (caption if block.caption else "")
-        + '<div style="overflow-x:auto;max-width:100%">'
+        # width 0 + min-width 100%: the table never widens its container (a flex
+        # item in widgets would grow to the table and be clipped); it wraps its text
+        # columns to the room, and scrolls only if even that is too narrow
+        + '<div style="overflow-x:auto;width:0;min-width:100%">'
         + '<table style="border-collapse:collapse;margin:2px 0;'
         + 'font-variant-numeric:tabular-nums">'
         + f"<tr>{head}</tr>"

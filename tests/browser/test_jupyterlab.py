@@ -456,6 +456,12 @@ def test_tables_read_well_in_both_themes(lab_page, jupyterlab, shots, theme):
         "t => t.parentElement.scrollWidth - t.parentElement.clientWidth"
     )
     assert scroll <= 1, f"table scrolls sideways by {scroll} px"
+    # ... and nothing is clipped: the whole table lies inside the view
+    overflow = table.evaluate(
+        "t => t.getBoundingClientRect().right"
+        " - t.closest('.mlops-nb-widget').getBoundingClientRect().right"
+    )
+    assert overflow <= 0, f"table runs {overflow} px past the view"
     # text reads on its background in this theme
     header = view.locator(".widget-html").first.locator("b").first
     fg = _luminance(header.evaluate("e => getComputedStyle(e).color"))
