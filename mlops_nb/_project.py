@@ -44,7 +44,13 @@ class Project(Displayable):
 
     @classmethod
     def open(
-        cls, path: str | Path, *, create: bool = True, trust: Any = None
+        cls,
+        path: str | Path,
+        *,
+        create: bool = True,
+        trust: Any = None,
+        artifacts: str | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> Project:
         """Create or reopen the project at ``path``.
 
@@ -52,6 +58,15 @@ class Project(Displayable):
         ----------
         path : str or Path
             The project folder. A missing or empty folder becomes a new project.
+            Or a team project's database, ``postgresql://user@host/db?schema=name``
+            (upgraded once with ``mlops-nb db upgrade URL``; never by a kernel).
+        artifacts : str, optional
+            A team project's file store (required with a database URL):
+            ``s3://bucket/prefix`` (credentials from the standard AWS chain) or a
+            local folder URL such as ``file:///srv/ml/project``.
+        storage_options : dict, optional
+            Non-secret fsspec options of ``artifacts`` (e.g.
+            ``{"client_kwargs": {"endpoint_url": ...}}``).
         create : bool
             When False, a missing project is an error instead of being created.
         trust : str or list of str, optional
@@ -72,7 +87,24 @@ class Project(Displayable):
         from mlops_nb.secure._trust import check_open, parse_pins
 
         pins = parse_pins(trust, what="Project.open(trust=...)")
-        project = cls(Store(Path(path), create=create), trust=pins)
+        if _is_team_url(path):
+            from mlops_nb.store._team_store import TeamStore
+
+            store: Any = TeamStore(
+                str(path), artifacts, storage_options=storage_options
+            )
+        elif artifacts is not None or storage_options is not None:
+            from mlops_nb.errors import ValidationError
+
+            msg = (
+                f"Project.open({str(path)!r}, artifacts=...): artifacts= is for team "
+                "projects (a postgresql:// database URL); a project folder keeps its "
+                "files in its own artifacts/ folder. Remove artifacts=."
+            )
+            raise ValidationError(msg)
+        else:
+            store = Store(Path(path), create=create)
+        project = cls(store, trust=pins)
         check_open(project)
         return project
 
@@ -83,8 +115,8 @@ class Project(Displayable):
 
     @property
     def name(self) -> str:
-        """The folder's name."""
-        return self._store.root.name
+        """The folder's name (a team project's schema)."""
+        return str(getattr(self._store, "name", None) or self._store.root.name)
 
     @staticmethod
     def _user() -> str:
@@ -586,6 +618,13 @@ class Project(Displayable):
         )
 
     # -- rendering -------------------------------------------------------------------
+    def _where(self) -> list[tuple[str, str]]:
+        """Where the project lives: its folder, or a team project's URLs (masked)."""
+        location = getattr(self._store, "location", None)
+        if location is None:
+            return [("folder", str(self.path))]
+        return [("database", location), ("artifacts", self._store.artifacts_location)]
+
     def _view(self) -> View:
         assets = self.assets()
         n_versions = int(assets["versions"].sum()) if len(assets) else 0
@@ -597,7 +636,7 @@ class Project(Displayable):
         edges = project_lineage(self)
         overview = KeyValues(
             [
-                ("folder", str(self.path)),
+                *self._where(),
                 ("assets", len(assets)),
                 ("data versions", n_versions),
                 ("audit entries", audit_count(self._store)),
@@ -626,13 +665,21 @@ class Project(Displayable):
         if len(models):  # the model registry, once there is one
             tabs.insert(2, Tab("Models", [Table(models, max_rows=50)]))
         data = f"{plural(len(assets), 'asset')}, {plural(n_versions, 'version')}"
-        summary = f"{data}, at {self.path}"
+        at = getattr(self._store, "location", None) or self.path
+        summary = f"{data}, at {at}"
         if len(models):
             summary = (
                 f"{data}, {plural(models['name'].nunique(), 'model')} "
-                f"({plural(len(models), 'version')}), at {self.path}"
+                f"({plural(len(models), 'version')}), at {at}"
             )
         return View("Project", self.name, summary, [], tabs)
+
+
+def _is_team_url(path: object) -> bool:
+    """Whether ``path`` is a team database URL (no SQLAlchemy import for a folder)."""
+    return isinstance(path, str) and path.strip().lower().startswith(
+        ("postgresql://", "postgresql+psycopg://")
+    )
 
 
 def _readable_audit(audit: pd.DataFrame) -> pd.DataFrame:

@@ -68,3 +68,13 @@ def values_of(
         )
         raise StoreError(msg)
     return tuple(row[c] for c in columns)
+
+
+def on_postgresql(conn: Any) -> bool:
+    """Whether ``conn`` is a team store's write connection on PostgreSQL.
+
+    Read-then-write helpers lock there (advisory locks, ``SELECT ... FOR UPDATE``,
+    :mod:`mlops_nb.store._sa_registry`); on SQLite ``BEGIN IMMEDIATE`` already
+    serialises writers, and ``sqlite3`` connections have no ``dialect``.
+    """
+    return getattr(getattr(conn, "dialect", None), "name", "") == "postgresql"

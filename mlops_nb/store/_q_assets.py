@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.store._q import column, dicts, first, one, values_of
+from mlops_nb.store._q import column, dicts, first, on_postgresql, one, values_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,7 +44,14 @@ _BY_ID = "SELECT * FROM asset_versions WHERE id = ?"
 
 # -- inside a write transaction -------------------------------------------------------
 def next_asset_version(conn: Any, name: str) -> int:
-    """Return the number the next data version of ``name`` gets (1 for the first)."""
+    """Return the number the next data version of ``name`` gets (1 for the first).
+
+    On PostgreSQL the writers of ``name`` queue on an advisory lock held until commit.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._sa_registry import next_version
+
+        return next_version(conn, "asset_versions", name)
     row = conn.execute(
         "SELECT COALESCE(MAX(version), 0) FROM asset_versions WHERE name = ?",
         (name,),
@@ -58,7 +65,15 @@ def insert_asset_version(conn: Any, row: Mapping[str, Any]) -> None:
 
 
 def asset_by_hash_in(conn: Any, name: str, digest: str) -> dict[str, Any] | None:
-    """Return the version of ``name`` holding ``digest``, read in the transaction."""
+    """Return the version of ``name`` holding ``digest``, read in the transaction.
+
+    On PostgreSQL it first takes the lock :func:`next_asset_version` takes, so a
+    writer that waited sees the same data another machine just registered.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._pg_audit import lock
+
+        lock(conn.sa, "asset_versions", "", name)
     return one(conn.execute(_BY_HASH, (name, digest)).fetchone())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.store._q import column, dicts, first, one
+from mlops_nb.store._q import column, dicts, first, on_postgresql, one
 
 if TYPE_CHECKING:
     from mlops_nb.store._store import Store
@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 def document_by_hash_in(
     conn: Any, kind: str, name: str, digest: str
 ) -> dict[str, Any] | None:
-    """Return the version of ``kind``/``name`` with content ``digest``, or None."""
+    """Return the version of ``kind``/``name`` with content ``digest``, or None.
+
+    On PostgreSQL it first takes the lock :func:`next_document_version` takes.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._pg_audit import lock
+
+        lock(conn.sa, "documents", kind, name)
     return one(
         conn.execute(
             "SELECT * FROM documents WHERE kind = ? AND name = ? AND content_hash = ?",
@@ -28,7 +35,14 @@ def document_by_hash_in(
 
 
 def next_document_version(conn: Any, kind: str, name: str) -> int:
-    """Return the number the next version of ``kind``/``name`` gets (1 first)."""
+    """Return the number the next version of ``kind``/``name`` gets (1 first).
+
+    On PostgreSQL the writers of ``kind``/``name`` queue on an advisory lock.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._sa_registry import next_version
+
+        return next_version(conn, "documents", name, kind=kind)
     row = conn.execute(
         "SELECT COALESCE(MAX(version), 0) FROM documents WHERE kind = ? AND name = ?",
         (kind, name),

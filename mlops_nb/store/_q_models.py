@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_nb.store._q import column, dicts, first, values_of
+from mlops_nb.store._q import column, dicts, first, on_postgresql, values_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,7 +38,14 @@ _INSERT_MODEL = (
 
 # -- inside a write transaction -------------------------------------------------------
 def next_model_version(conn: Any, name: str) -> int:
-    """Return the number the next version of model ``name`` gets (1 first)."""
+    """Return the number the next version of model ``name`` gets (1 first).
+
+    On PostgreSQL the writers of ``name`` queue on an advisory lock held until commit.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._sa_registry import next_version
+
+        return next_version(conn, "model_versions", name)
     row = conn.execute(
         "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE name = ?",
         (name,),
@@ -54,7 +61,15 @@ def insert_model_version(conn: Any, row: Mapping[str, Any]) -> None:
 def other_production_versions(
     conn: Any, name: str, model_id: int
 ) -> list[dict[str, Any]]:
-    """Return ``id`` and ``version`` of every production version of ``name`` but one."""
+    """Return ``id`` and ``version`` of every production version of ``name`` but one.
+
+    On PostgreSQL every version of ``name`` is locked first (``SELECT ... FOR
+    UPDATE``, in id order, as :func:`mlops_nb.store._sa_registry.set_stage` does), so
+    two machines promoting at once queue and the second sees the first's production
+    version; the lock holds until the caller's transaction ends.
+    """
+    if on_postgresql(conn):
+        lock_model_versions(conn, name)
     return dicts(
         conn.execute(
             "SELECT id, version FROM model_versions WHERE name = ? "
@@ -64,10 +79,29 @@ def other_production_versions(
     )
 
 
+def lock_model_versions(conn: Any, name: str) -> None:
+    """On PostgreSQL, lock every version of model ``name`` until the commit."""
+    if on_postgresql(conn):
+        conn.execute(
+            "SELECT id FROM model_versions WHERE name = ? ORDER BY id FOR UPDATE",
+            (name,),
+        )
+
+
 def set_stage(
     conn: Any, model_id: int, frm: str, to: str, reason: str, at: str, by: str
 ) -> None:
-    """Move a model version to stage ``to`` and record the change in its history."""
+    """Move a model version to stage ``to`` and record the change in its history.
+
+    On PostgreSQL :func:`mlops_nb.store._sa_registry.set_stage` does it: it locks
+    every version of the model's name, reads the stage ``frm`` under the lock (another
+    machine may have changed it) and archives any other production version.
+    """
+    if on_postgresql(conn):
+        from mlops_nb.store._sa_registry import set_stage as locked_set_stage
+
+        locked_set_stage(conn, model_id, to, reason, by)
+        return
     conn.execute("UPDATE model_versions SET stage = ? WHERE id = ?", (to, model_id))
     conn.execute(
         "INSERT INTO model_stage_history"

@@ -98,6 +98,8 @@ def parse_url(text: str) -> TeamURL:
             "postgresql://user@host/db?schema=name or sqlite:///path/registry.sqlite."
         )
         raise StoreError(msg) from None  # the cause would quote the password
+    if url.password is not None:  # as parsed: a password in any spelling is hidden
+        shown = mask_url(url)
     backend = url.get_backend_name()
     if backend not in _BACKENDS:
         msg = (

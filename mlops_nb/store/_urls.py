@@ -31,6 +31,28 @@ def _mask_one(match: re.Match[str]) -> str:
     return f"{scheme}{user}:{MASK}{host}"
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/*")
+
+
+def _mask_whole(text: str) -> str | None:
+    """Mask ``text`` when it is one URL, even with whitespace in its password.
+
+    A password typed with a literal space (``postgresql://u:a b@h/db``) would end
+    the URL for the in-text pattern and leave part of the password shown.
+    """
+    start = _SCHEME.match(text)
+    if not start:
+        return None
+    rest = text[start.end() :]
+    at = rest.rfind("@")
+    if at < 0 or any(ch.isspace() for ch in rest[at:]):
+        return None
+    user, colon, _password = rest[:at].partition(":")
+    if not colon or any(ch.isspace() for ch in user):
+        return None
+    return f"{start.group(0)}{user}:{MASK}{rest[at:]}"
+
+
 def mask_url(url: object) -> str:
     """Return ``url`` as text with the password of every URL in it replaced by ``***``.
 
@@ -53,7 +75,8 @@ def mask_url(url: object) -> str:
     """
     render = getattr(url, "render_as_string", None)
     text = render(hide_password=True) if callable(render) else str(url)
-    return _URL.sub(_mask_one, text)
+    whole = _mask_whole(text.strip())
+    return whole if whole is not None else _URL.sub(_mask_one, text)
 
 
 def password_of(url: object) -> str:

@@ -22,7 +22,7 @@ from conftest_pg import pg_server, pg_url  # noqa: E402
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["pg_server", "pg_url", "s3_bucket", "s3_server"]
+__all__ = ["any_project", "pg_server", "pg_url", "s3_bucket", "s3_server", "team_url"]
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +56,26 @@ def s3_bucket(s3_server, monkeypatch) -> str:
     bucket = f"arts-{secrets.token_hex(6)}"
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
     return bucket
+
+
+@pytest.fixture
+def team_url(pg_url, s3_bucket) -> tuple[str, str]:
+    """An upgraded team database (fresh schema) and a fresh S3 prefix for its files."""
+    from mlops_nb.store._migrate import upgrade
+
+    upgrade(pg_url)
+    return pg_url, f"s3://{s3_bucket}/proj"
+
+
+@pytest.fixture(params=["embedded", "team"])
+def any_project(request, tmp_path):
+    """A new project on each back end: a folder, and PostgreSQL + S3 (moto)."""
+    import mlops_nb as mnb
+
+    if request.param == "embedded":
+        yield mnb.Project.open(tmp_path / "proj")
+        return
+    url, artifacts = request.getfixturevalue("team_url")
+    proj = mnb.Project.open(url, artifacts=artifacts)
+    yield proj
+    proj._store.close()  # pooled connections would keep the schema from dropping
