@@ -63,7 +63,8 @@ class Project(Displayable):
         artifacts : str, optional
             A team project's file store (required with a database URL):
             ``s3://bucket/prefix`` (credentials from the standard AWS chain) or a
-            local folder URL such as ``file:///srv/ml/project``.
+            local folder URL such as ``file:///srv/ml/project``; default: the
+            environment variable ``MLOPS_NB_ARTIFACTS``.
         storage_options : dict, optional
             Non-secret fsspec options of ``artifacts`` (e.g.
             ``{"client_kwargs": {"endpoint_url": ...}}``).
@@ -88,8 +89,13 @@ class Project(Displayable):
 
         pins = parse_pins(trust, what="Project.open(trust=...)")
         if _is_team_url(path):
+            import os
+
             from mlops_nb.store._team_store import TeamStore
 
+            # a notebook's project_dir parameter may be a URL: the files' place then
+            # comes from MLOPS_NB_ARTIFACTS (papermill, make demo)
+            artifacts = artifacts or os.environ.get("MLOPS_NB_ARTIFACTS") or None
             store: Any = TeamStore(
                 str(path), artifacts, storage_options=storage_options
             )

@@ -102,11 +102,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from mlops_nb._project import Project
 
-    report = Project.open(args.project, create=False).verify()
+    report = Project.open(args.project, create=False, artifacts=args.artifacts).verify()
     print(report)
     for digest, problem in report.problems.items():
         print(f"  {digest}: {problem}")
     return 0 if report.ok else 1
+
+
+_PROJECT_HELP = "a project folder, or a team database URL (postgresql://...)"
+_ARTIFACTS_HELP = "a team project's file store (s3://bucket/prefix); with a URL only"
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
@@ -117,7 +121,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     for item in args.min_metric or []:
         key, _, value = item.partition("=")
         min_metrics[key] = float(value)
-    project = Project.open(args.project, create=False)
+    project = Project.open(args.project, create=False, artifacts=args.artifacts)
     result = retrain(
         project,
         args.model,
@@ -163,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     retrain = sub.add_parser(
         "retrain", help="retrain a model on new data; promote only if gates pass"
     )
-    retrain.add_argument("project")
+    retrain.add_argument("project", help=_PROJECT_HELP)
+    retrain.add_argument("--artifacts", help=_ARTIFACTS_HELP)
     retrain.add_argument(
         "--model",
         required=True,
@@ -197,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retrain.set_defaults(func=_cmd_retrain)
     verify = sub.add_parser("verify", help="check every artifact of a project")
-    verify.add_argument("project")
+    verify.add_argument("project", help=_PROJECT_HELP)
+    verify.add_argument("--artifacts", help=_ARTIFACTS_HELP)
     verify.set_defaults(func=_cmd_verify)
     from mlops_nb.deploy._cli import add_serve_parser  # light: stdlib only
 
@@ -205,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlops_nb.store._db_cli import add_db_parser  # light: stdlib only
 
     add_db_parser(sub)
+    from mlops_nb.store._copy import add_copy_parser  # light: stdlib only
+
+    add_copy_parser(sub)
     return parser
 
 

@@ -47,3 +47,37 @@ def raw_snapshot(root: Path) -> dict[str, tuple[int, str] | str]:
                 data = p.read_bytes()
                 out[key] = (len(data), hashlib.sha256(data).hexdigest())
     return out
+
+
+def reopen(project, **kwargs):
+    """Open ``project`` again, as a new kernel would: its folder, or its team URLs.
+
+    Tests that show something survives a restart use this instead of
+    ``Project.open(project.path)``, so they run on both back ends
+    (``MLOPS_NB_TEST_STORE``; the test URLs carry no password).
+    """
+    import mlops_nb as mnb
+
+    store = project._store
+    if hasattr(store, "artifacts_location"):  # a TeamStore
+        return mnb.Project.open(store.location, artifacts=store.artifacts.url, **kwargs)
+    return mnb.Project.open(project.path, **kwargs)
+
+
+def project_args(project) -> list[str]:
+    """The command-line words naming ``project``: ``PATH`` or ``URL --artifacts A``."""
+    store = project._store
+    if hasattr(store, "artifacts_location"):  # a TeamStore
+        return [store.location, "--artifacts", store.artifacts.url]
+    return [str(project.path)]
+
+
+def open_code(project) -> str:
+    """Python source that opens ``project`` in another process (folder or team)."""
+    store = project._store
+    if hasattr(store, "artifacts_location"):  # a TeamStore
+        return (
+            f"mnb.Project.open({store.location!r}, create=False, "
+            f"artifacts={store.artifacts.url!r})"
+        )
+    return f"mnb.Project.open({str(project.path)!r}, create=False)"

@@ -1,6 +1,14 @@
-"""Shared fixtures: small seeded frames and a fresh project in a temporary folder."""
+"""Shared fixtures: small seeded frames and a fresh project in a temporary folder.
+
+With ``MLOPS_NB_TEST_STORE=postgresql`` (or a ``postgresql://`` server URL) the
+``project`` fixture is a team project instead (a fresh PostgreSQL schema, upgraded,
+and a fresh prefix on the session's moto S3 server; ``tests/_team_fixtures.py``), and
+tests marked ``embedded_only`` (they inspect the folder layout) are deselected.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -8,7 +16,10 @@ import pytest
 
 import mlops_nb as mnb
 
-pytest_plugins = ["_offline_guard"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytest_plugins = ["_offline_guard", "_team_fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +30,11 @@ def _quiet_config():
 
 
 @pytest.fixture
-def project(tmp_path) -> mnb.Project:
-    return mnb.Project.open(tmp_path / "proj")
+def project(request, tmp_path) -> Iterator[mnb.Project]:
+    from _team_fixtures import open_test_project  # the plugin, loaded by now
+
+    with open_test_project(request, tmp_path) as proj:
+        yield proj
 
 
 @pytest.fixture

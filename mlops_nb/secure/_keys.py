@@ -207,6 +207,8 @@ def generate_key(project: Project, *, key: Any = None, overwrite: bool = False) 
     tmp = path.with_name(f".{KEY_FILE}.tmp-{os.getpid()}")
     had_key = path.exists() or path.is_symlink()
     try:
+        # a team project's folder on this machine is made with its first key
+        path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.mkdir(mode=0o700, exist_ok=True)
         if path.parent.is_symlink():
             msg_0 = (

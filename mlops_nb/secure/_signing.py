@@ -230,6 +230,11 @@ def _blob_scan(model: Model, rehash: bool) -> Scan:
     files, links, special = {}, {}, {}
     for art, blob in model.artifacts.items():
         try:
+            if not hasattr(store, "path_for"):  # a team project's object store
+                found = store.stored_hash(blob, rehash=rehash)
+                if found is not None:
+                    files[art] = found
+                continue
             path = store.path_for(blob)
         except IntegrityError:  # not even a digest: it cannot match the signed one
             files[art] = str(blob)

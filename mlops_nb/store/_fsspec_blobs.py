@@ -54,6 +54,7 @@ SECRET_OPTIONS = frozenset(
     }
 )
 _TMP = ".tmp"
+_NOTHING = " Nothing was recorded (a temporary key left behind goes with gc())."
 
 
 def _secret_keys(options: Any, where: str = "") -> list[str]:
@@ -131,22 +132,34 @@ class FsspecBlobStore:
         return f"{self.root}/{digest[:2]}/{digest}"
 
     @contextlib.contextmanager
-    def _io(self, action: str) -> Iterator[None]:
-        """Turn a file-system failure into a StoreError naming the store (masked)."""
+    def _io(self, action: str, *, changed: str = "") -> Iterator[None]:
+        """Turn a file-system failure into a StoreError naming the store (masked).
+
+        The message ends with what to do; ``changed`` says what the failed call left
+        (for a write: nothing recorded).
+        """
         try:
             yield
         except MlopsNbError:
             raise
         except Exception as err:  # s3fs/botocore raise many kinds; all mean "failed"
-            detail = scrub(str(err), self.url) or type(err).__name__
-            msg = f"could not {action} in {self._shown}: {detail}"
+            detail = scrub(str(err), self.url).strip().rstrip(".") or type(err).__name__
+            msg = (
+                f"could not {action} in {self._shown}: {detail}.{changed} Check that "
+                "the object store is reachable (and the credentials of its standard "
+                "chain are valid), then run the call again."
+            )
             raise StoreError(msg) from None
 
     # -- blobs ---------------------------------------------------------------------
-    def exists(self, digest: str) -> bool:
-        """Whether a blob with this digest is stored (not verified)."""
+    def exists(self, digest: str, *, writing: bool = False) -> bool:
+        """Whether a blob with this digest is stored (not verified).
+
+        ``writing``: the check is part of a write, so a failure says that nothing was
+        recorded.
+        """
         key = self.key_for(digest)
-        with self._io(f"look for artifact {digest}"):
+        with self._io(f"look for artifact {digest}", changed=_NOTHING * writing):
             self.fs.invalidate_cache(key)
             return bool(self.fs.exists(key))
 
@@ -164,10 +177,10 @@ class FsspecBlobStore:
         data = bytes(data)
         digest = sha256_bytes(data)
         key = self.key_for(digest)
-        if self.exists(digest):
+        if self.exists(digest, writing=True):
             return digest
         tmp = f"{self.root}/{_TMP}/{secrets.token_hex(8)}-{digest}"
-        with self._io(f"write artifact {digest}"):
+        with self._io(f"write artifact {digest}", changed=_NOTHING):
             try:
                 self.fs.pipe_file(tmp, data)
                 self.fs.copy(tmp, key)
@@ -210,6 +223,23 @@ class FsspecBlobStore:
             )
             raise IntegrityError(msg)
         return data
+
+    def stored_hash(self, digest: str, *, rehash: bool = True) -> str | None:
+        """Return the SHA-256 of the bytes stored under ``digest`` (``None``: missing).
+
+        With ``rehash=False`` the key's presence is checked and ``digest`` returned.
+        Model signing compares this with the signed manifest, so a changed blob is
+        named by artifact instead of raising.
+        """
+        if not rehash:
+            return digest if self.exists(digest) else None
+        key = self.key_for(digest)
+        with self._io(f"read artifact {digest}"):
+            try:
+                data = self.fs.cat_file(key)
+            except FileNotFoundError:
+                return None
+        return sha256_bytes(data)
 
     def verify(self, digest: str) -> str | None:
         """Return a sentence describing what is wrong with a blob, or ``None``."""

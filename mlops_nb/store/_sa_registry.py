@@ -108,10 +108,30 @@ class SARegistry:
         """Close every pooled connection (the registry reconnects if used again)."""
         self.engine.dispose()
 
-    def _translated(self, action: str) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Database errors -> ``StoreError``; a lost server also says what to do."""
+        import sqlalchemy as sa
+
         from mlops_nb.store._team import translated
 
-        return translated(action, self.team)
+        lost = False
+        try:
+            with translated(action, self.team):
+                try:
+                    yield
+                except sa.exc.DBAPIError as err:
+                    lost = _connection_lost(err)
+                    raise
+        except StoreError as err:
+            if not lost:
+                raise
+            msg = (
+                f"{err}. Check that the database server is running and reachable "
+                "from here, then run the call again (broken connections are "
+                "replaced by new ones)."
+            )
+            raise StoreError(msg) from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[TxConn]:
@@ -249,6 +269,18 @@ class SARegistry:
             "FROM audit_log ORDER BY id"
         )
         return chain_problems(rows)
+
+
+def _connection_lost(err: Any) -> bool:
+    """Whether a driver error means the server went away or cannot be reached."""
+    import sqlalchemy as sa
+
+    if getattr(err, "connection_invalidated", False):
+        return True
+    state = getattr(getattr(err, "orig", None), "sqlstate", None)
+    if state is None:  # raised by the client: refused, reset, timed out
+        return isinstance(err, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    return str(state).startswith(("08", "57P"))  # connection / server shut down
 
 
 def next_version(

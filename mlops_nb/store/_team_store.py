@@ -161,7 +161,7 @@ class TeamStore:
         from mlops_nb.store._db import now
 
         _blob_lock(conn, shared=True)  # gc() waits for this transaction to end
-        if not self.artifacts.exists(digest):
+        if not self.artifacts.exists(digest, writing=True):
             if data is None:
                 msg = (
                     f"artifact {digest} is not in {self.artifacts_location} (removed "

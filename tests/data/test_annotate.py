@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.data._agreement import cohen_kappa
 
@@ -151,7 +151,7 @@ def test_labels_survive_a_kernel_restart_mid_session(project, batch):
     s.skip()
     # a new kernel: a new Project object on the same folder, nothing shared in memory
     again = (
-        mnb.Project.open(project.path)
+        reopen(project)
         .asset("batch")
         .annotate(choices=[0, 1], column="y", annotator="ana")
     )
@@ -171,7 +171,7 @@ def test_labels_survive_a_kernel_restart_mid_session(project, batch):
 def test_two_kernels_with_the_same_annotator_lose_nothing(project, batch):
     a = batch.annotate(choices=[0, 1], column="y", annotator="ana")
     b = (
-        mnb.Project.open(project.path)
+        reopen(project)
         .asset("batch")
         .annotate(choices=[0, 1], column="y", annotator="ana")
     )

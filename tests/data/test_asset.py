@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames, range_indexes
 
-import mlops_nb as mnb
-from _helpers import tree_snapshot
+from _helpers import reopen, tree_snapshot
 from mlops_nb import errors
 
 
@@ -52,7 +51,7 @@ def test_changed_data_is_version_two_with_parent(project, tiny_frame, tiny_asset
 
 
 def test_frame_round_trips_and_survives_a_new_kernel(project, tiny_frame, tiny_asset):
-    reopened = mnb.Project.open(project.path).asset("tiny")
+    reopened = reopen(project).asset("tiny")
     pd.testing.assert_frame_equal(reopened.frame, tiny_frame)
     assert reopened.content_hash == tiny_asset.content_hash
 
@@ -229,6 +228,4 @@ def test_hash_is_stable_and_round_trip_is_exact(project, df):
     first = project.data("hyp", df)
     again = project.data("hyp", df.copy())
     assert again.version == first.version
-    pd.testing.assert_frame_equal(
-        mnb.Project.open(project.path).asset("hyp", first.version).frame, df
-    )
+    pd.testing.assert_frame_equal(reopen(project).asset("hyp", first.version).frame, df)

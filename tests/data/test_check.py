@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _helpers import reopen
 from mlops_nb.data._check import single_feature_score
 
 
@@ -94,7 +95,7 @@ def test_check_is_persisted_and_shown_on_the_asset(project, tiny_asset):
     import mlops_nb as mnb
 
     tiny_asset.check()
-    reopened = mnb.Project.open(project.path).asset("tiny")
+    reopened = reopen(project).asset("tiny")
     assert project._report("asset", reopened.id, "check") is not None
     with mnb.config_context(display="html"):
         html = reopened._repr_mimebundle_()["text/html"]

@@ -17,9 +17,12 @@ def build(
     estimator="lightgbm",
     params=FAST,
 ):
-    """Return a project with scenario data (sensitive ``group``), splits and a model."""
+    """Return a project with scenario data (sensitive ``group``), splits and a model.
+
+    ``root`` is a folder for a new project, or an opened (empty) project.
+    """
     s = scenario(n, seed=0, bias={"group": "B", "strength": 1.0} if bias else None)
-    proj = mnb.Project.open(root)
+    proj = root if isinstance(root, mnb.Project) else mnb.Project.open(root)
     with mnb.config_context(user="tester"):
         data = proj.data(
             "loans",

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 from _human_cases import build
 
+from _team_fixtures import open_test_project
+
 
 @pytest.fixture(scope="module")
-def biased(tmp_path_factory):
+def biased(request, tmp_path_factory):
     """Labels of group B planted lower; the model uses ``group`` and learns the bias."""
-    return build(tmp_path_factory.mktemp("biased") / "proj", bias=True)
+    with open_test_project(request, tmp_path_factory.mktemp("biased")) as proj:
+        yield build(proj, bias=True)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
+def clean(request, tmp_path_factory):
     """No planted bias."""
-    return build(tmp_path_factory.mktemp("clean") / "proj", bias=False)
+    with open_test_project(request, tmp_path_factory.mktemp("clean")) as proj:
+        yield build(proj, bias=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb.model._estimators import EBM_INTERACTION_CELLS, make_estimator
 
 
@@ -55,5 +55,5 @@ def test_a_small_regression_table_learns_its_interaction(project, seed):
     assert model.recipe["params"]["interactions"] == "5x"
     r2, r2_flat = model.evaluate(test).metrics["r2"], flat.evaluate(test).metrics["r2"]
     assert r2 > r2_flat + 0.05, (r2, r2_flat)
-    again = mnb.Project.open(project.path).model("ebm", version=model.version)
+    again = reopen(project).model("ebm", version=model.version)
     np.testing.assert_allclose(again.predict(test), model.predict(test))

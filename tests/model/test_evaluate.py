@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.model._evaluate import confusion_grid
 
@@ -90,7 +90,7 @@ def test_confusion_grid_handles_ties():
 
 def test_evaluation_is_stored_and_errors(project, lgbm, split, tiny_frame):
     first = lgbm.evaluate(split[1])
-    again = mnb.Project.open(project.path).model("clf", version=1).evaluations()
+    again = reopen(project).model("clf", version=1).evaluations()
     assert [e.metrics for e in again] == [first.metrics]
     unlabelled = project.data("nolabel", tiny_frame.drop(columns=["y"]))
     with pytest.raises(errors.SchemaError, match="evaluation needs labels"):

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.model import _persist
 
@@ -50,9 +51,9 @@ def test_pickle_payloads_are_refused_before_unpickling(project, lgbm, tmp_path, 
     for key in ("prep", "booster"):
         data = payload  # the name never matters: bytes decide
         digest = _point_model_at(project, lgbm, key, data)
-        fresh = mnb.Project.open(project.path).model("clf", version=1)
+        fresh = reopen(project).model("clf", version=1)
         with pytest.raises(errors.UnsafeFormatError, match=digest):
-            fresh.predict(mnb.Project.open(project.path).asset("tiny-test").frame)
+            fresh.predict(reopen(project).asset("tiny-test").frame)
     assert not marker.exists()
 
 
@@ -96,6 +97,7 @@ def test_a_rewritten_schema_never_imports_the_named_module(monkeypatch):
     assert "mnb_canary_module" not in sys.modules
 
 
+@pytest.mark.embedded_only  # edits a blob file in the folder (S3: tests/team)
 def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
     import lightgbm
     import skops.io
@@ -110,9 +112,9 @@ def test_changed_bytes_are_caught_before_any_parser(project, lgbm, monkeypatch):
         / lgbm.artifacts["booster"]
     )
     blob.write_bytes(blob.read_bytes().replace(b"tree\n", b"tree \n", 1))
-    fresh = mnb.Project.open(project.path).model("clf", version=1)
+    fresh = reopen(project).model("clf", version=1)
     with pytest.raises(errors.IntegrityError, match=lgbm.artifacts["booster"]):
-        fresh.predict_proba(mnb.Project.open(project.path).asset("tiny-test").frame)
+        fresh.predict_proba(reopen(project).asset("tiny-test").frame)
     assert calls == []
 
 
@@ -123,9 +125,9 @@ def test_metadata_cannot_choose_the_loader(project, lgbm, tmp_path):
                      "artifacts = ? WHERE id = ?",
                      (json.dumps({"prep": "../../outside/evil.pkl"}),
                       lgbm.id))  # fmt: skip
-    fresh = mnb.Project.open(project.path).model("clf", version=1)
+    fresh = reopen(project).model("clf", version=1)
     with pytest.raises(errors.IntegrityError, match="not a SHA-256"):
-        fresh.predict(mnb.Project.open(project.path).asset("tiny-test").frame)
+        fresh.predict(reopen(project).asset("tiny-test").frame)
     assert "evil" not in sys.modules
 
 
@@ -150,7 +152,7 @@ def test_swapped_files_are_refused_at_load_even_when_unparsed(project, lgbm):
             "UPDATE model_versions SET artifacts = ? WHERE id = ?",
             (json.dumps(swapped), lgbm.id),
         )
-    fresh = mnb.Project.open(project.path).model("clf", version=1)
-    frame = mnb.Project.open(project.path).asset("tiny-test").frame
+    fresh = reopen(project).model("clf", version=1)
+    frame = reopen(project).asset("tiny-test").frame
     with pytest.raises(errors.IntegrityError, match=r"\('prep'\) holds lightgbm data"):
         fresh.predict(frame.head(1))  # a small batch would parse neither file

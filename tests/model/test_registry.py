@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.model import register_gate, unregister_gate
 from mlops_nb.model._registry import stage_history
@@ -112,9 +112,7 @@ def test_rollback(project, lgbm, split):
     assert project.model("clf", stage="production").version == 1
     assert project.model("clf", version=2).stage == "archived"
     assert project.audit_log()["action"].iloc[0] == "rollback"
-    mnb.Project.open(project.path).rollback(
-        "clf", reason="undo"
-    )  # a second rollback undoes the first
+    reopen(project).rollback("clf", reason="undo")  # a second rollback undoes the first
     assert project.model("clf", stage="production").version == 2
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mlops_nb as mnb
+from _helpers import project_args
 
 EXE = str(Path(sys.executable).parent / "mlops-nb")
 
@@ -88,6 +89,8 @@ def test_retrain_refuses_a_worse_challenger_and_exits_1(champion_project, tmp_pa
 
 
 def test_retrain_without_production_is_a_clear_error(tmp_path, tiny_asset, project):
-    done = _run([str(project.path), "--model", "nope", "--data", "x.csv"], tmp_path)
+    done = _run(
+        [*project_args(project), "--model", "nope", "--data", "x.csv"], tmp_path
+    )
     assert done.returncode == 2
     assert "no model named 'nope'" in done.stderr

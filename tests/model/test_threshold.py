@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb.errors import StoreError, ValidationError
 from mlops_nb.model._train import _holdout_split
 
@@ -178,7 +179,7 @@ def test_set_threshold_is_audited_kept_after_reopening_and_files_unchanged(proje
     assert detail["reason"] == "the credit committee asked for 0.3"
     assert detail["previous"] == canvas_t
     assert detail["previous_source"] == "canvas"
-    again = mnb.Project.open(project.path).model("m", version=1)
+    again = reopen(project).model("m", version=1)
     assert again.threshold == 0.3
     assert again.threshold_info["reason"] == "the credit committee asked for 0.3"
     assert again.artifacts == artifacts  # the version's files did not change
@@ -186,6 +187,7 @@ def test_set_threshold_is_audited_kept_after_reopening_and_files_unchanged(proje
     assert len(again.predict(_frame(20, seed=3))) == 20  # ... and loads
 
 
+@pytest.mark.embedded_only  # makes the folder read-only with chmod
 def test_a_read_only_project_refuses_set_threshold(project, tmp_path):
     model = project.train(
         "m", project.data("d", _frame(), target="y"), estimator="logistic"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import mlops_nb as mnb
-from _helpers import tree_snapshot
+from _helpers import open_code, tree_snapshot
 from mlops_nb import errors
 
 
@@ -115,6 +115,7 @@ class HomeMade(ClassifierMixin, BaseEstimator):
         return np.tile([0.5, 0.5], (len(X), 1))
 
 
+@pytest.mark.embedded_only  # compares snapshots of the folder
 def test_training_errors_store_nothing(project, split, tiny_frame):
     before = tree_snapshot(project.path)
     with pytest.raises(errors.UnsupportedFormatError, match="Did you mean 'lightgbm'"):
@@ -163,7 +164,7 @@ def test_round_trip_in_a_new_process_gives_identical_predictions(
     rows.to_parquet(tmp_path / "rows.parquet")
     code = (
         "import sys, json, pandas as pd, mlops_nb as mnb\n"
-        f"p = mnb.Project.open({str(project.path)!r}, create=False)\n"
+        f"p = {open_code(project)}\n"
         "m = p.model('clf', stage='candidate')\n"
         f"rows = pd.read_parquet({str(tmp_path / 'rows.parquet')!r})\n"
         # a few rows first (numpy tree table, nothing parsed), then all (LightGBM)

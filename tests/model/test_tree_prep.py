@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.model._prep import (
     Features,
@@ -162,7 +162,7 @@ def test_a_lightgbm_version_predicts_without_loading_skops(
         "m", tiny_asset, estimator="lightgbm", params={"n_estimators": 20}
     )
     assert set(model.artifacts) == {"prep", "booster", "tree_prep", "trees"}
-    fresh = mnb.Project.open(project.path).model("m", version=1)
+    fresh = reopen(project).model("m", version=1)
     real_loads, calls = skops.io.loads, []
     monkeypatch.setattr(
         skops.io, "loads", lambda *a, **k: calls.append(1) or real_loads(*a, **k)
@@ -193,11 +193,12 @@ def test_versions_saved_before_the_numpy_forms_still_load(project, tiny_asset):
             "UPDATE model_versions SET artifacts = ? WHERE id = ?",
             (json.dumps(artifacts), model.id),
         )
-    old = mnb.Project.open(project.path).model("m", version=1)
+    old = reopen(project).model("m", version=1)
     assert set(old._predictor().objects) == {"prep", "booster"}
     np.testing.assert_array_equal(old.predict_proba(tiny_asset.frame), expected)
 
 
+@pytest.mark.embedded_only  # edits a blob file in the folder (S3: tests/team)
 def test_a_changed_tree_prep_file_is_caught(project, tiny_asset):
     model = project.train(
         "m", tiny_asset, estimator="lightgbm", params={"n_estimators": 20}
@@ -207,6 +208,6 @@ def test_a_changed_tree_prep_file_is_caught(project, tiny_asset):
     spec = json.loads(path.read_bytes())
     spec["medians"] = [m + 1 for m in spec["medians"]]
     path.write_bytes(json.dumps(spec).encode())
-    fresh = mnb.Project.open(project.path).model("m", version=1)
+    fresh = reopen(project).model("m", version=1)
     with pytest.raises(errors.IntegrityError, match=digest):
         fresh.predict(tiny_asset.frame)

@@ -9,7 +9,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.model._trees import SMALL_BATCH, TreeTable
 
@@ -142,7 +142,7 @@ def test_a_stored_version_predicts_few_rows_from_the_table(
         "__init__",
         lambda self, *a, **k: calls.append(1) or real(self, *a, **k),
     )
-    fresh = mnb.Project.open(project.path).model("m", version=1)
+    fresh = reopen(project).model("m", version=1)
     few = fresh.predict_proba(frame.head(SMALL_BATCH))
     assert calls == []  # no LightGBM text parsed for a small batch
     many = fresh.predict_proba(frame)  # 400 rows: LightGBM's own predict

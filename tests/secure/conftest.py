@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 import mlops_nb as mnb
+from _team_fixtures import open_test_project
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory):
-    """A project with a data split and two versions of model 'clf' (once per module)."""
+def _fill(proj: mnb.Project) -> mnb.Project:
+    """Add a data split and two versions of model 'clf' to ``proj``."""
     rng = np.random.default_rng(0)
     n = 300
     x1 = rng.normal(size=n)
@@ -22,7 +22,6 @@ def _template(tmp_path_factory):
             "y": (x1 + rng.normal(scale=0.8, size=n) > 0).astype(int),
         }
     )
-    proj = mnb.Project.open(tmp_path_factory.mktemp("template") / "proj")
     train, _ = proj.data("tiny", frame, target="y", id="id").split(
         test=0.3, seed=0, stratify="y"
     )
@@ -31,10 +30,24 @@ def _template(tmp_path_factory):
     return proj
 
 
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory):
+    """A project with a data split and two versions of model 'clf' (once per module)."""
+    return _fill(mnb.Project.open(tmp_path_factory.mktemp("template") / "proj"))
+
+
 @pytest.fixture
-def sec_project(_template, tmp_path):
-    """A fresh copy of the template project (SQLite backup API, blobs copied)."""
-    return mnb.Project.open(_template.backup(tmp_path / "proj"))
+def sec_project(request, tmp_path):
+    """A fresh copy of the template project (SQLite backup API, blobs copied).
+
+    Under the team store (``MLOPS_NB_TEST_STORE``): a new team project, filled.
+    """
+    if not request.getfixturevalue("team_store"):
+        template = request.getfixturevalue("_template")
+        yield mnb.Project.open(template.backup(tmp_path / "proj"))
+        return
+    with open_test_project(request, tmp_path) as proj:
+        yield _fill(proj)
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ import mlops_nb as mnb
 from mlops_nb import errors
 from mlops_nb.secure import _envelope, _signing, _trust
 
+# The attacker writes registry.sqlite with sqlite3: the embedded store's file.
+pytestmark = pytest.mark.embedded_only
+
 
 def sql(project, statement, params=()):
     conn = sqlite3.connect(project.path / "registry.sqlite", isolation_level=None)

@@ -72,6 +72,7 @@ def entry_points(sec_project, tmp_path):
     }
 
 
+@pytest.mark.embedded_only  # lists the folder and its artifacts/
 def test_bad_names_are_refused_everywhere_and_nothing_changes_outside(
     sec_project, entry_points, tmp_path
 ):

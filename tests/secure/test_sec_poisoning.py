@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.secure import find_label_issues
 
@@ -112,7 +113,7 @@ def test_report_is_stored_renders_and_drops_rows(sec_project):
     frame, _flipped = planted(0, n=600)
     asset = sec_project.data("small", frame, target="label", id="row_id")
     report = asset.poisoning(n_estimators=30)
-    again = mnb.Project.open(sec_project.path).asset("small").poisoning(n_estimators=30)
+    again = reopen(sec_project).asset("small").poisoning(n_estimators=30)
     assert again.payload == report.payload  # stored with the version, not recomputed
     html = report._repr_html_()
     assert "Confident joint" in html

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 from mlops_nb.secure import _envelope as envelopes
 from mlops_nb.secure import _keys, _signing
@@ -78,7 +79,7 @@ def test_sign_and_verify(sec_project, two_versions):
     assert check.status == "verified"
     assert check.ok
     assert check.sequence == 1
-    fresh = mnb.Project.open(sec_project.path).model("clf", version=2)
+    fresh = reopen(sec_project).model("clf", version=2)
     assert mnb.secure.verify_model(fresh).status == "verified"
     assert mnb.secure.verify_model(m1).status == "unsigned"
     assert (
@@ -216,6 +217,7 @@ def test_base_model_hash_must_match_lineage(sec_project, two_versions, sec_split
 @pytest.mark.parametrize(
     "attack", ["added", "deleted", "renamed", "swapped", "modified", "symlink"]
 )
+@pytest.mark.embedded_only  # edits blob files in the folder
 def test_t15_each_change_to_a_signed_version_is_named(
     sec_project, two_versions, attack, tmp_path
 ):
@@ -294,6 +296,7 @@ def test_signature_problems_for_project_verify(sec_project, two_versions):
     assert "pipeline: modified" in problems["model:clf@1"]
 
 
+@pytest.mark.embedded_only  # edits a blob file in the folder
 def test_signing_refuses_a_damaged_version(sec_project, two_versions):
     _, m2 = two_versions
     path = sec_project._store.artifacts.path_for(m2.artifacts["prep"])
@@ -309,6 +312,6 @@ def test_predict_verifies_the_signature_when_wired(sec_project, two_versions):
     env2 = mnb.secure.sign_model(m2)
     assert env2.ok
     _put_envelope(sec_project, m1, _envelope(sec_project, m2))
-    fresh = mnb.Project.open(sec_project.path).model("clf", version=1)
+    fresh = reopen(sec_project).model("clf", version=1)
     with pytest.raises(errors.IntegrityError, match="signature verification failed"):
         fresh.predict(sec_project.asset("tiny-test").frame)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import mlops_nb as mnb
+from _helpers import open_code
 from mlops_nb.secure import _keys
 from mlops_nb.secure._trust import trust_path
 
@@ -102,7 +103,7 @@ def test_a_special_key_file_is_refused_without_blocking(sec_project):
     results = _run(
         path,
         f"""
-        proj = mnb.Project.open({str(sec_project.path)!r})
+        proj = {open_code(sec_project)}
         mnb.secure.sign_model(proj.model("clf", version=1))
         """,
     )
@@ -121,7 +122,7 @@ def test_a_special_trust_file_is_refused_without_blocking(sec_project):
         path,
         f"""
         from mlops_nb.secure._trust import read_trust_file
-        read_trust_file(mnb.Project.open({str(sec_project.path)!r}))
+        read_trust_file({open_code(sec_project)})
         """,
     )
     for kind in KINDS:

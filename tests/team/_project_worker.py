@@ -1,6 +1,9 @@
 """Subprocess entry point: one "machine" using a team project through the public API.
 
-Usage: python _project_worker.py URL ARTIFACTS WORKER COUNT START_FILE
+Usage: python _project_worker.py URL ARTIFACTS WORKER COUNT START_FILE [OPTIONS]
+
+OPTIONS (JSON) are the fsspec ``storage_options`` of this "machine" (for example
+listings cache off and an instance of its own).
 
 Opens ``Project.open(URL, artifacts=ARTIFACTS)``, prints ``ready``, waits until
 START_FILE exists, then COUNT times registers a new version of the data ``shared``
@@ -27,9 +30,10 @@ import mlops_nb as mnb
 
 def main() -> None:
     url, artifacts, worker, count, start = sys.argv[1:6]
+    options = json.loads(sys.argv[6]) if len(sys.argv) > 6 else None
     worker, count = int(worker), int(count)
     with mnb.config_context(user=f"w{worker}"):
-        proj = mnb.Project.open(url, artifacts=artifacts)
+        proj = mnb.Project.open(url, artifacts=artifacts, storage_options=options)
         model = proj.model("clf", version=worker + 1)
         data = proj.asset("clf-data")
         print("ready", flush=True)

@@ -13,7 +13,9 @@ import threading
 
 
 class CuttingProxy:
-    def __init__(self, upstream_port: int, cut_after: int | None = None):
+    def __init__(
+        self, upstream_port: int, cut_after: int | None = None, *, port: int = 0
+    ):
         self.upstream = ("127.0.0.1", upstream_port)
         self.cut_after = cut_after
         self.sent = 0
@@ -21,7 +23,9 @@ class CuttingProxy:
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
         self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
+        # port=: listen where a cut proxy listened (the server "restarted")
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", port))
         self._listener.listen(16)
         self.port = int(self._listener.getsockname()[1])
         threading.Thread(target=self._accept, daemon=True).start()

@@ -1,70 +1,17 @@
-"""Team-store tests: a real PostgreSQL (``tests/store/conftest_pg.py``) and a real
-S3-protocol server (moto's ``ThreadedMotoServer`` on 127.0.0.1, reached over HTTP
-through s3fs, the way s3fs, pandas and dask test their S3 code)."""
+"""Team-store tests: a real PostgreSQL and a real S3-protocol server (moto's
+``ThreadedMotoServer`` on 127.0.0.1, reached over HTTP through s3fs, the way s3fs,
+pandas and dask test their S3 code).
+
+``pg_server``, ``pg_url``, ``s3_server``, ``s3_bucket`` and ``team_url`` come from
+``tests/_team_fixtures.py`` (a plugin loaded by ``tests/conftest.py``, so the whole
+suite can run on a team store with ``MLOPS_NB_TEST_STORE=postgresql``).
+"""
 
 from __future__ import annotations
 
-import logging
-import secrets
-import socket
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pytest
 
-_STORE_TESTS = str(Path(__file__).resolve().parent.parent / "store")
-if _STORE_TESTS not in sys.path:
-    sys.path.insert(0, _STORE_TESTS)
-
-from conftest_pg import pg_server, pg_url  # noqa: E402
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-__all__ = ["any_project", "pg_server", "pg_url", "s3_bucket", "s3_server", "team_url"]
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """Start moto's S3 server on a free loopback port; yield its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_bucket(s3_server, monkeypatch) -> str:
-    """A fresh bucket; credentials and endpoint only in this test's environment."""
-    import boto3
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    bucket = f"arts-{secrets.token_hex(6)}"
-    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
-    return bucket
-
-
-@pytest.fixture
-def team_url(pg_url, s3_bucket) -> tuple[str, str]:
-    """An upgraded team database (fresh schema) and a fresh S3 prefix for its files."""
-    from mlops_nb.store._migrate import upgrade
-
-    upgrade(pg_url)
-    return pg_url, f"s3://{s3_bucket}/proj"
+__all__ = ["any_project"]
 
 
 @pytest.fixture(params=["embedded", "team"])
