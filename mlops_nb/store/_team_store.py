@@ -109,7 +109,8 @@ class TeamStore:
             msg = (
                 f"Project.open({shown!r}) needs artifacts=: where the project's files "
                 "live, e.g. artifacts='s3://bucket/prefix' or "
-                "artifacts='file:///srv/ml/project'."
+                "artifacts='file:///srv/ml/project' (or the environment variable "
+                "MLOPS_NB_ARTIFACTS, for notebooks whose project_dir is a URL)."
             )
             raise ValidationError(msg)
         self.db = SARegistry(url, read_only=read_only)
