@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from _drift_helpers import scenario_frames
 
@@ -120,7 +118,8 @@ def test_plots_and_their_errors(review):
         review.plot("distribution", column="x1", chunk="2031")
 
 
-def test_heatmap_of_20_columns_by_10_chunks_is_fast():
+def test_heatmap_of_20_columns_by_10_chunks_has_a_cell_per_column_and_chunk():
+    """Its time is a budget in benchmarks/bench_drift.py (the heatmap timed alone)."""
     import numpy as np
     import pandas as pd
 
@@ -129,10 +128,7 @@ def test_heatmap_of_20_columns_by_10_chunks_is_fast():
         rng.normal(size=(20_000, 20)), columns=[f"c{i}" for i in range(20)]
     )
     table = univariate_drift(ref, ref + 0.01, n_chunks=10)
-    table.plot()  # plotly imported
-    start = time.perf_counter()
     fig = table.plot()
-    assert time.perf_counter() - start < 1.0
     assert len(fig.data[0].z) == 20
     assert len(fig.data[0].z[0]) == 10
     assert "DriftTable" in table._html()
