@@ -162,21 +162,15 @@ class Store:
         StoreError
             When the blob is missing and ``data`` was not given; nothing is recorded.
         """
-        if not self.artifacts.exists(digest):
-            if data is None:
-                msg = (
-                    f"artifact {digest} is not in {self.artifacts.root} "
-                    "(removed by gc() in another kernel?); nothing was recorded. "
-                    "Run the action again."
-                )
-                raise StoreError(msg)
-            if self.artifacts.put(data) != digest:
-                msg = f"the bytes given for artifact {digest} hash differently."
-                raise StoreError(msg)
-        conn.execute(
-            "INSERT INTO artifacts(digest, size, media_type, created_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (digest, size, media_type, now()),
+        record_artifact(
+            conn,
+            self.artifacts,
+            digest,
+            size,
+            media_type,
+            data,
+            present=self.artifacts.exists(digest),
+            where=str(self.artifacts.root),
         )
 
     def read_blob(self, digest: str) -> bytes:
@@ -297,6 +291,40 @@ class Store:
             )
             raise StoreError(msg) from err
         return dest
+
+
+def record_artifact(
+    conn: Any,
+    artifacts: Any,
+    digest: str,
+    size: int,
+    media_type: str,
+    data: bytes | memoryview | None,
+    *,
+    present: bool,
+    where: str,
+) -> None:
+    """Record the row of a blob a row now refers to; write it again if it is gone.
+
+    Shared by the embedded and the team store: ``present`` says whether the blob is
+    in its store (``where``, for the message); a missing one is written from ``data``
+    (checked against ``digest``) or refused, recording nothing.
+    """
+    if not present:
+        if data is None:
+            msg = (
+                f"artifact {digest} is not in {where} (removed by gc() elsewhere?); "
+                "nothing was recorded. Run the action again."
+            )
+            raise StoreError(msg)
+        if artifacts.put(data) != digest:
+            msg = f"the bytes given for artifact {digest} hash differently."
+            raise StoreError(msg)
+    conn.execute(
+        "INSERT INTO artifacts(digest, size, media_type, created_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (digest, size, media_type, now()),
+    )
 
 
 def _remove_partial(dest: Path, made: list[Path]) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import StoreError, ValidationError
-from mlops_nb.store._store import VerifyResult
+from mlops_nb.store._store import VerifyResult, record_artifact
 from mlops_nb.store._urls import mask_url
 
 if TYPE_CHECKING:
@@ -159,23 +159,16 @@ class TeamStore:
             When the blob is missing (``gc()`` elsewhere removed it) and ``data`` was
             not given; nothing is recorded.
         """
-        from mlops_nb.store._db import now
-
         _blob_lock(conn, shared=True)  # gc() waits for this transaction to end
-        if not self.artifacts.exists(digest, writing=True):
-            if data is None:
-                msg = (
-                    f"artifact {digest} is not in {self.artifacts_location} (removed "
-                    "by gc() elsewhere?); nothing was recorded. Run the action again."
-                )
-                raise StoreError(msg)
-            if self.artifacts.put(data) != digest:
-                msg = f"the bytes given for artifact {digest} hash differently."
-                raise StoreError(msg)
-        conn.execute(
-            "INSERT INTO artifacts(digest, size, media_type, created_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (digest, size, media_type, now()),
+        record_artifact(
+            conn,
+            self.artifacts,
+            digest,
+            size,
+            media_type,
+            data,
+            present=self.artifacts.exists(digest, writing=True),
+            where=self.artifacts_location,
         )
 
     def read_blob(self, digest: str) -> bytes:
