@@ -108,6 +108,9 @@ class FsspecBlobStore:
         options = dict(storage_options or {})
         if fsspec.utils.get_protocol(self.url) in ("file", "local"):
             options.setdefault("auto_mkdir", True)  # object stores need no folders
+        # Other machines add blobs at any moment: a cached listing would hide them
+        # (s3fs sizes a read from its listing cache, then says "missing").
+        options.setdefault("use_listings_cache", False)
         try:
             self.fs, self.root = fsspec.core.url_to_fs(self.url, **options)
         except ImportError as err:

@@ -209,3 +209,32 @@ def test_a_line_cut_mid_upload_leaves_no_blob_under_its_key(
         direct.read(digest)
     assert direct.put(blob) == digest  # the same blob lands whole later
     assert direct.read(digest) == blob
+
+
+def test_a_blob_another_machine_wrote_after_a_listing_is_read(store_url):
+    """A listing taken before another machine's write must not hide its blob.
+
+    s3fs sizes a read from its listing cache: with the shard's listing cached, a blob
+    written there later by another machine read as "missing" (found by the SIGKILL
+    fault test in CI). The other machine is a separate file-system instance here.
+    """
+    store = FsspecBlobStore(store_url)
+    first = store.put(b"first blob")
+    assert first in set(store.iter_digests())  # lists (and used to cache) its shard
+    other = next(
+        blob
+        for i in range(100_000)
+        if hashlib.sha256(blob := f"other {i}".encode()).hexdigest()[:2] == first[:2]
+    )
+    digest = hashlib.sha256(other).hexdigest()
+    fs, key = _raw(store_url, digest)
+    fresh = type(fs)(skip_instance_cache=True, **fs.storage_options)
+    fresh.pipe_file(key, other)  # the other machine, in the same shard
+    assert store.verify(digest) is None  # what verify() does for every blob
+    store.iter_digests()
+    assert store.read(digest) == other
+    store.iter_digests()
+    assert store.stored_hash(digest) == digest
+    store.iter_digests()
+    assert store.exists(digest)
+    assert {first, digest} <= set(store.iter_digests())
