@@ -149,8 +149,12 @@ class Project(Displayable):
         ----------
         name : str
             The asset's name: letters, digits, ``_ - .``; at most 64 characters.
-        source : DataFrame or path
-            The data, or a ``.csv`` / ``.parquet`` file.
+        source : DataFrame, path, glob, URL or Dask DataFrame
+            The data, or a ``.csv`` / ``.parquet`` file. A folder of parquet
+            files, a glob (``"logs/*.parquet"``), a URL (``"s3://..."``) or a Dask
+            DataFrame registers a *large* version: each partition is stored and
+            pinned by SHA-256, never loaded whole (``asset.dask()``,
+            ``asset.sample(n, seed=)``).
         target, time, id : str, optional
             Columns with those roles. When omitted for a name that already has
             versions, the roles of its newest version are kept.
@@ -185,11 +189,32 @@ class Project(Displayable):
         from mlops_nb.data._register import _UNSET, register_frame
 
         what = f"Project.data({name!r})"
-        frame, described = read_source(source, what=what)
 
         def role(value: Any) -> Any:
             return _UNSET if value is None else value
 
+        from mlops_nb.data._large import is_large_source
+
+        if is_large_source(source):  # partitions stored one at a time, never loaded
+            from mlops_nb.data._large import register_large
+
+            return register_large(
+                self,
+                name,
+                source,
+                roles={
+                    "target": role(target),
+                    "sensitive": role(sensitive),
+                    "time": role(time),
+                    "id": role(id),
+                },
+                kinds=kinds,
+                labels=labels,
+                descriptions=descriptions,
+                note=note,
+                what=what,
+            )
+        frame, described = read_source(source, what=what)
         return register_frame(
             self,
             name,

@@ -73,12 +73,52 @@ class DataAsset(StoredVersion, Displayable):
     # -- data ------------------------------------------------------------------------
     @property
     def frame(self) -> pd.DataFrame:
-        """The table, read from its verified artifact (cached; edits do not persist)."""
+        """The table, read from its verified artifact (cached; edits do not persist).
+
+        Raises
+        ------
+        ValidationError
+            On a large version (:attr:`is_large`), pointing to :meth:`dask` and
+            :meth:`sample`.
+        """
         cached = self.__dict__.get("_cached_frame")
         if cached is None:
+            if self.is_large:
+                from mlops_nb.data._large import frame_error
+
+                raise frame_error(self)
             cached = from_parquet_bytes(self.project._store.read_blob(self.artifact))
             object.__setattr__(self, "_cached_frame", cached)
         return cached.copy(deep=not _copy_on_write())
+
+    @property
+    def is_large(self) -> bool:
+        """Whether this version is stored as partitions, never loaded whole.
+
+        Registered from a folder, glob, URL or Dask DataFrame (see
+        :meth:`Project.data`); read it with :meth:`dask` or :meth:`sample`.
+        """
+        return "large" in self.params
+
+    def dask(self) -> Any:
+        """Return a Dask DataFrame over this version's stored partitions.
+
+        Each partition is re-hashed when read: one changed since it was registered
+        raises ``IntegrityError`` naming it and this version. A small version gives
+        one partition.
+        """
+        if not self.is_large:
+            try:
+                import dask.dataframe as dd
+            except ImportError as err:
+                from mlops_nb.errors import MissingDependencyError
+
+                msg = f"{self.label}.dask() needs Dask: pip install 'mlops-nb[scale]'."
+                raise MissingDependencyError(msg) from err
+            return dd.from_pandas(self.frame, npartitions=1)
+        from mlops_nb.data._large import to_dask
+
+        return to_dask(self)
 
     @property
     def target(self) -> str | None:
@@ -161,12 +201,22 @@ class DataAsset(StoredVersion, Displayable):
     def profile(self) -> Profile:
         """Per-column statistics and distributions (computed once, then stored).
 
+        A large version's profile comes from per-partition summaries merged
+        (exact counts, moments, extremes and histograms; quartiles and distinct
+        counts sketched, each with its bound in its own column), see
+        :mod:`mlops_nb.data._large_profile`.
+
         Returns
         -------
         Profile
             ``to_frame()`` for the numbers, ``plot()`` for the charts.
         """
         payload = self.project._report("asset", self.id, "profile")
+        if payload is None and self.is_large:  # from per-partition summaries
+            from mlops_nb.data._large_profile import large_profile
+
+            payload = large_profile(self)
+            self.project._save_report("asset", self.id, "profile", payload)
         if payload is None:
             payload = compute_profile(self._frame_nocopy(), self.schema)
             self.project._save_report("asset", self.id, "profile", payload)
@@ -206,7 +256,7 @@ class DataAsset(StoredVersion, Displayable):
 
         Not stored with the check: the dictionary may be set after the check ran.
         """
-        if not self.dictionary.labels:
+        if not self.dictionary.labels or self.is_large:
             return ()
         return tuple(self.dictionary.findings(self._frame_nocopy()))
 
@@ -395,8 +445,15 @@ class DataAsset(StoredVersion, Displayable):
     ) -> DataAsset:
         """Rows worth labelling first, as a new version.
 
-        See :mod:`mlops_nb.data._annotate`.
+        See :mod:`mlops_nb.data._annotate`. On a large version only
+        ``strategy="random"``: ``n`` rows picked uniformly (the same for a seed),
+        read one verified partition at a time; ``.frame`` of the result is a
+        pandas frame.
         """
+        if self.is_large:
+            from mlops_nb.data._large import sample_version
+
+            return sample_version(self, n, seed=seed, strategy=strategy, **options)
         from mlops_nb.data._annotate import sample
 
         return sample(self, n, seed=seed, strategy=strategy, **options)
@@ -504,7 +561,12 @@ class DataAsset(StoredVersion, Displayable):
             schema["labels"] = [
                 len(d.labels.get(c, ())) or None for c in schema["name"]
             ]
-        head = self._frame_nocopy().head(10)
+        if self.is_large:
+            from mlops_nb.data._large import preview
+
+            head = preview(self).head(10)
+        else:
+            head = self._frame_nocopy().head(10)
         if d.labels:  # codes as their labels, the code on hover
             head = head.copy()
             for c in d.labels:
@@ -520,7 +582,9 @@ class DataAsset(StoredVersion, Displayable):
                 [
                     Table(
                         head,
-                        caption="first 10 rows",
+                        caption="10 rows of a seeded sample"
+                        if self.is_large
+                        else "first 10 rows",
                         plain_columns=tuple(
                             c for c in (self.schema.id, self.schema.time) if c
                         ),
