@@ -71,32 +71,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from mlops_nb._report import run_report
+    from mlops_nb._demo import run_demo
 
-    notebooks = sorted(Path(args.notebooks).glob("[0-9]*.ipynb"))
-    if not notebooks:
-        print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
-        return 2
-    out = Path(args.out).absolute()
-    out.mkdir(parents=True, exist_ok=True)
-    failed = []
-    for nb in notebooks:
-        html = out / f"{nb.stem}.html"
-        # each notebook tells its stage on its own project: no hidden state between them
-        project_dir = out / "projects" / nb.stem
-        print(f"running {nb} ...", flush=True)
-        try:
-            result = run_report(nb, html, parameters={"project_dir": str(project_dir)})
-        except Exception as err:  # report every notebook, then fail
-            failed.append(nb.name)
-            print(f"  FAILED: {type(err).__name__}: {err}", file=sys.stderr)
-            continue
-        print(f"  wrote {result['html']} ({result['seconds']:.1f} s)", flush=True)
-    print(f"reports are in {out}")
-    if failed:
-        print(f"failed notebooks: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    # MLOPS_NB_PROJECT (a team database URL or a folder): one project for every notebook
+    return 1 if run_demo(args.notebooks, args.out) else 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -160,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("-o", "--output", help="the HTML file to write")
     report.set_defaults(func=_cmd_report)
-    demo = sub.add_parser("demo", help="run every companion notebook into HTML reports")
+    demo = sub.add_parser(
+        "demo",
+        help="run every companion notebook into HTML reports (all on one project, "
+        "e.g. a team database URL, with MLOPS_NB_PROJECT)",
+    )
     demo.add_argument("--notebooks", default="notebooks")
     demo.add_argument("--out", default="reports")
     demo.set_defaults(func=_cmd_demo)

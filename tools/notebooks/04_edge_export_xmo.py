@@ -30,6 +30,8 @@ seed = 0
 sample_rows = None                # e.g. 5000 for a quick run on a sample
 port = 0                          # 0 picks a free port; e.g. 8765 for a fixed one
 price_per_kwh = 0.25              # your electricity price (EUR per kWh), for the Price P
+work_dir = None                   # where the edge bundle goes; None: beside the project folder
+                                  # (a team project: this machine's folder of it)
 """,
         "parameters",
     ),
@@ -123,7 +125,7 @@ file, plus a zip beside the folder. `predict.py` checks every file before it loa
 """),
     code(
         """
-edge = Path(project_dir).absolute().parent / "edge" / "employment"
+edge = Path(work_dir or proj.path.parent).absolute() / "edge" / "employment"
 bundle = pick.bundle(edge, overwrite=True)
 bundle
 """

@@ -28,6 +28,7 @@ project_dir = "employment-demo"   # the project folder: created if missing, reus
 seed = 0
 partners = 10                      # federated partners in section 6
 bad_partners = 3                   # how many of them send poisoned weights
+work_dir = None                    # where scratch copies go; None: the system's temporary folder
 """,
         "parameters",
     ),
@@ -52,7 +53,9 @@ try:
     model = proj.model("employment", stage="production")   # from notebook 02
 except mnb.errors.NotFoundError:
     model = proj.train("employment", train, estimator="lightgbm", seed=seed)
-scratch = Path(tempfile.mkdtemp(prefix="secops-"))          # for files we tamper with
+if work_dir:
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+scratch = Path(tempfile.mkdtemp(prefix="secops-", dir=work_dir))   # for files we tamper with
 model
 """,
     ),
