@@ -479,6 +479,70 @@ class Model(StoredVersion, Displayable):
 
         return serve(self, **options)
 
+    def predict_batch(
+        self,
+        source: DataAsset | pd.DataFrame,
+        to: Any,
+        *,
+        client: Any = None,
+        id: str | None = None,
+        overwrite: bool = False,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Any:
+        """Score a (large) data version with ONNX Runtime into partitioned parquet.
+
+        Every partition of a large version is re-hashed first (one changed: an
+        ``IntegrityError`` naming it, and nothing is scored or written), then each is
+        scored on a Dask worker with one ONNX Runtime session per worker process and
+        written to ``to/part-NNNNN.parquet`` with the id column (``row`` when the data
+        has none), ``score`` (binary: P(positive class); multiclass: the probability
+        of ``decision``; regression: the value) and ``decision`` (binary: at
+        :attr:`threshold`; multiclass: the most likely class). ``to/_batch.json`` is
+        written last. An audit entry and a carbon-ledger entry (``predict``, counting
+        the predictions) are recorded. See :mod:`mlops_nb.deploy._batch`.
+
+        Parameters
+        ----------
+        source : DataAsset or pandas.DataFrame
+            A large version (scored on the workers), or a small version or frame
+            (one partition, scored in this process).
+        to : str or path
+            An empty folder or fsspec URL (``s3://bucket/scores/``).
+        client : dask.distributed.Client, str or None
+            A client, a scheduler address, ``"local"`` (this process, one partition
+            at a time) or None: the active default client, else a LocalCluster sized
+            to the machine, closed afterwards.
+        id : str, optional
+            The id column to pass through (default: the data's ``id`` role).
+        overwrite : bool
+            Replace an earlier batch's files in ``to`` (other files are refused).
+        storage_options : dict, optional
+            fsspec options for ``to``.
+
+        Returns
+        -------
+        BatchScores
+            Rows scored, files written (rows and SHA-256 of each), the threshold.
+
+        Raises
+        ------
+        IntegrityError
+            A partition changed since it was registered; nothing written.
+        ValidationError
+            ``to`` holds files (without ``overwrite``), or a bad argument.
+        """
+        from mlops_nb.deploy._batch import predict_batch
+
+        return predict_batch(
+            self,
+            source,
+            to,
+            client=client,
+            id=id,
+            overwrite=overwrite,
+            storage_options=storage_options,
+        )
+
     def fairness(self, data: DataAsset, **options: Any) -> Any:
         """Fairness by sensitive group and intersection; see :mod:`mlops_nb.human`."""
         from mlops_nb.human import fairness
