@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 # `import mlops_nb.deploy` stay fast
 _LAZY = {
     "ALLOWED_DOMAINS": "_runtime",
+    "BatchScores": "_batch",
     "Choice": "_choose",
     "EdgeBundle": "_bundle",
     "OnnxExport": "_export",
@@ -42,6 +43,7 @@ _LAZY = {
 
 __all__ = [
     "ALLOWED_DOMAINS",
+    "BatchScores",
     "Choice",
     "EdgeBundle",
     "OnnxExport",
@@ -56,6 +58,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mlops_nb.deploy._batch import BatchScores
     from mlops_nb.deploy._bundle import EdgeBundle
     from mlops_nb.deploy._choose import Choice, choose
     from mlops_nb.deploy._export import OnnxExport, export_onnx

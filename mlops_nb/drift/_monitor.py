@@ -236,7 +236,9 @@ class Monitor(Displayable):
         return f"{self.model.name}-v{self.model.version}-{part}"
 
     # -- actions ---------------------------------------------------------------------
-    def observe(self, data: pd.DataFrame | DataAsset, *, note: str = "") -> Observation:
+    def observe(
+        self, data: pd.DataFrame | DataAsset, *, note: str = "", client: Any = None
+    ) -> Observation:
         """Append a batch of production data (labels not needed) to the analysis.
 
         A DataFrame is registered as the next version of ``"<model>-v<n>-analysis"``
@@ -250,6 +252,12 @@ class Monitor(Displayable):
             time).
         note : str
             Recorded with the batch.
+        client : dask.distributed.Client, str or None
+            For a large version only (``proj.data(name, "logs/*.parquet")``): the
+            client or scheduler address whose workers summarise its partitions per
+            chunk (None: the active client, else a LocalCluster sized to the
+            machine, closed after; ``"synchronous"``: in this process). Its drift
+            comes from those summaries (:mod:`mlops_nb.drift._observe_large`).
 
         Returns
         -------
@@ -268,8 +276,11 @@ class Monitor(Displayable):
         import dataclasses
 
         from mlops_nb.data import DataAsset
+        from mlops_nb.drift._observe_large import observe_large, uses_large
         from mlops_nb.drift._records import observe_summary, preview_summary
 
+        if uses_large(self, data):
+            return observe_large(self, data, client=client, note=note)
         what = f"Monitor {self.name}.observe"
         ref = self.reference
         try:
@@ -394,8 +405,13 @@ class Monitor(Displayable):
         Computed once per monitor state (and value canvas) and stored, so reopening
         the project shows it without recomputing.
         """
+        from mlops_nb.drift._observe_large import uses_large
         from mlops_nb.drift._review import compute_review
 
+        if uses_large(self):
+            from mlops_nb.drift._review_large import large_review
+
+            return large_review(self)
         return compute_review(self)
 
     def approve_rebaseline(
