@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_nb.errors import (
     GateError,
     NotFoundError,
+    StoreError,
     ValidationError,
     did_you_mean,
     listing,
@@ -87,6 +88,11 @@ def unregister_gate(name: str) -> None:
     _GATES.pop(name, None)
 
 
+#: how often a promotion to production re-runs its gates when another kernel changed
+#: the production version between the gates and the write (then: a clear StoreError)
+PROMOTE_ATTEMPTS = 8
+
+
 def _check_stage(stage: str) -> None:
     if stage not in STAGES:
         msg = (
@@ -114,11 +120,18 @@ def _run_gates(
     min_metrics: dict[str, float] | None,
     reason: str,
     compared: list[dict[str, Any]] | None = None,
+    seen: int | str | None = "read",
 ) -> list[GateResult]:
-    """Run every gate; metric comparisons are appended to ``compared`` when given."""
+    """Run every gate; metric comparisons are appended to ``compared`` when given.
+
+    ``seen`` is the production version to compare with (``"read"``: read it now).
+    """
     results: list[GateResult] = []
     compared = [] if compared is None else compared
-    champion = current_stage_model(model.project, model.name, "production")
+    if seen == "read":
+        champion = current_stage_model(model.project, model.name, "production")
+    else:
+        champion = None if seen is None else model.project.model(model.name, seen)  # type: ignore[arg-type]
     if champion == model:
         champion = None
     needs_eval = stage in ("staging", "production") and (
@@ -226,37 +239,96 @@ def promote(
     tolerance: float = 0.01,
     min_metrics: dict[str, float] | None = None,
 ) -> PromotionReport:
-    """Run the gates and move ``model`` to ``stage`` (see :meth:`Model.promote`)."""
+    """Run the gates and move ``model`` to ``stage`` (see :meth:`Model.promote`).
+
+    The stages are read inside the write transaction, after every version of the
+    name is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write lock),
+    so two kernels promoting at once queue and each records the version it really
+    replaced. When another kernel changed the production version after this one's
+    gates compared with it, the gates run again against the new champion (up to
+    :data:`PROMOTE_ATTEMPTS` times; then :class:`StoreError`, nothing changed).
+    """
+    import random
+    import time
+
     _check_stage(stage)
     project = model.project
-    current = project.model(model.name, version=model.version).stage
-    data = _evaluation_data(model, data)
-    compared: list[dict[str, Any]] = []
-    results = (
-        _run_gates(model, stage, data, tolerance, min_metrics, reason, compared)
-        if stage != "archived"
-        else []
-    )
-    failures = [r for r in results if not r.passed]
     store = project._store
-    if failures:
-        with store.write() as conn:
-            store.audit(
-                conn,
-                "promotion refused",
-                f"model:{model.label}",
-                to=stage,
-                reason=reason,
-                failed=[r.__dict__ for r in failures],
+    data = _evaluation_data(model, data)
+    for attempt in range(PROMOTE_ATTEMPTS):
+        seen = q.newest_version_at_stage(store, model.name, "production")
+        compared: list[dict[str, Any]] = []
+        results = (
+            _run_gates(
+                model, stage, data, tolerance, min_metrics, reason, compared, seen
             )
-        rows = refusal_rows(failures, compared, data)
-        raise GateError(refusal_message(model, stage, results, rows), rows)
+            if stage != "archived"
+            else []
+        )
+        failures = [r for r in results if not r.passed]
+        if failures:
+            with store.write() as conn:
+                store.audit(
+                    conn,
+                    "promotion refused",
+                    f"model:{model.label}",
+                    to=stage,
+                    reason=reason,
+                    failed=[r.__dict__ for r in failures],
+                )
+            rows = refusal_rows(failures, compared, data)
+            raise GateError(refusal_message(model, stage, results, rows), rows)
+        done = _promote_locked(model, stage, reason, results, seen)
+        if done is not None:
+            current, replaced = done
+            object.__setattr__(model, "stage", stage)
+            return PromotionReport(
+                model.label,
+                current,
+                stage,
+                tuple(results),
+                reason,
+                tuple(compared),
+                replaced,
+            )
+        time.sleep(random.uniform(0.0, 0.05 * (attempt + 1)))
+    msg = (
+        f"model {model.label}: other kernels changed the production version of "
+        f"{model.name!r} {PROMOTE_ATTEMPTS} times while this promotion compared with "
+        "it; nothing was changed. Promote again when the others are done."
+    )
+    raise StoreError(msg)
+
+
+def _promote_locked(
+    model: Model, stage: str, reason: str, results: list[GateResult], seen: int | None
+) -> tuple[str, int | None] | None:
+    """Write the promotion under the name's lock; None when the gates are stale.
+
+    ``seen`` is the production version the gates compared with. Returns the stage
+    the model really was at and the production version it replaced (or None).
+    """
+    project = model.project
+    store = project._store
     with store.write() as conn:
+        q.lock_model_versions(conn, model.name)  # PostgreSQL; SQLite holds its lock
+        row = q.find_model(store, model.name, version=model.version)
+        if row is None:
+            msg = f"model {model.label} was removed by another kernel; nothing changed."
+            raise NotFoundError(msg)
+        current = row["stage"]
+        others = q.other_production_versions(conn, model.name, model.id)
+        champion = max((r["version"] for r in others), default=None)
+        if stage == "production" and champion != (
+            None if seen == model.version else seen
+        ):
+            return None  # the champion changed since the gates ran: run them again
+        replaced = champion if stage == "production" else None
         if stage == "production":
-            for row in q.other_production_versions(conn, model.name, model.id):
+            for other in others:
                 _set_stage(
                     conn,
-                    row["id"],
+                    other["id"],
                     "production",
                     "archived",
                     f"replaced by v{model.version}",
@@ -271,12 +343,10 @@ def promote(
             frm=current,
             to=stage,
             reason=reason,
+            replaced=None if replaced is None else f"v{replaced}",
             gates=[r.__dict__ for r in results],
         )
-    object.__setattr__(model, "stage", stage)
-    return PromotionReport(
-        model.label, current, stage, tuple(results), reason, tuple(compared)
-    )
+    return current, replaced
 
 
 def _how_to_proceed(gate: str, message: str = "") -> str:
@@ -371,23 +441,33 @@ def current_stage_model(project: Project, name: str, stage: str) -> Model | None
 
 
 def rollback(project: Project, name: str, *, reason: str = "") -> PromotionReport:
-    """Put back the production version that the current one replaced."""
-    current = current_stage_model(project, name, "production")
-    if current is None:
-        msg = f"model {name!r} has no production version to roll back."
-        raise NotFoundError(msg)
-    replaced = q.replaced_production_version(project._store, name, current.id)
-    if replaced is None:
-        msg = f"model {name!r}: no earlier production version to roll back to."
-        raise NotFoundError(msg)
-    previous = project.model(name, version=replaced)
+    """Put back the production version that the current one replaced.
+
+    The versions are read under the name's lock, inside the write (as
+    :func:`promote` does), so a promotion on another machine cannot slip between.
+    """
     store = project._store
     with store.write() as conn:
+        q.lock_model_versions(conn, name)  # PostgreSQL; SQLite holds its write lock
+        current = current_stage_model(project, name, "production")
+        if current is None:
+            msg = f"model {name!r} has no production version to roll back."
+            raise NotFoundError(msg)
+        replaced = q.replaced_production_version(store, name, current.id)
+        if replaced is None:
+            msg = f"model {name!r}: no earlier production version to roll back to."
+            raise NotFoundError(msg)
+        previous = project.model(name, version=replaced)
         _set_stage(
             conn, current.id, "production", "archived", f"rollback: {reason}", project
         )
         _set_stage(
-            conn, previous.id, "archived", "production", f"rollback: {reason}", project
+            conn,
+            previous.id,
+            previous.stage,
+            "production",
+            f"rollback: {reason}",
+            project,
         )
         store.audit(
             conn,
@@ -399,10 +479,11 @@ def rollback(project: Project, name: str, *, reason: str = "") -> PromotionRepor
         )
     return PromotionReport(
         previous.label,
-        "archived",
+        previous.stage,
         "production",
         (),
         f"rollback from {current.label}: {reason}",
+        replaced=current.version,
     )
 
 
@@ -428,6 +509,8 @@ class PromotionReport(Displayable):
     #: the metric comparisons the gates made: gate, data, metric, this version,
     #: compared with, value
     compared: tuple[dict[str, Any], ...] = ()
+    #: the production version this promotion archived (None: it replaced none)
+    replaced: int | None = None
 
     def _decided(self) -> str:
         """Say which gates decided on which data, with the metrics they compared."""
@@ -457,6 +540,10 @@ class PromotionReport(Displayable):
                     ("model", self.model),
                     ("from", self.from_stage),
                     ("to", self.to_stage),
+                    (
+                        "replaced",
+                        "—" if self.replaced is None else f"v{self.replaced}",
+                    ),
                     ("reason", self.reason or "—"),
                     ("decided", self._decided()),
                 ]

@@ -32,6 +32,8 @@ from mlops_nb.secure._keys import (
 from mlops_nb.secure._manifest import Scan, diff_manifest
 from mlops_nb.secure._signature_check import SignatureCheck
 from mlops_nb.secure._trust import (
+    fingerprint,
+    is_team,
     policy_required,
     trust_problems,
     trusted_keys,
@@ -310,19 +312,13 @@ def verify_model(
         )
         wanted = envelope.get("key_id") if isinstance(envelope, Mapping) else None
         pub = next((k for k in keys if key_id(k) == wanted), keys[0] if keys else None)
+        if pub is not None and wanted and key_id(pub) != wanted and is_team(project):
+            pub = None  # a colleague's key this machine does not trust (yet)
     if pub is None:
         return SignatureCheck(
             model.label,
             "failed",
-            [
-                {
-                    "check": "key",
-                    "problem": "no trusted key to verify with (keys are never read "
-                    "from the database): restore keys/ with the project, pin the key "
-                    "with MLOPS_NB_TRUST or Project.open(path, trust=...), or pass "
-                    "public_key=",
-                }
-            ],
+            [{"check": "key", "problem": untrusted_key_problem(project, envelope)}],
         )
     problems = [
         {"check": "signature", "problem": p}
@@ -396,6 +392,32 @@ def verify_model(
         sequence=payload.get("sequence"),
         signed_at=payload.get("signed_at", ""),
         manifest_sha256=digest(signed),
+    )
+
+
+def untrusted_key_problem(project: Project, envelope: Any) -> str:
+    """Say that no trusted key verifies ``envelope``, and how to trust the signer's.
+
+    The signer's fingerprint is read from the signature (the database), so it is
+    shown to be checked with the signer, never trusted from here.
+    """
+    head = "no trusted key to verify with (keys are never read from the database)"
+    try:
+        fp = fingerprint(envelope["public_key"])
+        kid = str(envelope.get("key_id", ""))
+    except (KeyError, TypeError, ValueError, ValidationError):
+        fp = ""
+    if not fp:
+        return (
+            f"{head}: restore keys/ with the project, pin the key with MLOPS_NB_TRUST "
+            "or Project.open(path, trust=...), or pass public_key="
+        )
+    where = "a team member" if is_team(project) else "the project's owner"
+    return (
+        f"{head}: it was signed with key {kid or '?'} ({fp}), which this machine "
+        f"does not trust. Ask {where} who signed it to confirm the key "
+        "(mnb.secure.public_key(proj) on their machine prints it), then trust it: "
+        f"Project.open(..., trust={fp!r}) or MLOPS_NB_TRUST={fp}"
     )
 
 

@@ -7,7 +7,9 @@ come, strongest first, from:
 1. pins the user holds: ``Project.open(path, trust=...)`` and the environment variable
    ``MLOPS_NB_TRUST`` (comma-separated; each a 64-hex-digit public key as
    :func:`mnb.secure.public_key` prints it, or ``sha256:<64 hex>``, the fingerprint).
-   With a pin, only pinned keys verify, and every version must be signed;
+   With a pin, only pinned keys verify, and every version must be signed. On a team
+   project the folder is this machine's, holding this member's own key: pins add the
+   keys of colleagues whose signatures this machine accepts;
 2. the key material in the project folder: the private key ``keys/ed25519.pem`` and the
    trust file ``keys/trust.json`` beside it (the public key, its fingerprint and the
    policy, signed by the private key). Backups carry the trust file, never the private
@@ -88,6 +90,15 @@ def parse_pins(values: Any, *, what: str) -> tuple[str, ...]:
             )
             raise ValidationError(msg) from err
     return tuple(out)
+
+
+def is_team(project: Project) -> bool:
+    """Whether ``project.path`` is this machine's folder of a team project.
+
+    Its key material is then this member's own (each member signs with their own
+    key), so a pin adds a colleague's key to it instead of replacing it.
+    """
+    return getattr(project._store, "location", None) is not None
 
 
 def pins(project: Project) -> tuple[str, ...]:
@@ -210,6 +221,7 @@ def trusted_keys(project: Project, candidates: Any = ()) -> list[Ed25519PublicKe
     folder = folder_keys(project)
     if not pinned:
         return folder
+    own = {fingerprint(k) for k in folder} if is_team(project) else set()
     out, seen = [], set()
     for key in [*folder, *candidates]:
         try:
@@ -217,7 +229,7 @@ def trusted_keys(project: Project, candidates: Any = ()) -> list[Ed25519PublicKe
         except ValidationError:
             continue
         fp = fingerprint(pub)
-        if fp in pinned and fp not in seen:
+        if (fp in pinned or fp in own) and fp not in seen:
             out.append(pub)
             seen.add(fp)
     return out
@@ -257,7 +269,7 @@ def trust_problems(project: Project) -> dict[str, str]:
                 f"is {mine}"
             )
     pinned = pins(project)
-    if pinned:
+    if pinned and not is_team(project):  # a member's own key needs no pin
         for pub in folder_keys(project):
             if fingerprint(pub) not in pinned:
                 out["trust:pinned key"] = (
@@ -289,7 +301,7 @@ def check_new_key(
 def check_open(project: Project) -> None:
     """``Project.open(trust=...)``: refuse a folder whose key is another one."""
     pinned = tuple(getattr(project, "_trust", ()))
-    if not pinned:
+    if not pinned or is_team(project):  # a team member's folder holds their own key
         return
     other = [fingerprint(k) for k in folder_keys(project)]
     other = [fp for fp in other if fp not in pinned]

@@ -10,9 +10,14 @@ before it. SQLite needs no lock: its writers are serialised by ``BEGIN IMMEDIATE
 
 The migrations make the log refuse UPDATE, DELETE and TRUNCATE with triggers, but a
 table's owner can disable triggers. :func:`grant_app_role` makes a login role for
-kernels and jobs that owns nothing: it may SELECT and INSERT the audit log, and
-SELECT, INSERT, UPDATE and DELETE elsewhere, so even with the triggers disabled
-its UPDATE, DELETE or TRUNCATE of the log is refused by privileges.
+kernels and jobs that owns nothing: it may SELECT and INSERT every table, and
+UPDATE only the two columns kernels change in place (:data:`APP_ROLE_UPDATES`: a
+model version's stage, a data version's schema). So even with the triggers disabled
+its UPDATE, DELETE or TRUNCATE of the log is refused by privileges, and so is any
+rewrite of a recorded artifact digest, signature, stage history row or document.
+What it can still do (append a row, set a stage) is what a kernel does, and
+``verify()`` checks it: the audit chain, the stage history against the log, and
+signatures against keys that never come from the database.
 :func:`app_role_sql` prints the same statements for a database administrator.
 """
 
@@ -38,6 +43,10 @@ LOCK_CLASS = int.from_bytes(
     hashlib.sha256(b"mlops_nb locks").digest()[:4], "big", signed=True
 )
 _ENTRY = ("at", "user", "action", "object", "detail")
+#: the only columns a kernel ever changes in place: a model version's stage
+#: (promote, rollback) and a data version's inferred schema; every other row is
+#: written once, so the app role may not UPDATE or DELETE anything else
+APP_ROLE_UPDATES = (("model_versions", "stage"), ("asset_versions", "schema"))
 
 
 def lock(conn: sa.Connection, *what: str) -> None:
@@ -127,8 +136,10 @@ def app_role_sql(schema: str, role: str) -> list[str]:
     For a database administrator who creates roles by hand: run them as the owner
     of the schema's tables (the user that ran ``mlops-nb db upgrade``) after
     ``CREATE ROLE <role> LOGIN``. The role owns nothing, so it cannot disable the
-    audit log's triggers, and its privileges on ``audit_log`` are SELECT and INSERT
-    only: UPDATE, DELETE and TRUNCATE are refused even with the triggers disabled.
+    audit log's triggers; it may SELECT and INSERT every table and UPDATE only the
+    columns in :data:`APP_ROLE_UPDATES`: UPDATE, DELETE and TRUNCATE of the audit
+    log (or of any recorded digest, signature or history) are refused even with the
+    triggers disabled.
 
     Parameters
     ----------
@@ -140,13 +151,18 @@ def app_role_sql(schema: str, role: str) -> list[str]:
     list of str
     """
     s, r = _quoted(schema, "schema"), _quoted(role, "role")
+    every = "UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER"
     return [
         f"GRANT USAGE ON SCHEMA {s} TO {r}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}",
-        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {s}.audit_log "
-        f"FROM {r}",
-        f"REVOKE INSERT, UPDATE, DELETE ON {s}.mlops_nb_alembic_version FROM {r}",
-        f"REVOKE INSERT, UPDATE, DELETE ON {s}.schema_migrations FROM {r}",
+        # a role granted by an older mlops_nb had UPDATE and DELETE everywhere
+        f"REVOKE {every} ON ALL TABLES IN SCHEMA {s} FROM {r}",
+        f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {s} TO {r}",
+        *(
+            f'GRANT UPDATE ("{column}") ON {s}.{table} TO {r}'
+            for table, column in APP_ROLE_UPDATES
+        ),
+        f"REVOKE INSERT ON {s}.mlops_nb_alembic_version FROM {r}",
+        f"REVOKE INSERT ON {s}.schema_migrations FROM {r}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
     ]
 
