@@ -1,10 +1,11 @@
 """Content-addressed blobs on any fsspec file system (S3 through s3fs, local, ...).
 
 The same layout as the embedded :class:`~mlops_nb.store._artifacts.ArtifactStore`:
-``<root>/<aa>/<sha256>``, the key derived only from the bytes' SHA-256. A blob is
-written to a temporary key (``<root>/.tmp/<random>-<sha256>``) and then copied to its
-final key, which on an object store appears whole or not at all; the size at the final
-key is checked before the temporary key is removed. Every read re-hashes the bytes.
+``<root>/<aa>/<sha256>``, the key derived only from the bytes' SHA-256. On an object
+store a blob is one PUT to its final key with a checksum the server verifies (a PUT
+appears whole or not at all); on a disk it is written to a temporary file
+(``<root>/.tmp/<random>-<sha256>``), its size checked, and renamed to its final name.
+Every read re-hashes the bytes.
 
 Credentials come from the file system's own chain (for S3: ``AWS_*`` environment
 variables, ``~/.aws``, an instance role); they are refused as arguments, so they are
@@ -124,6 +125,7 @@ class FsspecBlobStore:
             msg = f"could not open the artifact store {self._shown}: {detail}"
             raise StoreError(msg) from None
         self.root = self.root.rstrip("/")
+        self._local = fsspec.utils.get_protocol(self.url) in ("file", "local")
 
     def __repr__(self) -> str:
         return f"FsspecBlobStore({self._shown!r})"
@@ -169,8 +171,10 @@ class FsspecBlobStore:
     def put(self, data: bytes | memoryview) -> str:
         """Store ``data`` and return its SHA-256.
 
-        Written to a temporary key, copied to the final key, its size there checked,
-        then the temporary key removed. A blob already stored is not written again.
+        On an object store one PUT to the final key, with a checksum the server checks
+        (S3: ``Content-MD5``), so the key appears whole or not at all; on a disk a
+        temporary file, its size checked, renamed to the final name. A blob already
+        stored is not written again.
 
         Raises
         ------
@@ -182,23 +186,40 @@ class FsspecBlobStore:
         key = self.key_for(digest)
         if self.exists(digest, writing=True):
             return digest
-        tmp = f"{self.root}/{_TMP}/{secrets.token_hex(8)}-{digest}"
         with self._io(f"write artifact {digest}", changed=_NOTHING):
-            try:
-                self.fs.pipe_file(tmp, data)
-                self.fs.copy(tmp, key)
-                self.fs.invalidate_cache(key)
-                size = self.fs.info(key)["size"]
-                if size != len(data):
-                    msg = (
-                        f"artifact {digest} landed with {size} bytes, not "
-                        f"{len(data)}; it was not recorded."
-                    )
-                    raise StoreError(msg)
-            finally:
-                with contextlib.suppress(Exception):
-                    self.fs.rm_file(tmp)
+            if self._local:
+                self._put_by_rename(key, digest, data)
+            else:  # an object store's PUT lands whole or not at all
+                self.fs.pipe_file(key, data, **self._checksum(data))
         return digest
+
+    def _put_by_rename(self, key: str, digest: str, data: bytes) -> None:
+        """Write to a temporary file, then rename it to ``key`` (atomic on a disk)."""
+        tmp = f"{self.root}/{_TMP}/{secrets.token_hex(8)}-{digest}"
+        try:
+            self.fs.pipe_file(tmp, data)
+            size = self.fs.info(tmp)["size"]
+            if size != len(data):
+                msg = (
+                    f"artifact {digest} landed with {size} bytes, not "
+                    f"{len(data)}; it was not recorded."
+                )
+                raise StoreError(msg)
+            self.fs.mv(tmp, key)
+        finally:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(tmp):
+                    self.fs.rm_file(tmp)
+
+    def _checksum(self, data: bytes) -> dict[str, str]:
+        """Return the checksum an object store verifies before a PUT succeeds (S3)."""
+        if "s3" not in self.fs.protocol and "s3a" not in self.fs.protocol:
+            return {}
+        import base64
+        import hashlib
+
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        return {"ContentMD5": base64.b64encode(md5).decode()}
 
     def read(self, digest: str) -> bytes:
         """Return a blob's bytes after checking that they hash to ``digest``.
