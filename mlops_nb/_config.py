@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_nb.errors import ValidationError, listing
@@ -50,6 +51,8 @@ def _defaults() -> dict[str, Any]:
         "lock_timeout": 60.0,
         "saved_view": _default_saved_view(),
         "max_data_bytes": _default_max_data_bytes(),
+        "lineage": None,
+        "lineage_file": None,
     }
 
 
@@ -81,7 +84,8 @@ def get_config() -> dict[str, Any]:
         recorded in audit logs), ``lock_timeout`` (seconds a writer waits for
         another writer of the same project), ``saved_view`` (whether a live
         widget is preceded by its static view, which a reopened notebook shows)
-        and ``max_data_bytes`` (the largest table a data file may declare).
+        ``max_data_bytes`` (the largest table a data file may declare),
+        ``lineage`` (``"openlineage"`` or None) and ``lineage_file``.
 
     Examples
     --------
@@ -99,6 +103,8 @@ def set_config(
     lock_timeout: float | None = None,
     saved_view: bool | None = None,
     max_data_bytes: int | None = None,
+    lineage: str | bool | None = None,
+    lineage_file: str | os.PathLike[str] | None = None,
 ) -> None:
     """Change settings for the rest of the session (this thread).
 
@@ -120,12 +126,23 @@ def set_config(
         columns times 8 bytes, or its uncompressed size), checked before reading
         it, so a tiny file declaring billions of rows is refused instead of
         exhausting memory. Default: half of the machine's memory.
+    lineage : {"openlineage", "off"}, optional
+        ``"openlineage"`` makes data registration, training, ONNX export and
+        ``Monitor.observe`` emit OpenLineage run events (START, then COMPLETE or
+        FAIL, with input and output datasets; see :mod:`mlops_nb._lineage`).
+        Needs ``pip install 'mlops-nb[lineage]'``. Default: off.
+    lineage_file : str or path, optional
+        The JSON-lines file the events are appended to; ``""`` goes back to the
+        client's console transport (the ``openlineage.client.transport.console``
+        logger), the default.
 
     Raises
     ------
     ValidationError
-        For an unknown display mode, an empty user, a negative timeout or a
-        non-positive ``max_data_bytes``.
+        For an unknown display mode, an empty user, a negative timeout, a
+        non-positive ``max_data_bytes`` or an unknown ``lineage``.
+    MissingDependencyError
+        For ``lineage="openlineage"`` without openlineage-python installed.
     """
     state = _state()
     if display is not None:
@@ -156,6 +173,33 @@ def set_config(
             )
             raise ValidationError(msg)
         state["max_data_bytes"] = int(max_data_bytes)
+    if lineage is not None:
+        state["lineage"] = _lineage_kind(lineage)
+    if lineage_file is not None:
+        path = str(lineage_file) and str(Path(lineage_file).expanduser().resolve())
+        state["lineage_file"] = path or None
+
+
+def _lineage_kind(lineage: str | bool) -> str | None:
+    if lineage is False or lineage == "off":
+        return None
+    if lineage != "openlineage":
+        msg = (
+            f"set_config(lineage={lineage!r}): unknown lineage sink. Use "
+            "'openlineage' (run events through openlineage-python) or 'off'."
+        )
+        raise ValidationError(msg)
+    import importlib.util
+
+    if importlib.util.find_spec("openlineage.client") is None:
+        from mlops_nb.errors import MissingDependencyError
+
+        msg = (
+            "set_config(lineage='openlineage') needs openlineage-python, which is "
+            "not installed. Install it with `pip install 'mlops-nb[lineage]'`."
+        )
+        raise MissingDependencyError(msg)
+    return "openlineage"
 
 
 @contextlib.contextmanager
@@ -166,6 +210,8 @@ def config_context(
     lock_timeout: float | None = None,
     saved_view: bool | None = None,
     max_data_bytes: int | None = None,
+    lineage: str | bool | None = None,
+    lineage_file: str | os.PathLike[str] | None = None,
 ) -> Iterator[None]:
     """Change settings inside a ``with`` block only.
 
@@ -183,6 +229,8 @@ def config_context(
         lock_timeout=lock_timeout,
         saved_view=saved_view,
         max_data_bytes=max_data_bytes,
+        lineage=lineage,
+        lineage_file=lineage_file,
     )
     try:
         yield

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb._lineage import emits
 from mlops_nb.data._csv import READ_ATTR
 from mlops_nb.data._dictionary import DICTIONARY_ATTR, Dictionary, parse_dictionary
 from mlops_nb.data._frames import content_hash, normalise, to_parquet_bytes
@@ -32,6 +33,7 @@ _UNSET: Any = object()
 PARQUET = "application/vnd.apache.parquet"
 
 
+@emits("data")
 def register_frame(
     project: Project,
     name: str,

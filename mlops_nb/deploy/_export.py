@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb._lineage import emits
 from mlops_nb.deploy._convert import convert_model, io_schema
 from mlops_nb.deploy._names import onnx_name
 from mlops_nb.deploy._runtime import frame_feeds, make_session, run_session
@@ -130,6 +131,7 @@ def _check_frame(
     }
 
 
+@emits("export_onnx")
 def export_onnx(
     model: Model,
     *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb._lineage import emits
 from mlops_nb.drift import _options
 from mlops_nb.drift._records import Observation, Rebaseline, TargetsReport
 from mlops_nb.errors import NotFoundError, SchemaError, ValidationError, listing
@@ -236,6 +237,7 @@ class Monitor(Displayable):
         return f"{self.model.name}-v{self.model.version}-{part}"
 
     # -- actions ---------------------------------------------------------------------
+    @emits("observe")
     def observe(
         self, data: pd.DataFrame | DataAsset, *, note: str = "", client: Any = None
     ) -> Observation:

@@ -217,6 +217,35 @@ class ModelCard(Displayable):
             Path(path).write_text(text, encoding="utf-8")
         return text
 
+    def to_huggingface(self, *, license: str | None = None) -> Any:
+        """Return the card as a ``huggingface_hub.ModelCard`` (offline).
+
+        The YAML metadata is built with ``ModelCardData`` (validated): model name,
+        library, tags, data versions (and their content hashes, under ``mlops_nb``),
+        the recorded metrics as ``model-index`` results; the body is
+        :meth:`to_markdown`'s sections. Needs ``pip install 'mlops-nb[hub]'``.
+
+        Parameters
+        ----------
+        license : str, optional
+            A licence identifier for the metadata; omitted when None.
+        """
+        from mlops_nb.human._hf_card import to_huggingface
+
+        return to_huggingface(self, license=license)
+
+    def push_to_hub_format(
+        self, folder: str | Path, *, license: str | None = None
+    ) -> Path:
+        """Write :meth:`to_huggingface` as ``folder/README.md``; return its path.
+
+        The folder is what ``huggingface_hub.upload_folder`` pushes; nothing here
+        reaches the Hub.
+        """
+        from mlops_nb.human._hf_card import push_to_hub_format
+
+        return push_to_hub_format(self, folder, license=license)
+
 
 def _md(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")

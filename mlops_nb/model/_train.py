@@ -10,6 +10,7 @@ import time
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from mlops_nb._lineage import emits
 from mlops_nb.errors import SchemaError, ValidationError
 from mlops_nb.model._estimators import make_estimator
 from mlops_nb.model._metrics import classification_metrics, regression_metrics
@@ -232,6 +233,7 @@ def fit_and_validate(
     }
 
 
+@emits("train")
 def train_model(
     project: Project,
     name: str,
