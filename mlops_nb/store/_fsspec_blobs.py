@@ -248,6 +248,38 @@ class FsspecBlobStore:
             raise IntegrityError(msg)
         return data
 
+    def read_many(self, digests: list[str]) -> dict[str, bytes]:
+        """Return several blobs, fetched at once (concurrently on S3), each re-hashed.
+
+        Raises
+        ------
+        NotFoundError
+            When a blob is missing.
+        IntegrityError
+            When a blob's bytes hash to something else.
+        """
+        keys = {self.key_for(d): d for d in dict.fromkeys(digests)}
+        if len(keys) < 2:
+            return {d: self.read(d) for d in keys.values()}
+        with self._io(f"read {len(keys)} artifacts"):
+            fetched = self.fs.cat(list(keys), on_error="return")
+        out = {}
+        for key, digest in keys.items():
+            data = fetched.get(key)
+            if not isinstance(data, bytes):  # an error or another key form: one read
+                out[digest] = self.read(digest)
+                continue
+            actual = sha256_bytes(data)
+            if actual != digest:
+                msg = (
+                    f"artifact {digest} in {self._shown} is corrupted: its bytes hash "
+                    f"to {actual}. It was changed after it was stored; restore it from "
+                    "a backup."
+                )
+                raise IntegrityError(msg)
+            out[digest] = data
+        return out
+
     def stored_hash(self, digest: str, *, rehash: bool = True) -> str | None:
         """Return the SHA-256 of the bytes stored under ``digest`` (``None``: missing).
 

@@ -177,6 +177,10 @@ class Store:
         """Return verified bytes of a blob."""
         return self.artifacts.read(digest)
 
+    def read_blobs(self, digests: list[str]) -> dict[str, bytes]:
+        """Return verified bytes of several blobs, by digest."""
+        return {d: self.artifacts.read(d) for d in dict.fromkeys(digests)}
+
     def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """Open a ``BEGIN IMMEDIATE`` write transaction."""
         return self.db.write()

@@ -175,6 +175,10 @@ class TeamStore:
         """Return a blob's bytes, re-hashed (``IntegrityError`` when they changed)."""
         return self.artifacts.read(digest)
 
+    def read_blobs(self, digests: list[str]) -> dict[str, bytes]:
+        """Return several blobs by digest, fetched concurrently, each re-hashed."""
+        return self.artifacts.read_many(digests)
+
     def write(self) -> contextlib.AbstractContextManager[TxConn]:
         """Open a write transaction on the database."""
         return self.db.write()

@@ -238,3 +238,28 @@ def test_a_blob_another_machine_wrote_after_a_listing_is_read(store_url):
     store.iter_digests()
     assert store.exists(digest)
     assert {first, digest} <= set(store.iter_digests())
+
+
+@_FEW
+@given(
+    blobs=st.lists(st.binary(min_size=1, max_size=2000), min_size=2, max_size=6),
+    bad=st.integers(0, 5),
+)
+def test_read_many_fetches_each_blob_rehashed(store_url, blobs, bad):
+    store = FsspecBlobStore(store_url)
+    digests = [store.put(blob) for blob in blobs]
+    assert store.read_many(digests) == dict(zip(digests, blobs, strict=True))
+    victim = digests[bad % len(digests)]
+    others = [d for d in digests if d != victim]
+    fs, key = _raw(store_url, victim)
+    original = fs.cat_file(key)
+    fs.pipe_file(key, original + b"!")  # changed after it was stored
+    try:
+        with pytest.raises(IntegrityError, match=victim):
+            store.read_many(digests)
+        assert store.read_many(others) == {d: store.read(d) for d in others}
+        fs.rm_file(key)
+        with pytest.raises(NotFoundError, match=victim):
+            store.read_many(digests)
+    finally:
+        fs.pipe_file(key, original)
