@@ -112,31 +112,44 @@ def _verify_part(artifacts: Any, part: dict[str, Any]) -> str | None:
     return None
 
 
-def _score_frame(frame: pd.DataFrame, job: dict[str, Any], data: bytes) -> Any:
-    """Return the output table of one partition's rows."""
+def model_outputs(
+    frame: pd.DataFrame, job: dict[str, Any], data: bytes
+) -> tuple[Any, Any]:
+    """Return ``(labels, probabilities)`` of ``frame``'s rows (this process's session).
+
+    ``job`` is :func:`_job`'s; ``data`` the ONNX bytes (checked against the export's
+    digest the first time this process opens a session on them). Regression:
+    ``(values, None)``.
+    """
     import numpy as np
-    import pandas as pd
 
     from mlops_nb.deploy._runtime import frame_feeds, run_session
     from mlops_nb.model._prep import Features, prepare_X
 
     what = job["what"]
+    if not len(frame):
+        return np.zeros(0), np.zeros((0, max(len(job["classes"] or []), 1)))
+    recipe = job["feature_recipe"]
+    if recipe and any(c not in frame.columns for c in recipe["outputs"]):
+        from mlops_nb.data._recipe import apply_recipe
+
+        frame = apply_recipe(frame, recipe)
+    X = prepare_X(frame, Features.from_dict(job["features"]), what=what)
+    session = _session(job["onnx"], data, what)
+    return run_session(session, frame_feeds(X, job["schema"]), job["task"])
+
+
+def _score_frame(frame: pd.DataFrame, job: dict[str, Any], data: bytes) -> Any:
+    """Return the output table of one partition's rows."""
+    import numpy as np
+    import pandas as pd
+
     out = {}
     if job["id"] is not None:
         out[job["id"]] = frame[job["id"]].reset_index(drop=True)
     else:
         out[ROW] = np.arange(job["offset"], job["offset"] + len(frame), dtype="int64")
-    if len(frame):
-        recipe = job["feature_recipe"]
-        if recipe and any(c not in frame.columns for c in recipe["outputs"]):
-            from mlops_nb.data._recipe import apply_recipe
-
-            frame = apply_recipe(frame, recipe)
-        X = prepare_X(frame, Features.from_dict(job["features"]), what=what)
-        session = _session(job["onnx"], data, what)
-        labels, proba = run_session(session, frame_feeds(X, job["schema"]), job["task"])
-    else:
-        labels, proba = np.zeros(0), np.zeros((0, max(len(job["classes"] or []), 1)))
+    labels, proba = model_outputs(frame, job, data)
     classes = np.asarray(job["classes"] or [])
     if job["task"] == "regression":
         out["score"] = np.asarray(labels, dtype="float64")

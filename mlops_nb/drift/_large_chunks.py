@@ -46,8 +46,10 @@ def part_chunks(
     total: int,
     spec_d: dict[str, Any],
     chunk_d: dict[str, Any],
+    plan: dict[str, Any] | None = None,
+    data: bytes | None = None,
 ) -> dict[str, Any]:
-    """Summarise each chunk's rows of one partition.
+    """Summarise each chunk's rows of one partition (and score them).
 
     Parameters
     ----------
@@ -59,11 +61,15 @@ def part_chunks(
         Rows in the whole analysis stream.
     spec_d, chunk_d : dict
         The summary spec and the chunking, as dicts.
+    plan, data : dict and bytes, optional
+        How to score (:func:`mlops_nb.drift._cbpe_large.scoring_plan`) and the ONNX
+        bytes: the score becomes the spec's ``model score`` column, and CBPE's sums
+        are added per chunk (``"cbpe"``, binary classifiers).
 
     Returns
     -------
     dict
-        Chunk key -> ``{"summary", "rows", "from", "to", "sort"}``.
+        Chunk key -> ``{"summary", "rows", "from", "to", "sort"}`` (and ``"cbpe"``).
     """
     import numpy as np
     import pandas as pd
@@ -76,6 +82,13 @@ def part_chunks(
     if len(frame) == 0:
         return {}
     frame = frame.reset_index(drop=True)
+    rows_cbpe = None
+    if plan is not None and data is not None:
+        from mlops_nb.drift._analysis import SCORE
+        from mlops_nb.drift._cbpe_large import score_frame
+
+        score, rows_cbpe = score_frame(frame, plan, data)
+        frame = frame.assign(**{SCORE: score})
     t = frame[cs.time_column] if cs.time_column in frame.columns else None
     pieces: list[tuple[str, np.ndarray, Any, str, str]] = []
     if cs.kind in ("size", "count"):
@@ -112,12 +125,17 @@ def part_chunks(
             "to": hi,
             "sort": sort,
         }
+        if rows_cbpe is not None:
+            from mlops_nb.drift._cbpe_large import sums
+
+            out[key]["cbpe"] = sums(rows_cbpe, rows, plan["cbpe"]["edges"])
     return out
 
 
 def merge_chunks(*parts: dict[str, Any]) -> dict[str, Any]:
     """Merge per-chunk summaries of several partitions (or batches), by chunk key."""
     from mlops_nb.data._summaries import Summary
+    from mlops_nb.drift._cbpe_large import merge_sums
 
     out: dict[str, Any] = {}
     for part in parts:
@@ -136,6 +154,8 @@ def merge_chunks(*parts: dict[str, Any]) -> dict[str, Any]:
                 "to": max(have["to"], p["to"]),
                 "sort": min(have["sort"], p["sort"]),
             }
+            if "cbpe" in have or "cbpe" in p:
+                out[key]["cbpe"] = merge_sums(have.get("cbpe"), p.get("cbpe"))
     return out
 
 
@@ -194,33 +214,46 @@ def batch_chunks(
     *,
     client: Any = None,
     split_every: int = 8,
+    plan: dict[str, Any] | None = None,
+    data: bytes | None = None,
 ) -> dict[str, Any]:
     """Per-chunk summaries of one batch: on the workers for a large version.
 
     A small version is summarised in this process. Every partition of a large one
-    is re-hashed as it is read (a changed one raises ``IntegrityError``).
+    is re-hashed as it is read (a changed one raises ``IntegrityError``). With a
+    scoring ``plan``, the ONNX ``data`` is scattered to the workers once and each
+    worker scores its partitions with its own session (never pickled).
     """
     spec_d, chunk_d = spec.to_dict(), cs.to_dict()
     if not asset.is_large:
-        return part_chunks(asset.frame, offset, total, spec_d, chunk_d)
+        return part_chunks(asset.frame, offset, total, spec_d, chunk_d, plan, data)
     from dask import delayed
 
     from mlops_nb.data._large import manifest
 
     rows = [int(p["rows"]) for p in manifest(asset)["partitions"]]
     starts = [offset + sum(rows[:i]) for i in range(len(rows))]
-    level = [
-        delayed(part_chunks, pure=True)(part, start, total, spec_d, chunk_d)
-        for part, start in zip(asset.dask().to_delayed(), starts, strict=True)
-    ]
-    if not level:
+    if not rows:
         return {}
-    while len(level) > 1:
-        level = [
-            delayed(merge_chunks, pure=True)(*level[i : i + split_every])
-            for i in range(0, len(level), split_every)
-        ]
     with dask_client(client) as c:
+        shared: Any = data
+        if c != SYNCHRONOUS and data is not None:
+            shared = c.scatter(data, broadcast=True, hash=False)  # bytes, no session
+        level = [
+            delayed(part_chunks, pure=True)(
+                part, start, total, spec_d, chunk_d, plan, shared
+            )
+            for part, start in zip(asset.dask().to_delayed(), starts, strict=True)
+        ]
+        while len(level) > 1:
+            level = [
+                delayed(merge_chunks, pure=True)(*level[i : i + split_every])
+                for i in range(0, len(level), split_every)
+            ]
         if c == SYNCHRONOUS:
             return level[0].compute(scheduler="synchronous")
-        return c.compute(level[0]).result()
+        try:
+            return c.compute(level[0]).result()
+        finally:
+            if shared is not data:
+                c.cancel([shared])

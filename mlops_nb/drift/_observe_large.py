@@ -37,11 +37,12 @@ if TYPE_CHECKING:
 EXACT = ("jensen_shannon", "psi", "hellinger", "chi2", "l_infinity")
 BOUNDED = ("kolmogorov_smirnov", "wasserstein")
 NOT_YET = (
-    "Computed from per-partition summaries (large data): model score drift, "
-    "target drift, estimated (CBPE/DLE) and realized performance, the "
-    "concept-drift verdict, multivariate drift (PCA reconstruction, domain "
-    "classifier), fairness over time and value at risk are not computed on this "
-    "path yet; only the features' univariate drift is reviewed."
+    "Computed from per-partition summaries (large data): the features' and the "
+    "model score's univariate drift, and (binary classifiers) the label-free CBPE "
+    "estimate. Not computed on this path yet: target drift, realized performance "
+    "and the concept-drift verdict (labels of large data), DLE for regression, "
+    "CBPE for multiclass models, multivariate drift (PCA reconstruction, domain "
+    "classifier), fairness over time and value at risk."
 )
 
 
@@ -67,11 +68,42 @@ def _spec(mon: Monitor, reference: pd.DataFrame) -> SummarySpec:
     return drift_spec(reference, _kinds(mon))
 
 
-def _report_kind(spec: SummarySpec, cs: ChunkSpec, offset: int, total: int) -> str:
+def setup(mon: Monitor, reference: pd.DataFrame, cs: ChunkSpec) -> dict[str, Any]:
+    """Score the reference (ONNX, here), fit CBPE on it; the spec with the score.
+
+    Returns
+    -------
+    dict
+        ``reference`` (with the ``model score`` column), ``kinds``, ``spec``,
+        ``plan`` and ``data`` (the workers' scoring plan and ONNX bytes) and
+        ``notes``.
+    """
+    from mlops_nb.drift._analysis import SCORE
+    from mlops_nb.drift._binned import drift_spec
+    from mlops_nb.drift._cbpe_large import scoring_plan
+
+    ref_chunks, _ = reference_split(reference, cs)
+    plan, data, score, notes = scoring_plan(mon, reference, ref_chunks.codes)
+    reference = reference.assign(**{SCORE: score})
+    kinds = _kinds(mon) | {SCORE: "continuous"}
+    spec = drift_spec(reference, kinds)
+    return {"reference": reference, "kinds": kinds, "spec": spec, "plan": plan,
+            "data": data, "notes": notes}  # fmt: skip
+
+
+def _report_kind(
+    spec: SummarySpec,
+    cs: ChunkSpec,
+    offset: int,
+    total: int,
+    plan: dict[str, Any] | None = None,
+) -> str:
     import hashlib
     import json
 
     what = [spec.to_dict(), cs.to_dict(), offset, total]
+    if plan is not None:  # the model, its threshold and the reference's calibrator
+        what.append(json.loads(json.dumps(plan, sort_keys=True, default=str)))
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
     return f"drift-chunk-summaries:{digest[:32]}"
 
@@ -94,6 +126,8 @@ def _chunk_summaries(
     *,
     client: Any = None,
     store: bool = True,
+    plan: dict[str, Any] | None = None,
+    data: bytes | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Per-chunk summaries of the whole stream (stored per batch), and who is where."""
     import json
@@ -103,10 +137,12 @@ def _chunk_summaries(
     total = sum(b.n_rows for b, _ in stream)
     parts, where = [], {}
     for b, offset in stream:
-        kind = _report_kind(spec, cs, offset, total)
+        kind = _report_kind(spec, cs, offset, total, plan)
         got = mon.project._report("asset", b.id, kind) if b.is_large else None
         if got is None:
-            got = batch_chunks(b, offset, total, spec, cs, client=client)
+            got = batch_chunks(
+                b, offset, total, spec, cs, client=client, plan=plan, data=data
+            )
             if b.is_large and store:
                 mon.project._save_report("asset", b.id, kind, got)
         parts.append(json.loads(json.dumps(got)))
@@ -151,9 +187,9 @@ def observe_large(
         entry_seen = (
             asset is not None and [asset.name, asset.version] in mon.state["batches"]
         )
-        reference = ref.frame
-        spec = _spec(mon, reference)
         cs = ChunkSpec.from_dict(mon.options["chunk"])
+        prep = setup(mon, ref.frame, cs)
+        reference, spec = prep["reference"], prep["spec"]
         if asset is None:  # a DataFrame: register it first, as observe does
             roles = {
                 r: v
@@ -170,7 +206,9 @@ def observe_large(
             )
             entry_seen = [asset.name, asset.version] in mon.state["batches"]
         stream = _stream(mon, None if entry_seen else asset)
-        merged, where = _chunk_summaries(mon, stream, spec, cs, client=client)
+        merged, where = _chunk_summaries(
+            mon, stream, spec, cs, client=client, plan=prep["plan"], data=prep["data"]
+        )
     except Exception as err:
         mon._refused(err, what=what)
         raise
@@ -179,7 +217,7 @@ def observe_large(
         mon._update(
             lambda p: p["batches"].append(entry), note=f"observe {asset.label} (large)"
         )
-    payload = univariate_payload(mon, reference, spec, cs, merged)
+    payload = univariate_payload(mon, reference, spec, cs, merged, prep["kinds"])
     keys = payload["chunks"]["keys"]
     u = payload["univariate"]
     rows = []
@@ -217,6 +255,7 @@ def univariate_payload(
     spec: SummarySpec,
     cs: ChunkSpec,
     merged: dict[str, Any],
+    kinds: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the review's chunk and univariate sections from merged chunk summaries."""
     import numpy as np
@@ -225,7 +264,7 @@ def univariate_payload(
     from mlops_nb.data._summarize import summarize_frame
 
     options = mon.options
-    kinds = _kinds(mon)
+    kinds = kinds or _kinds(mon)
     cols = list(kinds)
     order = sorted(merged, key=lambda k: (merged[k]["sort"], k))
     k = len(order)

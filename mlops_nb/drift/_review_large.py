@@ -4,9 +4,10 @@ Built from the per-chunk summaries stored with each batch
 (:mod:`mlops_nb.drift._observe_large`), in the payload shape of
 :func:`mlops_nb.drift._analysis.analyze`, so
 :class:`~mlops_nb.drift._review.DriftReview` and its views render it unchanged.
-Sections the large path does not compute yet (score and target drift,
-performance, multivariate drift, fairness, value) are empty and named in the
-review's notes.
+The model score's drift and the CBPE estimate come from scores computed on the
+workers (:mod:`mlops_nb.drift._cbpe_large`). Sections the large path does not
+compute yet (target drift, realized performance, multivariate drift, fairness,
+value) are empty and named in the review's notes.
 """
 
 from __future__ import annotations
@@ -20,39 +21,16 @@ if TYPE_CHECKING:
 KEY = "drift-review:large"
 
 
-def _performance(keys: list[str], consecutive: int, task: str) -> dict[str, Any]:
-    from mlops_nb.drift._performance import concept_verdict
-
-    k = len(keys)
-    none: list[Any] = [None] * k
-    return {
-        "method": "not computed on large data yet (needs model scores on the workers)",
-        "metric": "rmse" if task == "regression" else "roc_auc",
-        "estimated": none,
-        "lower_band": none,
-        "upper_band": none,
-        "lower_threshold": none,
-        "upper_threshold": none,
-        "sampling_error": none,
-        "alert": [False] * k,
-        "estimated_alert": [False] * k,
-        "realized": none,
-        "realized_alert": [False] * k,
-        "realized_all": {},
-        "concept": concept_verdict(none, none, none, keys, consecutive=consecutive),
-        "confusion": None,
-        "notes": [],
-        "reference_value": None,
-    }
-
-
 def large_review(mon: Monitor) -> DriftReview:
     """Compute (or load) the review of a monitor holding large batches."""
+    from mlops_nb.drift._analysis import _jsonable
+    from mlops_nb.drift._cbpe_large import performance
     from mlops_nb.drift._chunking import ChunkSpec
+    from mlops_nb.drift._monitor import _canvas, decision_of
     from mlops_nb.drift._observe_large import (
         NOT_YET,
         _chunk_summaries,
-        _spec,
+        setup,
         univariate_payload,
     )
     from mlops_nb.drift._observe_large import _stream as stream_of
@@ -61,21 +39,35 @@ def large_review(mon: Monitor) -> DriftReview:
     from mlops_nb.errors import ValidationError
 
     doc = mon._doc()
-    stored = mon.project._report("document", doc["id"], KEY)
+    decision = decision_of(mon.model, doc["payload"]["options"], _canvas(mon))
+    key = KEY if decision is None else f"{KEY}:threshold={decision['threshold']!r}"
+    stored = mon.project._report("document", doc["id"], key)
     if stored is not None:
         return DriftReview(stored)
     s = doc["payload"]
     if not s["batches"]:
         msg = f"Monitor {mon.name}: no data observed yet; call mon.observe(...) first."
         raise ValidationError(msg)
-    reference = mon.reference.frame
-    spec = _spec(mon, reference)
     cs = ChunkSpec.from_dict(s["options"]["chunk"])
-    merged, _ = _chunk_summaries(mon, stream_of(mon), spec, cs)
-    part = univariate_payload(mon, reference, spec, cs, merged)
+    prep = setup(mon, mon.reference.frame, cs)
+    reference, spec = prep["reference"], prep["spec"]
+    merged, _ = _chunk_summaries(
+        mon, stream_of(mon), spec, cs, plan=prep["plan"], data=prep["data"]
+    )
+    part = univariate_payload(mon, reference, spec, cs, merged, prep["kinds"])
     keys = part["chunks"]["keys"]
     task = mon.model.task
+    perf = performance(
+        [merged[k].get("cbpe") for k in keys],
+        prep["plan"],
+        keys,
+        consecutive=int(s["options"]["consecutive"]),
+        notes=prep["notes"],
+    )
     notes = [NOT_YET, "Statistics: " + part["univariate"]["large"]["text"]]
+    if perf.get("large"):
+        notes.append("Estimated performance (CBPE): " + perf["large"] + ".")
+    notes += perf["notes"]
     if cs.kind in ("size", "count"):
         notes.append(
             "Chunks of a number of rows follow the partitions' order (row order "
@@ -94,10 +86,17 @@ def large_review(mon: Monitor) -> DriftReview:
         **part,
         "notes": notes,
         "multivariate": None,
-        "performance": _performance(keys, int(s["options"]["consecutive"]), task),
+        "performance": perf,
         "fairness": {},
         "value": None,
-        "decision": None,
+        "decision": None
+        if decision is None
+        else {
+            "positive_class": _jsonable(decision["positive_class"]),
+            "threshold": decision["threshold"],
+            "source": decision["source"],
+            "text": decision["text"],
+        },
         "rows": {
             "reference": len(reference),
             "analysis": int(sum(part["chunks"]["sizes"])),
@@ -114,5 +113,5 @@ def large_review(mon: Monitor) -> DriftReview:
         "targets": [f"{t['name']} v{t['version']}" for t in s["targets"]],
     }
     payload["labels"] = {}
-    mon.project._save_report("document", doc["id"], KEY, payload)
-    return DriftReview(mon.project._report("document", doc["id"], KEY) or payload)
+    mon.project._save_report("document", doc["id"], key, payload)
+    return DriftReview(mon.project._report("document", doc["id"], key) or payload)

@@ -101,7 +101,7 @@ def test_drift_is_found_in_exactly_the_planted_days(project, tmp_path, seed, dri
     )
     # what the large path does not compute is named, not silently missing
     notes = " ".join(review.notes)
-    for word in ("multivariate", "performance", "score drift", "fairness"):
+    for word in ("multivariate", "realized performance", "target drift", "fairness"):
         assert word in notes
     assert "kolmogorov_smirnov" in review.payload["univariate"]["large"]["bounded"]
     # stored like an in-memory monitor's: the batch and the review, reopened as is
@@ -130,6 +130,8 @@ def test_binned_statistics_equal_the_in_memory_monitor(project, tmp_path, chunk)
     checked = 0
     for stat in g["statistics"]:
         for i, col in enumerate(cols):
+            if col == "model score":  # ONNX here, the native model in memory
+                continue  # (its parity: test_observe_large_performance.py)
             j = w["columns"].index(col)
             gs, ws = g["statistics"][stat], w["statistics"][stat]
             gv = np.array(gs["values"][i], dtype=float)
@@ -151,7 +153,7 @@ def test_binned_statistics_equal_the_in_memory_monitor(project, tmp_path, chunk)
                 assert np.all(np.abs(gv - wv) <= bound + 1e-12)
                 assert np.all(bound < 0.05)
                 checked += len(gv)
-    assert checked >= len(cols) * len(got.chunks) * 4
+    assert checked >= (len(cols) - 1) * len(got.chunks) * 4
 
 
 def test_a_tampered_partition_stores_nothing(project, tmp_path):
