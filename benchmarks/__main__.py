@@ -34,6 +34,10 @@ VERSIONS = (
     "pyarrow",
     "mlflow",
     "onnxruntime",
+    "sqlalchemy",  # the team benchmark's store: PostgreSQL through psycopg 3,
+    "psycopg",  # artifacts through s3fs on a moto server
+    "s3fs",
+    "moto",
 )
 
 

@@ -13,6 +13,9 @@ pg_server (session)
 pg_url (function)
     ``pg_server`` plus ``?schema=t_<random>``: a fresh schema per test, dropped
     afterwards (with ``CASCADE``), so tests never see each other's tables.
+schema_pool (session)
+    Upgraded schemas for :func:`open_test_project`, emptied and reused between
+    tests (``tests/_schema_pool.py``): a new one only when none is free.
 s3_server (session)
     moto's ``ThreadedMotoServer`` on a free loopback port (reached over HTTP through
     s3fs, the way s3fs, pandas and dask test their S3 code); yields its endpoint URL.
@@ -33,6 +36,7 @@ a team project on these servers (see :func:`team_store_requested`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -204,18 +208,27 @@ def team_store_requested() -> bool:
     raise pytest.UsageError(msg)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under the team store, deselect the tests of the embedded folder's layout.
+#: fixtures that put a test on the store under test (``project`` and every fixture
+#: built with :func:`open_test_project` request ``team_store``), or on the servers
+STORE_FIXTURES = frozenset({"team_store", "pg_server", "s3_server"})
 
-    Those tests (marked ``embedded_only``) read ``registry.sqlite``, ``audit.head``,
-    the folder or its file modes, which a team project does not have; every other
-    test runs on both back ends.
+
+def pytest_collection_modifyitems(config, items):
+    """Under the team store, keep only the tests that run on it.
+
+    Deselected: tests marked ``embedded_only`` (they read ``registry.sqlite``,
+    ``audit.head``, the folder or its file modes, which a team project does not
+    have), and tests that never reach the store under test (no ``team_store``,
+    ``pg_server`` or ``s3_server`` among their fixtures: pure functions, or projects
+    made in folders of their own), which would only repeat the embedded run.
     """
     if not team_store_requested():
         return
     kept, dropped = [], []
     for item in items:
-        (dropped if item.get_closest_marker("embedded_only") else kept).append(item)
+        on_store = STORE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        off = item.get_closest_marker("embedded_only") or not on_store
+        (dropped if off else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -223,14 +236,51 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def team_store() -> bool:
-    """Whether this run puts the shared ``project`` fixture on a team store."""
+    """Whether this run puts the shared ``project`` fixture on a team store.
+
+    Fixtures that make projects with :func:`open_test_project` request it, which
+    also keeps their tests in the team run (see ``pytest_collection_modifyitems``).
+    """
     return team_store_requested()
+
+
+@pytest.fixture(scope="session")
+def schema_pool(pg_server) -> Iterator[Any]:
+    """Upgraded schemas of ``pg_server``, emptied and reused between tests."""
+    from _schema_pool import SchemaPool
+
+    pool = SchemaPool(pg_server)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def _store_server_url() -> str:
     """The server URL given in ``MLOPS_NB_TEST_STORE`` itself ("" when just a name)."""
     value = os.environ.get(ENV_STORE, "").strip()
     return value if value.lower().startswith("postgresql") and "://" in value else ""
+
+
+@contextlib.contextmanager
+def moto_s3_server() -> Iterator[str]:
+    """Run moto's ``ThreadedMotoServer`` on a free loopback port; yield its endpoint.
+
+    The same server as the ``s3_server`` fixture, usable outside pytest (the
+    ``team`` benchmark starts one with it).
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -279,43 +329,49 @@ def _aws_env(mp: pytest.MonkeyPatch, endpoint: str) -> None:
         mp.delenv(name, raising=False)
 
 
+@functools.cache
+def _s3_client(endpoint: str) -> Any:
+    """One boto3 client per S3 endpoint (making a client costs more than a bucket)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing-key-id",
+        aws_secret_access_key="testing-secret-key",
+        region_name="us-east-1",
+    )
+
+
 @contextlib.contextmanager
 def open_test_project(request: pytest.FixtureRequest, folder: Path) -> Iterator[Any]:
     """Open a new project for a fixture of any scope, on the store this run tests.
 
     A folder ``folder / "proj"`` normally; under ``MLOPS_NB_TEST_STORE`` a team project
-    on a fresh, upgraded schema of ``pg_server`` and a fresh bucket on ``s3_server``
-    (AWS variables set while the block runs; the schema is dropped afterwards).
+    on an upgraded schema of ``pg_server`` that holds no other test's rows
+    (``schema_pool``) and a fresh bucket on ``s3_server`` (AWS variables set while
+    the block runs). A fixture that uses it should request ``team_store``.
     """
-    import boto3
-    import sqlalchemy as sa
-
     import mlops_nb as mnb
-    from mlops_nb.store._migrate import upgrade
 
     if not team_store_requested():
         yield mnb.Project.open(folder / "proj")
         return
-    server = request.getfixturevalue("pg_server")
+    pool = request.getfixturevalue("schema_pool")
     endpoint = request.getfixturevalue("s3_server")
-    schema = f"t_{secrets.token_hex(6)}"
-    url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
     with pytest.MonkeyPatch.context() as mp:
         _aws_env(mp, endpoint)
         home = tempfile.mkdtemp(prefix="mnb")  # short: AF_UNIX paths in keys/ fit
         mp.setenv("MLOPS_NB_TEAM_HOME", home)
         bucket = f"arts-{secrets.token_hex(6)}"
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
-        upgrade(url)
-        proj = mnb.Project.open(url, artifacts=f"s3://{bucket}/proj")
+        _s3_client(endpoint).create_bucket(Bucket=bucket)
+        schema = pool.take()
         try:
-            yield proj
-        finally:
-            proj._store.close()
-            engine = sa.create_engine(server, poolclass=sa.pool.NullPool)
+            proj = mnb.Project.open(pool.url(schema), artifacts=f"s3://{bucket}/proj")
             try:
-                with engine.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                yield proj
             finally:
-                engine.dispose()
-                shutil.rmtree(home, ignore_errors=True)
+                proj._store.close()
+        finally:
+            pool.give_back(schema)
+            shutil.rmtree(home, ignore_errors=True)

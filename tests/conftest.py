@@ -3,11 +3,13 @@
 With ``MLOPS_NB_TEST_STORE=postgresql`` (or a ``postgresql://`` server URL) the
 ``project`` fixture is a team project instead (a fresh PostgreSQL schema, upgraded,
 and a fresh prefix on the session's moto S3 server; ``tests/_team_fixtures.py``), and
-tests marked ``embedded_only`` (they inspect the folder layout) are deselected.
+tests marked ``embedded_only`` (they inspect the folder layout) or that never reach
+the store under test (no ``team_store`` among their fixtures) are deselected.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +19,8 @@ import pytest
 import mlops_nb as mnb
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 pytest_plugins = ["_offline_guard", "_team_fixtures"]
 
@@ -30,11 +33,24 @@ def _quiet_config():
 
 
 @pytest.fixture
-def project(request, tmp_path) -> Iterator[mnb.Project]:
+def project(request, tmp_path, team_store) -> Iterator[mnb.Project]:
     from _team_fixtures import open_test_project  # the plugin, loaded by now
 
     with open_test_project(request, tmp_path) as proj:
         yield proj
+
+
+@pytest.fixture
+def new_project(request, team_store) -> Iterator[Callable[[Path], mnb.Project]]:
+    """Open more new projects in one test, on the store this run tests.
+
+    ``new_project(folder)`` opens ``folder / "proj"``, or under
+    ``MLOPS_NB_TEST_STORE`` a team project of its own; all are closed afterwards.
+    """
+    from _team_fixtures import open_test_project
+
+    with contextlib.ExitStack() as stack:
+        yield lambda folder: stack.enter_context(open_test_project(request, folder))
 
 
 @pytest.fixture

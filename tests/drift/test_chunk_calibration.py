@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mlops_nb as mnb
 from mlops_nb.drift._chunking import (
     MIN_CHUNK_ROWS,
     ChunkSpec,
@@ -41,8 +40,8 @@ def monthly(sizes: list[int], seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def _model(tmp_path, reference: pd.DataFrame):
-    proj = mnb.Project.open(tmp_path / "p")
+def _model(project, reference: pd.DataFrame):
+    proj = project
     train = monthly([150] * 6, seed=9)
     train["t"] = train["t"] - pd.DateOffset(years=2)
     train_asset = proj.data("tr", train, target="churn", id="id", time="t")
@@ -51,11 +50,11 @@ def _model(tmp_path, reference: pd.DataFrame):
 
 
 @pytest.mark.parametrize("tiny", [(2, 17), (1,), (29, 5, 12)])
-def test_tiny_reference_months_warn_and_suggest_a_chunking(tmp_path, tiny):
+def test_tiny_reference_months_warn_and_suggest_a_chunking(project, tiny):
     sizes = [120] * 8
     for i, n in enumerate(tiny):
         sizes[1 + 2 * i] = n
-    model, ref = _model(tmp_path, monthly(sizes))
+    model, ref = _model(project, monthly(sizes))
     with pytest.warns(UserWarning, match=f"fewer than {MIN_CHUNK_ROWS} rows") as rec:
         mon = model.monitor(reference=ref, chunk="M", multivariate=[])
     [w] = [w for w in rec if "fewer than" in str(w.message)]
@@ -75,8 +74,8 @@ def test_tiny_reference_months_warn_and_suggest_a_chunking(tmp_path, tiny):
     assert "note(s)" in review._text()
 
 
-def test_even_months_stay_quiet(tmp_path):
-    model, ref = _model(tmp_path, monthly([120] * 8))
+def test_even_months_stay_quiet(project):
+    model, ref = _model(project, monthly([120] * 8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mon = model.monitor(reference=ref, chunk="M", multivariate=[])

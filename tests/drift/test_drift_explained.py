@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlops_nb as mnb
-
 N_TRAIN, N_REF, N_ANA, CHUNK = 1500, 3000, 3000, 500
 
 
@@ -43,8 +41,8 @@ def accounts(
     )
 
 
-def _review(tmp_path, frame, *, labels: bool):
-    proj = mnb.Project.open(tmp_path / "p")
+def _review(project, frame, *, labels: bool):
+    proj = project
     train = proj.data("tr", frame.iloc[:N_TRAIN], target="churn", id="id")
     ref = proj.data(
         "ref", frame.iloc[N_TRAIN : N_TRAIN + N_REF], target="churn", id="id"
@@ -66,10 +64,8 @@ def _crossed(review, column, stat):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_a_shift_only_ks_sees_is_named_in_the_reasons(tmp_path, seed):
-    review = _review(
-        tmp_path, accounts(seed, tripled=True, concept=False), labels=False
-    )
+def test_a_shift_only_ks_sees_is_named_in_the_reasons(project, seed):
+    review = _review(project, accounts(seed, tripled=True, concept=False), labels=False)
     drifted = range(N_ANA // CHUNK // 2, N_ANA // CHUNK)
     # planted as intended: JS (the default alert) quiet, KS crossing
     assert not any(_crossed(review, "balance", "jensen_shannon"))
@@ -82,8 +78,8 @@ def test_a_shift_only_ks_sees_is_named_in_the_reasons(tmp_path, seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_concept_verdict_weighs_every_statistic(tmp_path, seed):
-    review = _review(tmp_path, accounts(seed, tripled=True, concept=True), labels=True)
+def test_concept_verdict_weighs_every_statistic(project, seed):
+    review = _review(project, accounts(seed, tripled=True, concept=True), labels=True)
     concept = review.payload["performance"]["concept"]
     assert concept["chunks"], concept["verdict"]
     assert "does not explain" not in concept["verdict"]
@@ -92,9 +88,9 @@ def test_concept_verdict_weighs_every_statistic(tmp_path, seed):
     assert "balance" in " ".join(concept["input_evidence"])
 
 
-def test_concept_drift_without_input_change_says_so(tmp_path):
+def test_concept_drift_without_input_change_says_so(project):
     frame = accounts(0, tripled=False, concept=True, big=False)
-    review = _review(tmp_path, frame, labels=True)
+    review = _review(project, frame, labels=True)
     concept = review.payload["performance"]["concept"]
     assert concept["chunks"]
     assert "no computed statistic of any input crossed" in concept["verdict"]
@@ -102,9 +98,9 @@ def test_concept_drift_without_input_change_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_clean_data_stays_quiet(tmp_path, seed):
+def test_clean_data_stays_quiet(project, seed):
     review = _review(
-        tmp_path, accounts(seed, tripled=False, concept=False), labels=False
+        project, accounts(seed, tripled=False, concept=False), labels=False
     )
     assert not [q for q in review.payload["quiet_crossings"] if q["what"] == "balance"]
     assert not any("Below alert" in r for r in review.recommendation["reasons"])

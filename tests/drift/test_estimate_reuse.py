@@ -9,8 +9,6 @@ never saw the first review.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from _drift_helpers import scenario_frames
 
@@ -62,8 +60,7 @@ def test_labels_arriving_reuse_the_estimate_and_keep_its_numbers(
     mon.add_targets(ana[["id", "y"]])
 
     # the same project state in another folder: no earlier estimate to reuse
-    fresh_path = tmp_path / "fresh"
-    shutil.copytree(proj.path, fresh_path)
+    fresh_path = proj.backup(tmp_path / "fresh")  # a folder, from either store
     after = mon.review().payload
     assert len(cbpe_fits) == 1, "CBPE fitted again although only labels arrived"
     fresh = mnb.Project.open(fresh_path).monitor("m").review().payload

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _drift_helpers import scenario_frames
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb.drift import Monitor, list_monitors, open_monitor
 from mlops_nb.drift._verdict import UNVERIFIED
 from mlops_nb.errors import (
@@ -33,9 +33,7 @@ def test_monitor_is_stored_with_its_model_version_and_reopens(
     assert obs.new
     assert obs.rows == 12_000
     assert len(obs.chunks) == 6
-    again = (
-        mnb.Project.open(drift_project.path).model("m").monitor(reference=test_split)
-    )
+    again = reopen(drift_project).model("m").monitor(reference=test_split)
     assert [a.label for a in again.batches] == ["m-v1-analysis v1"]
     assert again.options["chunk"] == {
         "kind": "size",
@@ -200,12 +198,7 @@ def test_review_is_stored_and_reloaded(drift_project, model, test_split, analysi
     mon = _mon(model, test_split)
     mon.observe(analysis)
     first = mon.review()
-    reopened = (
-        mnb.Project.open(drift_project.path)
-        .model("m")
-        .monitor(reference=test_split)
-        .review()
-    )
+    reopened = reopen(drift_project).model("m").monitor(reference=test_split).review()
     assert reopened.payload == json.loads(json.dumps(first.payload))
     assert reopened.payload["timings"] == first.payload["timings"]  # not recomputed
 

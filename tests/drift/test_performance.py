@@ -11,9 +11,9 @@ from mlops_nb.drift._performance import CHUNK_COL, concept_verdict, estimate_dle
 
 
 @pytest.mark.slow
-def test_cbpe_band_holds_realized_roc_auc_on_most_employment_chunks(tmp_path):
+def test_cbpe_band_holds_realized_roc_auc_on_most_employment_chunks(project):
     """Real data: a model of 2015 watched over 2016-2018 in chunks of 5,000 rows."""
-    proj = mnb.Project.open(tmp_path / "emp")
+    proj = project
     ref = proj.data(
         "acs",
         mnb.datasets.employment("reference"),
@@ -78,8 +78,8 @@ def test_dle_runs_on_object_categorical_and_arrow_string_columns(dtype):
     assert est.mean() > out["rmse"]["upper_threshold"][0]  # the shift made errors grow
 
 
-def test_regression_models_are_monitored_with_dle(tmp_path):
-    proj = mnb.Project.open(tmp_path / "reg")
+def test_regression_models_are_monitored_with_dle(project):
+    proj = project
     s = mnb.datasets.scenario(9000, seed=1)
     frame = s.frame.drop(columns="y")
     ref = proj.data(
@@ -123,8 +123,8 @@ def test_concept_verdict_needs_consecutive_chunks_outside_the_band():
     assert none["verdict"].startswith("not assessed")
 
 
-def test_multiclass_models_are_monitored_with_cbpe(tmp_path):
-    proj = mnb.Project.open(tmp_path / "mc")
+def test_multiclass_models_are_monitored_with_cbpe(project):
+    proj = project
     s = mnb.datasets.scenario(9000, seed=2, drift={"features": ["x1"], "start": 0.8})
     frame = s.frame.drop(columns="y")
     ref = proj.data("mc", frame.iloc[:5000], target="region", time="timestamp", id="id")

@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlops_nb as mnb
-
 N_TRAIN, N_REF, N_ANA, CHUNK = 600, 400, 400, 100
 
 
@@ -57,8 +55,8 @@ def rare_frame(n_classes: int, rare_rows: int, absent_from: str, seed: int, ints
     return frame, rare
 
 
-def _monitor(tmp_path, frame):
-    proj = mnb.Project.open(tmp_path / "p")
+def _monitor(project, frame):
+    proj = project
     train = proj.data("tr", frame.iloc[:N_TRAIN], target="grade", id="id")
     ref = proj.data(
         "ref", frame.iloc[N_TRAIN : N_TRAIN + N_REF], target="grade", id="id"
@@ -86,10 +84,10 @@ CASES = [
 
 @pytest.mark.parametrize(("n_classes", "absent_from", "rare_rows", "ints"), CASES)
 def test_review_runs_and_names_the_class_it_could_not_cover(
-    tmp_path, n_classes, absent_from, rare_rows, ints
+    project, n_classes, absent_from, rare_rows, ints
 ):
     frame, rare = rare_frame(n_classes, rare_rows, absent_from, n_classes, ints)
-    model, mon, ana = _monitor(tmp_path, frame)
+    model, mon, ana = _monitor(project, frame)
     assert rare in model.classes
     review = mon.review()  # nannyml's InvalidArgumentsException before
     perf = review.payload["performance"]
@@ -118,7 +116,7 @@ def test_review_runs_and_names_the_class_it_could_not_cover(
 
 
 @pytest.mark.parametrize("only", [0, 1])
-def test_binary_chunk_with_one_class_says_roc_auc_is_undefined(tmp_path, only):
+def test_binary_chunk_with_one_class_says_roc_auc_is_undefined(project, only):
     rng = np.random.default_rng(only)
     n = N_TRAIN + N_REF + N_ANA
     x = rng.normal(size=(n, 3))
@@ -128,7 +126,7 @@ def test_binary_chunk_with_one_class_says_roc_auc_is_undefined(tmp_path, only):
     frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(
         id=np.arange(n), group=rng.choice(["p", "q"], n), grade=y
     )
-    proj = mnb.Project.open(tmp_path / "p")
+    proj = project
     train = proj.data("tr", frame.iloc[:N_TRAIN], target="grade", id="id")
     ref = proj.data(
         "ref",
@@ -155,10 +153,10 @@ def test_binary_chunk_with_one_class_says_roc_auc_is_undefined(tmp_path, only):
     assert any(n.startswith(f"{rate} gap by group not computed") for n in review.notes)
 
 
-def test_reference_with_one_class_estimates_nothing_and_says_why(tmp_path):
+def test_reference_with_one_class_estimates_nothing_and_says_why(project):
     frame, _ = rare_frame(3, 3, "reference", 0, False)
     frame.loc[N_TRAIN : N_TRAIN + N_REF - 1, "grade"] = "grade 0"
-    _, mon, _ = _monitor(tmp_path, frame)
+    _, mon, _ = _monitor(project, frame)
     review = mon.review()
     assert review.payload["performance"]["estimated"] == [None] * (N_ANA // CHUNK)
     assert any("CBPE cannot estimate" in n and "'grade 0'" in n for n in review.notes)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from _drift_helpers import scenario_frames
+from _drift_helpers import drift_copy, scenario_frames
 
 import mlops_nb as mnb
 from mlops_nb.drift import DriftReview, univariate_drift
 from mlops_nb.errors import ValidationError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture(scope="module")
-def review(_template, tmp_path_factory) -> DriftReview:
+def review(request, tmp_path_factory, team_store) -> Iterator[DriftReview]:
     """One review for the module (computing it takes seconds)."""
-    import shutil
+    with drift_copy(request, tmp_path_factory.mktemp("review")) as drift_project:
+        yield _review(drift_project)
 
-    path = tmp_path_factory.mktemp("review") / "proj"
-    shutil.copytree(_template, path)
-    drift_project = mnb.Project.open(path)
+
+def _review(drift_project: mnb.Project) -> DriftReview:
     model, test_split = drift_project.model("m"), drift_project.asset("sc-test")
     drift_project.canvas(
         process="Offer a discount",

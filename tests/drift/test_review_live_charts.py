@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from _drift_helpers import scenario_frames
+from _drift_helpers import drift_copy, scenario_frames
 
 import mlops_nb as mnb
 
@@ -28,17 +27,15 @@ def _figures(widget) -> list[str]:
 
 
 @pytest.fixture(scope="module", params=[["x1", "region"], ["x2", "x3"]])
-def review(request, _template, tmp_path_factory):
+def review(request, tmp_path_factory, team_store):
     """Reviews whose strongest drift sits in different columns."""
-    path = tmp_path_factory.mktemp("live") / "proj"
-    shutil.copytree(_template, path)
-    proj = mnb.Project.open(path)
     _, _, ana = scenario_frames(
         drift={"features": request.param, "start": 2 / 3, "shift": 0.5}
     )
-    mon = proj.model("m").monitor(reference=proj.asset("sc-test"), chunk=3000)
-    mon.observe(ana.drop(columns="y"))
-    return mon.review()
+    with drift_copy(request, tmp_path_factory.mktemp("live")) as proj:
+        mon = proj.model("m").monitor(reference=proj.asset("sc-test"), chunk=3000)
+        mon.observe(ana.drop(columns="y"))
+        yield mon.review()
 
 
 def _distributions(box):

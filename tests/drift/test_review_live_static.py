@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
 from typing import Any
 
 import pytest
-from _drift_helpers import scenario_frames
+from _drift_helpers import drift_copy, scenario_frames
 
 import mlops_nb as mnb
 
@@ -107,11 +106,13 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=list(CASES))
-def review(request, _template, tmp_path_factory):
+def review(request, tmp_path_factory, team_store):
     effects, flip, labelled = CASES[request.param]
-    path = tmp_path_factory.mktemp("agree") / "proj"
-    shutil.copytree(_template, path)
-    proj = mnb.Project.open(path)
+    with drift_copy(request, tmp_path_factory.mktemp("agree")) as proj:
+        yield _review(proj, effects, flip, labelled)
+
+
+def _review(proj, effects, flip, labelled):
     proj.canvas(
         process="Offer a discount",
         value_level="optimize",

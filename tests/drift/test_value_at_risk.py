@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from _drift_helpers import scenario_frames
@@ -19,16 +18,7 @@ import mlops_nb as mnb
 NUMBER = r"(-?[\d,]+) EUR"
 
 
-@pytest.fixture
-def template(_template):
-    """The trained drift project of conftest, to copy."""
-    return _template
-
-
-def _review(template, tmp_path, flip):
-    path = tmp_path / "proj"
-    shutil.copytree(template, path)
-    proj = mnb.Project.open(path)
+def _review(proj, flip):
     model, test_split = proj.model("m"), proj.asset("sc-test")
     proj.canvas(
         process="Offer a discount",
@@ -99,8 +89,8 @@ def _figures(review):
 @pytest.mark.parametrize(
     "flip", [(6000, 0.6), (9000, 1.0)], ids=["half-60pct", "last-chunk-all"]
 )
-def test_planted_value_loss_is_one_number_everywhere(template, tmp_path, flip):
-    review = _review(template, tmp_path, flip)
+def test_planted_value_loss_is_one_number_everywhere(drift_project, flip):
+    review = _review(drift_project, flip)
     per_chunk, total = _by_hand(review.payload)
     var = review.value_at_risk
     assert var["per_chunk"] == pytest.approx(per_chunk, abs=0.01)
@@ -132,8 +122,8 @@ def test_planted_value_loss_is_one_number_everywhere(template, tmp_path, flip):
     assert review.payload["value"]["value_at_risk_total"] == var["total"]
 
 
-def test_clean_data_has_no_alert_and_little_value_at_risk(template, tmp_path):
-    review = _review(template, tmp_path, None)
+def test_clean_data_has_no_alert_and_little_value_at_risk(drift_project):
+    review = _review(drift_project, None)
     _, total = _by_hand(review.payload)
     var = review.value_at_risk
     assert var["total"] == pytest.approx(total, abs=0.05)

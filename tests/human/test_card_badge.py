@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 import mlops_nb as mnb
+from _team_fixtures import open_test_project
 
 
 @pytest.fixture(scope="module")
-def bare_card(tmp_path_factory):
+def bare_card(request, tmp_path_factory, team_store):
     rng = np.random.default_rng(0)
     n = 300
     x1 = rng.normal(size=n)
@@ -23,10 +24,13 @@ def bare_card(tmp_path_factory):
             "y": (x1 + rng.normal(scale=0.8, size=n) > 0).astype(int),
         }
     )
-    with mnb.config_context(user="tester"):
-        proj = mnb.Project.open(tmp_path_factory.mktemp("card") / "proj")
-        model = proj.train("m", proj.data("d", frame, target="y"), estimator="logistic")
-        return model.card()
+    with open_test_project(request, tmp_path_factory.mktemp("card")) as proj:
+        with mnb.config_context(user="tester"):
+            model = proj.train(
+                "m", proj.data("d", frame, target="y"), estimator="logistic"
+            )
+            card = model.card()
+        yield card
 
 
 def _with_gaps(card, gapped: set[int]):

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlops_nb as mnb
+from _team_fixtures import open_test_project
 from mlops_nb.ui import Tab, Text, View
 from mlops_nb.ui._html import view_html
 from mlops_nb.ui._widget import view_widget
@@ -77,16 +78,19 @@ def test_any_section_names_show_whole_and_once(titles):
 
 
 @pytest.fixture(scope="module")
-def card(tmp_path_factory):
+def card(request, tmp_path_factory, team_store):
     rng = np.random.default_rng(0)
     x1 = rng.normal(size=300)
     frame = pd.DataFrame(
         {"x1": x1, "y": (x1 + rng.normal(scale=0.8, size=300) > 0).astype(int)}
     )
-    with mnb.config_context(user="tester"):
-        proj = mnb.Project.open(tmp_path_factory.mktemp("card") / "proj")
-        model = proj.train("m", proj.data("d", frame, target="y"), estimator="logistic")
-        return model.card()
+    with open_test_project(request, tmp_path_factory.mktemp("card")) as proj:
+        with mnb.config_context(user="tester"):
+            model = proj.train(
+                "m", proj.data("d", frame, target="y"), estimator="logistic"
+            )
+            card = model.card()
+        yield card
 
 
 def test_model_card_has_a_side_navigation_with_whole_names(card):

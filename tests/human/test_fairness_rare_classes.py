@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlops_nb as mnb
-
 
 def frame(n_groups: int, seed: int, lacking: str, everyone: bool) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -38,9 +36,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("n_groups", "lacking", "everyone"), CASES)
-def test_group_without_a_class_is_named(tmp_path, n_groups, lacking, everyone):
+def test_group_without_a_class_is_named(project, n_groups, lacking, everyone):
     f = frame(n_groups, n_groups, lacking, everyone)
-    proj = mnb.Project.open(tmp_path / "p")
+    proj = project
     train = proj.data("tr", f.iloc[:600], target="y", id="id", sensitive="group")
     test = proj.data("te", f.iloc[600:], target="y", id="id", sensitive="group")
     model = proj.train("m", train, params={"n_estimators": 5})

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-import mlops_nb as mnb
+from _helpers import open_code, reopen
 from mlops_nb import errors
 from mlops_nb.human import configure_checklist
 
@@ -32,10 +32,10 @@ def _ready(case):
     return model
 
 
-def test_the_gate_is_off_until_a_project_requires_a_checklist(tmp_path):
+def test_the_gate_is_off_until_a_project_requires_a_checklist(project):
     from _human_cases import build
 
-    case = build(tmp_path / "proj", bias=False)
+    case = build(project, bias=False)
     report = case["model"].promote(
         "production", reason="first experiment", data=case["test"]
     )
@@ -130,14 +130,14 @@ def test_sign_off_form_in_the_widget(clean):
 
 
 @pytest.mark.slow
-def test_the_gate_applies_in_a_kernel_that_never_imported_human(tmp_path):
+def test_the_gate_applies_in_a_kernel_that_never_imported_human(project):
     # this project requires a release checklist (recorded here, in another process)
-    configure_checklist(mnb.Project.open(tmp_path / "proj"), by="Release manager")
+    configure_checklist(project, by="Release manager")
     script = textwrap.dedent(f"""
         import json, sys
         import pandas as pd, numpy as np
         import mlops_nb as mnb
-        proj = mnb.Project.open({str(tmp_path / "proj")!r})
+        proj = {open_code(project)}
         rng = np.random.default_rng(0)
         x, g = rng.normal(size=300), rng.choice(["a", "b"], 300)
         frame = pd.DataFrame({{"x": x, "g": g, "y": (x > 0).astype(int)}})
@@ -164,4 +164,4 @@ def test_the_gate_applies_in_a_kernel_that_never_imported_human(tmp_path):
         "promoted": False,
         "gates": ["release checklist"],
     }
-    assert mnb.Project.open(tmp_path / "proj").model("m").stage == "candidate"
+    assert reopen(project).model("m").stage == "candidate"

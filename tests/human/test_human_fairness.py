@@ -16,6 +16,7 @@ from fairlearn.metrics import (
 )
 
 import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 
 REMOTE = re.compile(
@@ -121,9 +122,7 @@ def test_report_is_stored_renders_offline_and_reopens(clean):
     model, test = clean["model"], clean["test"]
     rep = model.fairness(test)
     again = (
-        mnb.Project.open(clean["project"].path)
-        .model("credit", version=model.version)
-        .fairness(test)
+        reopen(clean["project"]).model("credit", version=model.version).fairness(test)
     )
     assert again.payload == rep.payload
     html = rep.to_html()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from _human_cases import build
 
-import mlops_nb as mnb
+from _helpers import reopen
 from mlops_nb import errors
 
 
@@ -50,9 +50,7 @@ def test_mitigated_version_predicts_from_stored_thresholds_in_a_new_kernel(
 ):
     new = demographic.model
     frame = biased["test"].frame
-    reopened = mnb.Project.open(biased["project"].path).model(
-        "credit", version=new.version
-    )
+    reopened = reopen(biased["project"]).model("credit", version=new.version)
     assert np.array_equal(reopened.predict(frame), new.predict(frame))
     mit = new.recipe["mitigation"]
     base = biased["model"].predict_proba(frame)[:, 1]
@@ -67,8 +65,8 @@ def test_mitigated_version_predicts_from_stored_thresholds_in_a_new_kernel(
         new.predict(frame.drop(columns=["group"]))  # the thresholds need the group
 
 
-def test_equalized_odds_on_a_model_blind_to_the_group(tmp_path):
-    case = build(tmp_path / "proj", bias=True, use_sensitive=False)
+def test_equalized_odds_on_a_model_blind_to_the_group(project):
+    case = build(project, bias=True, use_sensitive=False)
     mit = case["model"].mitigate(
         case["valid"], constraint="equalized_odds", test=case["test"]
     )
@@ -101,9 +99,7 @@ def test_exponentiated_gradient_is_a_plain_scikit_learn_version(biased):
     assert info["fits"] >= 2
     assert info["members"] >= 1
     assert abs(sum(info["weights"]) - 1) < 1e-6
-    reopened = mnb.Project.open(biased["project"].path).model(
-        "credit", version=new.version
-    )
+    reopened = reopen(biased["project"]).model("credit", version=new.version)
     frame = biased["test"].frame.head(50)
     assert np.allclose(reopened.predict_proba(frame), new.predict_proba(frame))
     assert "Ensemble" in mit.to_html()

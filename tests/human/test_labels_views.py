@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mlops_nb as mnb
+from _team_fixtures import open_test_project
 from mlops_nb.datasets import employment
 
 
@@ -48,8 +48,12 @@ def _span(title: str, label: str) -> re.Pattern[str]:
 
 
 @pytest.fixture(scope="module")
-def acs(tmp_path_factory):
-    proj = mnb.Project.open(tmp_path_factory.mktemp("labels") / "proj")
+def acs(request, tmp_path_factory, team_store):
+    with open_test_project(request, tmp_path_factory.mktemp("labels")) as proj:
+        yield _acs(proj)
+
+
+def _acs(proj):
     frame = employment("reference").sample(n=3000, random_state=0).sort_values("id")
     ref = proj.data(
         "acs",

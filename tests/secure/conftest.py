@@ -37,12 +37,12 @@ def _template(tmp_path_factory):
 
 
 @pytest.fixture
-def sec_project(request, tmp_path):
+def sec_project(request, tmp_path, team_store):
     """A fresh copy of the template project (SQLite backup API, blobs copied).
 
     Under the team store (``MLOPS_NB_TEST_STORE``): a new team project, filled.
     """
-    if not request.getfixturevalue("team_store"):
+    if not team_store:
         template = request.getfixturevalue("_template")
         yield mnb.Project.open(template.backup(tmp_path / "proj"))
         return
