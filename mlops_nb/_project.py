@@ -406,6 +406,58 @@ class Project(Displayable):
             note=note,
         )
 
+    def from_mlflow(
+        self,
+        uri: str,
+        *,
+        data: DataAsset,
+        name: str | None = None,
+        trust_pickle: bool = False,
+        registry: str | None = None,
+    ) -> Model:
+        """Import an MLflow model as a new model version (see :mod:`mlops_nb.interop`).
+
+        Reads the ``sklearn`` flavor in skops format, the ``lightgbm`` flavor (a
+        Booster's text, or a scikit-learn-API model in skops format) and MLflow models
+        mlops_nb wrote (:meth:`Model.to_mlflow`). The version records the source URI
+        and every file's SHA-256, and is measured on ``data``; it evaluates, monitors,
+        explains and builds a card like a trained one. Needs the extra:
+        ``pip install 'mlops-nb[mlflow]'``.
+
+        Parameters
+        ----------
+        uri : str
+            A local MLmodel folder, a ``runs:/`` URI, or ``models:/name/version``
+            (``models:/name/Stage``, ``models:/name@alias``) with ``registry``.
+        data : DataAsset
+            Labelled data with the model's input columns.
+        name : str, optional
+            The model name in this project (default: the name mlops_nb exported it
+            under, else ``mlflow-import``).
+        trust_pickle : bool
+            Load a pickle/cloudpickle flavor (this runs code from the file); it is
+            then stored in safe formats. Default: refused.
+        registry : str, optional
+            The MLflow tracking server for ``models:/`` and ``runs:/`` URIs.
+
+        Raises
+        ------
+        UnsafeFormatError
+            A pickled flavor without ``trust_pickle=True``, or untrusted skops types.
+        UnsupportedFormatError
+            A flavor mlops_nb does not import (e.g. onnx only).
+        """
+        from mlops_nb.interop import from_mlflow
+
+        return from_mlflow(
+            self,
+            uri,
+            data=data,
+            name=name,
+            trust_pickle=trust_pickle,
+            registry=registry,
+        )
+
     def model(
         self, name: str, version: int | None = None, *, stage: str | None = None
     ) -> Model:

@@ -259,10 +259,8 @@ class Model(StoredVersion, Displayable):
             )  # a signed version's manifest is verified before any file is read
 
             # every file is read and verified before any parser sees any of them
-            blobs = {
-                key: self.project._store.read_blob(digest)
-                for key, digest in self.artifacts.items()
-            }
+            read = self.project._store.read_blobs(list(self.artifacts.values()))
+            blobs = {key: read[digest] for key, digest in self.artifacts.items()}
             objects = _parsers(blobs, self.artifacts)
             cached = Predictor(self.flavor, objects, self.task, self.classes)
             mitigation = self.recipe.get("mitigation") or {}
@@ -460,6 +458,44 @@ class Model(StoredVersion, Displayable):
         from mlops_nb.deploy import export_onnx
 
         return export_onnx(self, check=check, **options)
+
+    def to_mlflow(
+        self,
+        path: Any = None,
+        *,
+        registry: str | None = None,
+        name: str | None = None,
+    ) -> Any:
+        """Write this version as an MLflow model directory, or register it in a server.
+
+        The directory has the ``python_function`` flavor (a loader shipped in its
+        ``code/`` folder reads this version's skops / LightGBM text files, checked
+        against their SHA-256; no pickle) and, when an ONNX export exists, MLflow's
+        ``onnx`` flavor. ``mlflow.pyfunc.load_model(path).predict(frame)`` returns a
+        frame: ``proba_<class>`` per class and ``decision`` at :attr:`threshold`
+        (regression: ``prediction``). Data versions and hashes, metrics, fairness
+        findings, carbon figures, threshold and lineage are in the MLmodel metadata
+        (``mlops_nb``) and, when registered, in the model version's tags. Needs the
+        extra: ``pip install 'mlops-nb[mlflow]'``.
+
+        Parameters
+        ----------
+        path : str or path, optional
+            A new (or empty) folder to write.
+        registry : str, optional
+            A tracking server URL (``http://127.0.0.1:5000``): log a run with the
+            model and register it as a version of ``name`` (default: this name).
+        name : str, optional
+            The registered model name.
+
+        Returns
+        -------
+        MlflowModel
+            Path or URI, flavors, metadata and tags.
+        """
+        from mlops_nb.interop import to_mlflow
+
+        return to_mlflow(self, path, registry=registry, name=name)
 
     def optimize(self, data: DataAsset, **options: Any) -> Any:
         """Build and measure smaller/faster variants (XMO).
