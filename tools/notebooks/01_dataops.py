@@ -24,7 +24,7 @@ silently, and later stages review fairness across them.
     code(
         """
 # Parameters (papermill can override these)
-project_dir = "employment-demo"   # the project folder: created if missing, reused if present
+project_dir = "employment-demo"   # the project folder (created if missing), or a team database URL
 test_share = 0.2                  # share of rows in the test split
 seed = 0                          # seed of the split
 sample_rows = None                # e.g. 5000 for a quick run on a sample
@@ -36,6 +36,23 @@ import mlops_nb as mnb
 
 proj = mnb.Project.open(project_dir)
 proj
+"""),
+    md("""
+### One project for a team
+
+A folder is a project on one disk. A team shares one project from many kernels and
+machines: its metadata in PostgreSQL, its files in an object store, and the same API:
+
+```python
+proj = mnb.Project.open("postgresql://ml@db.internal/mlops?schema=credit",
+                        artifacts="s3://ml-artifacts/credit")
+```
+
+The database is made ready once, from a shell (`mlops-nb db upgrade URL`; a kernel never
+migrates it), and `mlops-nb copy employment-demo URL --artifacts s3://...` moves this
+folder there with every hash checked. This notebook runs unchanged on such a project:
+pass the URL as `project_dir` (and `MLOPS_NB_ARTIFACTS=s3://...`), or run every companion
+notebook on it with `MLOPS_NB_PROJECT=URL make demo`.
 """),
     md("""
 ## 1. Register the data
