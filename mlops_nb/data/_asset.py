@@ -227,8 +227,16 @@ class DataAsset(StoredVersion, Displayable):
 
         Compared with the previous version (the first parent) for out-of-range
         values, unseen categories and schema changes. Computed once, then stored.
+        A large version's findings come from per-partition summaries (sketched
+        counts with their bound in the message); checks that need whole rows are
+        listed as ``"not checked"`` notes, see :mod:`mlops_nb.data._large_check`.
         """
         payload = self.project._report("asset", self.id, "check")
+        if payload is None and self.is_large:  # from per-partition summaries
+            from mlops_nb.data._large_check import large_check
+
+            payload = large_check(self)
+            self.project._save_report("asset", self.id, "check", payload)
         if payload is None:
             previous = None
             prev = self._previous()
