@@ -359,6 +359,8 @@ class Project(Displayable):
         seed: int = 0,
         use_sensitive: bool = False,
         note: str = "",
+        engine: str = "local",
+        client: Any = None,
     ) -> Model:
         """Train a new version of model ``name`` on a labelled data version.
 
@@ -385,6 +387,15 @@ class Project(Displayable):
             Use sensitive columns as features (default: left out).
         note : str
             Recorded with the version.
+        engine : str
+            ``"local"`` (default): one process. ``"dask"`` (experimental, LightGBM
+            only, needs the ``scale`` extra): ``lightgbm.dask`` on a Dask cluster,
+            for a large version; the preprocessing is fitted on a seeded sample, the
+            results differ from single-machine training, and the version is stored
+            like any LightGBM one (``to_local()``, text booster). See the README.
+        client : dask.distributed.Client or str, optional
+            With ``engine="dask"``: a Client or a scheduler address; None uses the
+            active client, else a LocalCluster on this machine.
 
         Returns
         -------
@@ -404,6 +415,8 @@ class Project(Displayable):
             seed=seed,
             use_sensitive=use_sensitive,
             note=note,
+            engine=engine,
+            client=client,
         )
 
     def from_mlflow(

@@ -247,10 +247,13 @@ def train_model(
     use_sensitive: bool = False,
     note: str = "",
     parent: Model | None = None,
+    engine: str = "local",
+    client: Any = None,
 ) -> Model:
     """Fit, validate and store a new version of model ``name``.
 
-    See :meth:`Project.train`.
+    See :meth:`Project.train`. ``engine="dask"`` (experimental, LightGBM only) fits
+    with ``lightgbm.dask``: see :mod:`mlops_nb.model._train_dask`.
     """
     from mlops_nb.data import DataAsset
 
@@ -273,6 +276,33 @@ def train_model(
         raise ValidationError(msg)
     if not 0 < holdout < 1:
         msg = f"{what}: holdout={holdout!r} must be between 0 and 1."
+        raise ValidationError(msg)
+    if engine not in ("local", "dask"):
+        msg = f"{what}: engine={engine!r} must be 'local' (default) or 'dask'."
+        raise ValidationError(msg)
+    if engine == "dask":
+        from mlops_nb.model._train_dask import check_dask_estimator, train_dask
+
+        check_dask_estimator(estimator, cv, what)
+        return train_dask(
+            project,
+            name,
+            data,
+            params=params,
+            holdout=holdout,
+            seed=seed,
+            use_sensitive=use_sensitive,
+            note=note,
+            parent=parent,
+            client=client,
+        )
+    if data.is_large:
+        msg = (
+            f"{what}: {data.label} is a large version; training loads its rows into "
+            "one process. Train on a sample (proj.train(name, "
+            "asset.sample(100_000, seed=0), ...)), or, experimentally, with "
+            "estimator='lightgbm', engine='dask'."
+        )
         raise ValidationError(msg)
     features = features_from_schema(schema, use_sensitive=use_sensitive)
     frame = data.frame
