@@ -143,7 +143,7 @@ def _read(folder: Path, rel: str, uri: str) -> bytes:
 def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str, Any]:
     """Return ``kind`` (ours / estimator / booster), the object(s) and the flavor."""
     from mlops_nb.interop._mlflow_export import LOADER_MODULE
-    from mlops_nb.model._persist import TRUSTED_TYPES, load_skops
+    from mlops_nb.model._persist import load_skops
 
     flavors = mlmodel.flavors
     pyfunc = flavors.get("python_function", {})
@@ -178,20 +178,12 @@ def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str,
 
             est = mlflow.lightgbm.load_model(str(folder))
         else:
-            import skops.io as sio
-
             data = _read(folder, conf["data"], uri)
-            extra = set(sio.get_untrusted_types(data=data)) - {
-                *TRUSTED_TYPES,
-                *LIGHTGBM_TYPES,
-            }
-            if extra:
-                msg = (
-                    f"from_mlflow({uri!r}): the skops file holds type(s) "
-                    f"{listing(sorted(extra))} that mlops_nb does not trust."
-                )
-                raise UnsafeFormatError(msg)
-            est = sio.loads(data, trusted=[*TRUSTED_TYPES, *LIGHTGBM_TYPES])
+            est = load_skops(
+                data,
+                artifact=f"{uri} ({conf['data']})",
+                also_trust=LIGHTGBM_TYPES,
+            )
         return {"kind": "lgbm_sklearn", "object": est, "flavor": f"lightgbm ({fmt})"}
     found = listing(sorted(flavors)) if flavors else "none"
     msg = (

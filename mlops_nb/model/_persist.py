@@ -77,12 +77,13 @@ def sniff(data: bytes, *, artifact: str) -> str:
     raise UnsupportedFormatError(msg)
 
 
-def load_skops(data: bytes, *, artifact: str) -> Any:
+def load_skops(data: bytes, *, artifact: str, also_trust: tuple[str, ...] = ()) -> Any:
     """Load skops bytes, refusing unknown types.
 
-    Any type outside skops' defaults and :data:`TRUSTED_TYPES` is refused. skops
-    audits the whole file against the trusted list before it constructs (or imports)
-    anything, so one pass both checks and loads.
+    Any type outside skops' defaults, :data:`TRUSTED_TYPES` and the named
+    ``also_trust`` (an import's explicit list, e.g. LightGBM's scikit-learn
+    classes) is refused. skops audits the whole file against the trusted list before
+    it constructs (or imports) anything, so one pass both checks and loads.
     """
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
@@ -90,13 +91,12 @@ def load_skops(data: bytes, *, artifact: str) -> Any:
     if sniff(data, artifact=artifact) != "skops":
         msg = f"artifact {artifact} is not a skops file."
         raise UnsupportedFormatError(msg)
+    trusted = [*TRUSTED_TYPES, *also_trust]
     try:
-        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+        return sio.loads(data, trusted=trusted)
     except UntrustedTypesFoundException as err:
         try:
-            refused = sorted(
-                set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
-            )
+            refused = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         except Exception:  # the file is unreadable beyond the audit
             refused = [str(err)]
         msg = (

@@ -137,7 +137,16 @@ def test_only_the_allowlisted_loader_passes_trusted_types():
 
     sources = {p: p.read_text() for p in Path(mnb.__file__).parent.rglob("*.py")}
     users = [p.name for p, s in sources.items() if "trusted=" in s and "loads(" in s]
-    assert users == ["_persist.py"]
+    # the MLflow pyfunc loader is shipped inside exported folders and cannot import
+    # mlops_nb: it carries the same list, and passes only that list
+    assert sorted(users) == ["_mlflow_pyfunc_loader.py", "_persist.py"]
+    from mlops_nb.interop import _mlflow_pyfunc_loader as shipped
+
+    assert shipped.TRUSTED_TYPES == _persist.TRUSTED_TYPES
+    loader = sources[Path(shipped.__file__)]
+    assert loader.count("trusted=") == 1
+    assert "trusted=list(TRUSTED_TYPES)" in loader
+    assert "get_untrusted_types" not in loader
     body = sources[Path(_persist.__file__)]
     load = body[body.index("def load_skops") : body.index("def dump_booster")]
     assert load.index("TRUSTED_TYPES") < load.index("sio.loads(")
