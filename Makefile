@@ -27,10 +27,10 @@ demo: sync
 ## make test: the whole test suite (slow and browser tests included), then the team
 ## pass: the store, data, model, secure, drift and human tests on PostgreSQL + S3
 test: sync-dev
-	MLOPS_NB_TEST_STORE= $(PY) -m pytest $(PYTEST_ARGS)
+	MLOPS_NB_TEST_STORE= $(PY) -m pytest --durations=20 $(PYTEST_ARGS)
 	MLOPS_NB_TEST_STORE="$${MLOPS_NB_TEST_STORE:-postgresql}" $(PY) -m pytest \
 	  tests/data tests/model tests/store tests/secure tests/drift tests/human \
-	  -m 'not embedded_only and not browser'
+	  -m 'not embedded_only and not browser' --durations=10
 
 ## make bench: side-by-side benchmarks, printed as a markdown table
 bench: uv
