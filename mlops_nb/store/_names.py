@@ -50,10 +50,9 @@ def validate_name(value: object, *, what: str = "name") -> str:
     --------
     >>> validate_name("acs")
     'acs'
-    >>> validate_name("../etc")
-    Traceback (most recent call last):
-    ...
-    mlops_nb.errors.RegistryNameError: name='../etc' is not allowed: ...
+
+    ``validate_name("../etc")`` raises :class:`RegistryNameError` naming the value
+    and what is allowed.
     """
     if not isinstance(value, str):
         msg = (
