@@ -526,13 +526,29 @@ class Evaluation(Displayable):
         return fig
 
     def _markers(self) -> list[tuple[str, float, str, str]]:
-        """Vertical lines of the value curve: the best and the model's threshold."""
+        """Vertical lines of the value curve: the best and the model's threshold.
+
+        The lower line's label reads to its left and the higher's to its right, so
+        neither crosses the other line, unless that would leave the chart; when the
+        lines are closer than 0.4 on the threshold axis (a label is about a sixth of
+        it wide) the higher one's label drops to the bottom, so the labels never
+        overlap.
+        """
         v = self.value or {}
-        out = [("best", v["best_threshold"], "#e45756", "top right")]
+        best = v["best_threshold"]
+        lines = [("best", best, "#e45756")]
         t = v.get("model_threshold")
-        if t is not None and t != v["best_threshold"]:
+        if t is not None and t != best:
             source = (self.threshold or {}).get("source", "")
-            out.append((f"model ({source})", t, "#4c78a8", "top left"))
+            lines.append((f"model ({source})", t, "#4c78a8"))
+        lines.sort(key=lambda line: line[1])
+        out = []
+        for i, (name, x, color) in enumerate(lines):
+            low = i > 0 and x - lines[0][1] < 0.4
+            lower = i == 0 and len(lines) > 1
+            width = 0.0085 * len(f"{name} {x:.4f}")  # of the axis, at 12 px type
+            side = "left" if (lower and x >= width) or x > 0.8 else "right"
+            out.append((name, x, color, f"{'bottom' if low else 'top'} {side}"))
         return out
 
     def _confusion_table(self, counts: dict[str, int] | None = None) -> Any:
