@@ -431,7 +431,9 @@ class Project(Displayable):
         """Import an MLflow model as a new model version (see :mod:`mlops_nb.interop`).
 
         Reads the ``sklearn`` flavor in skops format, the ``lightgbm`` flavor (a
-        Booster's text, or a scikit-learn-API model in skops format) and MLflow models
+        Booster's text, or a scikit-learn-API model in skops format), the ``onnx``
+        flavor (one input per column, named as the column; the ONNX file is stored
+        as it is and answers through onnxruntime) and MLflow models
         mlops_nb wrote (:meth:`Model.to_mlflow`). The version records the source URI
         and every file's SHA-256, and is measured on ``data``; it evaluates, monitors,
         explains and builds a card like a trained one. Needs the extra:
@@ -458,7 +460,10 @@ class Project(Displayable):
         UnsafeFormatError
             A pickled flavor without ``trust_pickle=True``, or untrusted skops types.
         UnsupportedFormatError
-            A flavor mlops_nb does not import (e.g. onnx only).
+            A flavor mlops_nb does not import (e.g. pyfunc only).
+        SchemaError
+            The model's inputs (signature or ONNX graph inputs) do not match
+            ``data``'s columns.
         """
         from mlops_nb.interop import from_mlflow
 

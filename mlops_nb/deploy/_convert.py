@@ -426,5 +426,7 @@ def convert_model(model: Model) -> bytes:
             "ExplainableBoosting"
             + ("Regressor" if model.task == "regression" else "Classifier"),
         )
+    if "onnx" in model.artifacts:  # an imported ONNX model exports as itself
+        return model.project._store.read_blob(model.artifacts["onnx"])
     pipe = pipeline_for_export(model)
     return convert_pipeline(pipe, features_of(model), model.task, what=what)

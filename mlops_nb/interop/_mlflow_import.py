@@ -10,6 +10,8 @@ Flavors read, safest first:
 - ``lightgbm`` whose model is a ``Booster`` (LightGBM text, read strictly first);
   a scikit-learn-API LightGBM model in the ``skops`` format is loaded with the
   trusted list plus LightGBM's three classes, and its booster kept as text;
+- ``onnx`` (:mod:`mlops_nb.interop._onnx_import`): the ONNX file itself, stored as
+  it is and answering through onnxruntime; preferred to a pickled flavor;
 - ``sklearn`` / ``lightgbm`` models pickled with ``pickle`` or ``cloudpickle``:
   refused with :class:`UnsafeFormatError`, unless ``trust_pickle=True``; then MLflow's
   own loader unpickles them (which can run any code the file holds) and mlops_nb
@@ -26,7 +28,6 @@ import hashlib
 import json
 import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import (
@@ -38,6 +39,8 @@ from mlops_nb.errors import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
     from mlops_nb.model import Model
@@ -49,66 +52,6 @@ LIGHTGBM_TYPES = (
     "lightgbm.sklearn.LGBMRegressor",
 )
 _PICKLED = ("pickle", "cloudpickle")
-
-
-def _local_copy(uri: str, registry: str | None, tmp: str) -> Path:
-    """Return a local folder holding the MLflow model at ``uri``."""
-    from mlops_nb.interop._mlflow_export import import_mlflow
-
-    local = Path(uri.removeprefix("file://"))
-    if "://" not in uri.removeprefix("file://") and local.is_dir():
-        return local
-    import_mlflow()
-    import mlflow.artifacts
-
-    source = uri
-    if uri.startswith("models:/"):
-        source = _model_version_source(uri, registry)
-    try:
-        out = mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=tmp, tracking_uri=registry
-        )
-    except Exception as err:
-        msg = f"from_mlflow({uri!r}): could not fetch the model: {err}"
-        raise ValidationError(msg) from err
-    return Path(out)
-
-
-def _model_version_source(uri: str, registry: str | None) -> str:
-    """Resolve ``models:/name/version`` (or ``/Stage``, or ``models:/name@alias``)."""
-    from mlflow.exceptions import MlflowException
-
-    from mlops_nb.interop._mlflow_registry import client_for
-
-    if registry is None:
-        msg = (
-            f"from_mlflow({uri!r}): a models:/ URI needs the registry: pass "
-            "registry='http://host:port'."
-        )
-        raise ValidationError(msg)
-    client = client_for(registry)
-    rest = uri.removeprefix("models:/")
-    try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            version = client.get_model_version_by_alias(name, alias).version
-        else:
-            name, _, ref = rest.partition("/")
-            if ref.isdigit():
-                version = ref
-            else:
-                found = client.search_model_versions(f"name='{name}'")
-                at = [
-                    v for v in found if (v.current_stage or "").lower() == ref.lower()
-                ]
-                if not at:
-                    msg = f"from_mlflow({uri!r}): no version of {name!r} at {ref!r}."
-                    raise ValidationError(msg)
-                version = max(at, key=lambda v: int(v.version)).version
-        return client.get_model_version_download_uri(name, version)
-    except MlflowException as err:
-        msg = f"from_mlflow({uri!r}): the registry at {registry} answered: {err}"
-        raise ValidationError(msg) from err
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -140,27 +83,53 @@ def _read(folder: Path, rel: str, uri: str) -> bytes:
     return path.read_bytes()
 
 
+def _native(flavors: dict[str, Any]) -> str | None:
+    """Return ``"safe"`` or ``"pickle"`` for the sklearn/lightgbm flavor, else None."""
+    for flavor in ("sklearn", "lightgbm"):
+        conf = flavors.get(flavor)
+        if conf is None:
+            continue
+        if flavor == "lightgbm" and conf.get("model_class") == "lightgbm.basic.Booster":
+            return "safe"
+        fmt = conf.get("serialization_format", "cloudpickle")
+        return "pickle" if fmt in _PICKLED else "safe"
+    return None
+
+
+def _estimator(
+    folder: Path, uri: str, flavors: dict[str, Any], flavor: str, trust_pickle: bool
+) -> tuple[Any, str]:
+    """Load the estimator of a sklearn/lightgbm flavor: skops, or a trusted pickle."""
+    import importlib
+
+    from mlops_nb.model._persist import load_skops
+
+    conf = flavors[flavor]
+    key = "pickled_model" if flavor == "sklearn" else "data"
+    fmt = conf.get("serialization_format", "cloudpickle")
+    if fmt in _PICKLED:
+        if not trust_pickle:
+            _refuse_pickle(uri, flavor, fmt)
+        return importlib.import_module(f"mlflow.{flavor}").load_model(str(folder)), fmt
+    data = _read(folder, conf[key], uri)
+    also = LIGHTGBM_TYPES if flavor == "lightgbm" else ()
+    return load_skops(data, artifact=f"{uri} ({conf[key]})", also_trust=also), fmt
+
+
 def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str, Any]:
     """Return ``kind`` (ours / estimator / booster), the object(s) and the flavor."""
     from mlops_nb.interop._mlflow_export import LOADER_MODULE
-    from mlops_nb.model._persist import load_skops
 
     flavors = mlmodel.flavors
     pyfunc = flavors.get("python_function", {})
     if pyfunc.get("loader_module") == LOADER_MODULE:
         return {"kind": "ours", "flavor": "python_function (mlops_nb)"}
+    if "onnx" in flavors and _native(flavors) != "safe":
+        # the ONNX file is the model: preferred to a pickled flavor, trusted or not
+        data = _read(folder, flavors["onnx"].get("data", "model.onnx"), uri)
+        return {"kind": "onnx", "object": data, "flavor": "onnx"}
     if "sklearn" in flavors:
-        conf = flavors["sklearn"]
-        fmt = conf.get("serialization_format", "cloudpickle")
-        if fmt in _PICKLED:
-            if not trust_pickle:
-                _refuse_pickle(uri, "sklearn", fmt)
-            import mlflow.sklearn
-
-            est = mlflow.sklearn.load_model(str(folder))
-        else:
-            data = _read(folder, conf["pickled_model"], uri)
-            est = load_skops(data, artifact=f"{uri} ({conf['pickled_model']})")
+        est, fmt = _estimator(folder, uri, flavors, "sklearn", trust_pickle)
         return {"kind": "estimator", "object": est, "flavor": f"sklearn ({fmt})"}
     if "lightgbm" in flavors:
         conf = flavors["lightgbm"]
@@ -170,26 +139,13 @@ def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str,
             data = _read(folder, conf["data"], uri)
             booster = load_booster(data, artifact=f"{uri} ({conf['data']})")
             return {"kind": "booster", "object": booster, "flavor": "lightgbm (text)"}
-        fmt = conf.get("serialization_format", "cloudpickle")
-        if fmt in _PICKLED:
-            if not trust_pickle:
-                _refuse_pickle(uri, "lightgbm", fmt)
-            import mlflow.lightgbm
-
-            est = mlflow.lightgbm.load_model(str(folder))
-        else:
-            data = _read(folder, conf["data"], uri)
-            est = load_skops(
-                data,
-                artifact=f"{uri} ({conf['data']})",
-                also_trust=LIGHTGBM_TYPES,
-            )
+        est, fmt = _estimator(folder, uri, flavors, "lightgbm", trust_pickle)
         return {"kind": "lgbm_sklearn", "object": est, "flavor": f"lightgbm ({fmt})"}
     found = listing(sorted(flavors)) if flavors else "none"
     msg = (
-        f"from_mlflow({uri!r}): mlops_nb imports the sklearn and lightgbm flavors and "
-        f"MLflow models it wrote itself; this model has flavor(s) {found}. An "
-        "onnx-only model is not imported yet: use its ONNX file with ONNX Runtime."
+        f"from_mlflow({uri!r}): mlops_nb imports the sklearn, lightgbm and onnx "
+        f"flavors and MLflow models it wrote itself; this model has flavor(s) {found}. "
+        "Log it again with mlflow.sklearn, mlflow.lightgbm or mlflow.onnx."
     )
     raise UnsupportedFormatError(msg)
 
@@ -299,7 +255,9 @@ def from_mlflow(
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = _local_copy(uri, registry, tmp)
+        from mlops_nb.interop._mlflow_uris import local_copy
+
+        folder = local_copy(uri, registry, tmp)
         if not (folder / "MLmodel").is_file():
             msg = f"from_mlflow({uri!r}): no MLmodel file there; is it an MLflow model?"
             raise UnsupportedFormatError(msg)
@@ -308,6 +266,10 @@ def from_mlflow(
         loaded = _load(folder, mlmodel, uri, trust_pickle)
         if loaded["kind"] == "ours":
             built = _from_ours(folder, mlmodel, uri)
+        elif loaded["kind"] == "onnx":
+            from mlops_nb.interop._onnx_import import from_onnx
+
+            built = from_onnx(loaded["object"], data, uri)
         else:
             built = _from_object(loaded, mlmodel, data, uri)
     default = (mlmodel.metadata or {}).get("mlops_nb", {}).get("model", {}).get(

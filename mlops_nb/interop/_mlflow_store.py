@@ -21,6 +21,10 @@ def _blobs(built: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
     from mlops_nb.model._trees import TreeTable
 
     raw = built["blobs"]
+    if "onnx" in raw:  # an imported ONNX model: the file itself
+        from mlops_nb.deploy._export import ONNX_MEDIA_TYPE
+
+        return {"onnx": (raw["onnx"], ONNX_MEDIA_TYPE)}
     if built["flavor"] == "sklearn":
         return {"pipeline": (raw["pipeline"], SKOPS)}
     out = {"prep": (raw["prep"], SKOPS), "booster": (raw["booster"], LGB_TEXT)}

@@ -125,7 +125,12 @@ class LoadedArtifacts(Mapping[str, Any]):
 
 
 #: The format each artifact key must hold; any other key is a skops file.
-_FORMATS = {"booster": "lightgbm", "trees": "trees", "tree_prep": "tree-prep"}
+_FORMATS = {
+    "booster": "lightgbm",
+    "trees": "trees",
+    "tree_prep": "tree-prep",
+    "onnx": "onnx",  # an imported ONNX model; its pipeline is parsed from it
+}
 
 
 def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifacts:
@@ -137,6 +142,7 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
     """
     from mlops_nb.model._persist import (
         load_booster,
+        load_onnx,
         load_skops,
         load_tree_prep,
         load_trees,
@@ -165,13 +171,18 @@ def _parsers(blobs: dict[str, bytes], digests: dict[str, str]) -> LoadedArtifact
             return load_trees(blobs[key], artifact=digests[key])
         if key == "tree_prep":
             return load_tree_prep(blobs[key], artifact=digests[key])
+        if key == "onnx":
+            return load_onnx(blobs[key], artifact=digests[key])
         obj = load_skops(blobs[key], artifact=digests[key])
         if key == "prep":
             # numpy between preprocessing and booster: no pandas round trip
             obj.set_output(transform="default")
         return obj
 
-    loaded = LoadedArtifacts({key: functools.partial(parse, key) for key in blobs})
+    parsers = {key: functools.partial(parse, key) for key in blobs}
+    if "onnx" in blobs and "pipeline" not in blobs:  # an imported ONNX model
+        parsers["pipeline"] = lambda: loaded["onnx"]
+    loaded = LoadedArtifacts(parsers)
     # parse now all but what the numpy forms stand in for: the skops preprocessing
     # (tree_prep) and the LightGBM text (trees; parsed for large batches)
     stand_ins = {"prep": "tree_prep", "booster": "trees"}

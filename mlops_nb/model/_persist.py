@@ -31,6 +31,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _LGB_MAGIC = b"tree\n"
 _TREE_PREP_MAGIC = b'{"format'
 _TREES_MAGIC = b"MNBTREES"
+_ONNX_MAGIC = b"\x08"  # ModelProto's first field, ir_version (an imported model)
 
 
 def dump_skops(obj: Any, *, what: str) -> bytes:
@@ -70,9 +71,11 @@ def sniff(data: bytes, *, artifact: str) -> str:
         return "tree-prep"
     if head.startswith(_TREES_MAGIC):
         return "trees"
+    if head.startswith(_ONNX_MAGIC):
+        return "onnx"
     msg = (
         f"artifact {artifact} is in no format mlops_nb loads (skops, LightGBM text, "
-        "tree preprocessing JSON or tree table)."
+        "tree preprocessing JSON, tree table or ONNX)."
     )
     raise UnsupportedFormatError(msg)
 
@@ -134,6 +137,20 @@ def load_booster(data: bytes, *, artifact: str, checked: Any = None) -> Any:
     if checked is None or checked.text.encode("utf-8") != bytes(data):
         checked = check_model_text(data, artifact=artifact)
     return lgb.Booster(model_str=checked.text)
+
+
+def load_onnx(data: bytes, *, artifact: str) -> Any:
+    """Return an imported ONNX model as a one-step pipeline (hash verified).
+
+    See :mod:`mlops_nb.interop._onnx_model`: the graph is checked by
+    :func:`mlops_nb.deploy._runtime.check_onnx`; its session opens on first use.
+    """
+    from mlops_nb.interop._onnx_model import load_onnx_model
+
+    if sniff(data, artifact=artifact) != "onnx":
+        msg = f"artifact {artifact} is not an ONNX model."
+        raise UnsupportedFormatError(msg)
+    return load_onnx_model(data, artifact=artifact)
 
 
 def load_tree_prep(data: bytes, *, artifact: str) -> Any:

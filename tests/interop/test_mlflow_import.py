@@ -8,7 +8,6 @@ import hashlib
 import lightgbm as lgb
 import mlflow
 import mlflow.lightgbm
-import mlflow.onnx
 import mlflow.sklearn
 import numpy as np
 import pytest
@@ -208,28 +207,19 @@ def test_a_changed_file_in_our_export_is_refused(project, tmp_path):
 
 
 def test_unsupported_and_bad_inputs_are_named(project, tmp_path):
-    import onnx
-    from onnx import TensorProto, helper
-
     frame = make_frame("binary", 51)
     asset = project.data("ref", frame, target="y", sensitive="group")
-    graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
-    )
-    mlflow.onnx.save_model(
-        helper.make_model(graph), str(tmp_path / "onnx"), pip_requirements=["onnx"]
-    )
-    assert onnx  # the onnx flavor alone is named, not guessed at
-    with pytest.raises(UnsupportedFormatError, match="onnx"):
-        project.from_mlflow(str(tmp_path / "onnx"), data=asset)
+    other = mlflow.models.Model()  # a flavor mlops_nb does not read
+    other.add_flavor("pytorch", pytorch_version="2.0", model_data="data")
+    (tmp_path / "other").mkdir()
+    other.save(str(tmp_path / "other" / "MLmodel"))
+    with pytest.raises(UnsupportedFormatError, match=r"pytorch.*mlflow\.onnx"):
+        project.from_mlflow(str(tmp_path / "other"), data=asset)
     with pytest.raises(UnsupportedFormatError, match="no MLmodel"):
         project.from_mlflow(str(tmp_path), data=asset)
     unlabelled = project.data("nolabel", frame.drop(columns="y"))
     with pytest.raises(ValidationError, match="labelled DataAsset"):
-        project.from_mlflow(str(tmp_path / "onnx"), data=unlabelled)
+        project.from_mlflow(str(tmp_path / "other"), data=unlabelled)
     # a model reading a column the data lacks
     est, X, _ = _fit("sklearn-forest", frame)
     _save("sklearn-forest", est, X, tmp_path / "rf")

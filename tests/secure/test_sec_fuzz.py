@@ -55,6 +55,7 @@ def test_sniff_names_a_format_or_refuses(data):
             "lightgbm",
             "tree-prep",
             "trees",
+            "onnx",
         )
 
 

@@ -1,0 +1,95 @@
+"""proj.from_mlflow() with the URI forms a tracking server hands out: ``runs:/`` and
+``models:/name@alias``, against a real ``mlflow server`` on loopback; bad
+references are a ValidationError naming what was asked and how to look it up."""
+
+from __future__ import annotations
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pytest
+from _interop_frames import make_frame
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
+
+from mlops_nb.errors import ValidationError
+
+pytestmark = pytest.mark.slow  # starts a real mlflow server (~10-30 s)
+
+
+@pytest.fixture(scope="module")
+def logged(mlflow_server):
+    """A logistic regression logged (skops) in a run, registered, aliased."""
+    frame = make_frame("binary", 101)
+    X = frame[["x1", "x2"]]
+    est = LogisticRegression(max_iter=300).fit(X, frame["y"])
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        with mlflow.start_run() as run:
+            mlflow.sklearn.log_model(
+                est,
+                name="model",
+                signature=mlflow.models.infer_signature(X),
+                serialization_format="skops",
+                pip_requirements=["scikit-learn", "skops"],
+            )
+        mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", "credit")
+    finally:
+        mlflow.set_tracking_uri(None)
+    client.set_registered_model_alias("credit", "champion", mv.version)
+    return {"run_id": run.info.run_id, "version": mv.version, "est": est, "X": X}
+
+
+@pytest.mark.parametrize("form", ["runs", "alias"])
+def test_runs_and_alias_uris_import_the_logged_model(
+    project, mlflow_server, logged, form
+):
+    frame = make_frame("binary", 101)
+    asset = project.data("ref", frame, target="y")
+    uri = (
+        f"runs:/{logged['run_id']}/model"
+        if form == "runs"
+        else "models:/credit@champion"
+    )
+    model = project.from_mlflow(uri, data=asset, registry=mlflow_server, name="credit")
+    scoring = make_frame("binary", 102, n=50)
+    np.testing.assert_allclose(
+        model.predict_proba(scoring),
+        logged["est"].predict_proba(scoring[["x1", "x2"]]),
+        atol=1e-9,
+    )
+    source = model.lineage["source"]
+    assert source["uri"] == uri
+    assert source["run_id"] == logged["run_id"]
+    assert source["flavor"] == "sklearn (skops)"
+    assert source["files"]  # every file's SHA-256
+
+
+@pytest.mark.parametrize(
+    ("uri", "named"),
+    [
+        ("models:/credit@nope", "nope"),
+        ("models:/nobody@champion", "nobody"),
+        ("models:/nobody/1", "nobody"),
+        ("models:/credit/999", "999"),
+        ("models:/credit/Production", "Production"),
+        ("runs:/0123456789abcdef0123456789abcdef/model", "get_run"),
+    ],
+)
+def test_bad_registry_references_are_named(project, mlflow_server, logged, uri, named):
+    asset = project.data("ref", make_frame("binary", 103), target="y")
+    before = len(project.audit_log())
+    with pytest.raises(ValidationError) as err:
+        project.from_mlflow(uri, data=asset, registry=mlflow_server)
+    text = str(err.value)
+    assert uri in text
+    assert named in text
+    assert "MlflowClient" in text or "search_model_versions" in text  # how to look
+    assert len(project.audit_log()) == before
+
+
+def test_a_models_uri_without_a_registry_says_so(project):
+    asset = project.data("ref", make_frame("binary", 104), target="y")
+    with pytest.raises(ValidationError, match="registry='http"):
+        project.from_mlflow("models:/credit@champion", data=asset)
