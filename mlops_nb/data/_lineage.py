@@ -111,8 +111,11 @@ def project_lineage(project: Project) -> list[tuple[str, str, str]]:
     for r in model_lineages(store):
         lineage = json.loads(r["lineage"] or "{}")
         model = f"model {r['name']} v{r['version']}"
+        source = lineage.get("source")  # imported: trained elsewhere, measured here
+        if source:
+            edges.append((source["uri"], "imported", model))
         for d in lineage.get("data", []):
-            edges.append((_data(d), "trained", model))
+            edges.append((_data(d), "measured" if source else "trained", model))
         if lineage.get("parent_model"):
             pn, pv = lineage["parent_model"]
             edges.append((f"model {pn} v{pv}", "derived", model))

@@ -167,10 +167,17 @@ class DriftReview(Displayable):
         return {"currency": value["currency"], "per_chunk": per_chunk, "total": total}
 
     def to_frame(self) -> pd.DataFrame:
-        """Univariate drift, long form: column, chunk, statistic, value, thresholds."""
+        """Univariate drift, long form: column, chunk, statistic, value, thresholds.
+
+        ``crossed`` is True where the value left its statistic's thresholds;
+        ``alert`` only where that statistic is one the monitor alerts on
+        (``alert_on``, Jensen-Shannon by default): a chi-squared statistic grows
+        with the chunk's size, so its crossings are shown but raise no alert.
+        """
         import pandas as pd
 
         uni = self.payload["univariate"]
+        alert_on = set(uni.get("alert_on", uni["statistics"]))
         rows = []
         for stat, s in uni["statistics"].items():
             for i, col in enumerate(uni["columns"]):
@@ -190,7 +197,8 @@ class DriftReview(Displayable):
                             "value": s["values"][i][c],
                             "lower": s["lower"][i],
                             "upper": s["upper"][i],
-                            "alert": s["alert"][i][c],
+                            "crossed": s["alert"][i][c],
+                            "alert": bool(s["alert"][i][c]) and stat in alert_on,
                         }
                     )
         return pd.DataFrame(rows)

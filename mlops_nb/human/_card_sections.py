@@ -191,6 +191,13 @@ def data_section(model: Model) -> tuple[Section, list[Any]]:
                     "top finding": worst[0]["message"] if worst else "—",
                 }
             )
+    imported = model.recipe.get("imported")
+    if imported:  # trained elsewhere: what we hold is the data it was measured on
+        s.notes.append(
+            f"Trained outside mlops_nb and imported from {imported['uri']} "
+            f"(flavor {imported['flavor']}); its training data is not recorded "
+            "here. The data versions below measured it at import."
+        )
     s.tables.append(("data versions (content SHA-256)", rows))
     return s, assets
 
@@ -207,7 +214,10 @@ def procedure_section(model: Model) -> Section:
             (f"validation {header_label(k)}", round(x, 4))
             for k, x in v["metrics"].items()
         ],
-        ("training time", f"{model.metrics.get('duration_s', 0):.2f} s"),
+        (
+            "import time" if r.get("imported") else "training time",
+            f"{model.metrics.get('duration_s', 0):.2f} s",
+        ),
         (
             "software",
             ", ".join(

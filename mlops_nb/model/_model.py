@@ -651,6 +651,16 @@ class Model(StoredVersion, Displayable):
         r = self.recipe
         info = self.threshold_info
         decision = [("decides", f"{describe(info)}: {info['reason']}")] if info else []
+        imported = r.get("imported")
+        origin = (
+            [  # trained elsewhere: where from, and the data it was measured on here
+                ("imported from", f"{imported['uri']} (flavor {imported['flavor']})"),
+                ("measured on", ", ".join(self.data)),
+                ("rows measured", r.get("n_rows")),
+            ]
+            if imported
+            else [("trained on", ", ".join(self.data)), ("rows", r.get("n_rows"))]
+        )
         overview = KeyValues(
             [
                 ("name", self.name),
@@ -659,8 +669,7 @@ class Model(StoredVersion, Displayable):
                 ("estimator", r["estimator"]),
                 ("task", f"{r['task']} on {r['target']!r}"),
                 *decision,
-                ("trained on", ", ".join(self.data)),
-                ("rows", r.get("n_rows")),
+                *origin,
                 (
                     "features",
                     f"{len(r['features']['numeric'])} numeric, "
@@ -673,7 +682,10 @@ class Model(StoredVersion, Displayable):
                     else f"left out ({', '.join(r.get('sensitive') or []) or 'none'})",
                 ),
                 ("seed", r.get("seed")),
-                ("training time", f"{self.metrics['duration_s']:.2f} s"),
+                (
+                    "import time" if imported else "training time",
+                    f"{self.metrics['duration_s']:.2f} s",
+                ),
                 (
                     "created",
                     f"{self.created_at[:19].replace('T', ' ')} UTC "
@@ -723,7 +735,11 @@ class Model(StoredVersion, Displayable):
                 else []
             )
             tabs.append(Tab("Evaluations", [*note, Table(pd.DataFrame(rows))]))
-        edges = [(d, "train", self.label) for d in self.data]
+        if imported:  # the model came from elsewhere; the data only measured it
+            edges = [(imported["uri"], f"import ({imported['from']})", self.label)]
+            edges += [(d, "measured on", self.label) for d in self.data]
+        else:
+            edges = [(d, "train", self.label) for d in self.data]
         if self.lineage.get("parent_model"):
             pn, pv = self.lineage["parent_model"]
             edges.append((f"{pn} v{pv}", "recipe of", self.label))

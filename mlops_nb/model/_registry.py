@@ -663,7 +663,12 @@ def compare(project: Project, name: str, data: DataAsset | None = None) -> Compa
             "version": m.version,
             "stage": m.stage,
             "estimator": m.recipe["estimator"],
-            "trained on": ", ".join(m.data),
+            "trained on": (
+                ", ".join(m.data)
+                if not m.recipe.get("imported")
+                else f"imported ({m.recipe['imported']['flavor']}), "
+                f"measured on {', '.join(m.data)}"
+            ),
         }
         from mlops_nb.model._metrics import PRIMARY
 

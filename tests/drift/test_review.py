@@ -84,9 +84,21 @@ def test_review_content(review):
         "[9000:11999]",
     }
     frame = review.to_frame()
-    assert {"column", "chunk", "statistic", "value", "upper", "alert"} <= set(
-        frame.columns
-    )
+    assert {
+        "column",
+        "chunk",
+        "statistic",
+        "value",
+        "upper",
+        "crossed",
+        "alert",
+    } <= set(frame.columns)
+    # an alert is a crossing of a statistic the monitor alerts on, nothing else:
+    # the drifted chunks cross other statistics' thresholds too (shown, no alert)
+    watched = frame["statistic"].isin(review.payload["univariate"]["alert_on"])
+    assert frame["alert"].any()
+    assert (frame["alert"] == (frame["crossed"] & watched)).all()
+    assert (frame["crossed"] & ~watched).any()
     assert set(frame["statistic"]) == {
         "jensen_shannon",
         "kolmogorov_smirnov",
