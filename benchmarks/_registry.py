@@ -116,3 +116,64 @@ def register(
         return fn
 
     return decorator
+
+
+#: MLflow's side of the save and load + predict comparisons (``registry``, ``team``):
+#: child code run after ``bench_registry.FIT_CODE``. It defines ``save(pins)`` (one
+#: run: params, metrics, lineage tags, ``sklearn.log_model``; registered as
+#: ``REGISTERED_NAME`` when the child sets it to a name), ``load_predict(uri)`` and
+#: ``timed_saves()``; the child sets the tracking URI and the experiment, then calls
+#: them.
+MLFLOW_SAVES = """\
+import hashlib
+import mlflow
+import mlflow.pyfunc
+import mlflow.sklearn
+import skops.io
+
+X_row = X.head(1)
+REGISTERED_NAME = globals().get("REGISTERED_NAME")
+# MLflow 3 saves scikit-learn models with skops by default and refuses types outside
+# skops' default trust unless they are listed: list exactly those of this pipeline.
+TRUSTED = skops.io.get_untrusted_types(data=skops.io.dumps(pipe))
+TAGS = {  # the lineage mlops_nb records: data name, version, content hash
+    "data.name": "d", "data.version": "1",
+    "data.content_hash": hashlib.sha256(
+        pd.util.hash_pandas_object(frame).values.tobytes()
+    ).hexdigest(),
+}
+
+def save(pins):
+    t = time.perf_counter()
+    with mlflow.start_run():
+        mlflow.log_params(PARAMS)
+        mlflow.log_metrics(METRICS)
+        mlflow.set_tags(TAGS)
+        info = mlflow.sklearn.log_model(
+            pipe, name="model", pip_requirements=pins, skops_trusted_types=TRUSTED,
+            pyfunc_predict_fn="predict_proba", registered_model_name=REGISTERED_NAME,
+        )
+    return time.perf_counter() - t, info
+
+def load_predict(uri):
+    t = time.perf_counter()
+    proba = mlflow.pyfunc.load_model(uri).predict(X_row)
+    return time.perf_counter() - t, float(np.asarray(proba)[0, 1])
+
+def timed_saves():
+    # the first default and pinned saves (cold), then REPEATS of each, alternating
+    # so background load hits both variants alike; pins = what the default inferred
+    default_cold, info = save(None)
+    pins = [
+        line.strip() for line in Path(
+            mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
+        ).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    pinned_cold, _ = save(pins)
+    default, pinned = [], []
+    for _ in range(REPEATS):
+        default.append(save(None)[0])
+        pinned.append(save(pins)[0])
+    return info, pins, default_cold, pinned_cold, default, pinned
+"""

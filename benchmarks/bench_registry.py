@@ -58,7 +58,7 @@ import os
 import statistics
 
 from benchmarks._harness import child_env, run_child
-from benchmarks._registry import Config, Row, register
+from benchmarks._registry import MLFLOW_SAVES, Config, Row, register
 
 #: Environment of both children: no telemetry, nothing leaves the machine.
 OFFLINE_ENV = {
@@ -211,12 +211,9 @@ import shutil
 shutil.rmtree(root, ignore_errors=True)
 """
 
-_MLFLOW = """\
-import hashlib
-import mlflow
-import mlflow.pyfunc
-import mlflow.sklearn
-
+_MLFLOW = (
+    MLFLOW_SAVES
+    + """\
 root = Path(tempfile.mkdtemp(prefix="mlflow-bench-registry-"))
 mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
 # Creates the database (schema migrations) before any clock starts.
@@ -224,47 +221,7 @@ experiment = mlflow.create_experiment(
     "bench", artifact_location=(root / "artifacts").as_uri()
 )
 mlflow.set_experiment(experiment_id=experiment)
-X_row = X.head(1)
-# MLflow 3 saves scikit-learn models with skops by default and refuses types outside
-# skops' default trust unless they are listed: list exactly those of this pipeline.
-import skops.io
-TRUSTED = skops.io.get_untrusted_types(data=skops.io.dumps(pipe))
-TAGS = {  # the lineage mlops_nb records: data name, version, content hash
-    "data.name": "d", "data.version": "1",
-    "data.content_hash": hashlib.sha256(
-        pd.util.hash_pandas_object(frame).values.tobytes()
-    ).hexdigest(),
-}
-
-def save(pins):
-    t = time.perf_counter()
-    with mlflow.start_run():
-        mlflow.log_params(PARAMS)
-        mlflow.log_metrics(METRICS)
-        mlflow.set_tags(TAGS)
-        info = mlflow.sklearn.log_model(
-            pipe, name="model", pip_requirements=pins, skops_trusted_types=TRUSTED,
-            pyfunc_predict_fn="predict_proba",
-        )
-    return time.perf_counter() - t, info
-
-def load_predict(uri):
-    t = time.perf_counter()
-    proba = mlflow.pyfunc.load_model(uri).predict(X_row)
-    return time.perf_counter() - t, float(np.asarray(proba)[0, 1])
-
-default_cold, info = save(None)
-pins = [
-    line.strip() for line in Path(
-        mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
-    ).read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-]
-pinned_cold, _ = save(pins)
-default, pinned = [], []
-for _ in range(REPEATS):  # alternate, so background load hits both variants alike
-    default.append(save(None)[0])
-    pinned.append(save(pins)[0])
+info, pins, default_cold, pinned_cold, default, pinned = timed_saves()
 load_cold = load_predict(info.model_uri)
 loads = [load_predict(info.model_uri) for _ in range(LOAD_REPEATS)]
 _emit(
@@ -277,6 +234,7 @@ _emit(
 import shutil
 shutil.rmtree(root, ignore_errors=True)
 """
+)
 
 
 def _child(body: str, n_rows: int, repeats: int, load_repeats: int) -> str:

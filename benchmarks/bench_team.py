@@ -21,7 +21,9 @@ end; default requirements inference and pinned ``pip_requirements`` alternate.
 
 *Load + predict one row.* mlops_nb: a fresh ``Project.open(url, artifacts=...)`` (a new
 SQLAlchemy engine; the s3fs instance is fsspec's cached one) + ``model("m", version=1)
-.predict_proba(row)``, every blob re-hashed. MLflow: ``mlflow.pyfunc.load_model(
+.predict_proba(row)``, every blob re-hashed: the first load GETs the blobs from S3, the
+next ones read this machine's blob cache (``MLOPS_NB_CACHE``, a temporary folder here;
+each copy re-hashed when served). MLflow: ``mlflow.pyfunc.load_model(
 "models:/m/<v>").predict(row)`` (its tracking store and boto3 client are per process,
 as in a notebook). Both return the same probability (checked).
 
@@ -53,7 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._harness import _MARKER, PRELUDE, ROOT, child_env, run_child
-from benchmarks._registry import Config, Row, register
+from benchmarks._registry import MLFLOW_SAVES, Config, Row, register
 from benchmarks.bench_registry import FIT_CODE, MLFLOW_ENV, OFFLINE_ENV
 
 if TYPE_CHECKING:
@@ -126,57 +128,17 @@ _emit(
 )
 """
 
-_MLFLOW = """\
-import hashlib
-import mlflow
-import mlflow.pyfunc
-import mlflow.sklearn
-import skops.io
-
+_MLFLOW = (
+    "REGISTERED_NAME = 'm'\n"
+    + MLFLOW_SAVES
+    + """\
 mlflow.set_tracking_uri(MLFLOW_DB)
 # Creates its tables (migrations) before any clock starts.
 experiment = mlflow.create_experiment(
     "bench", artifact_location=f"s3://{BUCKET}/mlflow"
 )
 mlflow.set_experiment(experiment_id=experiment)
-X_row = X.head(1)
-TRUSTED = skops.io.get_untrusted_types(data=skops.io.dumps(pipe))
-TAGS = {
-    "data.name": "d", "data.version": "1",
-    "data.content_hash": hashlib.sha256(
-        pd.util.hash_pandas_object(frame).values.tobytes()
-    ).hexdigest(),
-}
-
-def save(pins):
-    t = time.perf_counter()
-    with mlflow.start_run():
-        mlflow.log_params(PARAMS)
-        mlflow.log_metrics(METRICS)
-        mlflow.set_tags(TAGS)
-        info = mlflow.sklearn.log_model(
-            pipe, name="model", pip_requirements=pins, skops_trusted_types=TRUSTED,
-            pyfunc_predict_fn="predict_proba", registered_model_name="m",
-        )
-    return time.perf_counter() - t, info
-
-def load_predict(uri):
-    t = time.perf_counter()
-    proba = mlflow.pyfunc.load_model(uri).predict(X_row)
-    return time.perf_counter() - t, float(np.asarray(proba)[0, 1])
-
-default_cold, info = save(None)
-pins = [
-    line.strip() for line in Path(
-        mlflow.pyfunc.get_model_dependencies(info.model_uri, format="pip")
-    ).read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-]
-pinned_cold, _ = save(pins)
-default, pinned = [], []
-for _ in range(REPEATS):  # alternate, so background load hits both variants alike
-    default.append(save(None)[0])
-    pinned.append(save(pins)[0])
+info, pins, default_cold, pinned_cold, default, pinned = timed_saves()
 uri = f"models:/m/{info.registered_model_version}"
 load_cold = load_predict(uri)
 loads = [load_predict(uri) for _ in range(LOAD_REPEATS)]
@@ -187,6 +149,7 @@ _emit(
     net_attempts=_net_attempts,
 )
 """
+)
 
 #: One writer process: open the project, say ready, wait for the start file,
 #: register COUNT versions of "shared", emit its start and end times.
@@ -467,7 +430,12 @@ def bench_team(config: Config) -> list[Row]:
     home = tempfile.mkdtemp(prefix="mnb-bench-")  # the team project's machine folder
     try:
         with servers() as srv:
-            env = child_env(**OFFLINE_ENV, **srv["env"], MLOPS_NB_TEAM_HOME=home)
+            env = child_env(
+                **OFFLINE_ENV,
+                **srv["env"],
+                MLOPS_NB_TEAM_HOME=home,
+                MLOPS_NB_CACHE=str(Path(home) / "blob-cache"),
+            )
             head = LOOPBACK_GUARD + FIT_CODE.format(
                 n_rows=n_rows, repeats=repeats, load_repeats=load_repeats
             )
@@ -572,7 +540,8 @@ def _rows(
                 "ours = a fresh Project.open(postgresql URL, artifacts='s3://...') "
                 "(new engine; open "
                 f"{_ms(med(ours['load_open_s']))}) + model('m', version=1)"
-                ".predict_proba(row), blobs re-hashed; MLflow = pyfunc.load_model("
+                ".predict_proba(row), blobs re-hashed (from this machine's blob cache "
+                "after the first load); MLflow = pyfunc.load_model("
                 "'models:/m/<v>').predict(row) (predict_proba), process-wide store; "
                 f"median of {load_repeats} warm loads; first call "
                 f"{_ms(ours['load_cold_s'])} vs {_ms(peer['load_cold_s'])}; same "

@@ -32,6 +32,14 @@ def _quiet_config():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _own_blob_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own team-store blob cache (never the user's ~/.cache):
+    seeded frames make identical blobs in many tests, and a copy cached by one test
+    would otherwise serve another test's load of a blob it tampered with in S3."""
+    monkeypatch.setenv("MLOPS_NB_CACHE", str(tmp_path_factory.mktemp("blob_cache")))
+
+
 @pytest.fixture
 def project(request, tmp_path, team_store) -> Iterator[mnb.Project]:
     from _team_fixtures import open_test_project  # the plugin, loaded by now

@@ -7,6 +7,13 @@ appears whole or not at all); on a disk it is written to a temporary file
 (``<root>/.tmp/<random>-<sha256>``), its size checked, and renamed to its final name.
 Every read re-hashes the bytes.
 
+With ``cache=`` (a team project passes this machine's
+:func:`~mlops_nb.store._blob_cache.default_cache_dir`), blobs read from an object
+store are kept in a local content-addressed
+:class:`~mlops_nb.store._blob_cache.BlobCache` and served from it, re-hashed, on
+later reads; :meth:`FsspecBlobStore.verify` and
+:meth:`FsspecBlobStore.stored_hash` always read the object store itself.
+
 Credentials come from the file system's own chain (for S3: ``AWS_*`` environment
 variables, ``~/.aws``, an instance role); they are refused as arguments, so they are
 never held by this object, stored in a project or shown in a repr or message.
@@ -33,9 +40,11 @@ from mlops_nb.errors import (
     ValidationError,
 )
 from mlops_nb.store._artifacts import _HEX64, check_digest, sha256_bytes
+from mlops_nb.store._blob_cache import BlobCache
 from mlops_nb.store._urls import mask_url, scrub
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterator
 
 #: Keys of ``storage_options`` that hold secrets: refused (use the standard chain).
@@ -81,6 +90,17 @@ class FsspecBlobStore:
         Passed to the file system (for example
         ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``). Secrets
         are refused: credentials come from the file system's standard chain.
+    cache : str or Path, optional
+        A local folder for a read cache of an object store's blobs (see
+        :class:`~mlops_nb.store._blob_cache.BlobCache`); ignored for a local file
+        system. Default: no cache.
+
+    Attributes
+    ----------
+    fetches : int
+        Blob bodies fetched from the file system (GETs), cache hits excluded.
+    cache : BlobCache or None
+        The read cache in use.
 
     Raises
     ------
@@ -90,7 +110,13 @@ class FsspecBlobStore:
         When the protocol's fsspec implementation is not installed (``s3fs``).
     """
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        cache: str | os.PathLike[str] | None = None,
+    ):
         import fsspec
 
         from mlops_nb.errors import MissingDependencyError
@@ -126,6 +152,8 @@ class FsspecBlobStore:
             raise StoreError(msg) from None
         self.root = self.root.rstrip("/")
         self._local = fsspec.utils.get_protocol(self.url) in ("file", "local")
+        self.fetches = 0
+        self.cache = None if cache is None or self._local else BlobCache(cache)
 
     def __repr__(self) -> str:
         return f"FsspecBlobStore({self._shown!r})"
@@ -224,6 +252,9 @@ class FsspecBlobStore:
     def read(self, digest: str) -> bytes:
         """Return a blob's bytes after checking that they hash to ``digest``.
 
+        From the read cache when it holds a good copy (re-hashed), else from the
+        file system (re-hashed, then cached).
+
         Raises
         ------
         NotFoundError
@@ -232,12 +263,28 @@ class FsspecBlobStore:
             When the stored bytes hash to something else.
         """
         key = self.key_for(digest)
+        if self.cache is not None:
+            cached = self.cache.get(digest)
+            if cached is not None:
+                return cached
+        data = self._fetch(key, digest)
+        if self.cache is not None:
+            self.cache.put(digest, data)
+        return data
+
+    def _fetch(self, key: str, digest: str) -> bytes:
+        """GET one blob from the file system itself and re-hash it."""
         with self._io(f"read artifact {digest}"):
             try:
+                self.fetches += 1
                 data = self.fs.cat_file(key)
             except FileNotFoundError:
                 msg = f"artifact {digest} is missing from {self._shown}."
                 raise NotFoundError(msg) from None
+        self._check(digest, data)
+        return data
+
+    def _check(self, digest: str, data: bytes) -> None:
         actual = sha256_bytes(data)
         if actual != digest:
             msg = (
@@ -246,7 +293,6 @@ class FsspecBlobStore:
                 "backup."
             )
             raise IntegrityError(msg)
-        return data
 
     def read_many(self, digests: list[str]) -> dict[str, bytes]:
         """Return several blobs, fetched at once (concurrently on S3), each re-hashed.
@@ -259,25 +305,30 @@ class FsspecBlobStore:
             When a blob's bytes hash to something else.
         """
         keys = {self.key_for(d): d for d in dict.fromkeys(digests)}
+        out: dict[str, bytes] = {}
+        if self.cache is not None:
+            for key, digest in list(keys.items()):
+                cached = self.cache.get(digest)
+                if cached is not None:
+                    out[digest] = cached
+                    del keys[key]
         if len(keys) < 2:
-            return {d: self.read(d) for d in keys.values()}
+            return {**out, **{d: self.read(d) for d in keys.values()}}
         with self._io(f"read {len(keys)} artifacts"):
+            self.fetches += len(keys)
             fetched = self.fs.cat(list(keys), on_error="return")
-        out = {}
+        got = []
         for key, digest in keys.items():
             data = fetched.get(key)
             if not isinstance(data, bytes):  # an error or another key form: one read
                 out[digest] = self.read(digest)
                 continue
-            actual = sha256_bytes(data)
-            if actual != digest:
-                msg = (
-                    f"artifact {digest} in {self._shown} is corrupted: its bytes hash "
-                    f"to {actual}. It was changed after it was stored; restore it from "
-                    "a backup."
-                )
-                raise IntegrityError(msg)
+            self._check(digest, data)
             out[digest] = data
+            got.append(digest)
+        if self.cache is not None:
+            for digest in got:
+                self.cache.put(digest, out[digest])
         return out
 
     def stored_hash(self, digest: str, *, rehash: bool = True) -> str | None:
@@ -292,15 +343,21 @@ class FsspecBlobStore:
         key = self.key_for(digest)
         with self._io(f"read artifact {digest}"):
             try:
+                self.fetches += 1
                 data = self.fs.cat_file(key)
             except FileNotFoundError:
                 return None
         return sha256_bytes(data)
 
     def verify(self, digest: str) -> str | None:
-        """Return a sentence describing what is wrong with a blob, or ``None``."""
+        """Return a sentence describing what is wrong with a blob, or ``None``.
+
+        Always reads the file system itself, never the read cache: a blob changed or
+        deleted in the object store is reported even when this machine still holds
+        a good copy.
+        """
         try:
-            self.read(digest)
+            self._fetch(self.key_for(digest), digest)
         except (IntegrityError, NotFoundError) as err:
             return str(err)
         return None

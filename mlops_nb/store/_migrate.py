@@ -15,6 +15,7 @@ Alembic's version table is ``mlops_nb_alembic_version``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,14 @@ def _script(team: TeamURL) -> ScriptDirectory:
 
 def _team(url: TeamURL | str) -> TeamURL:
     return url if isinstance(url, TeamURL) else parse_url(url)
+
+
+@functools.cache
+def head_revision() -> str:
+    """Return this mlops_nb's newest revision (read from the scripts once)."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory(str(MIGRATIONS)).get_current_head())
 
 
 def upgrade(url: TeamURL | str) -> dict[str, Any]:

@@ -11,9 +11,10 @@ the store's query functions run on either:
 - ``query()`` inside a ``write()`` block of the same thread reads through the
   write's connection, so it sees the block's own changes, as SQLite does.
 
-Opening never migrates: :func:`~mlops_nb.store._team.check_schema` runs on a
-connection of its own that is closed at once, so an open registry holds no
-connection until it is used, and at most ``pool_size + max_overflow`` (4) after.
+Opening never migrates: :func:`~mlops_nb.store._team.check_schema` (one ``SELECT``
+of the version table) runs on a connection of the registry's engine that is closed
+at once, so an open registry holds no connection until it is used, and at most
+``pool_size + max_overflow`` (4) after; the engine's dialect is initialised once.
 Every message names the URL with its password masked.
 
 Race-free numbering and stages across machines: :func:`next_version` serialises
@@ -55,6 +56,10 @@ class SARegistry:
     read_only : bool, default False
         Open for reading only: sessions are ``default_transaction_read_only`` on
         PostgreSQL and :meth:`write` refuses.
+    hold : bool, default False
+        Keep the connection the schema check used in the pool, for a caller that
+        uses the registry at once (``Project.open``: saves connecting twice). By
+        default opening leaves no connection behind.
 
     Raises
     ------
@@ -64,17 +69,14 @@ class SARegistry:
         mlops_nb.
     """
 
-    def __init__(self, url: TeamURL | str, *, read_only: bool = False):
+    def __init__(
+        self, url: TeamURL | str, *, read_only: bool = False, hold: bool = False
+    ):
         from mlops_nb.store._team import check_schema, make_engine, parse_url
 
         self.team = parse_url(url) if isinstance(url, str) else url
         self.read_only = "it was opened with read_only=True" if read_only else ""
         self._local = threading.local()
-        check = make_engine(self.team, pooled=False)
-        try:
-            self.revision = check_schema(self.team, check)
-        finally:
-            check.dispose()  # opening leaves no connection behind
         self.engine = make_engine(self.team)
         if self.team.schema:
             self.engine = self.engine.execution_options(
@@ -82,6 +84,13 @@ class SARegistry:
             )
         if self.team.backend == "postgresql":
             self._session_settings(read_only=read_only)
+        try:
+            # through the registry's own engine (initialised once); unless held, on
+            # a connection closed after: opening leaves no connection behind
+            self.revision = check_schema(self.team, self.engine, hold=hold)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def _session_settings(self, *, read_only: bool) -> None:
         """Set every new connection's lock wait (and read-only mode) once."""

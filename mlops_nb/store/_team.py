@@ -222,10 +222,26 @@ def translated(action: str, team: TeamURL | str) -> Iterator[None]:
         raise StoreError(msg) from None
 
 
-def check_schema(team: TeamURL, engine: sa.Engine | None = None) -> str:
+def check_schema(
+    team: TeamURL, engine: sa.Engine | None = None, *, hold: bool = True
+) -> str:
     """Return the database's revision if this mlops_nb can use it, else raise.
 
-    A kernel calls this when it opens a team store; it never migrates.
+    A kernel calls this when it opens a team store; it never migrates. The common
+    case (a database at this mlops_nb's revision) is one ``SELECT`` of the version
+    table; anything else (no table, another revision) goes through Alembic's full
+    check, which names the state and the command that fixes it.
+
+    Parameters
+    ----------
+    team : TeamURL
+        The store.
+    engine : sqlalchemy.Engine, optional
+        The engine to check through (default: a new one, disposed after).
+    hold : bool, default True
+        With ``False`` the connection the check used is closed rather than given
+        back to ``engine``'s pool (an opened registry then holds no connection,
+        while its engine stays initialised).
 
     Raises
     ------
@@ -233,8 +249,10 @@ def check_schema(team: TeamURL, engine: sa.Engine | None = None) -> str:
         When the database is empty or behind (``mlops-nb db upgrade URL`` fixes it),
         or was upgraded by a newer mlops_nb.
     """
-    from mlops_nb.store._migrate import current
+    from mlops_nb.store._migrate import current, head_revision
 
+    if _stamped(team, engine, hold=hold) == head_revision():
+        return head_revision()
     state = current(team, engine=engine)
     if state["state"] == "current":
         return str(state["revision"])
@@ -253,6 +271,32 @@ def check_schema(team: TeamURL, engine: sa.Engine | None = None) -> str:
         "database)."
     )
     raise StoreError(msg)
+
+
+def _stamped(team: TeamURL, engine: sa.Engine | None, *, hold: bool) -> str | None:
+    """Return the one revision in the version table, or ``None`` when it cannot tell.
+
+    ``None`` (no table, no row, several rows, a failed query) sends the caller to
+    Alembic's full check, which also turns a lost server into a ``StoreError``.
+    """
+    import sqlalchemy as sa
+
+    table = f'"{team.schema}".{VERSION_TABLE}' if team.schema else VERSION_TABLE
+    own = engine is None
+    engine = make_engine(team, pooled=False) if own else engine
+    try:
+        with translated("read the schema revision of", team), engine.connect() as conn:
+            try:
+                rows = conn.exec_driver_sql(f"SELECT version_num FROM {table}").all()
+            except sa.exc.DBAPIError:
+                rows = []
+            finally:
+                if not hold:
+                    conn.invalidate()  # closed now, not pooled
+    finally:
+        if own:
+            engine.dispose()
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def newer_message(revision: str) -> str:

@@ -11,7 +11,10 @@ mlops_nb call on the embedded :class:`~mlops_nb.store._store.Store` (``put_blob`
   un-upgraded database is refused with the ``mlops-nb db upgrade`` command to run);
 - blobs: :class:`~mlops_nb.store._fsspec_blobs.FsspecBlobStore` under
   ``s3://bucket/prefix`` (or a local folder URL), content-addressed, the blob
-  written before the row that points at it, re-hashed on every read.
+  written before the row that points at it, re-hashed on every read; blobs read
+  from an object store are kept in this machine's read cache
+  (:mod:`mlops_nb.store._blob_cache`, ``MLOPS_NB_CACHE``), re-hashed whenever they
+  are served from it; ``verify()`` reads the object store itself.
 
 ``gc()`` on one machine and a writer on another never leave a row without its blob:
 a writer records a blob under a shared advisory lock and checks that it is there (or
@@ -101,6 +104,7 @@ class TeamStore:
         storage_options: dict[str, Any] | None = None,
         read_only: bool = False,
     ):
+        from mlops_nb.store._blob_cache import default_cache_dir
         from mlops_nb.store._fsspec_blobs import FsspecBlobStore
         from mlops_nb.store._sa_registry import SARegistry
 
@@ -113,9 +117,12 @@ class TeamStore:
                 "MLOPS_NB_ARTIFACTS, for notebooks whose project_dir is a URL)."
             )
             raise ValidationError(msg)
-        self.db = SARegistry(url, read_only=read_only)
+        # a project is opened to be used: the schema check's connection is kept
+        self.db = SARegistry(url, read_only=read_only, hold=True)
         try:
-            self.artifacts = FsspecBlobStore(str(artifacts), storage_options)
+            self.artifacts = FsspecBlobStore(
+                str(artifacts), storage_options, cache=default_cache_dir()
+            )
         except BaseException:
             self.db.close()
             raise
