@@ -551,6 +551,12 @@ def to_dask(asset: DataAsset) -> Any:
     )
 
 
+def reader_of(asset: DataAsset) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Return a picklable reader of one partition (re-hashed) and the partitions."""
+    schema = preview_table(asset).schema
+    return _ReadPart(asset.project._store.artifacts, asset.label, schema), _parts(asset)
+
+
 class _ReadPart:
     """A picklable reader of one partition (Dask's ``from_map`` function)."""
 

@@ -1,10 +1,11 @@
 """Per-chunk summaries of a batch, partition by partition, on Dask workers.
 
-Each partition is cut into the monitor's chunks (a period of the time column, a
-column's values, or row positions), each piece is summarised with the drift spec
-(:func:`mlops_nb.drift._binned.drift_spec`), and pieces of one chunk are merged
-across partitions as a tree. Only summaries travel between processes: JSON-ready
-dicts, never pickled frames of rows.
+Each partition is read (re-hashed) and cut into the monitor's chunks (a period of
+the time column, a column's values, or row positions) in one task; every chunk's
+drift counts on the drift spec's bins (:func:`mlops_nb.drift._binned.drift_spec`)
+are computed at once (:mod:`mlops_nb.drift._chunk_counts`), and the counts of one
+chunk are merged across partitions as a tree on the workers. Only counts (numpy
+arrays) and CBPE sums travel between processes, never frames of rows.
 
 ``client`` is a ``dask.distributed.Client`` or a scheduler address; None uses the
 active client, else starts a LocalCluster sized to the machine (closed after);
@@ -23,6 +24,7 @@ from mlops_nb.drift._chunking import ChunkSpec, split
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import numpy as np
     import pandas as pd
 
     from mlops_nb.data import DataAsset
@@ -40,6 +42,73 @@ def _size(cs: ChunkSpec, total: int) -> tuple[int, int]:
     return size, k
 
 
+def _period_chunks(frame: pd.DataFrame, cs: ChunkSpec) -> Any:
+    """``split`` of a period chunking, labelling only each chunk's first row."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb.drift._chunking import Chunks, _period_kind, _text
+
+    values = frame.get(cs.time_column) if cs.time_column else None
+    if (
+        values is None
+        or not pd.api.types.is_datetime64_any_dtype(values)
+        or _period_kind(str(cs.value)) != "floor"
+        or values.isna().any()
+    ):
+        return split(frame, cs)
+    sort_key = values.dt.floor(str(cs.value))
+    uniques, first, codes = np.unique(
+        sort_key.to_numpy(), return_index=True, return_inverse=True
+    )
+    keys = [str(k) for k in sort_key.iloc[first].astype(str)]
+    codes = codes.astype(np.int64).ravel()
+    starts, ends = [], []
+    for c in range(len(uniques)):
+        sub = values[codes == c] if len(uniques) > 1 else values
+        starts.append(_text(sub.min()))
+        ends.append(_text(sub.max()))
+    return Chunks(codes, keys, starts, ends)
+
+
+def _pieces(
+    frame: pd.DataFrame, offset: int, total: int, cs: ChunkSpec
+) -> tuple[np.ndarray, list[tuple[str, Any, str, str]]]:
+    """Each row's chunk (a code) and each chunk's ``(key, sort, from, to)``."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops_nb.drift._chunking import _text
+
+    t = frame[cs.time_column] if cs.time_column in frame.columns else None
+    if cs.kind in ("size", "count"):
+        size, k = _size(cs, total)
+        chunk = np.minimum((offset + np.arange(len(frame))) // size, k - 1)
+        first, codes = np.unique(chunk, return_inverse=True)
+        out = []
+        for j, c in enumerate(first.tolist()):
+            a, b = c * size, (c + 1) * size - 1 if c < k - 1 else total - 1
+            rows = codes == j
+            lo, hi = (
+                (_text(t[rows].min()), _text(t[rows].max()))
+                if t is not None
+                else (str(a), str(b))
+            )
+            out.append((f"[{a}:{b}]", a, lo, hi))
+        return codes.astype(np.int64).ravel(), out
+    chunks = _period_chunks(frame, cs) if cs.kind == "period" else split(frame, cs)
+    column = cs.value if cs.kind == "column" else None
+    out = []
+    for c, key in enumerate(chunks.keys):
+        if column is not None:
+            v = frame[column].iloc[int(np.flatnonzero(chunks.codes == c)[0])]
+            sort: Any = float(v) if isinstance(v, (int, float, np.number)) else str(v)
+        else:
+            sort = _text(pd.Timestamp(t[chunks.codes == c].min()))
+        out.append((key, sort, chunks.starts[c], chunks.ends[c]))
+    return chunks.codes, out
+
+
 def part_chunks(
     frame: pd.DataFrame,
     offset: int,
@@ -49,7 +118,7 @@ def part_chunks(
     plan: dict[str, Any] | None = None,
     data: bytes | None = None,
 ) -> dict[str, Any]:
-    """Summarise each chunk's rows of one partition (and score them).
+    """Count each chunk's rows of one partition (and score them).
 
     Parameters
     ----------
@@ -69,14 +138,11 @@ def part_chunks(
     Returns
     -------
     dict
-        Chunk key -> ``{"summary", "rows", "from", "to", "sort"}`` (and ``"cbpe"``).
+        Chunk key -> ``{"counts", "rows", "from", "to", "sort"}`` (and ``"cbpe"``);
+        ``counts`` as :func:`mlops_nb.drift._chunk_counts.frame_counts` returns.
     """
-    import numpy as np
-    import pandas as pd
-
     from mlops_nb.data._summaries import SummarySpec
-    from mlops_nb.data._summarize import summarize_frame
-    from mlops_nb.drift._chunking import _text
+    from mlops_nb.drift._chunk_counts import frame_counts
 
     spec, cs = SummarySpec.from_dict(spec_d), ChunkSpec.from_dict(chunk_d)
     if len(frame) == 0:
@@ -89,37 +155,13 @@ def part_chunks(
 
         score, rows_cbpe = score_frame(frame, plan, data)
         frame = frame.assign(**{SCORE: score})
-    t = frame[cs.time_column] if cs.time_column in frame.columns else None
-    pieces: list[tuple[str, np.ndarray, Any, str, str]] = []
-    if cs.kind in ("size", "count"):
-        size, k = _size(cs, total)
-        codes = np.minimum((offset + np.arange(len(frame))) // size, k - 1)
-        for c in np.unique(codes):
-            a, b = int(c) * size, (int(c) + 1) * size - 1 if c < k - 1 else total - 1
-            rows = codes == c
-            lo, hi = (
-                (_text(t[rows].min()), _text(t[rows].max()))
-                if t is not None
-                else (str(a), str(b))
-            )
-            pieces.append((f"[{a}:{b}]", rows, a, lo, hi))
-    else:
-        chunks = split(frame, cs)
-        column = cs.value if cs.kind == "column" else None
-        for c, key in enumerate(chunks.keys):
-            rows = chunks.codes == c
-            if column is not None:
-                v = frame[column][rows].iloc[0]
-                sort: Any = (
-                    float(v) if isinstance(v, (int, float, np.number)) else str(v)
-                )
-            else:
-                sort = _text(pd.Timestamp(t[rows].min()))
-            pieces.append((key, rows, sort, chunks.starts[c], chunks.ends[c]))
+    codes, pieces = _pieces(frame, offset, total, cs)
+    counts = frame_counts(frame, codes, len(pieces), spec)
     out = {}
-    for key, rows, sort, lo, hi in pieces:
+    for c, (key, sort, lo, hi) in enumerate(pieces):
+        rows = codes == c
         out[key] = {
-            "summary": summarize_frame(frame[rows], spec).to_dict(),
+            "counts": counts[c],
             "rows": int(rows.sum()),
             "from": lo,
             "to": hi,
@@ -132,10 +174,13 @@ def part_chunks(
     return out
 
 
-def merge_chunks(*parts: dict[str, Any]) -> dict[str, Any]:
-    """Merge per-chunk summaries of several partitions (or batches), by chunk key."""
-    from mlops_nb.data._summaries import Summary
+def merge_chunks(cap: int, *parts: dict[str, Any]) -> dict[str, Any]:
+    """Merge per-chunk counts of several partitions (or batches), by chunk key.
+
+    ``cap`` is the spec's ``category_cap`` (new categories counted up to it).
+    """
     from mlops_nb.drift._cbpe_large import merge_sums
+    from mlops_nb.drift._chunk_counts import merge_counts
 
     out: dict[str, Any] = {}
     for part in parts:
@@ -144,11 +189,8 @@ def merge_chunks(*parts: dict[str, Any]) -> dict[str, Any]:
             if have is None:
                 out[key] = dict(p)
                 continue
-            merged = Summary.from_dict(have["summary"]).merge(
-                Summary.from_dict(p["summary"])
-            )
             out[key] = {
-                "summary": merged.to_dict(),
+                "counts": merge_counts(have["counts"], p["counts"], cap),
                 "rows": have["rows"] + p["rows"],
                 "from": min(have["from"], p["from"]),
                 "to": max(have["to"], p["to"]),
@@ -157,6 +199,13 @@ def merge_chunks(*parts: dict[str, Any]) -> dict[str, Any]:
             if "cbpe" in have or "cbpe" in p:
                 out[key]["cbpe"] = merge_sums(have.get("cbpe"), p.get("cbpe"))
     return out
+
+
+def _read_part(
+    reader: Any, part: tuple[Any, ...], start: int, total: int, *args: Any
+) -> dict[str, Any]:
+    """Read one partition (re-hashed) and count its chunks: one task, no frame moves."""
+    return part_chunks(reader(part), start, total, *args)
 
 
 @contextlib.contextmanager
@@ -225,35 +274,42 @@ def batch_chunks(
     worker scores its partitions with its own session (never pickled).
     """
     spec_d, chunk_d = spec.to_dict(), cs.to_dict()
+    cap = spec.category_cap
     if not asset.is_large:
         return part_chunks(asset.frame, offset, total, spec_d, chunk_d, plan, data)
-    from dask import delayed
-
-    from mlops_nb.data._large import manifest
+    from mlops_nb.data._large import manifest, reader_of
 
     rows = [int(p["rows"]) for p in manifest(asset)["partitions"]]
     starts = [offset + sum(rows[:i]) for i in range(len(rows))]
     if not rows:
         return {}
+    reader, parts = reader_of(asset)
+    args = (spec_d, chunk_d, plan)
     with dask_client(client) as c:
-        shared: Any = data
-        if c != SYNCHRONOUS and data is not None:
-            shared = c.scatter(data, broadcast=True, hash=False)  # bytes, no session
-        level = [
-            delayed(part_chunks, pure=True)(
-                part, start, total, spec_d, chunk_d, plan, shared
-            )
-            for part, start in zip(asset.dask().to_delayed(), starts, strict=True)
-        ]
-        while len(level) > 1:
-            level = [
-                delayed(merge_chunks, pure=True)(*level[i : i + split_every])
-                for i in range(0, len(level), split_every)
-            ]
         if c == SYNCHRONOUS:
-            return level[0].compute(scheduler="synchronous")
+            out: dict[str, Any] = {}
+            for part, start in zip(parts, starts, strict=True):
+                got = _read_part(reader, part, start, total, *args, data)
+                out = merge_chunks(cap, out, got)
+            return out
+        shared: Any = data
+        if data is not None:
+            shared = c.scatter(data, broadcast=True, hash=False)  # bytes, no session
         try:
-            return c.compute(level[0]).result()
+            level = [
+                c.submit(
+                    _read_part, reader, part, start, total, *args, shared, pure=False
+                )
+                for part, start in zip(parts, starts, strict=True)
+            ]
+            while len(level) > 1:  # merged on the workers, as a tree
+                level = [
+                    c.submit(merge_chunks, cap, *level[i : i + split_every], pure=False)
+                    for i in range(0, len(level), split_every)
+                ]
+            return level[0].result()
         finally:
             if shared is not data:
-                c.cancel([shared])
+                # release, not cancel: cancelling recurses into the partition tasks
+                # this client already released and trips the scheduler's assert
+                shared.release()

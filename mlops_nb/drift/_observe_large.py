@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from mlops_nb.drift._monitor import Monitor
     from mlops_nb.drift._records import Observation
 
+#: the stored per-chunk counts' format (:mod:`mlops_nb.drift._chunk_counts`)
+COUNTS_FORMAT = "drift-counts-2"
 EXACT = ("jensen_shannon", "psi", "hellinger", "chi2", "l_infinity")
 BOUNDED = ("kolmogorov_smirnov", "wasserstein")
 NOT_YET = (
@@ -101,7 +103,7 @@ def _report_kind(
     import hashlib
     import json
 
-    what = [spec.to_dict(), cs.to_dict(), offset, total]
+    what = [COUNTS_FORMAT, spec.to_dict(), cs.to_dict(), offset, total]
     if plan is not None:  # the model, its threshold and the reference's calibrator
         what.append(json.loads(json.dumps(plan, sort_keys=True, default=str)))
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
@@ -129,25 +131,26 @@ def _chunk_summaries(
     plan: dict[str, Any] | None = None,
     data: bytes | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Per-chunk summaries of the whole stream (stored per batch), and who is where."""
-    import json
-
+    """Per-chunk counts of the whole stream (stored per batch), and who is where."""
+    from mlops_nb.drift._chunk_counts import decode, encode
     from mlops_nb.drift._large_chunks import batch_chunks, merge_chunks
 
     total = sum(b.n_rows for b, _ in stream)
     parts, where = [], {}
     for b, offset in stream:
         kind = _report_kind(spec, cs, offset, total, plan)
-        got = mon.project._report("asset", b.id, kind) if b.is_large else None
-        if got is None:
+        stored = mon.project._report("asset", b.id, kind) if b.is_large else None
+        if stored is not None:
+            got = decode(stored)
+        else:
             got = batch_chunks(
                 b, offset, total, spec, cs, client=client, plan=plan, data=data
             )
             if b.is_large and store:
-                mon.project._save_report("asset", b.id, kind, got)
-        parts.append(json.loads(json.dumps(got)))
+                mon.project._save_report("asset", b.id, kind, encode(got))
+        parts.append(got)
         where[b.label] = list(got)
-    return merge_chunks(*parts), where
+    return merge_chunks(spec.category_cap, *parts), where
 
 
 def observe_large(
@@ -260,15 +263,16 @@ def univariate_payload(
     """Return the review's chunk and univariate sections from merged chunk summaries."""
     import numpy as np
 
-    from mlops_nb.data._summaries import Summary, merge_all
+    from mlops_nb.data._summaries import merge_all
     from mlops_nb.data._summarize import summarize_frame
+    from mlops_nb.drift._chunk_counts import to_summary
 
     options = mon.options
     kinds = kinds or _kinds(mon)
     cols = list(kinds)
     order = sorted(merged, key=lambda k: (merged[k]["sort"], k))
     k = len(order)
-    ana = [Summary.from_dict(merged[key]["summary"]) for key in order]
+    ana = [to_summary(spec, merged[k]["rows"], merged[k]["counts"]) for k in order]
     ref_chunks, ref_note = reference_split(reference, cs)
     ref_parts = [
         summarize_frame(reference[ref_chunks.codes == c], spec)

@@ -114,6 +114,11 @@ def prepare_X(frame: pd.DataFrame, features: Features, *, what: str) -> pd.DataF
         raise SchemaError(msg, problems)
     for name in features.categorical:
         col = frame[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # convert each level once
+            levels = pd.Series(col.cat.categories.astype(object), dtype=object)
+            text = np.append(levels.astype(str).to_numpy(dtype=object), MISSING)
+            out[name] = text[col.cat.codes.to_numpy()]  # code -1 (null) -> MISSING
+            continue
         out[name] = (
             col.astype(object)
             .where(col.notna(), MISSING)

@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from _partitions import flip_byte
 
 from mlops_nb.errors import (
     DataReadError,
@@ -59,21 +60,6 @@ def same_values(got: pd.DataFrame, want: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
         got.astype(object), want.astype(object), check_dtype=False
     )
-
-
-def flip_byte(project, digest: str, at: int) -> None:
-    """Change one byte of a stored blob, on either store."""
-    artifacts = project._store.artifacts
-    if hasattr(artifacts, "path_for"):
-        path = artifacts.path_for(digest)
-        data = bytearray(path.read_bytes())
-        data[at % len(data)] ^= 0x01
-        path.write_bytes(bytes(data))
-    else:
-        key = artifacts.key_for(digest)
-        data = bytearray(artifacts.fs.cat_file(key))
-        data[at % len(data)] ^= 0x01
-        artifacts.fs.pipe_file(key, bytes(data))
 
 
 def manifest(asset):

@@ -11,6 +11,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _partitions import day as day_frame
+from _partitions import flip_byte, write_cut
 
 from mlops_nb.drift._observe_large import BOUNDED, EXACT
 from mlops_nb.errors import IntegrityError
@@ -19,23 +21,9 @@ REF_DAYS, DAY_ROWS = 8, 700
 
 
 def _day(n: int, day: int, drift: bool, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(1.2 if drift else 0.0, 1, n)
-    x2 = rng.exponential(1, n)
-    c = rng.choice(list("abc"), n, p=[0.6, 0.3, 0.1] if drift else [0.2, 0.3, 0.5])
-    y = (x1 + rng.normal(0, 1, n) > 0).astype(int)
-    secs = np.sort(rng.uniform(0, 86_399, n))
-    ts = pd.Timestamp("2026-01-01") + pd.Timedelta(days=day)
-    return pd.DataFrame(
-        {
-            "ts": ts + pd.to_timedelta(secs, unit="s"),
-            "x1": x1,
-            "x2": x2,
-            "c": pd.Series(c, dtype=object),
-            "y": y,
-            "id": np.arange(n) + day * 10**6,
-        }
-    )
+    if drift:
+        return day_frame(n, day, seed, x1_loc=1.2, c_p=(0.6, 0.3, 0.1))
+    return day_frame(n, day, seed)
 
 
 def _model(project, name="m", chunk="D"):
@@ -54,26 +42,8 @@ def _logs(folder, drifted, *, days=6, seed=0):
         [_day(DAY_ROWS, 20 + d, d in drifted, 100 * seed + d) for d in range(days)],
         ignore_index=True,
     )
-    rng = np.random.default_rng(seed)
-    cuts = np.sort(rng.choice(np.arange(1, len(whole)), days + 2, replace=False))
-    folder.mkdir()
-    for i, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(whole)], strict=True)):
-        whole.iloc[a:b].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+    write_cut(folder, whole, seed, days + 2)
     return whole
-
-
-def _flip_byte(project, digest: str, at: int) -> None:
-    artifacts = project._store.artifacts
-    if hasattr(artifacts, "path_for"):
-        path = artifacts.path_for(digest)
-        data = bytearray(path.read_bytes())
-        data[at % len(data)] ^= 0x01
-        path.write_bytes(bytes(data))
-    else:
-        key = artifacts.key_for(digest)
-        data = bytearray(artifacts.fs.cat_file(key))
-        data[at % len(data)] ^= 0x01
-        artifacts.fs.pipe_file(key, bytes(data))
 
 
 @pytest.mark.parametrize(
@@ -163,7 +133,7 @@ def test_a_tampered_partition_stores_nothing(project, tmp_path):
     logs = project.data("logs", str(tmp_path / "logs" / "*.parquet"), time="ts")
     before = mon._doc()
     parts = json.loads(project._store.read_blob(logs.artifact))["partitions"]
-    _flip_byte(project, parts[3]["sha256"], 120)
+    flip_byte(project, parts[3]["sha256"], 120)
     with pytest.raises(IntegrityError, match=r"partition 3 \('part-03.parquet'\)"):
         mon.observe(logs, client="synchronous")
     after = mon._doc()

@@ -15,6 +15,8 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from _partitions import day as day_frame
+from _partitions import write_cut
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,23 +29,7 @@ CELLS = {"tp": "true_positive", "fp": "false_positive",
 
 def _day(n: int, day: int, drop: bool, seed: int) -> pd.DataFrame:
     """One day; ``drop``: x1 (what the model relies on) squeezed to the boundary."""
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(0.0, 0.15 if drop else 1.0, n)
-    x2 = rng.exponential(1, n)
-    c = rng.choice(list("abc"), n, p=[0.2, 0.3, 0.5])
-    y = (x1 + rng.normal(0, 0.6, n) > 0).astype(int)
-    secs = np.sort(rng.uniform(0, 86_399, n))
-    ts = pd.Timestamp("2026-01-01") + pd.Timedelta(days=day)
-    return pd.DataFrame(
-        {
-            "ts": ts + pd.to_timedelta(secs, unit="s"),
-            "x1": x1,
-            "x2": x2,
-            "c": pd.Series(c, dtype=object),
-            "y": y,
-            "id": np.arange(n) + day * 10**6,
-        }
-    )
+    return day_frame(n, day, seed, x1_scale=0.15 if drop else 1.0, noise=0.6)
 
 
 def _model(project):
@@ -62,11 +48,7 @@ def _logs(folder, dropped, *, days=6, seed=0) -> pd.DataFrame:
         [_day(DAY_ROWS, 20 + d, d in dropped, 100 * seed + d) for d in range(days)],
         ignore_index=True,
     )
-    rng = np.random.default_rng(seed)
-    cuts = np.sort(rng.choice(np.arange(1, len(whole)), days + 2, replace=False))
-    folder.mkdir()
-    for i, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(whole)], strict=True)):
-        whole.iloc[a:b].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+    write_cut(folder, whole, seed, days + 2)
     return whole
 
 

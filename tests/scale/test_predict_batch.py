@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _partitions import flip_byte
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,13 +186,6 @@ def test_multiclass_and_regression_scores(tmp_path, task):
         assert got["decision"].tolist() == model.predict(rows).tolist()
 
 
-def _flip(project, digest: str) -> None:
-    path = project._store.artifacts.path_for(digest)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("bad", [0, 2, 3])
 def test_a_tampered_partition_is_refused_before_anything_is_written(
     trained, tmp_path, bad
@@ -206,7 +200,7 @@ def test_a_tampered_partition_is_refused_before_anything_is_written(
     digest = json.loads(proj._store.read_blob(large.artifact))["partitions"][bad][
         "sha256"
     ]
-    _flip(proj, digest)
+    flip_byte(proj, digest)
     before = len(ledger_entries(proj))
     name = f"partition {bad} \\('part-{bad:02d}.parquet'\\)"
     with pytest.raises(IntegrityError, match=name):
@@ -315,7 +309,7 @@ def test_on_a_cluster_one_session_per_worker_never_pickled(tmp_path, dask_client
         assert got["decision"].tolist() == model.predict(rows).tolist()
     assert [f["rows"] for f in first.files] == [len(q) for q in parts]
     # a tampered partition on the cluster: refused, nothing written
-    _flip(
+    flip_byte(
         proj,
         json.loads(proj._store.read_blob(large.artifact))["partitions"][4]["sha256"],
     )
