@@ -283,30 +283,41 @@ def batch_chunks(
     starts = [offset + sum(rows[:i]) for i in range(len(rows))]
     if not rows:
         return {}
+    from mlops_nb.ui._progress import progress
+
     reader, parts = reader_of(asset)
     args = (spec_d, chunk_d, plan)
-    with dask_client(client) as c:
+    with (
+        dask_client(client) as c,
+        progress(len(parts), f"summarising {asset.label}") as bar,
+    ):
         if c == SYNCHRONOUS:
             out: dict[str, Any] = {}
             for part, start in zip(parts, starts, strict=True):
                 got = _read_part(reader, part, start, total, *args, data)
                 out = merge_chunks(cap, out, got)
+                bar.step("partition")
             return out
         shared: Any = data
         if data is not None:
             shared = c.scatter(data, broadcast=True, hash=False)  # bytes, no session
         try:
-            level = [
+            from dask.distributed import as_completed
+
+            read = [
                 c.submit(
                     _read_part, reader, part, start, total, *args, shared, pure=False
                 )
                 for part, start in zip(parts, starts, strict=True)
             ]
+            level = read
             while len(level) > 1:  # merged on the workers, as a tree
                 level = [
                     c.submit(merge_chunks, cap, *level[i : i + split_every], pure=False)
                     for i in range(0, len(level), split_every)
                 ]
+            for _ in as_completed(read):  # a bar in a live notebook; quiet elsewhere
+                bar.step("partition")
             return level[0].result()
         finally:
             if shared is not data:
