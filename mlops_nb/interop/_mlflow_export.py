@@ -339,6 +339,13 @@ def to_mlflow(
         raise ValidationError(msg)
     if path is not None:
         target = Path(path)
+        if target.is_symlink():
+            msg = (
+                f"{model.label}.to_mlflow({str(path)!r}): the path is a symbolic link "
+                f"(to {str(target.readlink())!r}); mlops_nb writes only into a real "
+                "folder it can see. Pass the folder itself (nothing was written)."
+            )
+            raise ValidationError(msg)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             msg = (
                 f"{model.label}.to_mlflow({str(path)!r}): the path exists and is "

@@ -37,6 +37,7 @@ from mlops_nb.errors import (
     ValidationError,
     listing,
 )
+from mlops_nb.model._persist import IMPORT_TRUSTABLE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,20 +47,8 @@ if TYPE_CHECKING:
     from mlops_nb.model import Model
 
 #: LightGBM's scikit-learn classes, trusted only when importing an MLflow skops file.
-LIGHTGBM_TYPES = (
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-)
+LIGHTGBM_TYPES = IMPORT_TRUSTABLE
 _PICKLED = ("pickle", "cloudpickle")
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _refuse_pickle(uri: str, flavor: str, fmt: str) -> None:
@@ -73,7 +62,10 @@ def _refuse_pickle(uri: str, flavor: str, fmt: str) -> None:
     raise UnsafeFormatError(msg, [{"flavor": flavor, "format": fmt}])
 
 
-def _read(folder: Path, rel: str, uri: str) -> bytes:
+def _read(folder: Path, rel: Any, uri: str) -> bytes:
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        msg = f"from_mlflow({uri!r}): MLmodel names a file as {rel!r}, not a path."
+        raise UnsupportedFormatError(msg)
     path = (folder / rel).resolve()
     if not path.is_relative_to(folder.resolve()) or not path.is_file():
         msg = (
@@ -108,12 +100,33 @@ def _estimator(
     key = "pickled_model" if flavor == "sklearn" else "data"
     fmt = conf.get("serialization_format", "cloudpickle")
     if fmt in _PICKLED:
-        if not trust_pickle:
+        if trust_pickle is not True:
             _refuse_pickle(uri, flavor, fmt)
-        return importlib.import_module(f"mlflow.{flavor}").load_model(str(folder)), fmt
-    data = _read(folder, conf[key], uri)
+        # MLflow's loader must stay in the folder, and get what it unpickles
+        head = _read(folder, conf.get(key), uri)[:2]
+        if head not in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+            msg = (
+                f"from_mlflow({uri!r}): MLmodel says {conf[key]} is a {fmt} file, but "
+                "its bytes are no pickle; nothing was loaded."
+            )
+            raise UnsupportedFormatError(msg)
+        try:
+            module = importlib.import_module(f"mlflow.{flavor}")
+            return module.load_model(str(folder)), fmt
+        except Exception as err:
+            msg = f"from_mlflow({uri!r}): MLflow could not load the {fmt} file: {err}"
+            raise UnsupportedFormatError(msg) from err
+    data = _read(folder, conf.get(key), uri)
     also = LIGHTGBM_TYPES if flavor == "lightgbm" else ()
-    return load_skops(data, artifact=f"{uri} ({conf[key]})", also_trust=also), fmt
+    if also:
+        from mlops_nb.interop._import_checks import check_lightgbm_skops
+
+        check_lightgbm_skops(data, artifact=f"{uri} ({conf[key]})")
+    from mlops_nb.interop._import_checks import check_trees
+
+    est = load_skops(data, artifact=f"{uri} ({conf[key]})", also_trust=also)
+    check_trees(est, artifact=f"{uri} ({conf[key]})")
+    return est, fmt
 
 
 def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str, Any]:
@@ -136,7 +149,7 @@ def _load(folder: Path, mlmodel: Any, uri: str, trust_pickle: bool) -> dict[str,
         if conf.get("model_class") == "lightgbm.basic.Booster":
             from mlops_nb.model._persist import load_booster
 
-            data = _read(folder, conf["data"], uri)
+            data = _read(folder, conf.get("data"), uri)
             booster = load_booster(data, artifact=f"{uri} ({conf['data']})")
             return {"kind": "booster", "object": booster, "flavor": "lightgbm (text)"}
         est, fmt = _estimator(folder, uri, flavors, "lightgbm", trust_pickle)
@@ -251,18 +264,15 @@ def from_mlflow(
         msg = f"from_mlflow(trust_pickle={trust_pickle!r}): must be True or False."
         raise ValidationError(msg)
     import_mlflow()
-    from mlflow.models import Model as MlflowModel
-
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        from mlops_nb.interop._import_checks import folder_hashes, read_mlmodel
         from mlops_nb.interop._mlflow_uris import local_copy
 
         folder = local_copy(uri, registry, tmp)
-        if not (folder / "MLmodel").is_file():
-            msg = f"from_mlflow({uri!r}): no MLmodel file there; is it an MLflow model?"
-            raise UnsupportedFormatError(msg)
-        files = _hashes(folder)
-        mlmodel = MlflowModel.load(str(folder / "MLmodel"))
+        files = folder_hashes(folder, uri)  # refuses links out before reading
+        mlmodel = read_mlmodel(folder, uri)
+        name = validate_name(name or _default_name(mlmodel), what="from_mlflow(name=)")
         loaded = _load(folder, mlmodel, uri, trust_pickle)
         if loaded["kind"] == "ours":
             built = _from_ours(folder, mlmodel, uri)
@@ -272,10 +282,6 @@ def from_mlflow(
             built = from_onnx(loaded["object"], data, uri)
         else:
             built = _from_object(loaded, mlmodel, data, uri)
-    default = (mlmodel.metadata or {}).get("mlops_nb", {}).get("model", {}).get(
-        "name"
-    ) or "mlflow-import"
-    name = validate_name(name or default, what="from_mlflow(name=...)")
     source = {
         "uri": uri,
         "flavor": loaded["flavor"],
@@ -291,12 +297,35 @@ def from_mlflow(
     )
 
 
+def _default_name(mlmodel: Any) -> str:
+    """Return the name an mlops_nb export records, else ``mlflow-import``."""
+    found: Any = mlmodel.metadata
+    for key in ("mlops_nb", "model", "name"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, str) and found else "mlflow-import"
+
+
 def _from_ours(folder: Path, mlmodel: Any, uri: str) -> dict[str, Any]:
     """Read a directory mlops_nb wrote: its files as they are, checked."""
+    rel = mlmodel.flavors["python_function"].get("data")
+    _read(folder, f"{rel}/mlops_nb_model.json", uri)  # the data folder stays inside
+    from mlops_nb.errors import MlopsNbError
+
+    try:
+        return _ours_files(folder / rel, mlmodel, uri)
+    except MlopsNbError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        msg = (
+            f"from_mlflow({uri!r}): mlops_nb_model.json is not what mlops_nb writes "
+            f"({type(err).__name__}: {err}); nothing imported."
+        )
+        raise UnsupportedFormatError(msg) from err
+
+
+def _ours_files(data_dir: Path, mlmodel: Any, uri: str) -> dict[str, Any]:
     from mlops_nb.model._persist import sniff
 
-    conf = mlmodel.flavors["python_function"]
-    data_dir = (folder / conf["data"]).resolve()
     meta = json.loads(_read(data_dir, "mlops_nb_model.json", uri))
     blobs: dict[str, bytes] = {}
     for key, entry in meta["files"].items():
@@ -317,7 +346,11 @@ def _from_ours(folder: Path, mlmodel: Any, uri: str) -> dict[str, Any]:
             msg = f"from_mlflow({uri!r}): {entry['file']} is not a {expected} file."
             raise UnsupportedFormatError(msg)
         blobs[key] = raw
+    _check_ours(meta, blobs, uri)
+    _check_ours_content(blobs, uri)
     meta_all = (mlmodel.metadata or {}).get("mlops_nb", {})
+    if not isinstance(meta_all, dict):
+        meta_all = {}
     return {
         "flavor": meta["flavor"],
         "blobs": blobs,
@@ -325,9 +358,54 @@ def _from_ours(folder: Path, mlmodel: Any, uri: str) -> dict[str, Any]:
         "task": meta["task"],
         "classes": meta["classes"],
         "threshold": meta.get("threshold"),
-        "estimator": meta_all.get("estimator", "imported"),
+        "estimator": str(meta_all.get("estimator", "imported"))[:200],
         "lineage": meta_all.get("data"),
     }
+
+
+def _check_ours_content(blobs: dict[str, bytes], uri: str) -> None:
+    """Check the files as any import's: trees in bounds, LightGBM text strict."""
+    from mlops_nb.interop._import_checks import check_trees
+    from mlops_nb.model._lgb_text import check_model_text
+    from mlops_nb.model._persist import load_skops
+
+    for key, raw in blobs.items():
+        what = f"{uri} ({key})"
+        if key == "booster":
+            check_model_text(raw, artifact=what)
+        else:
+            check_trees(load_skops(raw, artifact=what), artifact=what)
+
+
+def _check_ours(meta: dict[str, Any], blobs: dict[str, bytes], uri: str) -> None:
+    """Refuse metadata that is not shaped as mlops_nb writes it (named)."""
+    need = {"sklearn": {"pipeline"}, "lightgbm": {"prep", "booster"}}
+    feats = meta.get("features")
+    threshold = meta.get("threshold")
+    problems = []
+    if set(blobs) != need.get(meta.get("flavor"), {None}):
+        problems.append(f"flavor {meta.get('flavor')!r} with files {sorted(blobs)}")
+    if meta.get("task") not in ("binary", "multiclass", "regression"):
+        problems.append(f"task {meta.get('task')!r}")
+    if not isinstance(feats, dict) or not all(
+        isinstance(feats.get(k), list) and all(isinstance(c, str) for c in feats[k])
+        for k in ("numeric", "categorical")
+    ):
+        problems.append("features (numeric and categorical lists of names)")
+    if meta.get("classes") is not None and not isinstance(meta["classes"], list):
+        problems.append("classes")
+    if threshold is not None and not (
+        isinstance(threshold, dict)
+        and isinstance(threshold.get("value"), (int, float))
+        and "positive_class" in threshold
+    ):
+        problems.append("threshold")
+    if problems:
+        msg = (
+            f"from_mlflow({uri!r}): mlops_nb_model.json is not what mlops_nb writes: "
+            f"{'; '.join(problems)}. Nothing imported."
+        )
+        raise UnsupportedFormatError(msg)
 
 
 def _from_object(

@@ -79,7 +79,14 @@ def graph_io(proto: Any) -> dict[str, Any]:
             if attr.name == "classlabels_int64s" and attr.ints:
                 classes = [int(v) for v in attr.ints]
             elif attr.name == "classlabels_strings" and attr.strings:
-                classes = [v.decode("utf-8") for v in attr.strings]
+                try:
+                    classes = [v.decode("utf-8") for v in attr.strings]
+                except UnicodeDecodeError as err:
+                    msg = (
+                        f"the ONNX graph's class labels ({node.op_type} node "
+                        f"{node.name!r}) are not UTF-8 text: {err}."
+                    )
+                    raise UnsupportedFormatError(msg) from err
     return {"inputs": inputs, "outputs": outputs, "task": task, "classes": classes}
 
 

@@ -25,6 +25,14 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "interpret.glassbox._ebm._ebm.ExplainableBoostingClassifier",
     "interpret.glassbox._ebm._ebm.ExplainableBoostingRegressor",
 )
+#: The only types an import may add to the list (``load_skops(also_trust=...)``):
+#: LightGBM's scikit-learn classes, whose model text is checked first
+#: (:func:`mlops_nb.interop._import_checks.check_lightgbm_skops`).
+IMPORT_TRUSTABLE: tuple[str, ...] = (
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+)
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -91,6 +99,13 @@ def load_skops(data: bytes, *, artifact: str, also_trust: tuple[str, ...] = ()) 
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
+    extra = sorted(set(also_trust) - set(IMPORT_TRUSTABLE))
+    if extra:
+        msg = (
+            f"load_skops(also_trust=...): {listing(extra)} may not be trusted; only "
+            f"{listing(list(IMPORT_TRUSTABLE))} can be added to the list."
+        )
+        raise UnsafeFormatError(msg)
     if sniff(data, artifact=artifact) != "skops":
         msg = f"artifact {artifact} is not a skops file."
         raise UnsupportedFormatError(msg)
