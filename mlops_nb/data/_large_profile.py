@@ -94,10 +94,14 @@ def large_profile(asset: DataAsset) -> dict[str, Any]:
             "dtype": c.dtype,
             "missing": missing,
             "missing_pct": 100.0 * missing / n if n else 0.0,
-            "unique": round(d["estimate"]),
+            # a sketch may overshoot: there are never more values than non-null rows
+            "unique": min(round(d["estimate"]), n - missing),
         }
         if not d["exact"]:
-            row.update(unique_lower=int(d["lower"]), unique_upper=int(d["upper"]))
+            row.update(
+                unique_lower=min(int(d["lower"]), n - missing),
+                unique_upper=min(int(d["upper"]), n - missing),
+            )
         if f["kind"] == "numeric" and f.get("min") is not None:
             q = f["quantiles"]["values"]
             stamp = (

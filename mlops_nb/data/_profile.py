@@ -218,6 +218,7 @@ class Profile(Displayable):
         stats = frame[keep].rename(
             columns={"missing_pct": "missing %", "top_pct": "top %"}
         )
+        _bounds_beside(frame, stats)  # a large version's sketched figures
         if self.dictionary:
             import pandas as pd
 
@@ -254,3 +255,39 @@ class Profile(Displayable):
                 Tab("Distributions", [Figure(self.plot())]),
             ],
         )
+
+
+def _bounds_beside(frame: Any, stats: Any) -> None:
+    """Write each sketched figure with its bound beside it, in ``stats``' cells.
+
+    A large version's profile (:mod:`mlops_nb.data._large_profile`) carries HLL
+    distinct counts with ``unique_lower``/``unique_upper`` (3 standard deviations),
+    KLL quartiles with ``quantile_rank_error`` and, past the category cap, the top
+    share's ``top_pct_lower``/``top_pct_upper``; exact figures stay plain numbers.
+    """
+    import pandas as pd
+
+    def present(row: Any, *keys: str) -> bool:
+        return all(k in row and pd.notna(row[k]) for k in keys)
+
+    cells: dict[str, list[Any]] = {c: list(stats[c]) for c in stats.columns}
+    changed: set[str] = set()
+    for i, (_, row) in enumerate(frame.iterrows()):
+        if "unique" in cells and present(row, "unique_lower", "unique_upper"):
+            cells["unique"][i] = (
+                f"~{int(row['unique']):,} ({int(row['unique_lower']):,} to "
+                f"{int(row['unique_upper']):,})"
+            )
+            changed.add("unique")
+        if "median" in cells and present(row, "median", "quantile_rank_error"):
+            error = 100 * row["quantile_rank_error"]
+            cells["median"][i] = f"~{row['median']:,.4g} (rank ±{error:.2g}%)"
+            changed.add("median")
+        if "top %" in cells and present(row, "top_pct_lower", "top_pct_upper"):
+            cells["top %"][i] = (
+                f"~{row['top_pct']:.1f} ({row['top_pct_lower']:.1f} to "
+                f"{row['top_pct_upper']:.1f})"
+            )
+            changed.add("top %")
+    for c in changed:
+        stats[c] = pd.Series(cells[c], dtype=object, index=stats.index)

@@ -79,3 +79,33 @@ def test_the_profile_is_stored_and_read_back(project, tmp_path):
     first = asset.profile().payload
     assert first["engine"] == "summaries"
     assert project.asset("logs").profile().payload == first
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sketched_figures_show_their_bounds_and_never_exceed_the_rows(
+    project, tmp_path, seed
+):
+    """All-distinct values, where an HLL estimate can overshoot the row count."""
+    rng = np.random.default_rng(seed)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    n_parts, rows = 4, 6_000
+    for i in range(n_parts):
+        pd.DataFrame(
+            {
+                "u": rng.normal(size=rows),  # every value distinct
+                "c": rng.choice(list("abc"), rows),
+            }
+        ).to_parquet(folder / f"part-{i}.parquet", index=False)
+    asset = project.data("logs", folder, kinds={"c": "categorical"})
+    prof = asset.profile()
+    u = prof.to_frame().loc["u"]
+    n = n_parts * rows
+    assert u["unique_lower"] <= u["unique"] <= u["unique_upper"] <= n
+    assert u["unique_lower"] <= n  # the truth (n) stays inside the stated bound
+    html = prof._repr_mimebundle_()["text/html"]
+    # the sketched figures carry their bound beside them; exact ones stay plain
+    assert f"~{int(u['unique']):,} ({int(u['unique_lower']):,} to " in html
+    assert "(rank ±" in html
+    c = prof.to_frame().loc["c"]
+    assert f">{int(c['unique'])}<" in html or f"<b>{int(c['unique'])}</b>" in html
