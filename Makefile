@@ -8,6 +8,9 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 PY := $(VENV)/bin/python
+# The companion notebooks 10 (MLflow, Hugging Face cards, OpenLineage) and 11 (data beyond
+# memory on Dask) use these extras, so the main job and Binder install them.
+DEMO_EXTRAS := --extra mlflow --extra hub --extra lineage --extra scale
 
 .PHONY: demo test bench uv sync sync-dev lint clean
 
@@ -15,7 +18,7 @@ uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages uv || $(PYTHON) -m pip install --quiet uv
 
 sync: uv
-	$(UV) sync --locked --python $(PYTHON)
+	$(UV) sync --locked --python $(PYTHON) $(DEMO_EXTRAS)
 
 sync-dev: uv
 	$(UV) sync --locked --python $(PYTHON) --extra dev

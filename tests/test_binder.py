@@ -49,9 +49,27 @@ def test_binder_files_parse():
     assert not (BINDER / "environment.yml").exists()
 
 
+def _demo_extras() -> list[str]:
+    """The extras `make demo` installs (Makefile DEMO_EXTRAS); Binder gets them too."""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line.startswith("DEMO_EXTRAS :="):
+            return line.split(":=", 1)[1].split()
+    pytest.fail("the Makefile defines no DEMO_EXTRAS")
+
+
+def test_binder_installs_what_the_demo_installs():
+    extras = _demo_extras()
+    assert extras[::2] == ["--extra"] * (len(extras) // 2)
+    # the notebooks 10 and 11 need them
+    assert set(extras[1::2]) >= {"mlflow", "hub", "lineage", "scale"}
+    header = (BINDER / "pinned.txt").read_text().splitlines()[1]
+    assert " ".join(extras) in header
+
+
 def test_pinned_requirements_match_the_lock_file():
     done = subprocess.run([*_uv(), "export", "--locked", "--no-hashes",
-                           "--no-emit-project", "--format", "requirements-txt", "-q"],
+                           "--no-emit-project", "--format", "requirements-txt", "-q",
+                           *_demo_extras()],
                           cwd=ROOT, capture_output=True, text=True,
                           check=True)  # fmt: skip
 
@@ -64,7 +82,8 @@ def test_pinned_requirements_match_the_lock_file():
 
     assert pins(done.stdout) == pins((BINDER / "pinned.txt").read_text()), (
         "binder/pinned.txt is stale: regenerate it with `uv export --locked "
-        "--no-hashes --no-emit-project --format requirements-txt -o binder/pinned.txt`"
+        "--no-hashes --no-emit-project --format requirements-txt "
+        f"{' '.join(_demo_extras())} -o binder/pinned.txt`"
     )
 
 
@@ -84,6 +103,8 @@ def test_pinned_environment_installs_the_package(tmp_path):
                               capture_output=True, text=True, timeout=900)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
     code = ("import mlops_nb, lightgbm, nannyml.datasets, importlib.metadata as m; "
+            "import mlflow.pyfunc, huggingface_hub, openlineage.client, "
+            "dask.dataframe, distributed, datasketches; "
             "print(mlops_nb.__version__, m.version('lightgbm'), "
             "m.version('nannyml'))")  # fmt: skip
     env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}

@@ -104,6 +104,25 @@ KEY_SECTIONS = {
         "kind of 'rid': id",
         "uses '@' (local variables)",
     ],
+    "10_interop": [
+        "sklearn flavor: serialization_format=", "registered as employment-teammate v1",
+        "from models:/employment-teammate/1 (sklearn (skops))", "model.skops",
+        "measured at import", "Evaluation", "Observation", "DriftReview",
+        "AGEP, Jensen-Shannon distance per year", "UnsafeFormatError",
+        "trust_pickle=True", "MLflow model", "python_function",
+        "mlflow.pyfunc vs mlops_nb on 2,000 rows: max |Δp| =",
+        "huggingface_hub.repocard.ModelCard", "model-index", "sha256:",
+        "register:acs-2016", "filter:acs-2016-adults", "data/acs-2016-adults/v1",
+        "COMPLETE", "import mlflow", "export mlflow",
+    ],
+    "11_large_data": [
+        "20 files, 1,000,000 rows", "large=True", "ValidationError",
+        "is a large version (1,000,000 rows in 20 stored partitions)", "DataAsset",
+        "Profile",
+        "1,000,000 rows x 7 columns", "Checks", "not checked", "Observation",
+        "DriftReview", "20 chunks", "exactly these: True", "CBPE", "BatchScores",
+        "20 scored partitions", "request_id", "done in",
+    ],
     "02_model_ops": [
         "Model",
         "employment v1",
@@ -139,8 +158,14 @@ def test_notebook_report(path, tmp_path):
     cmd = [str(Path(sys.executable).parent / "mlops-nb"), "report", str(path),
            "-p", "project_dir", str(tmp_path / "proj"), "-o", str(out)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_NB_DISPLAY"}
+    beside = set(path.parent.rglob("*"))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    # a notebook writes under its project and work folders, never beside itself
+    # (MLflow's default ./mlruns artifact root did, in the notebooks folder)
+    assert set(path.parent.rglob("*")) == beside, sorted(
+        map(str, set(path.parent.rglob("*")) - beside)
+    )[:5]
     html = out.read_text(encoding="utf-8")
     for text in KEY_SECTIONS.get(path.stem, []):
         assert text in html, f"{text!r} missing from the {path.stem} report"

@@ -22,6 +22,8 @@ from typing import Any
 
 from mlops_nb.drift._univariate import LABELS
 
+SCORE = "model score"  # the score's row (mlops_nb.drift._analysis.SCORE)
+
 UNVERIFIED = "unverified: label-free estimate assumes no concept drift"
 #: alert kinds, most severe first (ties in value at risk are ranked by this)
 KINDS = (
@@ -112,16 +114,28 @@ def describe_value_at_risk(p: dict[str, Any]) -> str | None:
     )
 
 
+def _column_kinds(uni: dict[str, Any]) -> list[str]:
+    """Return the alert kind of each column: features, the model score, the target.
+
+    In memory the score and the target come last; a large version's review has no
+    target row (labels of large data are not reviewed yet), so the score is last.
+    """
+    names = list(uni["columns"])
+    score = len(names) - 2
+    if names and names[-1] == SCORE:
+        score = len(names) - 1
+    return [
+        "data drift" if i < score else "score drift" if i == score else "target drift"
+        for i in range(len(names))
+    ]
+
+
 def _univariate_alerts(p: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
     uni = p["univariate"]
     out = []
-    n_features = len(uni["columns"]) - 2  # the model score and the target come last
+    kinds = _column_kinds(uni)
     for i, col in enumerate(uni["columns"]):
-        kind = (
-            "data drift"
-            if i < n_features
-            else ("score drift" if i == n_features else "target drift")
-        )
+        kind = kinds[i]
         for c, alert in enumerate(uni["alerts"][i]):
             if not alert:
                 continue
@@ -160,15 +174,11 @@ def quiet_crossings(p: dict[str, Any]) -> list[dict[str, Any]]:
     """
     uni = p["univariate"]
     keys = p["chunks"]["keys"]
-    n_features = len(uni["columns"]) - 2
+    kinds = _column_kinds(uni)
     run = int(p["performance"]["concept"].get("consecutive", 2))
     out = []
     for i, col in enumerate(uni["columns"]):
-        kind = (
-            "data drift"
-            if i < n_features
-            else ("score drift" if i == n_features else "target drift")
-        )
+        kind = kinds[i]
         crossed = [
             any(
                 s["alert"][i][c]
