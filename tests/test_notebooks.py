@@ -158,9 +158,20 @@ def test_notebook_report(path, tmp_path):
     cmd = [str(Path(sys.executable).parent / "mlops-nb"), "report", str(path),
            "-p", "project_dir", str(tmp_path / "proj"), "-o", str(out)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_NB_DISPLAY"}
+    import papermill as pm
+
+    keep = None
+    if "work_dir" in pm.inspect_notebook(str(path)):  # a folder the user already has
+        work = tmp_path / "work"
+        work.mkdir()
+        keep = work / "notes.txt"
+        keep.write_text("the user's own file")
+        cmd += ["-p", "work_dir", str(work)]
     beside = set(path.parent.rglob("*"))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    # a notebook given a work folder only adds to it: nothing of the user's is removed
+    assert keep is None or keep.read_text() == "the user's own file"
     # a notebook writes under its project and work folders, never beside itself
     # (MLflow's default ./mlruns artifact root did, in the notebooks folder)
     assert set(path.parent.rglob("*")) == beside, sorted(

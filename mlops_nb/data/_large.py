@@ -505,8 +505,10 @@ def read_partition(
 
     from mlops_nb.errors import NotFoundError
 
+    # past a team store's machine-local cache: partitions are data, not models
+    read = getattr(artifacts, "read_uncached", artifacts.read)
     try:
-        data = artifacts.read(digest)
+        data = read(digest)
     except (IntegrityError, NotFoundError) as err:
         msg = (
             f"partition {index} ({source!r}) of {version} does not match the SHA-256 "

@@ -275,4 +275,17 @@ def encode(chunks: dict[str, Any]) -> dict[str, Any]:
 
 def decode(data: dict[str, Any]) -> dict[str, Any]:
     """Rebuild :func:`encode`'s per-chunk counts."""
-    return _walk(data, _unarray, lambda o: isinstance(o, dict) and "zb64" in o)
+    return _walk(data, _unarray, _is_array)
+
+
+def _is_array(o: Any) -> bool:
+    """Tell an encoded array: exactly its three keys, the data as text.
+
+    Category counts are keyed by the data's own values and hold numbers, so a new
+    category named "zb64" is never taken for an array.
+    """
+    return (
+        isinstance(o, dict)
+        and o.keys() == {"dtype", "shape", "zb64"}
+        and isinstance(o["zb64"], str)
+    )

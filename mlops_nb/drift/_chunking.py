@@ -196,6 +196,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def period_keys(starts: Any, value: str) -> list[str]:
+    """Name each period by its start, the same way whatever else is in the frame.
+
+    Periods of a day or more are dates (``2026-01-02``); shorter ones keep the time
+    (``2026-01-02 00:00:00`` too, so a midnight hour is named alike in every
+    partition: ``Series.astype(str)`` drops the time when all values are midnights).
+    """
+    import pandas as pd
+
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(value))
+        whole_days = step >= pd.Timedelta(days=1)
+    except (ValueError, TypeError):  # not a fixed length: calendar periods
+        whole_days = True
+    stamps = [pd.Timestamp(v) for v in starts]
+    return [_text(t) if whole_days else str(t) for t in stamps]
+
+
 def split(frame: pd.DataFrame, spec: ChunkSpec) -> Chunks:
     """Assign every row of ``frame`` to a chunk.
 
@@ -250,17 +268,20 @@ def split(frame: pd.DataFrame, spec: ChunkSpec) -> Chunks:
                 f"(chunk={column!r}) or by rows (chunk=5000)."
             )
             raise ValidationError(msg)
-        if _period_kind(str(spec.value)) == "floor":
+        floor = _period_kind(str(spec.value)) == "floor"
+        if floor:
             sort_key = values.dt.floor(str(spec.value))
-            groups = sort_key.astype(str)
         else:
             labels = values.dt.to_period(str(spec.value))
             groups = labels.astype(str)
             sort_key = labels.dt.start_time
         uniques, codes = np.unique(sort_key.to_numpy(), return_inverse=True)
-        keys = []
-        for c in range(len(uniques)):
-            keys.append(str(groups.iloc[int(np.flatnonzero(codes == c)[0])]))
+        if floor:
+            keys = period_keys(uniques, str(spec.value))
+        else:
+            keys = []
+            for c in range(len(uniques)):
+                keys.append(str(groups.iloc[int(np.flatnonzero(codes == c)[0])]))
     else:
         uniques, codes = np.unique(
             values.astype(str).to_numpy()

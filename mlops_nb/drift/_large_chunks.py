@@ -47,7 +47,7 @@ def _period_chunks(frame: pd.DataFrame, cs: ChunkSpec) -> Any:
     import numpy as np
     import pandas as pd
 
-    from mlops_nb.drift._chunking import Chunks, _period_kind, _text
+    from mlops_nb.drift._chunking import Chunks, _period_kind, _text, period_keys
 
     values = frame.get(cs.time_column) if cs.time_column else None
     if (
@@ -58,10 +58,8 @@ def _period_chunks(frame: pd.DataFrame, cs: ChunkSpec) -> Any:
     ):
         return split(frame, cs)
     sort_key = values.dt.floor(str(cs.value))
-    uniques, first, codes = np.unique(
-        sort_key.to_numpy(), return_index=True, return_inverse=True
-    )
-    keys = [str(k) for k in sort_key.iloc[first].astype(str)]
+    uniques, codes = np.unique(sort_key.to_numpy(), return_inverse=True)
+    keys = period_keys(uniques, str(cs.value))
     codes = codes.astype(np.int64).ravel()
     starts, ends = [], []
     for c in range(len(uniques)):

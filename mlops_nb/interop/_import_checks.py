@@ -198,7 +198,7 @@ def check_lightgbm_skops(data: bytes, *, artifact: str) -> None:
             msg = f"artifact {artifact}: its skops schema is too large."
             raise UnsafeFormatError(msg)
         schema = json.loads(raw)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as err:
         msg = f"artifact {artifact} is not a readable skops file: {err}"
         raise UnsafeFormatError(msg) from err
     for node in _nodes(schema):
@@ -206,9 +206,9 @@ def check_lightgbm_skops(data: bytes, *, artifact: str) -> None:
         if module != "lightgbm" and not module.startswith("lightgbm."):
             continue
         kind = f"{module}.{node.get('__class__')}"
-        if node["__loader__"] != "ObjectNode":
+        if node.get("__loader__") != "ObjectNode":
             msg = (
-                f"artifact {artifact}: {kind} is rebuilt by {node['__loader__']} "
+                f"artifact {artifact}: {kind} is rebuilt by {node.get('__loader__')} "
                 "(a constructor call, which can open files by path); skops writes "
                 "LightGBM objects as plain objects. Refused before loading."
             )
@@ -216,8 +216,9 @@ def check_lightgbm_skops(data: bytes, *, artifact: str) -> None:
         if kind != "lightgbm.basic.Booster" or node.get("content") is None:
             continue
         state = node["content"]
-        entries = state.get("content") if isinstance(state, dict) else None
-        if state.get("__loader__") != "DictNode" or not isinstance(entries, dict):
+        plain_dict = isinstance(state, dict) and state.get("__loader__") == "DictNode"
+        entries = state.get("content") if plain_dict else None
+        if not isinstance(entries, dict):
             msg = f"artifact {artifact}: the Booster's state is not a plain dict."
             raise UnsafeFormatError(msg, [{"artifact": artifact, "type": kind}])
         for key in ("_handle", "handle"):

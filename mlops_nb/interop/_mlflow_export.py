@@ -71,6 +71,12 @@ def _check_exportable(model: Model) -> None:
         reasons.append("it computes generated features at prediction")
     if model.flavor not in ("sklearn", "lightgbm"):
         reasons.append(f"its flavor {model.flavor!r} has no safe MLflow form")
+    if "onnx" in model.artifacts:
+        source = (model.lineage.get("source") or {}).get("uri", "its source")
+        reasons.append(
+            f"it is an ONNX model imported from {source}, with no scikit-learn or "
+            "LightGBM files to write; the MLflow model it came from is its MLflow form"
+        )
     if reasons:
         msg = (
             f"{model.label}.to_mlflow(): cannot write this version as an MLflow model: "

@@ -282,8 +282,10 @@ def from_mlflow(
             built = from_onnx(loaded["object"], data, uri)
         else:
             built = _from_object(loaded, mlmodel, data, uri)
+    from mlops_nb.store._urls import mask_url
+
     source = {
-        "uri": uri,
+        "uri": mask_url(uri),  # shown in views, cards, lineage: no password
         "flavor": loaded["flavor"],
         "files": files,
         "trusted_pickle": trust_pickle and "pickle" in loaded["flavor"],

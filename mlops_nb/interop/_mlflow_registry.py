@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import StoreError, ValidationError
+from mlops_nb.store._urls import mask_url
 
 if TYPE_CHECKING:
     from mlops_nb.interop._mlflow_export import MlflowModel
@@ -47,7 +48,7 @@ def register(model: Model, registry: str, name: str) -> MlflowModel:
             f"{model.label}.to_mlflow(registry={registry!r}): give the tracking "
             "server's URL, e.g. 'http://127.0.0.1:5000'."
         )
-        raise ValidationError(msg)
+        raise ValidationError(mask_url(msg))
     from mlflow.exceptions import MlflowException
 
     client = client_for(registry)
@@ -92,7 +93,7 @@ def register(model: Model, registry: str, name: str) -> MlflowModel:
                 f"refused or failed: {err}. Check that the server runs and accepts "
                 "model registration (a database backend)."
             )
-            raise StoreError(msg) from err
+            raise StoreError(mask_url(msg)) from err
     return MlflowModel(
         model.label,
         f"{run.info.artifact_uri}/model",

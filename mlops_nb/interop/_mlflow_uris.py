@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops_nb.errors import ValidationError
+from mlops_nb.store._urls import mask_url
 
 
 def local_copy(uri: str, registry: str | None, tmp: str) -> Path:
@@ -35,7 +36,7 @@ def local_copy(uri: str, registry: str | None, tmp: str) -> Path:
         )
     except Exception as err:
         msg = f"from_mlflow({uri!r}): could not fetch the model: {err}"
-        raise ValidationError(msg) from err
+        raise ValidationError(mask_url(msg)) from err
     return Path(out)
 
 
@@ -60,10 +61,14 @@ def _run_source(uri: str, registry: str) -> str:
     from mlops_nb.interop._mlflow_registry import client_for
 
     run_id, _, path = uri.removeprefix("runs:/").partition("/")
+    _plain(uri, run_id, path)
     client = client_for(registry)
+    search = getattr(client, "search_logged_models", None)
+    if search is None:  # MLflow 2: the model is the run's own artifacts
+        return uri
     try:
         run = client.get_run(run_id)
-        found = client.search_logged_models(
+        found = search(
             [run.info.experiment_id],
             filter_string=f"source_run_id = '{run_id}' AND name = '{path}'",
         )
@@ -73,8 +78,18 @@ def _run_source(uri: str, registry: str) -> str:
             f"{err.message.rstrip('.')}. Check the run id with "
             f"MlflowClient(tracking_uri={registry!r}).get_run(run_id)."
         )
-        raise ValidationError(msg) from err
+        raise ValidationError(mask_url(msg)) from err
     return found[0].artifact_location if found else uri
+
+
+def _plain(uri: str, *parts: str) -> None:
+    """Refuse a quote in what goes into an MLflow search filter (it would change it)."""
+    if any("'" in p or '"' in p or "\\" in p for p in parts):
+        msg = (
+            f"from_mlflow({uri!r}): a model name or run reference may not hold quotes "
+            "or backslashes."
+        )
+        raise ValidationError(mask_url(msg))
 
 
 def _model_version_source(uri: str, registry: str | None) -> str:
@@ -88,9 +103,10 @@ def _model_version_source(uri: str, registry: str | None) -> str:
             f"from_mlflow({uri!r}): a models:/ URI needs the registry: pass "
             "registry='http://host:port'."
         )
-        raise ValidationError(msg)
+        raise ValidationError(mask_url(msg))
     client = client_for(registry)
     rest = uri.removeprefix("models:/")
+    _plain(uri, rest)
     try:
         if "@" in rest:
             name, alias = rest.split("@", 1)
@@ -109,7 +125,7 @@ def _model_version_source(uri: str, registry: str | None) -> str:
                         f"from_mlflow({uri!r}): no version of {name!r} is at stage "
                         f"{ref!r}. {_how_to_look(registry, name)}"
                     )
-                    raise ValidationError(msg)
+                    raise ValidationError(mask_url(msg))
                 version = max(at, key=lambda v: int(v.version)).version
         return client.get_model_version_download_uri(name, version)
     except MlflowException as err:
@@ -118,4 +134,4 @@ def _model_version_source(uri: str, registry: str | None) -> str:
             f"from_mlflow({uri!r}): the registry at {registry} answered: "
             f"{err.message.rstrip('.')}. {_how_to_look(registry, name)}"
         )
-        raise ValidationError(msg) from err
+        raise ValidationError(mask_url(msg)) from err

@@ -16,7 +16,9 @@ Nothing in it is trusted:
   and renamed into place, so a reader sees a whole entry or none, and any number of
   processes may share one cache folder;
 - the cache is only an optimisation: a cache folder that cannot be written (a full
-  disk, a read-only home) never fails a load, the blob is just fetched.
+  disk, a read-only home) never fails a load, the blob is just fetched;
+- it holds model-sized blobs only (at most :data:`MAX_ENTRY_BYTES` each; a large
+  data version's partitions are read past it), and nothing is evicted.
 
 Keys are content addresses, so a good cached copy of a digest *is* that digest's
 content, whichever project or object store it came from. A load therefore serves it
@@ -39,6 +41,10 @@ from mlops_nb.store._artifacts import check_digest, sha256_bytes
 CACHE_ENV = "MLOPS_NB_CACHE"
 _OFF = frozenset({"0", "off", "false", "no", "none", "disable", "disabled"})
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Larger blobs are never kept (a model's files are far smaller); a large data
+#: version's partitions are read without the cache. Nothing is evicted: delete the
+#: folder (or set ``MLOPS_NB_CACHE=off``) to reclaim its space.
+MAX_ENTRY_BYTES = 64 * 2**20
 
 
 def default_cache_dir() -> Path | None:
@@ -91,7 +97,8 @@ class BlobCache:
         """
         path = self.path_for(digest)
         try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+            # non-blocking: a FIFO planted in a shared folder cannot hang the read
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
         except OSError:  # missing, a symbolic link, unreadable
             self.misses += 1
             return None
@@ -124,8 +131,12 @@ class BlobCache:
         """Keep ``data`` (already checked to hash to ``digest``) under its digest.
 
         A temporary file in the entry's folder, renamed into place; any failure is
-        ignored (the next read fetches the blob again).
+        ignored (the next read fetches the blob again). Blobs over
+        :data:`MAX_ENTRY_BYTES` are not kept (a model's files are small; data
+        partitions are read uncached, see :meth:`FsspecBlobStore.read_uncached`).
         """
+        if len(data) > MAX_ENTRY_BYTES:
+            return
         path = self.path_for(digest)
         tmp = path.parent / f".tmp-{secrets.token_hex(8)}"
         try:

@@ -272,6 +272,14 @@ class FsspecBlobStore:
             self.cache.put(digest, data)
         return data
 
+    def read_uncached(self, digest: str) -> bytes:
+        """Return a blob's bytes from the file system itself, re-hashed, not cached.
+
+        For a large data version's partitions: read once per pass, on workers whose
+        disks should not fill with copies of the data.
+        """
+        return self._fetch(self.key_for(digest), digest)
+
     def _fetch(self, key: str, digest: str) -> bytes:
         """GET one blob from the file system itself and re-hash it."""
         with self._io(f"read artifact {digest}"):

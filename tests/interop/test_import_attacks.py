@@ -1059,3 +1059,32 @@ def test_a_huge_file_in_the_folder_is_hashed_in_chunks(env):
     for _ in range(256):
         zeros.update(bytes(1024 * 1024))
     assert model.lineage["source"]["files"]["huge.bin"] == zeros.hexdigest()
+
+
+def _skops_zip(schema_text: str) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("schema.json", schema_text)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        # a Booster whose state is a list, not a dict
+        '{"__loader__": "ObjectNode", "__module__": "lightgbm.basic",'
+        ' "__class__": "Booster", "content": [1, 2]}',
+        # nesting deep enough to exhaust the JSON parser's recursion
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["list-state", "deep"],
+)
+def test_malformed_skops_schemas_are_named_not_crashes(schema):
+    from mlops_nb.errors import MlopsNbError
+    from mlops_nb.interop._import_checks import check_lightgbm_skops
+
+    with pytest.raises(MlopsNbError):
+        check_lightgbm_skops(_skops_zip(schema), artifact="model.skops")

@@ -160,6 +160,18 @@ def test_a_tampered_onnx_file_in_the_project_is_refused(project, tmp_path):
         fresh.export_onnx()
 
 
+def test_an_imported_onnx_model_is_not_written_back_as_an_empty_mlflow_model(
+    project, tmp_path
+):
+    frame = make_frame("binary", 12)
+    asset = project.data("ref", frame, target="y")
+    _save_onnx(_to_onnx(_pipeline("binary", frame), "binary"), tmp_path / "m")
+    model = project.from_mlflow(str(tmp_path / "m"), data=asset)
+    with pytest.raises(UnsupportedFormatError, match="ONNX model imported from"):
+        model.to_mlflow(tmp_path / "back")
+    assert not (tmp_path / "back").exists()
+
+
 def _identity_graph(inputs: list[tuple[str, int, list]]) -> bytes:
     """A regression graph concatenating its inputs (enough to test matching)."""
     names = [n for n, _, _ in inputs]

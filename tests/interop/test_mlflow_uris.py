@@ -93,3 +93,28 @@ def test_a_models_uri_without_a_registry_says_so(project):
     asset = project.data("ref", make_frame("binary", 104), target="y")
     with pytest.raises(ValidationError, match="registry='http"):
         project.from_mlflow("models:/credit@champion", data=asset)
+
+
+@pytest.mark.parametrize(
+    "uri", ["models:/nobody@champion", "models:/credit/999", "models:/credit/Nowhere"]
+)
+def test_a_password_in_the_registry_url_never_shows(
+    project, mlflow_server, logged, uri
+):
+    """Basic-auth credentials in the tracking URL stay out of errors (the server
+    here ignores them, as one behind no proxy does)."""
+    secret = "s3cr3t-token"
+    registry = mlflow_server.replace("http://", f"http://ml:{secret}@")
+    asset = project.data("ref", make_frame("binary", 105), target="y")
+    with pytest.raises(ValidationError) as err:
+        project.from_mlflow(uri, data=asset, registry=registry)
+    assert secret not in str(err.value)
+    assert "ml:***@" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["it's", 'a"b', "back\\slash"])
+def test_quotes_cannot_reach_an_mlflow_search_filter(project, mlflow_server, name):
+    asset = project.data("ref", make_frame("binary", 106), target="y")
+    for uri in (f"models:/{name}/Production", f"runs:/abc/{name}"):
+        with pytest.raises(ValidationError, match="quotes"):
+            project.from_mlflow(uri, data=asset, registry=mlflow_server)

@@ -146,3 +146,16 @@ def test_stored_counts_come_back_equal(seed, chunks):
                     assert np.array_equal(other, value)
                 else:
                     assert other == value
+
+
+@pytest.mark.parametrize(
+    "new",
+    [{"zb64": 3}, {"dtype": 1, "shape": 2, "zb64": 4}, {"zb64": 5, "a": 1}],
+)
+def test_categories_named_like_the_array_encoding_come_back_as_counts(new):
+    """New categories are keyed by the data's own values: "zb64" is one too."""
+    data = {"2026-01-02": {"counts": {"c": {"new": dict(new), "ref": np.arange(3)}}}}
+    back = decode(json.loads(json.dumps(encode(data))))
+    got = back["2026-01-02"]["counts"]["c"]
+    assert got["new"] == new
+    assert np.array_equal(got["ref"], np.arange(3))

@@ -281,3 +281,46 @@ def test_processes_sharing_one_cache_folder(s3_url, tmp_path, workers):
     for entry in entries:
         assert hashlib.sha256(entry.read_bytes()).hexdigest() == entry.name
         assert entry.stat().st_mode & 0o077 == 0  # this user's only
+
+
+def test_blobs_over_the_cap_and_data_partitions_are_never_cached(
+    s3_url, tmp_path, monkeypatch
+):
+    from mlops_nb.data._large import read_partition
+    from mlops_nb.store import _blob_cache
+
+    monkeypatch.setattr(_blob_cache, "MAX_ENTRY_BYTES", 100)
+    cache = tmp_path / "cache"
+    writer = FsspecBlobStore(s3_url)
+    small, big = b"m" * 100, b"d" * 101
+    store = FsspecBlobStore(s3_url, cache=cache)
+    for blob in (small, big):
+        digest = writer.put(blob)
+        assert store.read(digest) == blob
+    assert [p.name for p in _entries(cache)] == [hashlib.sha256(small).hexdigest()]
+    # a large version's partition (parquet) is read past the cache, re-hashed
+    buf = tmp_path / "part.parquet"
+    _frame(20).to_parquet(buf, index=False)
+    digest = writer.put(buf.read_bytes())
+    fetched = store.fetches
+    got = read_partition(store, digest, 0, "part.parquet", "logs v1", None)
+    assert len(got) == 20
+    assert store.fetches == fetched + 1
+    assert digest not in {p.name for p in _entries(cache)}
+
+
+def test_a_fifo_in_the_cache_folder_cannot_hang_a_read(tmp_path):
+    import threading
+
+    cache = BlobCache(tmp_path / "cache")
+    digest = hashlib.sha256(b"model").hexdigest()
+    path = cache.path_for(digest)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # planted by another user of a shared cache folder
+    got: list[bytes | None] = []
+    reader = threading.Thread(target=lambda: got.append(cache.get(digest)), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "the read blocked on a FIFO"
+    assert got == [None]  # a miss: the caller fetches from the object store
+    assert not path.exists()  # the planted entry was removed

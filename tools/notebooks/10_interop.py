@@ -28,7 +28,7 @@ Binder install them).
         """
 # Parameters (papermill can override these)
 project_dir = "employment-demo"   # the project folder: created if missing, reused if present
-work_dir = None                   # MLflow store, exports and cards (default: <project_dir>-interop)
+work_dir = None                   # its folder interop/ holds the MLflow store, exports, cards (default: <project_dir>-interop)
 seed = 0
 batch_rows = 20000                # rows of the later production batch
 shift_years = 12                  # the drift we plant: AGEP + shift_years in the last year
@@ -55,7 +55,8 @@ import pandas as pd
 import mlops_nb as mnb
 
 proj = mnb.Project.open(project_dir)
-work = Path(work_dir or f"{project_dir.rstrip('/')}-interop").resolve()
+# this notebook's own folder (inside work_dir if given): only it is emptied below
+work = (Path(work_dir) / "interop" if work_dir else Path(f"{project_dir.rstrip('/')}-interop")).resolve()
 shutil.rmtree(work, ignore_errors=True)   # a fresh MLflow store on every run
 work.mkdir(parents=True)
 ref = proj.data("acs", mnb.datasets.employment("reference"), target="employed",

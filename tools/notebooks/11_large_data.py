@@ -33,7 +33,7 @@ needs the extra `pip install 'mlops-nb[scale]'` (`make demo` and Binder install 
         """
 # Parameters (papermill can override these)
 project_dir = "employment-demo"   # the project folder: created if missing, reused if present
-work_dir = None                   # the generated logs and scores (default: <project_dir>-large)
+work_dir = None                   # its folder large_data/ holds the logs and scores (default: <project_dir>-large)
 seed = 0
 days = 20                         # daily parquet files of production logs
 rows_per_day = 50000              # 20 days x 50,000: 1M rows
@@ -85,7 +85,8 @@ def generate(n, day, *, drift=False, rng):
 
 started = time.perf_counter()
 rng = np.random.default_rng(seed)
-work = Path(work_dir or f"{project_dir.rstrip('/')}-large").resolve()
+# this notebook's own folder (inside work_dir if given): only it is emptied below
+work = (Path(work_dir) / "large_data" if work_dir else Path(f"{project_dir.rstrip('/')}-large")).resolve()
 shutil.rmtree(work, ignore_errors=True)
 (work / "logs").mkdir(parents=True)
 history = pd.concat([generate(3_000, d - 14, rng=rng) for d in range(14)], ignore_index=True)
