@@ -36,8 +36,9 @@ names = st.text(
 def _frame(column: str, values: list) -> pd.DataFrame:
     n = max(4, len(values))
     cycled = [values[i % len(values)] for i in range(n)]
+    other = "y" if column != "y" else "y2"  # a generated name may be "y" itself
     return pd.DataFrame(
-        {column: pd.Series(cycled, dtype=object), "y": [i % 2 for i in range(n)]}
+        {column: pd.Series(cycled, dtype=object), other: [i % 2 for i in range(n)]}
     )
 
 
