@@ -157,23 +157,12 @@ def summarize_frame(data: Any, spec: SummarySpec) -> Summary:
     SchemaError
         A spec column is missing, or a numeric column holds non-numbers.
     """
-    import numpy as np
-
     frame = _to_pandas(data, spec)
     cols: dict[str, ColumnSummary] = {}
     for name, cs in spec.columns.items():
         s = frame[name]
         if cs.kind == "numeric":
-            try:
-                x = s.to_numpy(dtype="float64", na_value=np.nan)
-            except (TypeError, ValueError) as err:
-                msg = (
-                    f"summarize: column {name!r} is numeric in the spec but holds "
-                    f"{s.dtype} values that are not numbers; make it categorical."
-                )
-                raise SchemaError(
-                    msg, [{"column": name, "problem": "not numeric"}]
-                ) from err
+            x = numeric_values(s, name)
             cols[name] = _numeric(x, spec, cs.edge_arrays())
         else:
             cols[name] = _categorical(s, spec, cs.categories)
@@ -289,3 +278,23 @@ def summarize_dask(ddf: Any, spec: SummarySpec, *, split_every: int = 8) -> Summ
             for i in range(0, len(level), split_every)
         ]
     return Summary.from_dict(level[0].compute())
+
+
+def numeric_values(s: Any, name: str) -> Any:
+    """Return a numeric spec column as float64 (missing as NaN), else raise.
+
+    Raises
+    ------
+    SchemaError
+        When the column holds values that are not numbers.
+    """
+    import numpy as np
+
+    try:
+        return s.to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError) as err:
+        msg = (
+            f"summarize: column {name!r} is numeric in the spec but holds "
+            f"{s.dtype} values that are not numbers; make it categorical."
+        )
+        raise SchemaError(msg, [{"column": name, "problem": "not numeric"}]) from err

@@ -127,7 +127,7 @@ def frame_counts(
     SchemaError
         A spec column is missing, or a numeric column holds non-numbers.
     """
-    import numpy as np
+    from mlops_nb.data._summarize import numeric_values
 
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
@@ -140,16 +140,7 @@ def frame_counts(
     for name, cs in spec.columns.items():
         s = frame[name]
         if cs.kind == "numeric":
-            try:
-                x = s.to_numpy(dtype="float64", na_value=np.nan)
-            except (TypeError, ValueError) as err:
-                msg = (
-                    f"summarize: column {name!r} is numeric in the spec but holds "
-                    f"{s.dtype} values that are not numbers; make it categorical."
-                )
-                raise SchemaError(
-                    msg, [{"column": name, "problem": "not numeric"}]
-                ) from err
+            x = numeric_values(s, name)
             cols[name] = _numeric(x, codes, m, cs)
         else:
             cols[name] = _categorical(s, codes, m, cs)
