@@ -517,9 +517,11 @@ def read_partition(
         )
         raise IntegrityError(msg) from err
     table = pq.read_table(pa.BufferReader(data))
+    del data  # the file's bytes, decoded: a worker holds one copy of a partition
     if meta is not None and not table.schema.equals(meta, check_metadata=False):
         table = table.cast(meta)
-    return table.to_pandas()
+    # column by column, each Arrow column freed as it is converted
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _parts(asset: DataAsset) -> list[tuple[Any, ...]]:

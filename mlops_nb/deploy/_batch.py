@@ -65,6 +65,10 @@ FORMAT = "mlops_nb.batch"
 _PART = re.compile(r"part-\d{5}\.parquet\Z")
 ROW = "row"
 OUTPUTS = ("score", "decision")
+#: Rows scored by one session run: ONNX Runtime's arena grows to the largest run's
+#: intermediate tensors (one-hot categories of a million rows are hundreds of MB)
+#: and keeps them, so a partition is fed in blocks.
+BLOCK_ROWS = 65_536
 
 #: ONNX Runtime sessions of this process, by the SHA-256 of their ONNX bytes, and how
 #: many times each was created (read by tests through :func:`session_counts`).
@@ -134,9 +138,18 @@ def model_outputs(
         from mlops_nb.data._recipe import apply_recipe
 
         frame = apply_recipe(frame, recipe)
-    X = prepare_X(frame, Features.from_dict(job["features"]), what=what)
+    features = Features.from_dict(job["features"])
     session = _session(job["onnx"], data, what)
-    return run_session(session, frame_feeds(X, job["schema"]), job["task"])
+    labels, probas = [], []
+    for start in range(0, len(frame), BLOCK_ROWS):  # the session's memory stays small
+        X = prepare_X(frame.iloc[start : start + BLOCK_ROWS], features, what=what)
+        got = run_session(session, frame_feeds(X, job["schema"]), job["task"])
+        labels.append(got[0])
+        probas.append(got[1])
+    if len(labels) == 1:
+        return labels[0], probas[0]
+    proba = None if probas[0] is None else np.concatenate(probas)
+    return np.concatenate(labels), proba
 
 
 def _score_frame(frame: pd.DataFrame, job: dict[str, Any], data: bytes) -> Any:
@@ -483,7 +496,10 @@ def _run_on(c, parts, job, data, fs, root, old, bar) -> list[dict]:
             written.append(fut.result())
             bar.step("scored")
     finally:
-        c.cancel([*scored, shared])
+        c.cancel(scored)  # after a failure, the partitions not scored yet stop
+        # released, not cancelled: cancelling a scattered future recurses into
+        # tasks already released and can trip the scheduler's assertion
+        shared.release()
     return written
 
 

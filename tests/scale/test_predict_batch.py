@@ -158,12 +158,12 @@ def test_small_version_and_frame_give_the_large_versions_output(trained, tmp_pat
     assert pd.read_parquet(tmp_path / "rows")["row"].tolist() == list(range(len(rows)))
 
 
-@pytest.mark.parametrize("task", ["multiclass", "regression"])
-def test_multiclass_and_regression_scores(tmp_path, task):
-    frame = _frame(300, 2)
+def _trained_on(tmp_path: Path, task: str, seed: int) -> tuple:
+    """A model of ``task`` (binary, multiclass, regression) and rows to score."""
+    frame = _frame(300, seed)
     if task == "multiclass":
         frame["y"] = np.digitize(frame["x"], [-0.5, 0.5])
-    else:
+    elif task == "regression":
         frame["y"] = 2.0 * frame["x"] + (frame["color"] == "red")
     with mnb.config_context(user="tester"):
         proj = mnb.Project.open(tmp_path / "p")
@@ -171,7 +171,13 @@ def test_multiclass_and_regression_scores(tmp_path, task):
         model = proj.train(
             "m", data, estimator="linear" if task == "regression" else "logistic"
         )
-        rows = frame.drop(columns="y")
+    return model, frame.drop(columns="y")
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_multiclass_and_regression_scores(tmp_path, task):
+    model, rows = _trained_on(tmp_path, task, 2)
+    with mnb.config_context(user="tester"):
         model.predict_batch(rows, tmp_path / "out", id="request_id")
     got = pd.read_parquet(tmp_path / "out")
     assert got["request_id"].tolist() == rows["request_id"].tolist()
@@ -184,6 +190,25 @@ def test_multiclass_and_regression_scores(tmp_path, task):
         proba = model.predict_proba(rows)
         np.testing.assert_allclose(got["score"], proba.max(axis=1), atol=1e-6, rtol=0)
         assert got["decision"].tolist() == model.predict(rows).tolist()
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_rows_fed_in_blocks_score_as_one_run(tmp_path, monkeypatch, task):
+    """A partition is fed to ONNX Runtime in blocks (its arena keeps the largest run's
+    memory): block edges, a last short block and one-row blocks change no output."""
+    model, rows = _trained_on(tmp_path, task, 3)
+    with mnb.config_context(user="tester"):
+        assert len(rows) < _batch.BLOCK_ROWS
+        model.predict_batch(rows, tmp_path / "one", id="request_id")
+        outputs = {}
+        for block in (1, 7, 299):
+            monkeypatch.setattr(_batch, "BLOCK_ROWS", block)
+            model.predict_batch(rows, tmp_path / f"b{block}", id="request_id")
+            outputs[block] = pd.read_parquet(tmp_path / f"b{block}")
+    one = pd.read_parquet(tmp_path / "one")
+    assert len(one) == len(rows)
+    for got in outputs.values():
+        pd.testing.assert_frame_equal(got, one)
 
 
 @pytest.mark.parametrize("bad", [0, 2, 3])
