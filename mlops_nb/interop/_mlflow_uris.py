@@ -9,10 +9,18 @@ to list what is there.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_nb.errors import ValidationError
 from mlops_nb.store._urls import mask_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PROGRESS_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def local_copy(uri: str, registry: str | None, tmp: str) -> Path:
@@ -31,13 +39,31 @@ def local_copy(uri: str, registry: str | None, tmp: str) -> Path:
     elif uri.startswith("runs:/") and registry is not None:
         source = _run_source(uri, registry)
     try:
-        out = mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=tmp, tracking_uri=registry
-        )
+        with _no_progress_bar():
+            out = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=registry
+            )
     except Exception as err:
         msg = f"from_mlflow({uri!r}): could not fetch the model: {err}"
         raise ValidationError(mask_url(msg)) from err
     return Path(out)
+
+
+@contextlib.contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """Turn MLflow's download progress bar off for this call.
+
+    In a notebook it is a widget, in a report noise; a user's own setting of
+    ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` is kept.
+    """
+    if PROGRESS_ENV in os.environ:
+        yield
+        return
+    os.environ[PROGRESS_ENV] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(PROGRESS_ENV, None)
 
 
 def _how_to_look(registry: str, name: str) -> str:
@@ -107,6 +133,8 @@ def _model_version_source(uri: str, registry: str | None) -> str:
     client = client_for(registry)
     rest = uri.removeprefix("models:/")
     _plain(uri, rest)
+    if "/" not in rest and "@" not in rest:
+        return _logged_model_source(uri, rest, client, registry)
     try:
         if "@" in rest:
             name, alias = rest.split("@", 1)
@@ -115,15 +143,19 @@ def _model_version_source(uri: str, registry: str | None) -> str:
             name, _, ref = rest.partition("/")
             if ref.isdigit():
                 version = ref
-            else:
+            else:  # the latest version, or the latest at a stage
                 found = client.search_model_versions(f"name='{name}'")
+                latest = ref.lower() == "latest"
                 at = [
-                    v for v in found if (v.current_stage or "").lower() == ref.lower()
+                    v
+                    for v in found
+                    if latest or (v.current_stage or "").lower() == ref.lower()
                 ]
                 if not at:
+                    where = "" if latest else f" at stage {ref!r}"
                     msg = (
-                        f"from_mlflow({uri!r}): no version of {name!r} is at stage "
-                        f"{ref!r}. {_how_to_look(registry, name)}"
+                        f"from_mlflow({uri!r}): the registry holds no version of "
+                        f"{name!r}{where}. {_how_to_look(registry, name)}"
                     )
                     raise ValidationError(mask_url(msg))
                 version = max(at, key=lambda v: int(v.version)).version
@@ -133,5 +165,34 @@ def _model_version_source(uri: str, registry: str | None) -> str:
         msg = (
             f"from_mlflow({uri!r}): the registry at {registry} answered: "
             f"{err.message.rstrip('.')}. {_how_to_look(registry, name)}"
+        )
+        raise ValidationError(mask_url(msg)) from err
+
+
+def _logged_model_source(uri: str, model_id: str, client: object, registry: str) -> str:
+    """Resolve ``models:/<model_id>``, an MLflow 3 logged model, on the same server.
+
+    ``log_model`` returns such a URI as ``model_info.model_uri``.
+    """
+    from mlflow.exceptions import MlflowException
+
+    how = (
+        "A models:/ URI of one part is a logged model's id (MLflow 3: log_model "
+        "returns it as model_info.model_uri, e.g. models:/m-0123…); a registered "
+        f"model needs its version, stage or alias: models:/{model_id}/1, "
+        f"models:/{model_id}/latest or models:/{model_id}@champion. List logged "
+        f"models with MlflowClient(tracking_uri={registry!r})"
+        ".search_logged_models([experiment_id])."
+    )
+    get = getattr(client, "get_logged_model", None)
+    if get is None:  # MLflow 2: no logged models
+        msg = f"from_mlflow({uri!r}): {how}"
+        raise ValidationError(mask_url(msg))
+    try:
+        return get(model_id).artifact_location
+    except MlflowException as err:
+        msg = (
+            f"from_mlflow({uri!r}): the tracking server at {registry} answered: "
+            f"{err.message.rstrip('.')}. {how}"
         )
         raise ValidationError(mask_url(msg)) from err

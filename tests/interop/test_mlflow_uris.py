@@ -4,6 +4,8 @@ references are a ValidationError naming what was asked and how to look it up."""
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import mlflow.sklearn
 import numpy as np
@@ -27,7 +29,7 @@ def logged(mlflow_server):
     mlflow.set_tracking_uri(mlflow_server)
     try:
         with mlflow.start_run() as run:
-            mlflow.sklearn.log_model(
+            info = mlflow.sklearn.log_model(
                 est,
                 name="model",
                 signature=mlflow.models.infer_signature(X),
@@ -38,21 +40,36 @@ def logged(mlflow_server):
     finally:
         mlflow.set_tracking_uri(None)
     client.set_registered_model_alias("credit", "champion", mv.version)
-    return {"run_id": run.info.run_id, "version": mv.version, "est": est, "X": X}
+    return {
+        "run_id": run.info.run_id,
+        "version": mv.version,
+        "est": est,
+        "X": X,
+        "model_uri": info.model_uri,  # MLflow 3: models:/m-<id>, a logged model
+    }
 
 
-@pytest.mark.parametrize("form", ["runs", "alias"])
+@pytest.mark.parametrize("form", ["runs", "alias", "logged", "latest"])
 def test_runs_and_alias_uris_import_the_logged_model(
-    project, mlflow_server, logged, form
+    project, mlflow_server, logged, form, capfd, monkeypatch
 ):
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
     frame = make_frame("binary", 101)
     asset = project.data("ref", frame, target="y")
-    uri = (
-        f"runs:/{logged['run_id']}/model"
-        if form == "runs"
-        else "models:/credit@champion"
-    )
+    uri = {
+        "runs": f"runs:/{logged['run_id']}/model",
+        "alias": "models:/credit@champion",
+        "logged": logged["model_uri"],
+        "latest": "models:/credit/latest",
+    }[form]
+    if form == "logged":
+        assert uri.startswith("models:/m-")
+    capfd.readouterr()
     model = project.from_mlflow(uri, data=asset, registry=mlflow_server, name="credit")
+    # MLflow's download progress bar stays off (a widget in a notebook, noise in a
+    # report), and the user's environment is left as it was
+    assert "Downloading artifacts" not in capfd.readouterr().err
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
     scoring = make_frame("binary", 102, n=50)
     np.testing.assert_allclose(
         model.predict_proba(scoring),
@@ -75,6 +92,9 @@ def test_runs_and_alias_uris_import_the_logged_model(
         ("models:/credit/999", "999"),
         ("models:/credit/Production", "Production"),
         ("runs:/0123456789abcdef0123456789abcdef/model", "get_run"),
+        ("models:/nobody/latest", "nobody"),
+        ("models:/m-0123456789abcdef0123456789abcdef", "logged model's id"),
+        ("models:/credit", "models:/credit@champion"),
     ],
 )
 def test_bad_registry_references_are_named(project, mlflow_server, logged, uri, named):
