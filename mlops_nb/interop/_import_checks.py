@@ -5,6 +5,11 @@ An imported folder is untrusted input, whoever wrote it:
 - :func:`folder_hashes` walks the folder without following links: a symlink whose
   target resolves outside the folder, a device or a FIFO is refused (never read), and
   every file is hashed in 1 MiB chunks, so a huge file costs time, not memory;
+- :func:`hashed_folder` keeps those hashes while the import runs, and every file the
+  import then reads goes through :func:`read_hashed`: opened without following a
+  link and without blocking, refused unless still a regular file, and its bytes must
+  hash as they did when the folder was hashed (the folder is read in place, so a
+  file swapped in between would otherwise be used under the recorded hash);
 - :func:`read_mlmodel` reads ``MLmodel`` (at most :data:`MAX_MLMODEL_BYTES`) with a
   YAML safe loader that also refuses aliases (a "billion laughs" document expands
   when its metadata is written back as JSON), and checks its shape;
@@ -17,6 +22,8 @@ An imported folder is untrusted input, whoever wrote it:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
@@ -24,9 +31,17 @@ import os
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops_nb.errors import UnsafeFormatError, UnsupportedFormatError, listing
+from mlops_nb.errors import (
+    IntegrityError,
+    UnsafeFormatError,
+    UnsupportedFormatError,
+    listing,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The largest MLmodel file read (mlops_nb's own, with its metadata, is a few KiB).
 MAX_MLMODEL_BYTES = 4 * 1024 * 1024
@@ -35,6 +50,10 @@ MAX_FILES = 10_000
 #: The largest ``schema.json`` inside a skops file read for the LightGBM check.
 MAX_SCHEMA_BYTES = 256 * 1024 * 1024
 _CHUNK = 1024 * 1024
+#: The folder being imported (resolved) and its files' SHA-256, while it is read.
+_HASHED: contextvars.ContextVar[tuple[Path, dict[str, str]] | None] = (
+    contextvars.ContextVar("mlops_nb_import_hashes", default=None)
+)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -95,6 +114,75 @@ def folder_hashes(folder: Path, uri: str) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def hashed_folder(folder: Path, uri: str) -> Iterator[dict[str, str]]:
+    """Hash the folder (:func:`folder_hashes`); reads inside it are checked against it.
+
+    Yields
+    ------
+    dict
+        ``{relative path: sha256}`` of every file.
+    """
+    files = folder_hashes(folder, uri)
+    token = _HASHED.set((folder.resolve(), files))
+    try:
+        yield files
+    finally:
+        _HASHED.reset(token)
+
+
+def read_hashed(path: Path, uri: str, limit: int | None = None) -> bytes:
+    """Read a file of the folder being imported, as it was when hashed.
+
+    ``path`` is resolved (inside the folder). It is opened without following a link
+    and without blocking; at most ``limit + 1`` bytes are read when ``limit`` is set.
+
+    Raises
+    ------
+    UnsafeFormatError
+        When the file is no longer a regular file (a FIFO, device or link put there
+        after the folder was hashed).
+    IntegrityError
+        When its bytes do not hash as they did when the folder was hashed, or it was
+        not there then.
+    """
+    hashed = _HASHED.get()
+    rel = path.name
+    if hashed is not None and path.is_relative_to(hashed[0]):
+        rel = path.relative_to(hashed[0]).as_posix()
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        msg = (
+            f"from_mlflow({uri!r}): {rel} could not be opened as a plain file "
+            f"({err.strerror}); nothing imported."
+        )
+        problem = [{"file": rel, "problem": "not a plain file"}]
+        raise UnsafeFormatError(msg, problem) from err
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            msg = (
+                f"from_mlflow({uri!r}): {rel} is no longer a regular file (it changed "
+                "after the folder was checked); nothing was read or imported."
+            )
+            raise UnsafeFormatError(msg, [{"file": rel, "problem": "not regular"}])
+        data = f.read() if limit is None else f.read(limit + 1)
+    if hashed is None or (limit is not None and len(data) > limit):
+        return data
+    want = hashed[1].get(rel)
+    got = hashlib.sha256(data).hexdigest()
+    if want != got:
+        was = f"SHA-256 {want[:12]}…" if want else "not there"
+        msg = (
+            f"from_mlflow({uri!r}): {rel} changed while it was being imported ({was} "
+            f"when the folder was hashed, {got[:12]}… when read); nothing imported. "
+            "Import again once nothing is writing to the folder."
+        )
+        raise IntegrityError(msg)
+    return data
+
+
 def _no_alias_loader() -> type:
     import yaml
 
@@ -125,8 +213,7 @@ def read_mlmodel(folder: Path, uri: str) -> Any:
     if path.is_symlink() or not path.is_file():
         msg = f"from_mlflow({uri!r}): no MLmodel file there; is it an MLflow model?"
         raise UnsupportedFormatError(msg)
-    with path.open("rb") as f:
-        raw = f.read(MAX_MLMODEL_BYTES + 1)
+    raw = read_hashed(path.resolve(), uri, limit=MAX_MLMODEL_BYTES)
     if len(raw) > MAX_MLMODEL_BYTES:
         msg = (
             f"from_mlflow({uri!r}): MLmodel is larger than "

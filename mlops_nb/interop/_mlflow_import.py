@@ -67,12 +67,15 @@ def _read(folder: Path, rel: Any, uri: str) -> bytes:
         msg = f"from_mlflow({uri!r}): MLmodel names a file as {rel!r}, not a path."
         raise UnsupportedFormatError(msg)
     path = (folder / rel).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+    inside = path.is_relative_to(folder.resolve())
+    if not inside or not path.exists() or path.is_dir():  # a FIFO: read_hashed says
         msg = (
             f"from_mlflow({uri!r}): MLmodel names {rel!r}, which is not in the folder."
         )
         raise UnsupportedFormatError(msg)
-    return path.read_bytes()
+    from mlops_nb.interop._import_checks import read_hashed
+
+    return read_hashed(path, uri)  # as it was when the folder was hashed
 
 
 def _native(flavors: dict[str, Any]) -> str | None:
@@ -266,22 +269,25 @@ def from_mlflow(
     import_mlflow()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        from mlops_nb.interop._import_checks import folder_hashes, read_mlmodel
+        from mlops_nb.interop._import_checks import hashed_folder, read_mlmodel
         from mlops_nb.interop._mlflow_uris import local_copy
 
         folder = local_copy(uri, registry, tmp)
-        files = folder_hashes(folder, uri)  # refuses links out before reading
-        mlmodel = read_mlmodel(folder, uri)
-        name = validate_name(name or _default_name(mlmodel), what="from_mlflow(name=)")
-        loaded = _load(folder, mlmodel, uri, trust_pickle)
-        if loaded["kind"] == "ours":
-            built = _from_ours(folder, mlmodel, uri)
-        elif loaded["kind"] == "onnx":
-            from mlops_nb.interop._onnx_import import from_onnx
+        # links out refused before reading; every read then checked against the hashes
+        with hashed_folder(folder, uri) as files:
+            mlmodel = read_mlmodel(folder, uri)
+            name = validate_name(
+                name or _default_name(mlmodel), what="from_mlflow(name=)"
+            )
+            loaded = _load(folder, mlmodel, uri, trust_pickle)
+            if loaded["kind"] == "ours":
+                built = _from_ours(folder, mlmodel, uri)
+            elif loaded["kind"] == "onnx":
+                from mlops_nb.interop._onnx_import import from_onnx
 
-            built = from_onnx(loaded["object"], data, uri)
-        else:
-            built = _from_object(loaded, mlmodel, data, uri)
+                built = from_onnx(loaded["object"], data, uri)
+            else:
+                built = _from_object(loaded, mlmodel, data, uri)
     from mlops_nb.store._urls import mask_url
 
     source = {

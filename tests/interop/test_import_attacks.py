@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from _helpers import raw_snapshot
 from mlops_nb.errors import (
+    IntegrityError,
     MlopsNbError,
     UnsafeFormatError,
     UnsupportedFormatError,
@@ -1088,3 +1089,57 @@ def test_malformed_skops_schemas_are_named_not_crashes(schema):
 
     with pytest.raises(MlopsNbError):
         check_lightgbm_skops(_skops_zip(schema), artifact="model.skops")
+
+
+def _after_hashing(monkeypatch, change):
+    """Run ``change()`` right after from_mlflow hashed the folder (the real hashing
+    runs; the change plays a writer racing the import)."""
+    from mlops_nb.interop import _import_checks
+
+    real = _import_checks.folder_hashes
+
+    def hash_then_change(folder, uri):
+        out = real(folder, uri)
+        change()
+        return out
+
+    monkeypatch.setattr(_import_checks, "folder_hashes", hash_then_change)
+
+
+def test_a_file_changed_after_hashing_is_refused_not_used(env, monkeypatch):
+    """The folder is read in place: a model file replaced between hashing and reading
+    (another valid model) must not be imported under the first file's hash."""
+    other = LogisticRegression(max_iter=300).fit(
+        env["frame"][["x1", "x2"]], 1 - env["frame"]["y"]
+    )
+    swap = env["folder"].parent / "swap"
+    mlflow.sklearn.save_model(
+        other, str(swap), serialization_format="skops", pip_requirements=REQS
+    )
+    target = env["folder"] / "model.skops"
+    _after_hashing(
+        monkeypatch, lambda: target.write_bytes((swap / "model.skops").read_bytes())
+    )
+    err = _refused(env, error=IntegrityError)
+    assert "model.skops" in str(err)
+    assert "changed while it was being imported" in str(err)
+
+
+def test_a_file_swapped_for_a_fifo_after_hashing_does_not_hang(env, monkeypatch):
+    target = env["folder"] / "model.skops"
+
+    def to_fifo():
+        target.unlink()
+        os.mkfifo(target)
+
+    _after_hashing(monkeypatch, to_fifo)
+    err = _refused(env, error=UnsafeFormatError)
+    assert "model.skops" in str(err)
+
+
+def test_mlmodel_changed_after_hashing_is_refused(env, monkeypatch):
+    doc = _mlmodel(env["folder"])
+    doc["metadata"] = {"note": "written after the folder was hashed"}
+    _after_hashing(monkeypatch, lambda: _write_mlmodel(env["folder"], doc))
+    err = _refused(env, error=IntegrityError)
+    assert "MLmodel" in str(err)
