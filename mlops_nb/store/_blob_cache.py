@@ -18,7 +18,11 @@ Nothing in it is trusted:
 - the cache is only an optimisation: a cache folder that cannot be written (a full
   disk, a read-only home) never fails a load, the blob is just fetched;
 - it holds model-sized blobs only (at most :data:`MAX_ENTRY_BYTES` each; a large
-  data version's partitions are read past it), and nothing is evicted.
+  data version's partitions are read past it), and at most ``MLOPS_NB_CACHE_MAX``
+  bytes in all (default :data:`DEFAULT_MAX_BYTES`): after a write past the cap, the
+  entries used longest ago are removed (a read marks an entry used). Another process
+  reading an entry as it is removed still reads it whole; one that finds it gone
+  fetches the blob again.
 
 Keys are content addresses, so a good cached copy of a digest *is* that digest's
 content, whichever project or object store it came from. A load therefore serves it
@@ -42,9 +46,39 @@ CACHE_ENV = "MLOPS_NB_CACHE"
 _OFF = frozenset({"0", "off", "false", "no", "none", "disable", "disabled"})
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: Larger blobs are never kept (a model's files are far smaller); a large data
-#: version's partitions are read without the cache. Nothing is evicted: delete the
-#: folder (or set ``MLOPS_NB_CACHE=off``) to reclaim its space.
+#: version's partitions are read without the cache.
 MAX_ENTRY_BYTES = 64 * 2**20
+#: The environment variable capping the cache's size: bytes, or with a unit
+#: (``500M``, ``2G``; binary units).
+MAX_ENV = "MLOPS_NB_CACHE_MAX"
+#: The cap when ``MLOPS_NB_CACHE_MAX`` is not set.
+DEFAULT_MAX_BYTES = 2**30
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def cache_max_bytes() -> int:
+    """Return the cache's size cap from ``MLOPS_NB_CACHE_MAX`` (default 1 GiB).
+
+    Raises
+    ------
+    ValidationError
+        When the variable is not a size (``1073741824``, ``500M``, ``2G``).
+    """
+    import re
+
+    raw = os.environ.get(MAX_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", raw.upper())
+    if found is None:
+        from mlops_nb.errors import ValidationError
+
+        msg = (
+            f"{MAX_ENV}={raw!r} is not a size: give bytes or a number with a unit, "
+            f"e.g. {MAX_ENV}=500M or {MAX_ENV}=2G (unset it for the default, 1 GiB)."
+        )
+        raise ValidationError(msg)
+    return int(float(found.group(1)) * _UNITS[found.group(2)])
 
 
 def default_cache_dir() -> Path | None:
@@ -69,17 +103,22 @@ class BlobCache:
     ----------
     root : str or Path
         The cache folder (created, mode 0700, on the first write).
+    max_bytes : int, optional
+        The most bytes its entries may hold in all; default
+        :func:`cache_max_bytes` (``MLOPS_NB_CACHE_MAX``, else 1 GiB).
 
     Attributes
     ----------
-    hits, misses, discarded, writes : int
+    hits, misses, discarded, writes, evicted : int
         Reads served from the cache, reads that were not, entries removed because
-        their bytes did not match their name, and entries written.
+        their bytes did not match their name, entries written, and entries removed
+        to keep the cache under ``max_bytes``.
     """
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], max_bytes: int | None = None):
         self.root = Path(root)
-        self.hits = self.misses = self.discarded = self.writes = 0
+        self.max_bytes = cache_max_bytes() if max_bytes is None else int(max_bytes)
+        self.hits = self.misses = self.discarded = self.writes = self.evicted = 0
 
     def __repr__(self) -> str:
         return f"BlobCache({str(self.root)!r})"
@@ -114,6 +153,8 @@ class BlobCache:
             os.close(fd)
         if data is not None and sha256_bytes(data) == digest:
             self.hits += 1
+            with contextlib.suppress(OSError):
+                os.utime(path, follow_symlinks=False)  # used now: evicted last
             return data
         self._discard(path, info)
         self.misses += 1
@@ -154,3 +195,28 @@ class BlobCache:
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            return
+        self._trim()
+
+    def _trim(self) -> None:
+        """Remove the entries used longest ago until the cache fits ``max_bytes``."""
+        entries, total = [], 0
+        with contextlib.suppress(OSError):
+            for sub in os.scandir(self.root):
+                if len(sub.name) != 2 or not sub.is_dir(follow_symlinks=False):
+                    continue
+                for entry in os.scandir(sub.path):
+                    with contextlib.suppress(OSError):
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode) and len(entry.name) == 64:
+                            entries.append((info.st_mtime_ns, info.st_size, entry.path))
+                            total += info.st_size
+        if total <= self.max_bytes:
+            return
+        for _, size, path in sorted(entries):
+            with contextlib.suppress(OSError):
+                Path(path).unlink()
+                self.evicted += 1
+            total -= size
+            if total <= self.max_bytes:
+                return

@@ -324,3 +324,48 @@ def test_a_fifo_in_the_cache_folder_cannot_hang_a_read(tmp_path):
     assert not reader.is_alive(), "the read blocked on a FIFO"
     assert got == [None]  # a miss: the caller fetches from the object store
     assert not path.exists()  # the planted entry was removed
+
+
+def test_the_cache_stays_under_its_cap_removing_the_least_recently_used(tmp_path):
+    import time
+
+    cache = BlobCache(tmp_path / "cache", max_bytes=3000)
+    blobs = {k: bytes([k]) * 1000 for k in b"abcd"}
+    digest = {k: hashlib.sha256(v).hexdigest() for k, v in blobs.items()}
+    for k in b"abc":
+        cache.put(digest[k], blobs[k])
+    past = time.time() - 1000
+    for i, k in enumerate(b"abc"):  # written long ago, a first
+        os.utime(cache.path_for(digest[k]), (past + i, past + i))
+    assert cache.evicted == 0  # 3,000 bytes: at the cap, not over it
+    assert cache.get(digest[ord("a")]) == blobs[ord("a")]  # a read: a is used now
+    cache.put(digest[ord("d")], blobs[ord("d")])  # over the cap: b goes
+    assert cache.evicted == 1
+    kept = {p.name for p in _entries(tmp_path / "cache")}
+    assert kept == {digest[k] for k in b"acd"}
+    assert sum(p.stat().st_size for p in _entries(tmp_path / "cache")) <= 3000
+    assert cache.get(digest[ord("b")]) is None  # a miss: fetched again by the store
+
+
+def test_the_cache_cap_comes_from_the_environment(team_url, tmp_path, monkeypatch):
+    from mlops_nb.errors import ValidationError
+    from mlops_nb.store._blob_cache import DEFAULT_MAX_BYTES
+
+    monkeypatch.setenv("MLOPS_NB_CACHE", str(tmp_path / "c"))
+    monkeypatch.delenv("MLOPS_NB_CACHE_MAX", raising=False)
+    assert BlobCache(tmp_path / "c").max_bytes == DEFAULT_MAX_BYTES == 2**30
+    for text, size in [("500M", 500 * 2**20), ("2G", 2 * 2**30), ("4096", 4096)]:
+        monkeypatch.setenv("MLOPS_NB_CACHE_MAX", text)
+        assert BlobCache(tmp_path / "c").max_bytes == size
+    url, artifacts = team_url
+    proj = mnb.Project.open(url, artifacts=artifacts)
+    proj.data("d", _frame(), target="y")
+    proj._store.close()
+    monkeypatch.setenv("MLOPS_NB_CACHE_MAX", "lots")
+    with pytest.raises(ValidationError, match=r"MLOPS_NB_CACHE_MAX='lots'.*500M"):
+        mnb.Project.open(url, artifacts=artifacts)
+    monkeypatch.setenv("MLOPS_NB_CACHE_MAX", "1")  # smaller than any blob: none kept
+    fresh = mnb.Project.open(url, artifacts=artifacts)
+    assert len(fresh.asset("d", 1).frame) == 200
+    fresh._store.close()
+    assert _entries(tmp_path / "c") == []
