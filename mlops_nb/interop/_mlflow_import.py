@@ -28,9 +28,11 @@ import hashlib
 import json
 import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_nb.errors import (
+    MlopsNbError,
     SchemaError,
     UnsafeFormatError,
     UnsupportedFormatError,
@@ -40,8 +42,6 @@ from mlops_nb.errors import (
 from mlops_nb.model._persist import IMPORT_TRUSTABLE
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from mlops_nb._project import Project
     from mlops_nb.data import DataAsset
     from mlops_nb.model import Model
@@ -113,9 +113,17 @@ def _estimator(
                 "its bytes are no pickle; nothing was loaded."
             )
             raise UnsupportedFormatError(msg)
+        from mlops_nb.interop._import_checks import checked_copy
+
         try:
             module = importlib.import_module(f"mlflow.{flavor}")
-            return module.load_model(str(folder)), fmt
+            # MLflow's loader reads files itself: a copy of the checked bytes, never
+            # the folder (a writer could swap the pickle or MLmodel after the checks)
+            with tempfile.TemporaryDirectory() as private:
+                copy = checked_copy(Path(private), uri)
+                return module.load_model(str(copy)), fmt
+        except MlopsNbError:
+            raise
         except Exception as err:
             msg = f"from_mlflow({uri!r}): MLflow could not load the {fmt} file: {err}"
             raise UnsupportedFormatError(msg) from err
@@ -317,8 +325,6 @@ def _from_ours(folder: Path, mlmodel: Any, uri: str) -> dict[str, Any]:
     """Read a directory mlops_nb wrote: its files as they are, checked."""
     rel = mlmodel.flavors["python_function"].get("data")
     _read(folder, f"{rel}/mlops_nb_model.json", uri)  # the data folder stays inside
-    from mlops_nb.errors import MlopsNbError
-
     try:
         return _ours_files(folder / rel, mlmodel, uri)
     except MlopsNbError:

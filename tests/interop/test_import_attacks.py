@@ -1143,3 +1143,55 @@ def test_mlmodel_changed_after_hashing_is_refused(env, monkeypatch):
     _after_hashing(monkeypatch, lambda: _write_mlmodel(env["folder"], doc))
     err = _refused(env, error=IntegrityError)
     assert "MLmodel" in str(err)
+
+
+def _pickled_folder(env) -> Path:
+    """env's estimator saved by MLflow as a real cloudpickle file."""
+    folder = env["folder"].parent / "pickled"
+    mlflow.sklearn.save_model(
+        env["est"],
+        str(folder),
+        serialization_format="cloudpickle",
+        pip_requirements=REQS,
+    )
+    return folder
+
+
+def test_a_trusted_pickle_swapped_after_hashing_never_runs(env, monkeypatch):
+    """trust_pickle=True trusts the file that was hashed: MLflow's own loader reads a
+    private copy of the checked bytes, so a pickle swapped in afterwards never runs."""
+    import pickle
+
+    folder = _pickled_folder(env)
+    from mlops_nb.interop import _import_checks
+
+    name = _mlmodel(folder)["flavors"]["sklearn"]["pickled_model"]
+    evil = pickle.dumps(Canary(env["marker"]), protocol=4)
+    real = _import_checks.read_hashed
+    reads = []
+
+    def read_then_swap(path, uri, limit=None):  # the real read, then a writer races
+        data = real(path, uri, limit)
+        if path.name == name and not reads:
+            reads.append(path)
+            (folder / name).write_bytes(evil)
+        return data
+
+    monkeypatch.setattr(_import_checks, "read_hashed", read_then_swap)
+    err = _refused(env, IntegrityError, uri=str(folder), trust_pickle=True)
+    assert reads  # the pickle was read (sniffed) before the swap
+    assert name in str(err)
+
+
+def test_a_trusted_pickle_loads_from_the_checked_copy(env, monkeypatch):
+    """The control: the same folder, unchanged, imports with trust_pickle=True."""
+    folder = _pickled_folder(env)
+    model = env["project"].from_mlflow(
+        str(folder), data=env["asset"], trust_pickle=True
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(env["frame"]),
+        env["est"].predict_proba(env["frame"][["x1", "x2"]]),
+        atol=1e-9,
+    )
+    assert model.lineage["source"]["trusted_pickle"] is True

@@ -83,6 +83,19 @@ def test_runs_and_alias_uris_import_the_logged_model(
     assert source["files"]  # every file's SHA-256
 
 
+def test_a_progress_bar_the_user_asked_for_is_kept(
+    project, mlflow_server, logged, capfd, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    asset = project.data("ref", make_frame("binary", 101), target="y")
+    capfd.readouterr()
+    project.from_mlflow(
+        "models:/credit@champion", data=asset, registry=mlflow_server, name="bar"
+    )
+    assert "Downloading artifacts" in capfd.readouterr().err
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+
+
 @pytest.mark.parametrize(
     ("uri", "named"),
     [
