@@ -321,6 +321,19 @@ def measure(
                 extra={"ours": res, "nannyml": peer},
             )
         )
+    for size, res in nml.items():  # sizes only nannyml ran
+        if size not in ours:
+            out.append(
+                Row(
+                    f"scale_monitor: nannyml in memory, {size / 1e6:g}M rows x 20, "
+                    "daily chunks",
+                    None,
+                    res["compute_s"],
+                    peer_name="nannyml",
+                    notes=f"nannyml peak {res['peak_mb']:,.0f} MB",
+                    extra={"nannyml": res},
+                )
+            )
     if fits:
         at = max(fits)
         per_core_large = rows / large["observe_s"] / 2

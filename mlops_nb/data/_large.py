@@ -520,8 +520,9 @@ def read_partition(
     del data  # the file's bytes, decoded: a worker holds one copy of a partition
     if meta is not None and not table.schema.equals(meta, check_metadata=False):
         table = table.cast(meta)
-    # column by column, each Arrow column freed as it is converted
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    # each Arrow column freed once converted (not split_blocks: its frames are
+    # read-only, and asset.dask() hands these frames to the user's own code)
+    return table.to_pandas(self_destruct=True)
 
 
 def _parts(asset: DataAsset) -> list[tuple[Any, ...]]:

@@ -138,12 +138,13 @@ def model_outputs(
         from mlops_nb.data._recipe import apply_recipe
 
         frame = apply_recipe(frame, recipe)
-    features = Features.from_dict(job["features"])
+    # typed once (every bad column named at once, each category level converted once)
+    X = prepare_X(frame, Features.from_dict(job["features"]), what=what)
     session = _session(job["onnx"], data, what)
     labels, probas = [], []
-    for start in range(0, len(frame), BLOCK_ROWS):  # the session's memory stays small
-        X = prepare_X(frame.iloc[start : start + BLOCK_ROWS], features, what=what)
-        got = run_session(session, frame_feeds(X, job["schema"]), job["task"])
+    for start in range(0, len(X), BLOCK_ROWS):  # the session's memory stays small
+        feeds = frame_feeds(X.iloc[start : start + BLOCK_ROWS], job["schema"])
+        got = run_session(session, feeds, job["task"])
         labels.append(got[0])
         probas.append(got[1])
     if len(labels) == 1:

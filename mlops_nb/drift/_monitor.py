@@ -177,6 +177,8 @@ class Monitor(Displayable):
         self.model = model
         self.project: Project = model.project
         self.name = f"{model.name}@v{model.version}"
+        #: the large path's scored reference and CBPE fit, and what they were for
+        self._large_setup: tuple[str, dict[str, Any]] | None = None
 
     # -- stored state ----------------------------------------------------------------
     def _doc(self) -> dict[str, Any]:

@@ -80,17 +80,33 @@ def setup(mon: Monitor, reference: pd.DataFrame, cs: ChunkSpec) -> dict[str, Any
         ``plan`` and ``data`` (the workers' scoring plan and ONNX bytes) and
         ``notes``.
     """
+    import json
+
     from mlops_nb.drift._analysis import SCORE
     from mlops_nb.drift._binned import drift_spec
     from mlops_nb.drift._cbpe_large import scoring_plan
+    from mlops_nb.drift._monitor import _canvas, decision_of
 
+    # kept on the monitor object: review() right after observe() does not score the
+    # reference and fit CBPE again (a new threshold, canvas or option does)
+    options = mon.options
+    key = json.dumps(
+        [mon.state["reference"], options, cs.to_dict(),
+         decision_of(mon.model, options, _canvas(mon))],
+        sort_keys=True, default=str,
+    )  # fmt: skip
+    kept = getattr(mon, "_large_setup", None)
+    if kept is not None and kept[0] == key:
+        return kept[1]
     ref_chunks, _ = reference_split(reference, cs)
     plan, data, score, notes = scoring_plan(mon, reference, ref_chunks.codes)
     reference = reference.assign(**{SCORE: score})
     kinds = _kinds(mon) | {SCORE: "continuous"}
     spec = drift_spec(reference, kinds)
-    return {"reference": reference, "kinds": kinds, "spec": spec, "plan": plan,
+    prep = {"reference": reference, "kinds": kinds, "spec": spec, "plan": plan,
             "data": data, "notes": notes}  # fmt: skip
+    mon._large_setup = (key, prep)
+    return prep
 
 
 def _report_kind(

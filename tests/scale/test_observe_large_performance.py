@@ -192,6 +192,37 @@ def test_review_shows_estimated_performance_and_score_drift(
     assert mon.review().payload == review.payload
 
 
+def test_review_after_observe_reuses_the_reference_fit_until_the_threshold_moves(
+    project, tmp_path, monkeypatch
+):
+    """observe() scores the reference and fits CBPE; review() in the same session
+    reuses them, unless what they depend on changed (here the model's threshold)."""
+    from mlops_nb.drift import _cbpe_large
+
+    fits = []
+    real = _cbpe_large._fit
+
+    def counted(*args, **kwargs):  # the real fit runs: counted, not replaced
+        fits.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_cbpe_large, "_fit", counted)
+    model, test = _model(project)
+    _logs(tmp_path / "logs", {0, 3}, seed=0)
+    logs = project.data("logs", str(tmp_path / "logs" / "*.parquet"), time="ts")
+    mon = model.monitor(reference=test, chunk="D")
+    mon.observe(logs, client="synchronous")
+    assert len(fits) == 1
+    first = mon.review()
+    assert len(fits) == 1  # observe's fit, reused
+    model.set_threshold(0.3, reason="test: a lower threshold")
+    second = mon.review()
+    assert len(fits) == 2  # the decision moved: fitted again
+    assert second.payload["decision"]["threshold"] == 0.3
+    assert first.payload["decision"]["threshold"] != 0.3
+    assert second.payload["performance"] != first.payload["performance"]
+
+
 def _scores(draw_n, rng, ties):
     raw = rng.integers(0, ties, draw_n) / ties if ties else rng.random(draw_n)
     p = np.clip(raw + rng.normal(0, 0.1, draw_n), 0, 1)
