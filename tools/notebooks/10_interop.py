@@ -121,7 +121,9 @@ skops file with mlops_nb's list of trusted types, stores it in the project in sa
 and measures it on `data` (here the held-out 2015 test split). The new version records
 where it came from: the URI, the flavor and the SHA-256 of every file MLflow wrote. From
 then on it is a model version like a trained one: it evaluates, monitors, explains,
-exports and has a card.
+exports and has a card. `uri` may be any form MLflow hands out: `models:/name/1`,
+`models:/name@champion`, `models:/name/latest`, `runs:/<run id>/model`, or the
+`info.model_uri` that `log_model` returned above (MLflow 3's logged model, `models:/m-…`).
 """),
     code("""
 outside = proj.from_mlflow("models:/employment-teammate/1", data=test, registry=tracking,
