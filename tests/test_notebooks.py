@@ -120,6 +120,7 @@ KEY_SECTIONS = {
         "is a large version (1,000,000 rows in 20 stored partitions)", "DataAsset",
         "Profile",
         "1,000,000 rows x 7 columns", "Checks", "not checked", "Observation",
+        "peak memory per worker:",
         "DriftReview", "20 chunks", "exactly these: True", "CBPE", "BatchScores",
         "20 scored partitions", "request_id", "done in",
     ],
